@@ -1,0 +1,575 @@
+//! Emits the code for a validated model: the handle type, the message enum, its wire codec,
+//! the dispatch, the hooks and the stub methods.
+
+use proc_macro2::{Ident, TokenStream, TokenTree};
+use quote::{format_ident, quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
+use syn::{GenericParam, Generics, Type, parse_quote};
+
+use crate::model::{ActorDecl, ActorImpl, Handler, HandlerKind, Hook, HookKind};
+
+/// `#[actor]` on the struct: the handle type `{Type}Api` and the wire name.
+pub fn decl(d: &ActorDecl) -> TokenStream {
+    let ident = &d.ident;
+    let vis = &d.vis;
+    let api = format_ident!("{}Api", ident);
+    let generics = &d.generics;
+    let (impl_g, ty_g, where_c) = d.generics.split_for_impl();
+    let mut api_generics = d.generics.clone();
+    api_generics
+        .make_where_clause()
+        .predicates
+        .push(parse_quote!(#ident #ty_g: ::actors::Actor));
+    let api_where = &api_generics.where_clause;
+    let name = match &d.name {
+        Some(lit) => quote!(#lit),
+        None => quote!(::core::concat!(
+            ::core::module_path!(),
+            "::",
+            ::core::stringify!(#ident)
+        )),
+    };
+    let doc = format!(
+        "The stub methods of [`{ident}`]: call them on a `Pid<{ident}>`, which reaches them through `Deref`."
+    );
+    quote! {
+        #[doc = #doc]
+        #vis struct #api #generics #api_where {
+            route: ::actors::__private::Route<#ident #ty_g>,
+        }
+
+        impl #impl_g ::actors::__private::Api<#ident #ty_g> for #api #ty_g #api_where {
+            fn from_route(route: ::actors::__private::Route<#ident #ty_g>) -> Self {
+                #api { route }
+            }
+            fn route(&self) -> &::actors::__private::Route<#ident #ty_g> {
+                &self.route
+            }
+        }
+
+        impl #impl_g ::actors::Declared for #ident #ty_g #where_c {
+            const NAME: &'static str = #name;
+        }
+    }
+}
+
+/// Replaces `Self` in handler types with the actor's type: the message enum and the stubs
+/// live outside the actor's impl, where `Self` means something else.
+struct ReplaceSelf<'a>(&'a Type);
+
+impl VisitMut for ReplaceSelf<'_> {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::Path(p) = ty {
+            if p.qself.is_none() && p.path.is_ident("Self") {
+                *ty = self.0.clone();
+                return;
+            }
+        }
+        syn::visit_mut::visit_type_mut(self, ty);
+    }
+}
+
+/// FNV-1a: stable across builds and platforms, unlike `std`'s hasher.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
+}
+
+/// The hash of every handler's name, kind, argument and reply types, in order.
+fn signature_hash(handlers: &[Handler]) -> u64 {
+    let mut text = String::new();
+    for h in handlers {
+        let kind = match h.kind {
+            HandlerKind::Call => "call",
+            HandlerKind::Cast => "cast",
+        };
+        text.push_str(&format!("{}:{kind}(", h.ident));
+        for arg in &h.args {
+            let ty = &arg.ty;
+            text.push_str(&quote!(#ty).to_string());
+            text.push(',');
+        }
+        let out = h.output.as_ref().map(|t| quote!(#t).to_string());
+        text.push_str(&format!(")->{};", out.as_deref().unwrap_or("()")));
+    }
+    fnv1a(&text)
+}
+
+fn mentions_any(ty: &Type, params: &[Ident]) -> bool {
+    fn walk(tokens: TokenStream, params: &[Ident]) -> bool {
+        tokens.into_iter().any(|t| match t {
+            TokenTree::Ident(i) => params.contains(&i),
+            TokenTree::Group(g) => walk(g.stream(), params),
+            _ => false,
+        })
+    }
+    walk(quote!(#ty), params)
+}
+
+/// One handler, with everything expansion derives from it.
+struct Variant<'a> {
+    h: &'a Handler,
+    tag: u32,
+    /// Argument types with `Self` replaced.
+    tys: Vec<Type>,
+    /// The reply type with `Self` replaced; `()` when none.
+    reply: Type,
+    /// Positional bindings `__a0, __a1, ..`.
+    binds: Vec<Ident>,
+}
+
+impl Variant<'_> {
+    fn is_call(&self) -> bool {
+        self.h.kind == HandlerKind::Call
+    }
+
+    /// The pattern matching this variant.
+    fn pattern(&self, msg: &Ident) -> TokenStream {
+        let ident = &self.h.ident;
+        let binds = &self.binds;
+        let reply = self.is_call().then(|| quote!(__reply));
+        if binds.is_empty() && reply.is_none() {
+            quote!(#msg::#ident)
+        } else {
+            quote!(#msg::#ident(#(#binds,)* #reply))
+        }
+    }
+
+    /// The handler's arguments in order, the context put back where it was declared.
+    fn call_args(&self, ctx: TokenStream) -> Vec<TokenStream> {
+        let mut binds = self.binds.iter();
+        (0..self.binds.len() + usize::from(self.h.ctx_pos.is_some()))
+            .map(|i| match self.h.ctx_pos {
+                Some(pos) if pos == i => ctx.clone(),
+                _ => {
+                    let b = binds.next().expect("one binding per argument");
+                    quote!(#b)
+                }
+            })
+            .collect()
+    }
+}
+
+pub fn actor_impl(a: &ActorImpl) -> TokenStream {
+    let self_ty = &a.self_ty;
+    let mut replace = ReplaceSelf(self_ty);
+    let variants: Vec<Variant> = a
+        .handlers
+        .iter()
+        .enumerate()
+        .map(|(i, h)| {
+            let tys = h
+                .args
+                .iter()
+                .map(|arg| {
+                    let mut ty = arg.ty.clone();
+                    replace.visit_type_mut(&mut ty);
+                    ty
+                })
+                .collect();
+            let mut reply = h.output.clone().unwrap_or_else(|| parse_quote!(()));
+            replace.visit_type_mut(&mut reply);
+            Variant {
+                h,
+                tag: i as u32,
+                tys,
+                reply,
+                binds: (0..h.args.len())
+                    .map(|i| format_ident!("__a{}", i))
+                    .collect(),
+            }
+        })
+        .collect();
+
+    let msg = format_ident!("__{}Msg", a.self_ident);
+    let type_params: Vec<Ident> = a
+        .generics
+        .params
+        .iter()
+        .filter_map(|p| match p {
+            GenericParam::Type(t) => Some(t.ident.clone()),
+            _ => None,
+        })
+        .collect();
+
+    let mut out = message_enum(a, &variants, &msg, &type_params);
+    if !a.local {
+        out.extend(wire_codec(a, &variants, &msg, &type_params));
+    }
+    out.extend(actor_trait(a, &variants, &msg, &type_params));
+    out.extend(stubs(a, &variants, &msg));
+    out
+}
+
+fn message_enum(
+    a: &ActorImpl,
+    variants: &[Variant],
+    msg: &Ident,
+    type_params: &[Ident],
+) -> TokenStream {
+    let generics = &a.generics;
+    let where_c = &a.generics.where_clause;
+    let defs = variants.iter().map(|v| {
+        let ident = &v.h.ident;
+        let tys = &v.tys;
+        let reply = &v.reply;
+        let reply = v
+            .is_call()
+            .then(|| quote!(::actors::__private::Reply<#reply>));
+        if tys.is_empty() && reply.is_none() {
+            quote!(#ident)
+        } else {
+            quote!(#ident(#(#tys,)* #reply))
+        }
+    });
+    let phantom = (!type_params.is_empty()).then(|| {
+        quote! {
+            #[doc(hidden)]
+            __Phantom(::core::convert::Infallible, ::core::marker::PhantomData<fn() -> (#(#type_params,)*)>),
+        }
+    });
+    let doc = format!(
+        "The typed mailbox of `{}`: one variant per handler.",
+        a.self_ident
+    );
+    quote! {
+        #[doc = #doc]
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, private_interfaces)]
+        pub enum #msg #generics #where_c {
+            #(#defs,)*
+            #phantom
+        }
+    }
+}
+
+/// `Serialize`/`Deserialize` for the message enum: a CBOR array of the handler's index and its
+/// arguments. Calls capture and restore their reply half through the wire context.
+fn wire_codec(
+    a: &ActorImpl,
+    variants: &[Variant],
+    msg: &Ident,
+    type_params: &[Ident],
+) -> TokenStream {
+    let serde = quote!(::actors::__private::serde);
+    let (impl_g, ty_g, _) = a.generics.split_for_impl();
+
+    let mut ser_generics = a.generics.clone();
+    let mut de_generics = a.generics.clone();
+    for v in variants {
+        for ty in &v.tys {
+            ser_generics
+                .make_where_clause()
+                .predicates
+                .push(parse_quote!(#ty: #serde::Serialize));
+            de_generics
+                .make_where_clause()
+                .predicates
+                .push(parse_quote!(#ty: #serde::de::DeserializeOwned));
+        }
+        if v.is_call() {
+            let reply = &v.reply;
+            ser_generics.make_where_clause().predicates.push(
+                parse_quote!(#reply: #serde::de::DeserializeOwned + ::core::marker::Send + 'static),
+            );
+            de_generics
+                .make_where_clause()
+                .predicates
+                .push(parse_quote!(#reply: #serde::Serialize + ::core::marker::Send + 'static));
+        }
+    }
+    // Spans on the where-clauses point errors at the user's argument types.
+    let ser_where = spanned_where(&ser_generics);
+    let de_where = spanned_where(&de_generics);
+
+    let ser_arms = variants.iter().map(|v| {
+        let pattern = v.pattern(msg);
+        let tag = v.tag;
+        let binds = &v.binds;
+        let len = 1 + binds.len();
+        let capture = v.is_call().then(|| {
+            quote! {
+                __reply.capture().map_err(<__S::Error as #serde::ser::Error>::custom)?;
+            }
+        });
+        quote! {
+            #pattern => {
+                #capture
+                let mut __t = #serde::Serializer::serialize_tuple(__s, #len)?;
+                #serde::ser::SerializeTuple::serialize_element(&mut __t, &#tag)?;
+                #(#serde::ser::SerializeTuple::serialize_element(&mut __t, #binds)?;)*
+                #serde::ser::SerializeTuple::end(__t)
+            }
+        }
+    });
+    let de_arms = variants.iter().map(|v| {
+        let tag = v.tag;
+        let ident = &v.h.ident;
+        let binds = &v.binds;
+        let tys = &v.tys;
+        let positions = (1..=binds.len()).collect::<Vec<_>>();
+        // The reply half is taken from the context last, once every argument has decoded:
+        // a call that fails to decode keeps its responder, which answers with the error.
+        let (reply, value) = if v.is_call() {
+            (
+                Some(quote! {
+                    let __reply = ::actors::__private::Reply::from_wire()
+                        .map_err(<__V::Error as #serde::de::Error>::custom)?;
+                }),
+                quote!(#msg::#ident(#(#binds,)* __reply)),
+            )
+        } else if binds.is_empty() {
+            (None, quote!(#msg::#ident))
+        } else {
+            (None, quote!(#msg::#ident(#(#binds),*)))
+        };
+        quote! {
+            #tag => {
+                #(
+                    let #binds: #tys = #serde::de::SeqAccess::next_element(&mut __seq)?
+                        .ok_or_else(|| <__V::Error as #serde::de::Error>::invalid_length(#positions, &self))?;
+                )*
+                #reply
+                ::core::result::Result::Ok(#value)
+            }
+        }
+    });
+    let phantom_arm =
+        (!type_params.is_empty()).then(|| quote!(#msg::__Phantom(__n, _) => match *__n {},));
+    let max_len = 1 + variants.iter().map(|v| v.binds.len()).max().unwrap_or(0);
+    let expecting = format!("a message for {}", a.self_ident);
+
+    let mut de_impl_generics = de_generics.clone();
+    de_impl_generics.params.insert(0, parse_quote!('__de));
+    let (de_impl_g, _, _) = de_impl_generics.split_for_impl();
+    let visitor_generics = &a.generics;
+    let visitor_params = &type_params;
+
+    quote! {
+        impl #impl_g #serde::Serialize for #msg #ty_g #ser_where {
+            fn serialize<__S: #serde::Serializer>(&self, __s: __S) -> ::core::result::Result<__S::Ok, __S::Error> {
+                match self {
+                    #(#ser_arms)*
+                    #phantom_arm
+                }
+            }
+        }
+
+        impl #de_impl_g #serde::Deserialize<'__de> for #msg #ty_g #de_where {
+            fn deserialize<__D: #serde::Deserializer<'__de>>(__d: __D) -> ::core::result::Result<Self, __D::Error> {
+                struct __Visitor #visitor_generics (::core::marker::PhantomData<fn() -> (#(#visitor_params,)*)>);
+                impl #de_impl_g #serde::de::Visitor<'__de> for __Visitor #ty_g #de_where {
+                    type Value = #msg #ty_g;
+                    fn expecting(&self, f: &mut ::core::fmt::Formatter) -> ::core::fmt::Result {
+                        f.write_str(#expecting)
+                    }
+                    fn visit_seq<__V: #serde::de::SeqAccess<'__de>>(self, mut __seq: __V) -> ::core::result::Result<Self::Value, __V::Error> {
+                        let __tag: u32 = #serde::de::SeqAccess::next_element(&mut __seq)?
+                            .ok_or_else(|| <__V::Error as #serde::de::Error>::invalid_length(0, &self))?;
+                        match __tag {
+                            #(#de_arms)*
+                            __other => ::core::result::Result::Err(<__V::Error as #serde::de::Error>::custom(
+                                ::core::format_args!("no handler with index {}", __other),
+                            )),
+                        }
+                    }
+                }
+                #serde::Deserializer::deserialize_tuple(__d, #max_len, __Visitor(::core::marker::PhantomData))
+            }
+        }
+    }
+}
+
+/// The where-clause of `g`, each predicate spanned at its type so errors land on user code.
+fn spanned_where(g: &Generics) -> TokenStream {
+    let Some(w) = &g.where_clause else {
+        return TokenStream::new();
+    };
+    let preds = w.predicates.iter().map(|p| match p {
+        syn::WherePredicate::Type(t) => {
+            let span = t.bounded_ty.span();
+            let ty = &t.bounded_ty;
+            let bounds = &t.bounds;
+            quote_spanned!(span=> #ty: #bounds)
+        }
+        other => quote!(#other),
+    });
+    quote!(where #(#preds,)*)
+}
+
+fn hook_fn(a: &ActorImpl, hook: &Hook) -> TokenStream {
+    let self_ty = &a.self_ty;
+    let name = format_ident!("{}", hook.kind.name());
+    let (param, arg) = match hook.kind {
+        HookKind::Started => (None, None),
+        HookKind::Stopped => (
+            Some(quote!(__arg: &::actors::ExitReason,)),
+            Some(quote!(__arg)),
+        ),
+        HookKind::OnDown => (Some(quote!(__arg: ::actors::Down,)), Some(quote!(__arg))),
+        HookKind::OnExit => (Some(quote!(__arg: ::actors::Exit,)), Some(quote!(__arg))),
+    };
+    let total = usize::from(arg.is_some()) + usize::from(hook.ctx_pos.is_some());
+    let mut plain = arg.into_iter();
+    let args: Vec<TokenStream> = (0..total)
+        .map(|i| match hook.ctx_pos {
+            Some(pos) if pos == i => quote!(&mut *__ctx),
+            _ => plain.next().expect("the hook's argument"),
+        })
+        .collect();
+    let await_ = hook.is_async.then(|| quote!(.await));
+    quote! {
+        #[allow(unused_variables)]
+        fn #name(&mut self, #param __ctx: &mut ::actors::Ctx<Self>) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send {
+            async move { <#self_ty>::#name(self, #(#args),*) #await_; }
+        }
+    }
+}
+
+fn actor_trait(
+    a: &ActorImpl,
+    variants: &[Variant],
+    msg: &Ident,
+    type_params: &[Ident],
+) -> TokenStream {
+    let self_ty = &a.self_ty;
+    let (impl_g, ty_g, _) = a.generics.split_for_impl();
+    let mut generics = a.generics.clone();
+    if !a.local {
+        // Generic remote actors are actors for the type arguments that can cross the wire.
+        let serde = quote!(::actors::__private::serde);
+        for v in variants {
+            for ty in v.tys.iter().filter(|t| mentions_any(t, type_params)) {
+                generics.make_where_clause().predicates.push(parse_quote!(
+                    #ty: #serde::Serialize + #serde::de::DeserializeOwned
+                ));
+            }
+            if v.is_call() && mentions_any(&v.reply, type_params) {
+                let reply = &v.reply;
+                generics.make_where_clause().predicates.push(parse_quote!(
+                    #reply: #serde::Serialize + #serde::de::DeserializeOwned
+                ));
+            }
+        }
+    }
+    let where_c = &generics.where_clause;
+    let api = api_type(a);
+    let hash = signature_hash(&a.handlers);
+
+    let arms = variants.iter().map(|v| {
+        let pattern = v.pattern(msg);
+        let ident = &v.h.ident;
+        let args = v.call_args(quote!(&mut *__ctx));
+        let await_ = v.h.is_async.then(|| quote!(.await));
+        let call = quote_spanned!(v.h.span=> <#self_ty>::#ident(self, #(#args),*) #await_);
+        if v.is_call() {
+            quote!(#pattern => { let __r = #call; __reply.send(__r); })
+        } else {
+            quote!(#pattern => { #call; })
+        }
+    });
+    let phantom_arm =
+        (!type_params.is_empty()).then(|| quote!(#msg::__Phantom(__n, _) => match __n {},));
+    let hooks = a.hooks.iter().map(|h| hook_fn(a, h));
+    let codec = if a.local {
+        quote! {
+            fn encode_msg(_: &Self::Msg, _: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<(), ::actors::WireError> {
+                ::core::result::Result::Err(::actors::WireError::NotRemote(
+                    <Self as ::actors::Actor>::IDENTITY.name.into(),
+                ))
+            }
+            fn decode_msg(_: &[u8]) -> ::core::result::Result<Self::Msg, ::actors::WireError> {
+                ::core::result::Result::Err(::actors::WireError::NotRemote(
+                    <Self as ::actors::Actor>::IDENTITY.name.into(),
+                ))
+            }
+        }
+    } else {
+        quote! {
+            fn encode_msg(msg: &Self::Msg, out: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<(), ::actors::WireError> {
+                ::actors::wire::encode(msg, out)
+            }
+            fn decode_msg(bytes: &[u8]) -> ::core::result::Result<Self::Msg, ::actors::WireError> {
+                ::actors::wire::decode_msg(bytes)
+            }
+        }
+    };
+
+    quote! {
+        impl #impl_g ::actors::Actor for #self_ty #where_c {
+            type Msg = #msg #ty_g;
+            type Api = #api;
+            const IDENTITY: ::actors::Identity =
+                ::actors::Identity::new(<Self as ::actors::Declared>::NAME, #hash);
+
+            #[allow(unused_variables)]
+            fn handle(&mut self, msg: Self::Msg, __ctx: &mut ::actors::Ctx<Self>)
+                -> impl ::core::future::Future<Output = ()> + ::core::marker::Send
+            {
+                async move {
+                    match msg {
+                        #(#arms)*
+                        #phantom_arm
+                    }
+                }
+            }
+
+            #(#hooks)*
+            #codec
+        }
+    }
+}
+
+/// The handle type as seen from the impl: the self type's path, last segment `{Type}Api`.
+fn api_type(a: &ActorImpl) -> Type {
+    let mut ty = a.self_ty.clone();
+    if let Type::Path(p) = &mut ty {
+        if let Some(last) = p.path.segments.last_mut() {
+            last.ident = format_ident!("{}Api", a.self_ident);
+        }
+    }
+    ty
+}
+
+fn stubs(a: &ActorImpl, variants: &[Variant], msg: &Ident) -> TokenStream {
+    let self_ty = &a.self_ty;
+    let (impl_g, _, where_c) = a.generics.split_for_impl();
+    let api = api_type(a);
+    let methods = variants.iter().map(|v| {
+        let ident = &v.h.ident;
+        let docs = &v.h.docs;
+        let names: Vec<&Ident> = v.h.args.iter().map(|arg| &arg.ident).collect();
+        let tys = &v.tys;
+        let reply = &v.reply;
+        let route = quote!(::actors::__private::Api::route(self));
+        if v.is_call() {
+            quote_spanned! {v.h.span=>
+                #(#docs)*
+                #[allow(private_interfaces)]
+                pub fn #ident(&self, #(#names: #tys),*) -> ::actors::__private::Call<#self_ty, #reply> {
+                    ::actors::__private::Call::new(#route, move |__reply| #msg::#ident(#(#names,)* __reply))
+                }
+            }
+        } else {
+            let value = if names.is_empty() {
+                quote!(#msg::#ident)
+            } else {
+                quote!(#msg::#ident(#(#names),*))
+            };
+            quote_spanned! {v.h.span=>
+                #(#docs)*
+                pub fn #ident(&self, #(#names: #tys),*) -> ::core::result::Result<(), ::actors::SendError> {
+                    ::actors::__private::cast(#route, #value)
+                }
+            }
+        }
+    });
+    quote! {
+        #[allow(clippy::redundant_closure)]
+        impl #impl_g #api #where_c {
+            #(#methods)*
+        }
+    }
+}

@@ -1,0 +1,290 @@
+//! Reads the attribute arguments and the annotated item into the model.
+//!
+//! Only what cannot be represented in the model is rejected here; the rules about what a
+//! well-formed actor is live in `validate`.
+
+use proc_macro2::{Span, TokenStream};
+use syn::spanned::Spanned;
+use syn::{
+    Attribute, FnArg, ImplItem, ImplItemFn, ItemImpl, LitStr, Pat, ReturnType, Type, TypePath,
+};
+
+use crate::model::{ActorDecl, ActorImpl, Arg, Handler, HandlerKind, Hook, HookKind};
+
+/// How a method takes `self`.
+#[derive(Clone, Copy)]
+pub enum Receiver {
+    Ref,
+    Mut,
+    Value(Span),
+    None,
+}
+
+/// A method as read, before validation turns it into a handler or hook.
+pub struct Method {
+    pub receiver: Receiver,
+    pub generics: Option<Span>,
+    pub handler: Handler,
+}
+
+pub struct ParsedImpl {
+    pub actor: ActorImpl,
+    pub methods: Vec<Method>,
+    /// Hook methods that also carry `#[handle]`.
+    pub handled_hooks: Vec<Span>,
+    /// Hook methods, with their receivers, for validation.
+    pub hook_methods: Vec<(HookKind, Receiver, usize, Span)>,
+    pub trait_impl: Option<Span>,
+    /// The impl block with the `#[handle]` attributes removed, to be emitted as written.
+    pub item: ItemImpl,
+}
+
+pub fn decl_args(attr: TokenStream) -> syn::Result<Option<LitStr>> {
+    let mut name = None;
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("name") {
+            name = Some(meta.value()?.parse::<LitStr>()?);
+            Ok(())
+        } else if meta.path.is_ident("local") {
+            Err(meta.error(
+                "`local` describes the messages, so it goes on the impl block: `#[actor(local)] impl ...`",
+            ))
+        } else {
+            Err(meta.error("unknown option: `#[actor]` on a struct takes `name = \"...\"`"))
+        }
+    });
+    syn::parse::Parser::parse2(parser, attr)?;
+    Ok(name)
+}
+
+pub fn impl_args(attr: TokenStream) -> syn::Result<bool> {
+    let mut local = false;
+    let parser = syn::meta::parser(|meta| {
+        if meta.path.is_ident("local") {
+            local = true;
+            Ok(())
+        } else if meta.path.is_ident("name") {
+            Err(meta.error(
+                "`name` names the actor, so it goes on the struct: `#[actor(name = \"...\")] struct ...`",
+            ))
+        } else {
+            Err(meta.error("unknown option: `#[actor]` on an impl block takes `local`"))
+        }
+    });
+    syn::parse::Parser::parse2(parser, attr)?;
+    Ok(local)
+}
+
+pub fn decl(item: &syn::Item, name: Option<LitStr>) -> syn::Result<ActorDecl> {
+    let (vis, ident, generics) = match item {
+        syn::Item::Struct(s) => (&s.vis, &s.ident, &s.generics),
+        syn::Item::Enum(e) => (&e.vis, &e.ident, &e.generics),
+        other => {
+            return Err(syn::Error::new(
+                other.span(),
+                "`#[actor]` goes on a struct or enum (the state) and on its impl block (the handlers)",
+            ));
+        }
+    };
+    Ok(ActorDecl {
+        vis: vis.clone(),
+        ident: ident.clone(),
+        generics: generics.clone(),
+        name,
+    })
+}
+
+fn is_handle_attr(attr: &Attribute) -> bool {
+    attr.path()
+        .segments
+        .last()
+        .is_some_and(|s| s.ident == "handle")
+}
+
+/// `#[handle]` or `#[handle(cast)]`.
+fn handle_kind(attr: &Attribute) -> syn::Result<HandlerKind> {
+    let mut kind = HandlerKind::Call;
+    if let syn::Meta::List(_) = attr.meta {
+        attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("cast") {
+                kind = HandlerKind::Cast;
+                Ok(())
+            } else if meta.path.is_ident("call") {
+                Ok(())
+            } else {
+                Err(meta.error("unknown option: `#[handle]` takes `cast` (or nothing, for a call)"))
+            }
+        })?;
+    }
+    Ok(kind)
+}
+
+/// True for `&mut Ctx<..>` (any path ending in `Ctx`).
+fn is_ctx(ty: &Type) -> bool {
+    let Type::Reference(r) = ty else { return false };
+    let Type::Path(TypePath { path, .. }) = &*r.elem else {
+        return false;
+    };
+    r.mutability.is_some() && path.segments.last().is_some_and(|s| s.ident == "Ctx")
+}
+
+fn receiver(f: &ImplItemFn) -> Receiver {
+    match f.sig.inputs.first() {
+        Some(FnArg::Receiver(r)) if r.reference.is_none() => Receiver::Value(r.span()),
+        Some(FnArg::Receiver(r)) if r.mutability.is_some() => Receiver::Mut,
+        Some(FnArg::Receiver(_)) => Receiver::Ref,
+        _ => Receiver::None,
+    }
+}
+
+/// The typed arguments after `self`: message arguments, and the context's position.
+fn arguments(f: &ImplItemFn) -> syn::Result<(Vec<Arg>, Option<usize>)> {
+    let mut args = Vec::new();
+    let mut ctx_pos = None;
+    for (i, input) in f.sig.inputs.iter().filter_map(typed).enumerate() {
+        if is_ctx(&input.ty) {
+            ctx_pos = Some(i);
+            continue;
+        }
+        let Pat::Ident(p) = &*input.pat else {
+            return Err(syn::Error::new(
+                input.pat.span(),
+                "handler arguments must be plain names (no patterns), as they become the stub's parameters",
+            ));
+        };
+        args.push(Arg {
+            ident: p.ident.clone(),
+            ty: (*input.ty).clone(),
+        });
+    }
+    Ok((args, ctx_pos))
+}
+
+fn typed(arg: &FnArg) -> Option<&syn::PatType> {
+    match arg {
+        FnArg::Typed(t) => Some(t),
+        FnArg::Receiver(_) => None,
+    }
+}
+
+fn output(f: &ImplItemFn) -> Option<Type> {
+    match &f.sig.output {
+        ReturnType::Default => None,
+        ReturnType::Type(_, ty) => match &**ty {
+            Type::Tuple(t) if t.elems.is_empty() => None,
+            ty => Some(ty.clone()),
+        },
+    }
+}
+
+fn self_ident(ty: &Type) -> syn::Result<syn::Ident> {
+    if let Type::Path(TypePath { qself: None, path }) = ty {
+        if let Some(last) = path.segments.last() {
+            return Ok(last.ident.clone());
+        }
+    }
+    Err(syn::Error::new(
+        ty.span(),
+        "`#[actor]` impl blocks must be for a named struct or enum",
+    ))
+}
+
+pub fn actor_impl(mut item: ItemImpl, local: bool) -> syn::Result<ParsedImpl> {
+    let self_ident = self_ident(&item.self_ty)?;
+    let mut methods = Vec::new();
+    let mut hooks = Vec::new();
+    let mut hook_methods = Vec::new();
+    let mut handled_hooks = Vec::new();
+    let mut errors: Option<syn::Error> = None;
+    let mut push_err = |e: syn::Error| match &mut errors {
+        Some(all) => all.combine(e),
+        None => errors = Some(e),
+    };
+
+    for impl_item in &mut item.items {
+        let ImplItem::Fn(f) = impl_item else { continue };
+        let handle_attrs: Vec<Attribute> = f
+            .attrs
+            .iter()
+            .filter(|a| is_handle_attr(a))
+            .cloned()
+            .collect();
+        f.attrs.retain(|a| !is_handle_attr(a));
+        let name = f.sig.ident.to_string();
+        let hook = HookKind::from_name(&name);
+
+        let Some(attr) = handle_attrs.first() else {
+            if let Some(kind) = hook {
+                match arguments(f) {
+                    Ok((args, ctx_pos)) => {
+                        hook_methods.push((kind, receiver(f), args.len(), f.sig.span()));
+                        hooks.push(Hook {
+                            kind,
+                            is_async: f.sig.asyncness.is_some(),
+                            ctx_pos,
+                        });
+                    }
+                    Err(e) => push_err(e),
+                }
+            }
+            continue;
+        };
+        if hook.is_some() {
+            handled_hooks.push(f.sig.ident.span());
+            continue;
+        }
+        let kind = match handle_kind(attr) {
+            Ok(k) => k,
+            Err(e) => {
+                push_err(e);
+                continue;
+            }
+        };
+        let (args, ctx_pos) = match arguments(f) {
+            Ok(a) => a,
+            Err(e) => {
+                push_err(e);
+                continue;
+            }
+        };
+        let generics = (!f.sig.generics.params.is_empty()).then(|| f.sig.generics.span());
+        methods.push(Method {
+            receiver: receiver(f),
+            generics,
+            handler: Handler {
+                ident: f.sig.ident.clone(),
+                kind,
+                is_async: f.sig.asyncness.is_some(),
+                args,
+                ctx_pos,
+                output: output(f),
+                docs: f
+                    .attrs
+                    .iter()
+                    .filter(|a| a.path().is_ident("doc"))
+                    .cloned()
+                    .collect(),
+                span: f.sig.ident.span(),
+            },
+        });
+    }
+    if let Some(e) = errors {
+        return Err(e);
+    }
+    let trait_impl = item.trait_.as_ref().map(|(_, path, _)| path.span());
+    Ok(ParsedImpl {
+        actor: ActorImpl {
+            self_ty: (*item.self_ty).clone(),
+            self_ident,
+            generics: item.generics.clone(),
+            local,
+            handlers: Vec::new(),
+            hooks,
+        },
+        methods,
+        handled_hooks,
+        hook_methods,
+        trait_impl,
+        item,
+    })
+}

@@ -1,0 +1,97 @@
+//! The `Actor` trait that `#[actor]` implements, and the wire identity of actor types.
+
+use std::future::Future;
+
+use crate::ctx::Ctx;
+use crate::error::WireError;
+use crate::exit::{Down, Exit, ExitReason};
+use crate::pid::Api;
+
+/// The stable wire identity of an actor type: its name and a hash of its name and handler
+/// signatures. A frame whose identity differs from the target's is rejected, never decoded
+/// into the wrong type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Identity {
+    /// `module::path::Type`, or the `name = "..."` given to `#[actor]`.
+    pub name: &'static str,
+    /// Hash of the name and of every handler's name, kind, argument and reply types.
+    pub hash: u64,
+}
+
+impl Identity {
+    /// Combines an actor's name with the hash of its handler signatures.
+    pub const fn new(name: &'static str, signature: u64) -> Self {
+        let bytes = name.as_bytes();
+        let mut hash = signature ^ 0xcbf2_9ce4_8422_2325;
+        let mut i = 0;
+        while i < bytes.len() {
+            hash ^= bytes[i] as u64;
+            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+            i += 1;
+        }
+        Identity { name, hash }
+    }
+}
+
+/// An actor: private state, one mailbox, handlers run one message at a time.
+///
+/// Implemented by `#[actor]` on an impl block; write that rather than this trait by hand.
+/// The lifecycle hooks are written as plain methods of that impl block, by name: `started`,
+/// `stopped`, `on_down` and `on_exit`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not an actor",
+    label = "not an actor",
+    note = "write `#[actor]` on the struct and on an impl block holding its `#[handle]` methods"
+)]
+pub trait Actor: Sized + Send + 'static {
+    /// The typed mailbox: one variant per handler (generated).
+    type Msg: Send + 'static;
+    /// The handle type carrying the stub methods (generated, `{Type}Api`).
+    type Api: Api<Self>;
+    /// The wire identity of this actor type.
+    const IDENTITY: Identity;
+
+    /// Runs the handler a message is for.
+    fn handle(&mut self, msg: Self::Msg, ctx: &mut Ctx<Self>) -> impl Future<Output = ()> + Send;
+
+    /// Runs once, before the first message.
+    fn started(&mut self, _ctx: &mut Ctx<Self>) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// Runs once when the process ends, for any reason but `Killed`.
+    fn stopped(
+        &mut self,
+        _reason: &ExitReason,
+        _ctx: &mut Ctx<Self>,
+    ) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// A process this one monitors has ended.
+    fn on_down(&mut self, _down: Down, _ctx: &mut Ctx<Self>) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// An exit signal arrived while this process traps exits.
+    fn on_exit(&mut self, _exit: Exit, _ctx: &mut Ctx<Self>) -> impl Future<Output = ()> + Send {
+        async {}
+    }
+
+    /// Encodes a message for the wire (generated; fails for `#[actor(local)]`).
+    fn encode_msg(msg: &Self::Msg, out: &mut Vec<u8>) -> Result<(), WireError>;
+
+    /// Decodes a message from the wire (generated; fails for `#[actor(local)]`).
+    fn decode_msg(bytes: &[u8]) -> Result<Self::Msg, WireError>;
+}
+
+/// What `#[actor]` on a struct declares: the actor's wire name.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not declared as an actor",
+    label = "its struct has no `#[actor]` attribute",
+    note = "write `#[actor]` on the struct as well as on its impl block"
+)]
+pub trait Declared {
+    /// The wire name: `module::path::Type` unless `#[actor(name = "...")]` says otherwise.
+    const NAME: &'static str;
+}

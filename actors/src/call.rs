@@ -1,0 +1,253 @@
+//! Calls (send a request, await the reply with a timeout) and casts (send and go on).
+
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use crate::actor::Actor;
+use crate::cell::{AnyCell, Cell, Target, resolve_remote};
+use crate::error::{CallError, SendError};
+use crate::mailbox::Envelope;
+use crate::monitor::MonitorHandle;
+use crate::node::NodeInner;
+use crate::pid::{Route, RouteKind};
+use crate::slot::Slot;
+use crate::timer::Expire;
+
+/// How long a call waits for its reply unless told otherwise.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub(crate) type ReplySlot<R> = Slot<Result<R, CallError>>;
+
+impl<R: Send + 'static> Expire for ReplySlot<R> {
+    fn expire(&self) {
+        self.fill(Err(CallError::Timeout));
+    }
+    fn settled(&self) -> bool {
+        !self.is_empty()
+    }
+}
+
+/// The reply half of a call, handed to the handler's dispatch: the handler's return value goes
+/// back through it. Dropped without a value (the process ended first), the caller learns why.
+///
+/// Encoding a call for the wire takes the slot out of it (through `&self`, as serde encodes),
+/// hence the `Cell`.
+pub struct Reply<R>(pub(crate) std::cell::Cell<ReplyTo<R>>);
+
+#[derive(Default)]
+pub(crate) enum ReplyTo<R> {
+    Local(Arc<ReplySlot<R>>),
+    /// A caller on another node; called with `None` if no value will come.
+    Remote(Box<dyn FnOnce(Option<R>) + Send>),
+    #[default]
+    Sent,
+}
+
+impl<R> Reply<R> {
+    /// Sends the reply to the caller.
+    pub fn send(self, value: R) {
+        match self.0.take() {
+            ReplyTo::Local(slot) => {
+                slot.fill(Ok(value));
+            }
+            ReplyTo::Remote(f) => f(Some(value)),
+            ReplyTo::Sent => {}
+        }
+    }
+}
+
+impl<R> Drop for Reply<R> {
+    fn drop(&mut self) {
+        match self.0.take() {
+            ReplyTo::Local(slot) => slot.close(),
+            ReplyTo::Remote(f) => f(None),
+            ReplyTo::Sent => {}
+        }
+    }
+}
+
+/// A call that has not been sent yet: await it (`pid.add(1).await`) to send it and get the
+/// reply. [`Call::timeout`] changes how long it waits (default 5 s).
+#[must_use = "a call is sent only when awaited"]
+pub struct Call<A: Actor, R> {
+    target: Route<A>,
+    msg: A::Msg,
+    slot: Arc<ReplySlot<R>>,
+    timeout: Duration,
+}
+
+impl<A: Actor, R: Send + 'static> Call<A, R> {
+    /// Builds a call to `target`: `make` puts the reply half into the message.
+    pub fn new(target: &Route<A>, make: impl FnOnce(Reply<R>) -> A::Msg) -> Self {
+        let slot = Arc::new(Slot::new());
+        let msg = make(Reply(std::cell::Cell::new(ReplyTo::Local(slot.clone()))));
+        Call {
+            target: target.clone(),
+            msg,
+            slot,
+            timeout: DEFAULT_TIMEOUT,
+        }
+    }
+
+    /// Waits at most `timeout` for the reply, then fails with [`CallError::Timeout`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+}
+
+impl<A: Actor, R: Send + 'static> IntoFuture for Call<A, R> {
+    type Output = Result<R, CallError>;
+    type IntoFuture = CallFuture<A, R>;
+
+    fn into_future(self) -> CallFuture<A, R> {
+        CallFuture {
+            state: State::Unsent(Some(self)),
+        }
+    }
+}
+
+/// The future of an awaited [`Call`].
+#[must_use = "futures do nothing unless polled"]
+pub struct CallFuture<A: Actor, R> {
+    state: State<A, R>,
+}
+
+enum State<A: Actor, R> {
+    Unsent(Option<Call<A, R>>),
+    Waiting {
+        target: Route<A>,
+        slot: Arc<ReplySlot<R>>,
+    },
+    /// The callee ended before replying; waiting to learn why.
+    Exiting(MonitorHandle),
+    Done,
+}
+
+// No field is structurally pinned: every state is moved out or polled through an `Arc`.
+impl<A: Actor, R> Unpin for CallFuture<A, R> {}
+
+impl<A: Actor, R: Send + 'static> Future for CallFuture<A, R> {
+    type Output = Result<R, CallError>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        loop {
+            match &mut self.state {
+                State::Unsent(call) => {
+                    let call = call.take().expect("an unsent call holds its message");
+                    match send_call(call) {
+                        Ok((target, slot)) => self.state = State::Waiting { target, slot },
+                        Err(e) => {
+                            self.state = State::Done;
+                            return Poll::Ready(Err(e));
+                        }
+                    }
+                }
+                State::Waiting { target, slot } => match slot.poll_take(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Some(result)) => {
+                        self.state = State::Done;
+                        return Poll::Ready(result);
+                    }
+                    Poll::Ready(None) => match callee_exit(target) {
+                        Ok(reason) => {
+                            self.state = State::Done;
+                            return Poll::Ready(Err(CallError::exited(reason)));
+                        }
+                        Err(handle) => self.state = State::Exiting(handle),
+                    },
+                },
+                State::Exiting(handle) => {
+                    let down = std::task::ready!(Pin::new(handle).poll(cx));
+                    self.state = State::Done;
+                    return Poll::Ready(Err(CallError::exited(down.reason)));
+                }
+                State::Done => panic!("CallFuture polled after completion"),
+            }
+        }
+    }
+}
+
+type Sent<A, R> = (Route<A>, Arc<ReplySlot<R>>);
+
+fn send_call<A: Actor, R: Send + 'static>(call: Call<A, R>) -> Result<Sent<A, R>, CallError> {
+    let Call {
+        target,
+        msg,
+        slot,
+        timeout,
+    } = call;
+    let node = match &target.0 {
+        RouteKind::Local(cell) => {
+            push(cell, msg)?;
+            &cell.node
+        }
+        RouteKind::Remote(addr) => {
+            match resolve_remote(addr) {
+                Target::Found(cell) => push(&*typed::<A>(cell)?, msg)?,
+                Target::Remote(_) => crate::wire::send_call(&target, msg)?,
+                Target::Gone(reason) => return Err(CallError::exited(reason)),
+                Target::Local(_) => unreachable!("a remote address resolves to a found cell"),
+            }
+            &addr.via
+        }
+    };
+    arm(node, &slot, timeout);
+    Ok((target, slot))
+}
+
+fn push<A: Actor>(cell: &Cell<A>, msg: A::Msg) -> Result<(), CallError> {
+    cell.mailbox
+        .push(Envelope::Msg(msg))
+        .map_err(|_| CallError::NoProc)
+}
+
+fn typed<A: Actor>(cell: Arc<dyn AnyCell>) -> Result<Arc<Cell<A>>, CallError> {
+    let found = cell.identity().name;
+    cell.into_any().downcast::<Cell<A>>().map_err(|_| {
+        CallError::TypeMismatch(format!("{found} where {} was expected", A::IDENTITY.name))
+    })
+}
+
+fn arm<R: Send + 'static>(node: &Arc<NodeInner>, slot: &Arc<ReplySlot<R>>, timeout: Duration) {
+    if let Some(at) = Instant::now().checked_add(timeout) {
+        let weak = Arc::downgrade(slot);
+        node.deadlines.add(at, weak);
+    }
+}
+
+/// Why the callee ended: known now, or a handle that will tell.
+fn callee_exit<A: Actor>(target: &Route<A>) -> Result<crate::ExitReason, MonitorHandle> {
+    match &target.0 {
+        RouteKind::Local(cell) => match cell.mailbox.exit_reason() {
+            Some(reason) => Ok(reason),
+            None => Err(MonitorHandle::new(&cell.node, target.any())),
+        },
+        // A remote reply half answers for itself; a closed one means the link is gone.
+        RouteKind::Remote(_) => Ok(crate::ExitReason::NoConnection),
+    }
+}
+
+/// Sends a cast. A cast to a dead process is dropped silently, as an Erlang send is.
+pub fn cast<A: Actor>(target: &Route<A>, msg: A::Msg) -> Result<(), SendError> {
+    match &target.0 {
+        RouteKind::Local(cell) => {
+            let _ = cell.mailbox.push(Envelope::Msg(msg));
+            Ok(())
+        }
+        RouteKind::Remote(addr) => match resolve_remote(addr) {
+            Target::Found(cell) => {
+                if let Ok(cell) = typed::<A>(cell) {
+                    let _ = cell.mailbox.push(Envelope::Msg(msg));
+                }
+                Ok(())
+            }
+            Target::Remote(_) => crate::wire::send_cast(target, msg),
+            Target::Gone(_) => Ok(()),
+            Target::Local(_) => unreachable!("a remote address resolves to a found cell"),
+        },
+    }
+}

@@ -1,0 +1,172 @@
+//! A process's cell: what a local pid points at, shared by the process and its senders.
+
+use std::any::Any;
+use std::sync::Arc;
+
+use crate::actor::{Actor, Identity};
+use crate::exit::{Down, ExitReason};
+use crate::mailbox::{Envelope, Mailbox};
+use crate::node::NodeInner;
+use crate::pid::{AnyPid, AnyRoute, RemoteAddr};
+use crate::signal::Signal;
+
+pub(crate) struct Cell<A: Actor> {
+    pub(crate) node: Arc<NodeInner>,
+    pub(crate) id: u64,
+    pub(crate) mailbox: Mailbox<A::Msg>,
+}
+
+impl<A: Actor> Cell<A> {
+    pub(crate) fn new(node: Arc<NodeInner>, id: u64) -> Self {
+        Cell {
+            node,
+            id,
+            mailbox: Mailbox::new(),
+        }
+    }
+}
+
+/// The untyped face of a cell, for code that does not know the actor type.
+pub(crate) trait AnyCell: Send + Sync + 'static {
+    fn id(&self) -> u64;
+    fn node(&self) -> &Arc<NodeInner>;
+    fn identity(&self) -> Identity;
+    /// Queues a signal, or hands it back if the process has ended.
+    fn push_signal(&self, sig: Signal) -> Result<(), Signal>;
+    fn kill(&self);
+    fn exit_reason(&self) -> Option<ExitReason>;
+    fn set_named(&self, named: bool) -> Result<(), ()>;
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
+    /// Decodes a message of this cell's actor type and queues it.
+    fn deliver_wire(&self, payload: &[u8]) -> Result<(), crate::error::WireError>;
+}
+
+impl<A: Actor> AnyCell for Cell<A> {
+    fn id(&self) -> u64 {
+        self.id
+    }
+    fn node(&self) -> &Arc<NodeInner> {
+        &self.node
+    }
+    fn identity(&self) -> Identity {
+        A::IDENTITY
+    }
+    fn push_signal(&self, sig: Signal) -> Result<(), Signal> {
+        self.mailbox
+            .push(Envelope::Signal(Box::new(sig)))
+            .map_err(|env| match env {
+                Envelope::Signal(sig) => *sig,
+                Envelope::Msg(_) => unreachable!("a signal was pushed"),
+            })
+    }
+    fn kill(&self) {
+        self.mailbox.kill()
+    }
+    fn exit_reason(&self) -> Option<ExitReason> {
+        self.mailbox.exit_reason()
+    }
+    fn set_named(&self, named: bool) -> Result<(), ()> {
+        self.mailbox.set_named(named)
+    }
+    fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
+        self
+    }
+    fn deliver_wire(&self, payload: &[u8]) -> Result<(), crate::error::WireError> {
+        let msg = A::decode_msg(payload)?;
+        // A closed mailbox drops the message, as a send to a dead pid does.
+        let _ = self.mailbox.push(Envelope::Msg(msg));
+        Ok(())
+    }
+}
+
+/// Where a pid's traffic goes right now.
+pub(crate) enum Target<'a> {
+    Local(&'a dyn AnyCell),
+    Found(Arc<dyn AnyCell>),
+    Remote(&'a RemoteAddr),
+    /// The process is known to be gone, or unreachable.
+    Gone(ExitReason),
+}
+
+impl Target<'_> {
+    pub(crate) fn of(pid: &AnyPid) -> Target<'_> {
+        match &pid.0 {
+            AnyRoute::Local(c) => Target::Local(&**c),
+            AnyRoute::Remote(r) => resolve_remote(r),
+        }
+    }
+}
+
+/// The cell of a live-or-dead process of the pid's own binding node, if it is one.
+pub(crate) fn local_cell(pid: &AnyPid) -> Option<Arc<dyn AnyCell>> {
+    match Target::of(pid) {
+        Target::Local(_) => match &pid.0 {
+            AnyRoute::Local(c) => Some(c.clone()),
+            AnyRoute::Remote(_) => None,
+        },
+        Target::Found(c) => Some(c),
+        Target::Remote(_) | Target::Gone(_) => None,
+    }
+}
+
+/// Resolves a remote address that may in fact name a process of its own binding node.
+pub(crate) fn resolve_remote(addr: &RemoteAddr) -> Target<'_> {
+    if addr.home == addr.via.id {
+        match addr.via.procs.get(addr.id) {
+            Some(cell) => Target::Found(cell),
+            None => Target::Gone(ExitReason::NoProc),
+        }
+    } else if addr.home.name() == addr.via.id.name() {
+        // An older incarnation of this node: that process is dead.
+        Target::Gone(ExitReason::NoProc)
+    } else if addr.via.router().is_some() {
+        Target::Remote(addr)
+    } else {
+        Target::Gone(ExitReason::NoConnection)
+    }
+}
+
+fn push_local(cell: &dyn AnyCell, sig: Signal) -> Result<(), (Signal, ExitReason)> {
+    if let Signal::Kill = sig {
+        cell.kill();
+        return Ok(());
+    }
+    cell.push_signal(sig).map_err(|s| (s, ExitReason::NoProc))
+}
+
+/// Sends a signal to any pid; if the target is gone, the signal bounces as Erlang's would.
+pub(crate) fn send_signal(to: &AnyPid, sig: Signal) {
+    let result = match Target::of(to) {
+        Target::Local(c) => push_local(c, sig),
+        Target::Found(c) => push_local(&*c, sig),
+        Target::Remote(addr) => match addr.via.router() {
+            Some(router) => router.signal(to, sig),
+            None => Err((sig, ExitReason::NoConnection)),
+        },
+        Target::Gone(reason) => Err((sig, reason)),
+    };
+    if let Err((sig, reason)) = result {
+        bounce(sig, to, reason);
+    }
+}
+
+/// What a signal to a process that is gone turns into: a monitor gets its `Down` at once, a
+/// link attempt gets an exit signal; everything else is dropped.
+pub fn bounce(sig: Signal, target: &AnyPid, reason: ExitReason) {
+    match sig {
+        Signal::Monitor(monitor_ref, watcher) => watcher.notify(Down {
+            monitor_ref,
+            pid: target.clone(),
+            reason,
+        }),
+        Signal::Link(from) => send_signal(
+            &from,
+            Signal::Exit {
+                from: target.clone(),
+                reason,
+                linked: false,
+            },
+        ),
+        _ => {}
+    }
+}

@@ -1,0 +1,329 @@
+//! `Ctx<A>`: what a handler knows of its own process: its pid, node, links, monitors and timers.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::time::Duration;
+
+use crate::actor::Actor;
+use crate::cell::{Cell, send_signal};
+use crate::error::SendError;
+use crate::exit::{Down, Exit, ExitReason, MonitorRef};
+use crate::mailbox::Envelope;
+use crate::node::Node;
+use crate::pid::{AnyPid, Pid, Route, RouteKind};
+use crate::signal::{Signal, Watcher};
+
+/// The context of a running actor, passed to handlers that ask for it
+/// (`ctx: &mut Ctx<Self>`) and to the lifecycle hooks.
+///
+/// ```
+/// use actors::prelude::*;
+///
+/// #[actor]
+/// struct Parent;
+///
+/// #[actor]
+/// impl Parent {
+///     #[handle]
+///     fn start_child(&mut self, ctx: &mut Ctx<Self>) -> Pid<Parent> {
+///         ctx.trap_exit(true);
+///         ctx.spawn_link(Parent)
+///     }
+/// }
+/// ```
+pub struct Ctx<A: Actor> {
+    pub(crate) cell: Arc<Cell<A>>,
+    pub(crate) stop: Option<ExitReason>,
+    trap_exit: bool,
+    links: Vec<AnyPid>,
+    /// Monitors on this process, to be told when it ends.
+    watchers: Vec<(MonitorRef, Watcher)>,
+    /// Monitors this process holds on others.
+    monitors: Vec<(MonitorRef, AnyPid)>,
+}
+
+impl<A: Actor> Ctx<A> {
+    pub(crate) fn new(cell: Arc<Cell<A>>) -> Self {
+        Ctx {
+            cell,
+            stop: None,
+            trap_exit: false,
+            links: Vec::new(),
+            watchers: Vec::new(),
+            monitors: Vec::new(),
+        }
+    }
+
+    /// This process's pid.
+    pub fn pid(&self) -> Pid<A> {
+        Pid::from_route(Route(RouteKind::Local(self.cell.clone())))
+    }
+
+    fn me(&self) -> AnyPid {
+        self.pid().any()
+    }
+
+    /// The node this process runs on.
+    pub fn node(&self) -> Node {
+        Node::from_inner(self.cell.node.clone())
+    }
+
+    /// Starts another process on this node.
+    pub fn spawn<B: Actor>(&self, actor: B) -> Pid<B> {
+        crate::process::spawn(&self.cell.node, actor, None)
+    }
+
+    /// Starts another process linked to this one; the link exists before the child runs.
+    pub fn spawn_link<B: Actor>(&mut self, actor: B) -> Pid<B> {
+        let child = crate::process::spawn(&self.cell.node, actor, Some(self.me()));
+        self.links.push(child.any());
+        child
+    }
+
+    /// Watches `pid`: `on_down` runs once when it ends (at once with `NoProc` if it is dead).
+    pub fn monitor(&mut self, pid: impl Into<AnyPid>) -> MonitorRef {
+        let target = pid.into();
+        let monitor_ref = self.cell.node.next_ref();
+        self.monitors.push((monitor_ref, target.clone()));
+        send_signal(
+            &target,
+            Signal::Monitor(monitor_ref, Watcher::process(self.me())),
+        );
+        monitor_ref
+    }
+
+    /// Cancels a monitor: its `Down` will not be seen, even one already on its way.
+    pub fn demonitor(&mut self, monitor_ref: MonitorRef) -> bool {
+        match self.monitors.iter().position(|(r, _)| *r == monitor_ref) {
+            Some(i) => {
+                let (_, target) = self.monitors.swap_remove(i);
+                send_signal(&target, Signal::Demonitor(monitor_ref));
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Links this process to `pid`: when either ends abnormally, the other gets an exit signal.
+    /// Linking to a dead process gives an exit signal with `NoProc`, and no link.
+    pub fn link(&mut self, pid: impl Into<AnyPid>) {
+        let target = pid.into();
+        if target == self.me() || self.links.contains(&target) {
+            return;
+        }
+        self.links.push(target.clone());
+        send_signal(&target, Signal::Link(self.me()));
+    }
+
+    /// Removes the link to `pid`, on both sides.
+    pub fn unlink(&mut self, pid: impl Into<AnyPid>) {
+        let target = pid.into();
+        if self.remove_link(&target) {
+            send_signal(&target, Signal::Unlink(self.me()));
+        }
+    }
+
+    fn remove_link(&mut self, pid: &AnyPid) -> bool {
+        match self.links.iter().position(|l| l == pid) {
+            Some(i) => {
+                self.links.swap_remove(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Traps exits: exit signals become `on_exit` calls instead of ending this process
+    /// (except `kill`).
+    pub fn trap_exit(&mut self, on: bool) {
+        self.trap_exit = on;
+    }
+
+    /// True while exits are trapped.
+    pub fn is_trapping_exits(&self) -> bool {
+        self.trap_exit
+    }
+
+    /// Ends this process with `reason` once the current handler returns.
+    pub fn stop(&mut self, reason: ExitReason) {
+        self.stop = Some(reason);
+    }
+
+    /// Sends an exit signal to `pid`, as Erlang's `exit/2`.
+    pub fn exit(&self, pid: impl Into<AnyPid>, reason: ExitReason) {
+        send_signal(
+            &pid.into(),
+            Signal::Exit {
+                from: self.me(),
+                reason,
+                linked: false,
+            },
+        );
+    }
+
+    /// Kills `pid`: it ends with `Killed`, trapping exits or not.
+    pub fn kill(&self, pid: impl Into<AnyPid>) {
+        send_signal(&pid.into(), Signal::Kill);
+    }
+
+    /// The processes linked to this one.
+    pub fn links(&self) -> &[AnyPid] {
+        &self.links
+    }
+
+    /// How many monitors this process holds on others, and how many others hold on it.
+    pub fn monitor_counts(&self) -> (usize, usize) {
+        (self.monitors.len(), self.watchers.len())
+    }
+
+    /// After `delay`, runs `send` with this process's pid: typically a cast to itself.
+    ///
+    /// ```
+    /// # use actors::prelude::*;
+    /// # use std::time::Duration;
+    /// #[actor]
+    /// struct Ticker { ticks: u32 }
+    ///
+    /// #[actor]
+    /// impl Ticker {
+    ///     fn started(&mut self, ctx: &mut Ctx<Self>) {
+    ///         ctx.send_after(Duration::from_millis(10), |me| me.tick());
+    ///     }
+    ///     #[handle(cast)]
+    ///     fn tick(&mut self) { self.ticks += 1 }
+    /// }
+    /// ```
+    pub fn send_after<F>(&self, delay: Duration, send: F) -> TimerRef
+    where
+        F: FnOnce(&Pid<A>) -> Result<(), SendError> + Send + 'static,
+    {
+        let timer = TimerRef(Arc::new(AtomicU8::new(PENDING)));
+        let state = timer.0.clone();
+        let me = self.pid();
+        crate::rt::spawn(async move {
+            crate::rt::sleep(delay).await;
+            if state
+                .compare_exchange(PENDING, FIRED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                if let Err(e) = send(&me) {
+                    tracing::warn!(pid = %me, "timer could not send: {e}");
+                }
+            }
+        });
+        timer
+    }
+
+    pub(crate) fn add_link(&mut self, pid: AnyPid) {
+        self.links.push(pid);
+    }
+
+    /// Acts on a signal; may set `stop`.
+    pub(crate) async fn handle_signal(&mut self, actor: &mut A, sig: Signal) {
+        match sig {
+            Signal::Exit {
+                from,
+                reason,
+                linked,
+            } => {
+                // An exit from a link removed meanwhile (the unlink raced it) is void.
+                if linked && !self.remove_link(&from) {
+                    return;
+                }
+                if self.trap_exit {
+                    actor.on_exit(Exit { from, reason }, self).await;
+                } else if !reason.is_normal() {
+                    self.stop = Some(reason);
+                }
+            }
+            Signal::Stop(reason) => self.stop = Some(reason),
+            Signal::Kill => self.stop = Some(ExitReason::Killed),
+            Signal::Link(pid) => {
+                if !self.links.contains(&pid) {
+                    self.links.push(pid);
+                }
+            }
+            Signal::Unlink(pid) => {
+                self.remove_link(&pid);
+            }
+            Signal::Monitor(monitor_ref, watcher) => self.watchers.push((monitor_ref, watcher)),
+            Signal::Demonitor(monitor_ref) => self.watchers.retain(|(r, _)| *r != monitor_ref),
+            Signal::Down(down) => {
+                let held = self
+                    .monitors
+                    .iter()
+                    .position(|(r, _)| *r == down.monitor_ref);
+                if let Some(i) = held {
+                    self.monitors.swap_remove(i);
+                    actor.on_down(down, self).await;
+                }
+            }
+        }
+    }
+
+    /// The process has ended: close the mailbox, free its name, and tell links and monitors.
+    pub(crate) fn terminate(self, reason: ExitReason, leftover: VecDeque<Envelope<A::Msg>>) {
+        let (queued, named) = self.cell.mailbox.close(reason.clone());
+        let node = &self.cell.node;
+        node.procs.remove(self.cell.id);
+        if named {
+            node.names
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .forget(self.cell.id);
+        }
+        let me = self.me();
+        let exit = |to: &AnyPid| {
+            send_signal(
+                to,
+                Signal::Exit {
+                    from: me.clone(),
+                    reason: reason.clone(),
+                    linked: true,
+                },
+            )
+        };
+        let down = |monitor_ref| Down {
+            monitor_ref,
+            pid: me.clone(),
+            reason: reason.clone(),
+        };
+        for pid in &self.links {
+            exit(pid);
+        }
+        for (monitor_ref, watcher) in self.watchers {
+            watcher.notify(down(monitor_ref));
+        }
+        for (monitor_ref, target) in &self.monitors {
+            send_signal(target, Signal::Demonitor(*monitor_ref));
+        }
+        // Signals that arrived before the end are answered as if the process had seen them
+        // just before ending. Queued messages are dropped; their callers read the exit reason.
+        for env in leftover.into_iter().chain(queued) {
+            if let Envelope::Signal(sig) = env {
+                match *sig {
+                    Signal::Monitor(monitor_ref, watcher) => watcher.notify(down(monitor_ref)),
+                    Signal::Link(pid) => exit(&pid),
+                    _ => {}
+                }
+            }
+        }
+    }
+}
+
+const PENDING: u8 = 0;
+const FIRED: u8 = 1;
+const CANCELLED: u8 = 2;
+
+/// A timer started with [`Ctx::send_after`].
+pub struct TimerRef(Arc<AtomicU8>);
+
+impl TimerRef {
+    /// Cancels the timer; true if it had not fired yet.
+    pub fn cancel(&self) -> bool {
+        self.0
+            .compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
+            .is_ok()
+    }
+}

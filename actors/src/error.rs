@@ -1,0 +1,83 @@
+//! The errors of sends, calls, registration and the wire.
+
+use serde::{Deserialize, Serialize};
+use thiserror::Error;
+
+use crate::exit::ExitReason;
+
+/// Why a call failed. The caller never waits past its timeout.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
+pub enum CallError {
+    /// No reply within the timeout (default 5 s).
+    #[error("call timed out")]
+    Timeout,
+    /// The process did not exist when the call reached it.
+    #[error("no such process")]
+    NoProc,
+    /// The process's node is not connected, or the connection was lost before the reply.
+    #[error("no connection to the process's node")]
+    NoConnection,
+    /// The process ended before it replied.
+    #[error("the process exited before replying: {0}")]
+    Exited(ExitReason),
+    /// The far process is of another actor type, or another version of it.
+    #[error("actor type mismatch: {0}")]
+    TypeMismatch(String),
+    /// The request or the reply could not cross the wire.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+}
+
+impl CallError {
+    /// The error a caller sees when its callee ended with `reason`.
+    pub(crate) fn exited(reason: ExitReason) -> Self {
+        match reason {
+            ExitReason::NoProc => CallError::NoProc,
+            ExitReason::NoConnection => CallError::NoConnection,
+            other => CallError::Exited(other),
+        }
+    }
+}
+
+/// Why a cast could not be sent. A cast to a dead process is not an error: like an Erlang
+/// send, it is dropped silently.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
+pub enum SendError {
+    /// No process is registered under this name.
+    #[error("no process is registered as {0:?}")]
+    NotRegistered(String),
+    /// The message could not be encoded for the wire.
+    #[error(transparent)]
+    Wire(#[from] WireError),
+}
+
+/// Why a message could not be encoded or decoded for the wire.
+#[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
+pub enum WireError {
+    /// The actor is `#[actor(local)]`: its messages never cross the wire.
+    #[error("{0} is a local actor: its messages cannot cross the wire")]
+    NotRemote(String),
+    /// Encoding failed.
+    #[error("cannot encode: {0}")]
+    Encode(String),
+    /// The bytes are not a valid message of the expected type.
+    #[error("cannot decode: {0}")]
+    Decode(String),
+}
+
+/// Why a local name could not be registered.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+pub enum RegisterError {
+    /// Another process holds the name.
+    #[error("the name {0:?} is taken")]
+    NameTaken(String),
+    /// The process already holds another name.
+    #[error("the process is already registered as {0:?}")]
+    AlreadyNamed(String),
+    /// The process has ended.
+    #[error("no such process")]
+    NoProc,
+    /// Local names are for local processes.
+    #[error("the process lives on another node")]
+    NotLocal,
+}

@@ -1,0 +1,92 @@
+//! Typed Erlang-style processes for Rust.
+//!
+//! A process is an actor: private state, one mailbox, handlers run one message at a time.
+//! `#[actor]` on a struct and its impl block turns `#[handle]` methods into a typed mailbox and
+//! stub methods on [`Pid`]; a call awaits the reply (with a timeout), a cast does not wait.
+//! Processes monitor and link to each other, trap exits, and are restarted by supervisors, as
+//! in OTP. With `actors-net`, the same pids and calls work across nodes.
+//!
+//! ```
+//! use actors::prelude::*;
+//!
+//! #[actor]
+//! struct Counter { n: u64 }
+//!
+//! #[actor]
+//! impl Counter {
+//!     #[handle]
+//!     fn add(&mut self, by: u64) -> u64 { self.n += by; self.n }
+//!     #[handle]
+//!     async fn get(&self) -> u64 { self.n }
+//!     #[handle(cast)]
+//!     fn reset(&mut self) { self.n = 0 }
+//! }
+//!
+//! actors::rt::block_on(async {
+//!     let node = Node::local();
+//!     let c = node.spawn(Counter { n: 0 });
+//!     assert_eq!(c.add(5).await, Ok(5));
+//!     c.reset().unwrap();
+//!     assert_eq!(c.get().await, Ok(0));
+//! });
+//! ```
+
+#![deny(missing_docs)]
+#![forbid(unsafe_code)]
+
+extern crate self as actors;
+
+mod actor;
+mod call;
+mod cell;
+mod ctx;
+mod error;
+mod exit;
+mod mailbox;
+mod monitor;
+mod node;
+mod pid;
+mod process;
+mod registry;
+mod router;
+mod signal;
+mod slot;
+mod timer;
+
+pub mod rt;
+pub mod wire;
+
+pub use actor::{Actor, Declared, Identity};
+pub use actors_macros::{actor, handle};
+pub use call::{Call, CallFuture, DEFAULT_TIMEOUT, Reply};
+pub use ctx::{Ctx, TimerRef};
+pub use error::{CallError, RegisterError, SendError, WireError};
+pub use exit::{Down, Exit, ExitReason, MonitorRef};
+pub use monitor::MonitorHandle;
+pub use node::{Node, NodeId};
+pub use pid::{AnyPid, Pid};
+
+/// Everything an actor module needs: `use actors::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Actor, AnyPid, CallError, Ctx, Down, Exit, ExitReason, MonitorRef, Node, Pid,
+        RegisterError, SendError, actor, handle,
+    };
+}
+
+/// The seam for distribution layers (`actors-net`): routing, signals and delivery of traffic
+/// that crossed the wire. Applications do not need it.
+pub mod dist {
+    pub use crate::cell::bounce;
+    pub use crate::node::new_creation;
+    pub use crate::router::Router;
+    pub use crate::signal::{Signal, Watcher};
+    pub use crate::wire::{Outbound, PendingCall, Responder, deliver};
+}
+
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::call::{Call, Reply, cast};
+    pub use crate::pid::{Api, Route};
+    pub use serde;
+}

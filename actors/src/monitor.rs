@@ -1,0 +1,91 @@
+//! Monitors awaited from outside any actor.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use crate::cell::send_signal;
+use crate::exit::{Down, ExitReason, MonitorRef};
+use crate::node::NodeInner;
+use crate::pid::AnyPid;
+use crate::signal::{Signal, Watcher};
+use crate::slot::Slot;
+
+/// A monitor held by code outside any actor: await it for the [`Down`], or cancel it with
+/// [`MonitorHandle::demonitor`].
+///
+/// ```
+/// # use actors::prelude::*;
+/// # #[actor] struct Worker;
+/// # #[actor] impl Worker { #[handle] fn work(&self) {} }
+/// # actors::rt::block_on(async {
+/// let node = Node::local();
+/// let worker = node.spawn(Worker);
+/// let down = node.monitor(&worker);
+/// node.kill(&worker);
+/// assert_eq!(down.await.reason, ExitReason::Killed);
+/// # });
+/// ```
+#[must_use = "a monitor's Down is seen only by awaiting it"]
+pub struct MonitorHandle {
+    monitor_ref: MonitorRef,
+    target: AnyPid,
+    slot: Arc<Slot<Down>>,
+}
+
+/// Fills the slot from the watcher callback; if the watcher is dropped uncalled, the awaiting
+/// side is not left hanging.
+struct DownSender(Arc<Slot<Down>>);
+
+impl Drop for DownSender {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+impl MonitorHandle {
+    pub(crate) fn new(node: &NodeInner, target: AnyPid) -> Self {
+        let monitor_ref = node.next_ref();
+        let slot = Arc::new(Slot::new());
+        let sender = DownSender(slot.clone());
+        let watcher = Watcher::callback(move |down| {
+            sender.0.fill(down);
+        });
+        send_signal(&target, Signal::Monitor(monitor_ref, watcher));
+        MonitorHandle {
+            monitor_ref,
+            target,
+            slot,
+        }
+    }
+
+    /// The monitor's reference, as it will appear in the `Down`.
+    pub fn monitor_ref(&self) -> MonitorRef {
+        self.monitor_ref
+    }
+
+    /// The watched process.
+    pub fn pid(&self) -> &AnyPid {
+        &self.target
+    }
+
+    /// Cancels the monitor: no `Down` will be seen.
+    pub fn demonitor(self) {
+        send_signal(&self.target, Signal::Demonitor(self.monitor_ref));
+    }
+}
+
+impl Future for MonitorHandle {
+    type Output = Down;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Down> {
+        self.slot.poll_take(cx).map(|down| {
+            down.unwrap_or_else(|| Down {
+                monitor_ref: self.monitor_ref,
+                pid: self.target.clone(),
+                reason: ExitReason::NoProc,
+            })
+        })
+    }
+}

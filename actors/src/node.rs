@@ -1,0 +1,390 @@
+//! A node: a process table, local names and timers. Several nodes may live in one OS process;
+//! they share nothing.
+
+use std::any::Any;
+use std::collections::HashMap;
+use std::fmt;
+use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::task::Waker;
+use std::time::Duration;
+
+use crate::actor::Actor;
+use crate::cell::{AnyCell, Target};
+use crate::error::RegisterError;
+use crate::exit::{ExitReason, MonitorRef};
+use crate::monitor::MonitorHandle;
+use crate::pid::{AnyPid, Pid};
+use crate::registry::Names;
+use crate::router::Router;
+use crate::signal::Signal;
+use crate::timer::Deadlines;
+
+/// A node's name and creation: the creation is new on every start, so that pids of an earlier
+/// run of a node with the same name never reach a process of this run.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub struct NodeId {
+    name: Arc<str>,
+    creation: u32,
+}
+
+impl NodeId {
+    /// A node id.
+    pub fn new(name: &str, creation: u32) -> Self {
+        NodeId {
+            name: name.into(),
+            creation,
+        }
+    }
+
+    /// The node's name, `name@host:port` for a distributed node.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The node's creation.
+    pub fn creation(&self) -> u32 {
+        self.creation
+    }
+}
+
+impl fmt::Debug for NodeId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}#{}", self.name, self.creation)
+    }
+}
+
+/// A fresh creation: different on every call, in every OS process.
+pub fn new_creation() -> u32 {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    // RandomState is seeded from the OS once per process; the counter and the clock make each
+    // node of the process differ.
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    COUNTER.fetch_add(1, Ordering::Relaxed).hash(&mut h);
+    std::time::SystemTime::now().hash(&mut h);
+    std::process::id().hash(&mut h);
+    (h.finish() as u32).max(1)
+}
+
+/// Process ids are sequential: multiply them into well-spread hashes.
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.0 = (self.0 ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+}
+
+pub(crate) type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
+
+const SHARDS: usize = 16;
+
+/// The live processes of a node, by id.
+pub(crate) struct ProcTable {
+    shards: [Mutex<IdMap<Arc<dyn AnyCell>>>; SHARDS],
+    count: AtomicUsize,
+    /// Woken when the table becomes empty (shutdown waits for it).
+    on_empty: Mutex<Vec<Waker>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl ProcTable {
+    fn new() -> Self {
+        ProcTable {
+            shards: std::array::from_fn(|_| Mutex::new(IdMap::default())),
+            count: AtomicUsize::new(0),
+            on_empty: Mutex::new(Vec::new()),
+        }
+    }
+
+    fn shard(&self, id: u64) -> &Mutex<IdMap<Arc<dyn AnyCell>>> {
+        &self.shards[id as usize % SHARDS]
+    }
+
+    pub(crate) fn insert(&self, cell: Arc<dyn AnyCell>) {
+        self.count.fetch_add(1, Ordering::Relaxed);
+        lock(self.shard(cell.id())).insert(cell.id(), cell);
+    }
+
+    pub(crate) fn remove(&self, id: u64) {
+        if lock(self.shard(id)).remove(&id).is_some()
+            && self.count.fetch_sub(1, Ordering::AcqRel) == 1
+        {
+            for w in lock(&self.on_empty).drain(..) {
+                w.wake();
+            }
+        }
+    }
+
+    pub(crate) fn get(&self, id: u64) -> Option<Arc<dyn AnyCell>> {
+        lock(self.shard(id)).get(&id).cloned()
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.count.load(Ordering::Acquire)
+    }
+
+    fn all(&self) -> Vec<Arc<dyn AnyCell>> {
+        self.shards
+            .iter()
+            .flat_map(|s| lock(s).values().cloned().collect::<Vec<_>>())
+            .collect()
+    }
+
+    async fn wait_empty(&self) {
+        std::future::poll_fn(|cx| {
+            let mut waiters = lock(&self.on_empty);
+            if self.len() == 0 {
+                std::task::Poll::Ready(())
+            } else {
+                waiters.push(cx.waker().clone());
+                std::task::Poll::Pending
+            }
+        })
+        .await
+    }
+}
+
+pub(crate) struct NodeInner {
+    pub(crate) id: NodeId,
+    pub(crate) procs: ProcTable,
+    next_id: AtomicU64,
+    next_ref: AtomicU64,
+    pub(crate) names: Mutex<Names>,
+    router: OnceLock<Arc<dyn Router>>,
+    pub(crate) deadlines: Arc<Deadlines>,
+    extension: OnceLock<Arc<dyn Any + Send + Sync>>,
+    stopping: AtomicBool,
+    /// How pids of other nodes print when no router gives the numbers.
+    node_indexes: Mutex<HashMap<String, u32>>,
+}
+
+impl NodeInner {
+    pub(crate) fn router(&self) -> Option<&Arc<dyn Router>> {
+        self.router.get()
+    }
+
+    pub(crate) fn next_id(&self) -> u64 {
+        self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    pub(crate) fn next_ref(&self) -> MonitorRef {
+        MonitorRef(self.next_ref.fetch_add(1, Ordering::Relaxed))
+    }
+
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn node_index(&self, name: &str) -> u32 {
+        if let Some(router) = self.router() {
+            return router.node_index(name);
+        }
+        let mut table = lock(&self.node_indexes);
+        let next = table.len() as u32 + 1;
+        *table.entry(name.to_owned()).or_insert(next)
+    }
+}
+
+impl Drop for NodeInner {
+    fn drop(&mut self) {
+        self.deadlines.close();
+    }
+}
+
+/// A handle to a node: cheap to clone, usable from any code, inside an actor or not.
+///
+/// ```
+/// use actors::prelude::*;
+///
+/// #[actor]
+/// struct Counter { n: u64 }
+///
+/// #[actor]
+/// impl Counter {
+///     #[handle]
+///     fn add(&mut self, by: u64) -> u64 { self.n += by; self.n }
+/// }
+///
+/// actors::rt::block_on(async {
+///     let node = Node::local();
+///     let counter = node.spawn(Counter { n: 0 });
+///     assert_eq!(counter.add(2).await, Ok(2));
+///     node.shutdown().await;
+/// });
+/// ```
+#[derive(Clone)]
+pub struct Node {
+    pub(crate) inner: Arc<NodeInner>,
+}
+
+impl fmt::Debug for Node {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Node({:?})", self.inner.id)
+    }
+}
+
+impl PartialEq for Node {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner)
+    }
+}
+
+impl Node {
+    /// A node without a network, named `nonode@nohost` as Erlang's is.
+    pub fn local() -> Node {
+        Node::with_id(NodeId::new("nonode@nohost", new_creation()))
+    }
+
+    /// A node with the given identity; distribution layers name their nodes this way.
+    pub fn with_id(id: NodeId) -> Node {
+        Node {
+            inner: Arc::new(NodeInner {
+                id,
+                procs: ProcTable::new(),
+                next_id: AtomicU64::new(1),
+                next_ref: AtomicU64::new(1),
+                names: Mutex::new(Names::default()),
+                router: OnceLock::new(),
+                deadlines: Deadlines::new(),
+                extension: OnceLock::new(),
+                stopping: AtomicBool::new(false),
+                node_indexes: Mutex::new(HashMap::new()),
+            }),
+        }
+    }
+
+    /// The node's name.
+    pub fn name(&self) -> &str {
+        self.inner.id.name()
+    }
+
+    /// The node's name and creation.
+    pub fn id(&self) -> &NodeId {
+        &self.inner.id
+    }
+
+    /// Starts a process running `actor` and returns its pid.
+    pub fn spawn<A: Actor>(&self, actor: A) -> Pid<A> {
+        crate::process::spawn(&self.inner, actor, None)
+    }
+
+    /// Registers a local process under `name`, like `Process.register/2`. A process holds at
+    /// most one name; the name is freed when the process ends.
+    pub fn register(&self, name: &str, pid: impl Into<AnyPid>) -> Result<(), RegisterError> {
+        crate::registry::register(&self.inner, name, pid.into())
+    }
+
+    /// Removes a local name; true if it was registered.
+    pub fn unregister(&self, name: &str) -> bool {
+        crate::registry::unregister(&self.inner, name)
+    }
+
+    /// The process registered under `name`, if it is an `A`.
+    pub fn whereis<A: Actor>(&self, name: &str) -> Option<Pid<A>> {
+        self.whereis_any(name)?.downcast()
+    }
+
+    /// The process registered under `name`, whatever its type.
+    pub fn whereis_any(&self, name: &str) -> Option<AnyPid> {
+        lock(&self.inner.names).whereis(name)
+    }
+
+    /// Every local name, sorted.
+    pub fn registered(&self) -> Vec<String> {
+        lock(&self.inner.names).names()
+    }
+
+    /// Watches a process from outside any actor: the handle resolves to its `Down`.
+    ///
+    /// A process that is already dead gives `Down` with [`ExitReason::NoProc`] at once.
+    pub fn monitor(&self, pid: impl Into<AnyPid>) -> MonitorHandle {
+        MonitorHandle::new(&self.inner, pid.into())
+    }
+
+    /// Sends an exit signal to `pid`, as `Process.exit/2` does from outside a process.
+    pub fn exit(&self, pid: impl Into<AnyPid>, reason: ExitReason) {
+        let pid = pid.into();
+        crate::cell::send_signal(
+            &pid,
+            Signal::Exit {
+                from: pid.clone(),
+                reason,
+                linked: false,
+            },
+        );
+    }
+
+    /// Kills `pid`: it ends with [`ExitReason::Killed`], trapping or not.
+    pub fn kill(&self, pid: impl Into<AnyPid>) {
+        crate::cell::send_signal(&pid.into(), Signal::Kill);
+    }
+
+    /// True while `pid` names a live process of this node.
+    pub fn is_alive(&self, pid: impl Into<AnyPid>) -> bool {
+        let pid = pid.into();
+        match Target::of(&pid) {
+            Target::Local(c) => c.exit_reason().is_none() && Arc::ptr_eq(c.node(), &self.inner),
+            Target::Found(c) => c.exit_reason().is_none() && Arc::ptr_eq(c.node(), &self.inner),
+            Target::Remote(_) | Target::Gone(_) => false,
+        }
+    }
+
+    /// How many processes are alive on this node.
+    pub fn process_count(&self) -> usize {
+        self.inner.procs.len()
+    }
+
+    /// Stops every process with [`ExitReason::Shutdown`] (each runs its `stopped` hook) and
+    /// waits for them, killing those that do not end within 5 seconds. Processes spawned
+    /// afterwards end at once.
+    pub async fn shutdown(&self) {
+        self.inner.stopping.store(true, Ordering::Release);
+        for cell in self.inner.procs.all() {
+            let _ = cell.push_signal(Signal::Stop(ExitReason::Shutdown));
+        }
+        let grace = Duration::from_secs(5);
+        if crate::rt::timeout(grace, self.inner.procs.wait_empty())
+            .await
+            .is_err()
+        {
+            tracing::warn!(node = %self.name(), "processes ignored shutdown for {grace:?}; killing them");
+            for cell in self.inner.procs.all() {
+                cell.kill();
+            }
+            let _ = crate::rt::timeout(grace, self.inner.procs.wait_empty()).await;
+        }
+    }
+
+    /// Installs the router that carries traffic to other nodes; only once per node.
+    pub fn install_router(&self, router: Arc<dyn Router>) -> Result<(), Arc<dyn Router>> {
+        self.inner.router.set(router)
+    }
+
+    /// Attaches one value of a distribution layer's own to this node; only once (false after).
+    pub fn set_extension(&self, ext: Arc<dyn Any + Send + Sync>) -> bool {
+        self.inner.extension.set(ext).is_ok()
+    }
+
+    /// The value attached with [`Node::set_extension`], if it is a `T`.
+    pub fn extension<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
+        self.inner.extension.get()?.clone().downcast().ok()
+    }
+
+    pub(crate) fn from_inner(inner: Arc<NodeInner>) -> Node {
+        Node { inner }
+    }
+}

@@ -1,0 +1,24 @@
+//! The seam through which a distribution layer carries traffic for pids of other nodes.
+
+use crate::error::CallError;
+use crate::exit::ExitReason;
+use crate::pid::AnyPid;
+use crate::signal::Signal;
+use crate::wire::Outbound;
+
+/// Carries messages and signals to processes on other nodes. `actors-net` installs one per
+/// node with [`crate::Node::install_router`]; a node without one reaches only its own processes.
+pub trait Router: Send + Sync + 'static {
+    /// Sends an encoded message to `to`, a pid of another node.
+    ///
+    /// Errors only when the message cannot be sent at all (no connection); a message to a dead
+    /// process is dropped on the far side, as in Erlang.
+    fn send(&self, to: &AnyPid, msg: Outbound) -> Result<(), CallError>;
+
+    /// Sends a signal to `to`, a pid of another node; hands it back with the reason when the
+    /// node cannot be reached, so that it bounces (a monitor gets `Down(NoConnection)`).
+    fn signal(&self, to: &AnyPid, sig: Signal) -> Result<(), (Signal, ExitReason)>;
+
+    /// The small number that stands for `node` when a pid is printed (`#PID<3.94.0>`).
+    fn node_index(&self, node: &str) -> u32;
+}

@@ -1,0 +1,88 @@
+//! The async runtime seam: the only module that names async-std.
+//!
+//! Everything in this workspace that spawns a task, sleeps, or opens a socket does it
+//! through here, so that moving to another runtime is a change to this one file.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+/// A handle to a spawned task; awaiting it yields the task's output.
+///
+/// Dropping the handle detaches the task; [`JoinHandle::cancel`] stops it.
+pub struct JoinHandle<T>(async_std::task::JoinHandle<T>);
+
+impl<T> JoinHandle<T> {
+    /// Stops the task at its next suspension point and waits until it is gone.
+    pub async fn cancel(self) -> Option<T> {
+        self.0.cancel().await
+    }
+}
+
+impl<T> Future for JoinHandle<T> {
+    type Output = T;
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
+        Pin::new(&mut self.0).poll(cx)
+    }
+}
+
+/// Runs `future` on the shared thread pool.
+pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    JoinHandle(async_std::task::spawn(future))
+}
+
+/// Runs `future` to completion on the current thread, driving the pool meanwhile.
+///
+/// ```
+/// assert_eq!(actors::rt::block_on(async { 1 + 1 }), 2);
+/// ```
+pub fn block_on<F: Future>(future: F) -> F::Output {
+    async_std::task::block_on(future)
+}
+
+/// Runs blocking code on a thread meant for it, so it does not stall the pool.
+pub fn spawn_blocking<F, T>(f: F) -> JoinHandle<T>
+where
+    F: FnOnce() -> T + Send + 'static,
+    T: Send + 'static,
+{
+    JoinHandle(async_std::task::spawn_blocking(f))
+}
+
+/// Waits for `duration`.
+pub async fn sleep(duration: Duration) {
+    async_std::task::sleep(duration).await
+}
+
+/// Lets other tasks run before this one continues.
+pub async fn yield_now() {
+    async_std::task::yield_now().await
+}
+
+/// The error of [`timeout`]: the deadline passed first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("deadline has elapsed")]
+pub struct Elapsed;
+
+/// Awaits `future`, giving up after `duration`.
+pub async fn timeout<F: Future>(duration: Duration, future: F) -> Result<F::Output, Elapsed> {
+    async_std::future::timeout(duration, future)
+        .await
+        .map_err(|_| Elapsed)
+}
+
+/// TCP sockets of the runtime.
+pub mod net {
+    pub use async_std::net::{TcpListener, TcpStream};
+}
+
+/// Async byte-stream traits and helpers of the runtime.
+pub mod io {
+    pub use async_std::io::{BufReader, BufWriter, ReadExt, WriteExt};
+    pub use futures::io::{AsyncRead, AsyncWrite};
+}

@@ -1,0 +1,73 @@
+//! System signals: what processes send each other besides messages.
+//!
+//! Signals travel in the same mailbox as messages, so between one sender and one receiver they
+//! keep their order with its messages, as in Erlang. They are plain data, so a distribution
+//! layer can carry them between nodes.
+
+use crate::exit::{Down, ExitReason, MonitorRef};
+use crate::pid::AnyPid;
+
+/// A system signal to a process.
+pub enum Signal {
+    /// An exit signal: from a linked process that ended (`linked`), or sent with `exit`.
+    Exit {
+        /// The sender.
+        from: AnyPid,
+        /// Its reason.
+        reason: ExitReason,
+        /// True when caused by a link: ignored if the link is already gone.
+        linked: bool,
+    },
+    /// End with this reason after the `stopped` hook; not trappable (shutdown).
+    Stop(ExitReason),
+    /// `kill`: end at once with `Killed`; not trappable.
+    Kill,
+    /// The sender links itself to the receiver.
+    Link(AnyPid),
+    /// The sender removes its link to the receiver.
+    Unlink(AnyPid),
+    /// Tell the watcher when the receiver ends.
+    Monitor(MonitorRef, Watcher),
+    /// Cancel a monitor.
+    Demonitor(MonitorRef),
+    /// A monitored process ended.
+    Down(Down),
+}
+
+/// Who is told when a monitored process ends.
+pub struct Watcher(WatcherKind);
+
+enum WatcherKind {
+    /// A process: its `on_down` runs.
+    Process(AnyPid),
+    /// Code outside any actor, or a distribution layer forwarding the `Down` to another node.
+    Callback(Box<dyn FnOnce(Down) + Send>),
+}
+
+impl Watcher {
+    /// A process watches: it gets the `Down` as a signal.
+    pub fn process(pid: AnyPid) -> Self {
+        Watcher(WatcherKind::Process(pid))
+    }
+
+    /// A callback watches: it is called once with the `Down`.
+    pub fn callback(f: impl FnOnce(Down) + Send + 'static) -> Self {
+        Watcher(WatcherKind::Callback(Box::new(f)))
+    }
+
+    /// The watching process, if it is one.
+    pub fn pid(&self) -> Option<&AnyPid> {
+        match &self.0 {
+            WatcherKind::Process(pid) => Some(pid),
+            WatcherKind::Callback(_) => None,
+        }
+    }
+
+    /// Delivers the `Down`.
+    pub fn notify(self, down: Down) {
+        match self.0 {
+            WatcherKind::Process(pid) => crate::cell::send_signal(&pid, Signal::Down(down)),
+            WatcherKind::Callback(f) => f(down),
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! The wire codec: values, messages and pids as CBOR (serde + ciborium), Erlang's
+//! `term_to_binary`.
+//!
+//! Decoding is bound to a node: a pid decoded on node B is bound to B, so that sending to it
+//! from B goes to the right place. The binding, and the reply route of a decoded call, travel
+//! in a thread-local context set only for the duration of one synchronous decode.
+
+use std::cell::RefCell;
+use std::sync::Arc;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::actor::Actor;
+use crate::call::{Reply, ReplySlot, ReplyTo};
+use crate::cell::AnyCell;
+use crate::error::{CallError, SendError, WireError};
+use crate::exit::ExitReason;
+use crate::node::{Node, NodeId, NodeInner};
+use crate::pid::{AnyPid, AnyRoute, RemoteAddr, Route, WirePid};
+
+/// The deepest nesting a decoded value may have; deeper input is rejected, not recursed into.
+pub const RECURSION_LIMIT: usize = 128;
+
+/// Encodes `value` as CBOR, appending to `out`.
+pub fn encode<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), WireError> {
+    ciborium::into_writer(value, out).map_err(|e| WireError::Encode(e.to_string()))
+}
+
+/// Decodes a CBOR value; pids inside are bound to `node`.
+///
+/// ```
+/// # use actors::prelude::*;
+/// # #[actor] struct Echo;
+/// # #[actor] impl Echo { #[handle] fn echo(&self, x: u32) -> u32 { x } }
+/// let node = Node::local();
+/// let pid = node.spawn(Echo);
+/// let mut bytes = Vec::new();
+/// actors::wire::encode(&(pid.clone(), "hello"), &mut bytes).unwrap();
+/// let (back, text): (Pid<Echo>, String) = actors::wire::decode(&node, &bytes).unwrap();
+/// assert_eq!((back, text.as_str()), (pid, "hello"));
+/// ```
+pub fn decode<T: DeserializeOwned>(node: &Node, bytes: &[u8]) -> Result<T, WireError> {
+    with_context(Context::new(node.inner.clone()), || decode_raw(bytes))
+}
+
+fn decode_raw<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, WireError> {
+    ciborium::de::from_reader_with_recursion_limit(bytes, RECURSION_LIMIT)
+        .map_err(|e| WireError::Decode(e.to_string()))
+}
+
+/// Decodes a message for an actor (what `#[actor]` generates `decode_msg` with).
+pub fn decode_msg<M: DeserializeOwned>(bytes: &[u8]) -> Result<M, WireError> {
+    decode_raw(bytes)
+}
+
+struct Context {
+    node: Arc<NodeInner>,
+    /// Set while decoding a call: where the reply goes.
+    call: Option<IncomingCall>,
+}
+
+impl Context {
+    fn new(node: Arc<NodeInner>) -> Self {
+        Context { node, call: None }
+    }
+}
+
+struct IncomingCall {
+    responder: Box<dyn Responder>,
+    target: Arc<dyn AnyCell>,
+}
+
+thread_local! {
+    static DECODING: RefCell<Option<Context>> = const { RefCell::new(None) };
+    /// Set while encoding a call: the caller's reply slot is captured here.
+    static CAPTURE: RefCell<Option<Capture>> = const { RefCell::new(None) };
+}
+
+enum Capture {
+    Armed,
+    Taken(Box<dyn PendingCall>),
+}
+
+fn with_context<T>(ctx: Context, f: impl FnOnce() -> T) -> T {
+    struct Restore(Option<Context>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            DECODING.with(|d| *d.borrow_mut() = self.0.take());
+        }
+    }
+    let _restore = Restore(DECODING.with(|d| d.borrow_mut().replace(ctx)));
+    f()
+}
+
+/// Turns a decoded wire pid into a pid bound to the decoding node.
+pub(crate) fn bind_pid(wire: WirePid<'_>) -> Result<AnyPid, String> {
+    DECODING.with(|d| {
+        let d = d.borrow();
+        let node = &d
+            .as_ref()
+            .ok_or("a pid can only be decoded by a node (actors::wire::decode)")?
+            .node;
+        let home = NodeId::new(&wire.node, wire.creation);
+        if home == node.id {
+            if let Some(cell) = node.procs.get(wire.id) {
+                if cell.identity().hash != wire.identity {
+                    return Err(format!(
+                        "pid {} names a {} but claims another actor type",
+                        wire.id,
+                        cell.identity().name
+                    ));
+                }
+                return Ok(AnyPid(AnyRoute::Local(cell)));
+            }
+        }
+        let home = if home.name() == node.id.name() && home.creation() == node.id.creation() {
+            node.id.clone()
+        } else {
+            home
+        };
+        Ok(AnyPid(AnyRoute::Remote(Arc::new(RemoteAddr {
+            via: node.clone(),
+            home,
+            id: wire.id,
+            identity: wire.identity,
+        }))))
+    })
+}
+
+/// A message bound for a process of another node, already encoded.
+pub struct Outbound {
+    /// The wire identity hash of the target's actor type.
+    pub identity: u64,
+    /// The CBOR-encoded message.
+    pub payload: Vec<u8>,
+    /// For a call: where the reply goes once it comes back.
+    pub call: Option<Box<dyn PendingCall>>,
+}
+
+/// The caller's side of a call in flight to another node.
+pub trait PendingCall: Send {
+    /// Completes the call with the reply frame's payload (CBOR of `Result<R, CallError>`),
+    /// or with an error such as `NoConnection`.
+    fn complete(self: Box<Self>, node: &Node, reply: Result<&[u8], CallError>);
+    /// True once the caller stopped waiting (timed out or dropped the call).
+    fn abandoned(&self) -> bool;
+}
+
+/// The callee's side of a call from another node: sends the encoded reply back.
+pub trait Responder: Send {
+    /// Sends the reply payload: CBOR of `Result<R, CallError>`.
+    fn respond(self: Box<Self>, payload: Vec<u8>);
+}
+
+struct PendingReply<R> {
+    slot: Arc<ReplySlot<R>>,
+}
+
+impl<R: DeserializeOwned + Send + 'static> PendingCall for PendingReply<R> {
+    fn complete(self: Box<Self>, node: &Node, reply: Result<&[u8], CallError>) {
+        let result = reply.and_then(|bytes| {
+            decode::<Result<R, CallError>>(node, bytes).unwrap_or_else(|e| Err(e.into()))
+        });
+        self.slot.fill(result);
+    }
+
+    fn abandoned(&self) -> bool {
+        !self.slot.is_empty() || Arc::strong_count(&self.slot) == 1
+    }
+}
+
+impl<R> Reply<R> {
+    /// Called by a generated message encoder: hands the caller's reply slot to the call being
+    /// encoded, so the reply coming back over the wire can fill it.
+    pub fn capture(&self) -> Result<(), WireError>
+    where
+        R: DeserializeOwned + Send + 'static,
+    {
+        CAPTURE.with(|c| {
+            let mut c = c.borrow_mut();
+            match (c.as_ref(), self.0.take()) {
+                (Some(Capture::Armed), ReplyTo::Local(slot)) => {
+                    *c = Some(Capture::Taken(Box::new(PendingReply { slot })));
+                    Ok(())
+                }
+                (_, other) => {
+                    self.0.set(other);
+                    Err(WireError::Encode(
+                        "a reply can be encoded only by a call to another node".into(),
+                    ))
+                }
+            }
+        })
+    }
+
+    /// Called by a generated message decoder: the reply half of a call that came from
+    /// another node, answering over the wire.
+    pub fn from_wire() -> Result<Self, WireError>
+    where
+        R: Serialize + Send + 'static,
+    {
+        let call = DECODING.with(|d| d.borrow_mut().as_mut().and_then(|ctx| ctx.call.take()));
+        let IncomingCall { responder, target } = call.ok_or_else(|| {
+            WireError::Decode("a reply half can be decoded only from a call frame".into())
+        })?;
+        Ok(Reply(std::cell::Cell::new(ReplyTo::Remote(Box::new(
+            move |value: Option<R>| match value {
+                Some(v) => responder.respond(encode_reply(Ok(&v))),
+                None => answer_exit(responder, target),
+            },
+        )))))
+    }
+}
+
+/// CBOR of `Result<R, CallError>`; an unencodable value becomes an error reply.
+fn encode_reply<R: Serialize>(result: Result<&R, CallError>) -> Vec<u8> {
+    let mut out = Vec::new();
+    if let Err(e) = encode(&result, &mut out) {
+        out.clear();
+        let err: Result<(), CallError> = Err(CallError::Wire(e));
+        // Encoding a unit-or-error value cannot fail.
+        let _ = encode(&err, &mut out);
+    }
+    out
+}
+
+/// The callee ended without replying: tell the caller why, once the reason is known.
+fn answer_exit(responder: Box<dyn Responder>, target: Arc<dyn AnyCell>) {
+    let respond = move |reason: ExitReason| {
+        responder.respond(encode_reply::<()>(Err(CallError::exited(reason))))
+    };
+    match target.exit_reason() {
+        Some(reason) => respond(reason),
+        None => {
+            // Still unwinding from a panic: the monitor resolves once it has ended.
+            let handle =
+                Node::from_inner(target.node().clone()).monitor(AnyPid(AnyRoute::Local(target)));
+            crate::rt::spawn(async move { respond(handle.await.reason) });
+        }
+    }
+}
+
+pub(crate) fn send_call<A: Actor>(target: &Route<A>, msg: A::Msg) -> Result<(), CallError> {
+    let any = target.any();
+    let router = any
+        .view()
+        .binding()
+        .router()
+        .ok_or(CallError::NoConnection)?
+        .clone();
+    let mut payload = Vec::new();
+    CAPTURE.with(|c| *c.borrow_mut() = Some(Capture::Armed));
+    let encoded = A::encode_msg(&msg, &mut payload);
+    let captured = CAPTURE.with(|c| c.borrow_mut().take());
+    encoded?;
+    let Some(Capture::Taken(pending)) = captured else {
+        return Err(WireError::Encode("a call message carried no reply half".into()).into());
+    };
+    router.send(
+        &any,
+        Outbound {
+            identity: A::IDENTITY.hash,
+            payload,
+            call: Some(pending),
+        },
+    )
+}
+
+pub(crate) fn send_cast<A: Actor>(target: &Route<A>, msg: A::Msg) -> Result<(), SendError> {
+    let any = target.any();
+    let Some(router) = any.view().binding().router().cloned() else {
+        return Ok(());
+    };
+    let mut payload = Vec::new();
+    A::encode_msg(&msg, &mut payload)?;
+    // A cast to an unreachable node is dropped, as an Erlang send is.
+    let _ = router.send(
+        &any,
+        Outbound {
+            identity: A::IDENTITY.hash,
+            payload,
+            call: None,
+        },
+    );
+    Ok(())
+}
+
+/// Delivers a message that came over the wire to a local process.
+///
+/// A call (`responder` given) always gets an answer: the handler's reply, or an error reply
+/// when the process is gone, of another type, or the payload does not decode.
+pub fn deliver(
+    node: &Node,
+    id: u64,
+    identity: u64,
+    payload: &[u8],
+    responder: Option<Box<dyn Responder>>,
+) -> Result<(), CallError> {
+    let Some(cell) = node.inner.procs.get(id) else {
+        return fail(responder, CallError::NoProc);
+    };
+    if cell.identity().hash != identity {
+        let err = CallError::TypeMismatch(format!(
+            "process {id} is a {}; the sender's actor type differs (another type, or another version of it)",
+            cell.identity().name
+        ));
+        return fail(responder, err);
+    }
+    let mut ctx = Context::new(node.inner.clone());
+    let is_call = responder.is_some();
+    ctx.call = responder.map(|responder| IncomingCall {
+        responder,
+        target: cell.clone(),
+    });
+    let (result, unused) = with_context(ctx, || {
+        let result = cell.deliver_wire(payload);
+        let unused = DECODING.with(|d| d.borrow_mut().as_mut().and_then(|c| c.call.take()));
+        (result, unused)
+    });
+    match (result, unused) {
+        (Ok(()), None) => Ok(()),
+        (Ok(()), Some(call)) if is_call => fail(
+            Some(call.responder),
+            WireError::Decode("a call frame carried a cast".into()).into(),
+        ),
+        (Ok(()), Some(_)) => Ok(()),
+        (Err(e), call) => fail(call.map(|c| c.responder), e.into()),
+    }
+}
+
+fn fail(responder: Option<Box<dyn Responder>>, err: CallError) -> Result<(), CallError> {
+    if let Some(r) = responder {
+        r.respond(encode_reply::<()>(Err(err.clone())));
+    }
+    Err(err)
+}
