@@ -1,11 +1,11 @@
 //! Emits the code for a validated model: the handle type, the message enum, its wire codec,
 //! the dispatch, the hooks and the stub methods.
 
-use proc_macro2::{Ident, TokenStream, TokenTree};
+use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
-use syn::{GenericParam, Generics, Type, parse_quote};
+use syn::{GenericParam, Type, parse_quote};
 
 use crate::model::{ActorDecl, ActorImpl, Handler, HandlerKind, Hook, HookKind};
 
@@ -95,17 +95,6 @@ fn signature_hash(handlers: &[Handler]) -> u64 {
         text.push_str(&format!(")->{};", out.as_deref().unwrap_or("()")));
     }
     fnv1a(&text)
-}
-
-fn mentions_any(ty: &Type, params: &[Ident]) -> bool {
-    fn walk(tokens: TokenStream, params: &[Ident]) -> bool {
-        tokens.into_iter().any(|t| match t {
-            TokenTree::Ident(i) => params.contains(&i),
-            TokenTree::Group(g) => walk(g.stream(), params),
-            _ => false,
-        })
-    }
-    walk(quote!(#ty), params)
 }
 
 /// One handler, with everything expansion derives from it.
@@ -247,6 +236,9 @@ fn message_enum(
 
 /// `Serialize`/`Deserialize` for the message enum: a CBOR array of the handler's index and its
 /// arguments. Calls capture and restore their reply half through the wire context.
+///
+/// Each argument goes through a helper bounded by `WireArg<handler, argument>`, spanned at the
+/// argument's type, so that a type that cannot cross the wire is one error naming both.
 fn wire_codec(
     a: &ActorImpl,
     variants: &[Variant],
@@ -254,44 +246,61 @@ fn wire_codec(
     type_params: &[Ident],
 ) -> TokenStream {
     let serde = quote!(::actors::__private::serde);
+    let private = quote!(::actors::__private);
     let (impl_g, ty_g, _) = a.generics.split_for_impl();
+    let names = format_ident!("__{}WireNames", a.self_ident);
 
+    // Only bounds on generic types are where-clauses; concrete types are checked by the helpers.
     let mut ser_generics = a.generics.clone();
     let mut de_generics = a.generics.clone();
     for v in variants {
-        for ty in &v.tys {
+        for ty in v.tys.iter().filter(|t| mentions_any(t, type_params)) {
+            let bound: syn::WherePredicate =
+                parse_quote!(#ty: #serde::Serialize + #serde::de::DeserializeOwned);
             ser_generics
                 .make_where_clause()
                 .predicates
-                .push(parse_quote!(#ty: #serde::Serialize));
-            de_generics
-                .make_where_clause()
-                .predicates
-                .push(parse_quote!(#ty: #serde::de::DeserializeOwned));
+                .push(bound.clone());
+            de_generics.make_where_clause().predicates.push(bound);
         }
-        if v.is_call() {
+        if v.is_call() && mentions_any(&v.reply, type_params) {
             let reply = &v.reply;
-            ser_generics.make_where_clause().predicates.push(
-                parse_quote!(#reply: #serde::de::DeserializeOwned + ::core::marker::Send + 'static),
+            let bound: syn::WherePredicate = parse_quote!(
+                #reply: #serde::Serialize + #serde::de::DeserializeOwned + ::core::marker::Send + 'static
             );
-            de_generics
+            ser_generics
                 .make_where_clause()
                 .predicates
-                .push(parse_quote!(#reply: #serde::Serialize + ::core::marker::Send + 'static));
+                .push(bound.clone());
+            de_generics.make_where_clause().predicates.push(bound);
         }
     }
-    // Spans on the where-clauses point errors at the user's argument types.
-    let ser_where = spanned_where(&ser_generics);
-    let de_where = spanned_where(&de_generics);
+    let ser_where = &ser_generics.where_clause;
+    let de_where = &de_generics.where_clause;
+
+    let mut marker_names: Vec<String> = Vec::new();
+    for v in variants {
+        marker_names.push(v.h.ident.to_string());
+        marker_names.extend(v.h.args.iter().map(|arg| arg.ident.to_string()));
+    }
+    marker_names.sort();
+    marker_names.dedup();
+    let markers = marker_names.iter().map(|n| format_ident!("{}", n));
+
+    let reply_span = |v: &Variant| v.h.output.as_ref().map_or(v.h.span, |t| t.span());
 
     let ser_arms = variants.iter().map(|v| {
         let pattern = v.pattern(msg);
         let tag = v.tag;
-        let binds = &v.binds;
-        let len = 1 + binds.len();
+        let len = 1 + v.binds.len();
         let capture = v.is_call().then(|| {
             quote! {
-                __reply.capture().map_err(<__S::Error as #serde::ser::Error>::custom)?;
+                (&#private::Codec::new()).capture::<__S::Error>(__reply)?;
+            }
+        });
+        let elements = v.binds.iter().zip(&v.tys).map(|(bind, ty)| {
+            quote! {
+                (&#private::Codec::<#ty>::new()).ser_arg(&mut __t, #bind)?;
             }
         });
         quote! {
@@ -299,38 +308,38 @@ fn wire_codec(
                 #capture
                 let mut __t = #serde::Serializer::serialize_tuple(__s, #len)?;
                 #serde::ser::SerializeTuple::serialize_element(&mut __t, &#tag)?;
-                #(#serde::ser::SerializeTuple::serialize_element(&mut __t, #binds)?;)*
+                #(#elements)*
                 #serde::ser::SerializeTuple::end(__t)
             }
         }
     });
     let de_arms = variants.iter().map(|v| {
         let tag = v.tag;
-        let ident = &v.h.ident;
+        let handler = &v.h.ident;
         let binds = &v.binds;
-        let tys = &v.tys;
-        let positions = (1..=binds.len()).collect::<Vec<_>>();
+        let elements = v.binds.iter().zip(&v.tys).enumerate().map(|(i, (bind, ty))| {
+            let index = i + 1;
+            quote! {
+                let #bind: #ty = (&#private::Codec::<#ty>::new()).de_arg(&mut __seq, #index, &self)?;
+            }
+        });
         // The reply half is taken from the context last, once every argument has decoded:
         // a call that fails to decode keeps its responder, which answers with the error.
         let (reply, value) = if v.is_call() {
             (
                 Some(quote! {
-                    let __reply = ::actors::__private::Reply::from_wire()
-                        .map_err(<__V::Error as #serde::de::Error>::custom)?;
+                    let __reply = (&#private::Codec::new()).decode_reply::<__V::Error>()?;
                 }),
-                quote!(#msg::#ident(#(#binds,)* __reply)),
+                quote!(#msg::#handler(#(#binds,)* __reply)),
             )
         } else if binds.is_empty() {
-            (None, quote!(#msg::#ident))
+            (None, quote!(#msg::#handler))
         } else {
-            (None, quote!(#msg::#ident(#(#binds),*)))
+            (None, quote!(#msg::#handler(#(#binds),*)))
         };
         quote! {
             #tag => {
-                #(
-                    let #binds: #tys = #serde::de::SeqAccess::next_element(&mut __seq)?
-                        .ok_or_else(|| <__V::Error as #serde::de::Error>::invalid_length(#positions, &self))?;
-                )*
+                #(#elements)*
                 #reply
                 ::core::result::Result::Ok(#value)
             }
@@ -345,11 +354,50 @@ fn wire_codec(
     de_impl_generics.params.insert(0, parse_quote!('__de));
     let (de_impl_g, _, _) = de_impl_generics.split_for_impl();
     let visitor_generics = &a.generics;
-    let visitor_params = &type_params;
+
+    let (private_ref, names_ref) = (&private, &names);
+    let assertions = variants.iter().flat_map(|v| {
+        let (private, names) = (private_ref, names_ref);
+        let handler = &v.h.ident;
+        let args =
+            v.h.args
+                .iter()
+                .zip(&v.tys)
+                .filter(|(_, ty)| !mentions_any(ty, type_params))
+                .map(move |(arg, ty)| {
+                    let name = &arg.ident;
+                    quote_spanned! {ty.span()=>
+                        #private::assert_wire_arg::<#names::#handler, #names::#name, #ty>();
+                    }
+                });
+        let reply = (v.is_call() && !mentions_any(&v.reply, type_params)).then(|| {
+            let reply = &v.reply;
+            quote_spanned! {reply_span(v)=>
+                #private::assert_wire_reply::<#names::#handler, #reply>();
+            }
+        });
+        args.chain(reply)
+    });
 
     quote! {
+        /// Marker types named after the handlers and their arguments, for error messages.
+        #[doc(hidden)]
+        #[allow(non_camel_case_types, non_snake_case, dead_code)]
+        mod #names {
+            #(pub struct #markers;)*
+        }
+
+        const _: () = {
+            #[allow(dead_code)]
+            fn __assert_wire() {
+                #(#assertions)*
+            }
+        };
+
         impl #impl_g #serde::Serialize for #msg #ty_g #ser_where {
             fn serialize<__S: #serde::Serializer>(&self, __s: __S) -> ::core::result::Result<__S::Ok, __S::Error> {
+                #[allow(unused_imports)]
+                use #private::{Unencodable as _, ViaSerde as _};
                 match self {
                     #(#ser_arms)*
                     #phantom_arm
@@ -359,13 +407,15 @@ fn wire_codec(
 
         impl #de_impl_g #serde::Deserialize<'__de> for #msg #ty_g #de_where {
             fn deserialize<__D: #serde::Deserializer<'__de>>(__d: __D) -> ::core::result::Result<Self, __D::Error> {
-                struct __Visitor #visitor_generics (::core::marker::PhantomData<fn() -> (#(#visitor_params,)*)>);
+                struct __Visitor #visitor_generics (::core::marker::PhantomData<fn() -> (#(#type_params,)*)>);
                 impl #de_impl_g #serde::de::Visitor<'__de> for __Visitor #ty_g #de_where {
                     type Value = #msg #ty_g;
                     fn expecting(&self, f: &mut ::core::fmt::Formatter) -> ::core::fmt::Result {
                         f.write_str(#expecting)
                     }
                     fn visit_seq<__V: #serde::de::SeqAccess<'__de>>(self, mut __seq: __V) -> ::core::result::Result<Self::Value, __V::Error> {
+                        #[allow(unused_imports)]
+                        use #private::{Unencodable as _, ViaSerde as _};
                         let __tag: u32 = #serde::de::SeqAccess::next_element(&mut __seq)?
                             .ok_or_else(|| <__V::Error as #serde::de::Error>::invalid_length(0, &self))?;
                         match __tag {
@@ -382,21 +432,15 @@ fn wire_codec(
     }
 }
 
-/// The where-clause of `g`, each predicate spanned at its type so errors land on user code.
-fn spanned_where(g: &Generics) -> TokenStream {
-    let Some(w) = &g.where_clause else {
-        return TokenStream::new();
-    };
-    let preds = w.predicates.iter().map(|p| match p {
-        syn::WherePredicate::Type(t) => {
-            let span = t.bounded_ty.span();
-            let ty = &t.bounded_ty;
-            let bounds = &t.bounds;
-            quote_spanned!(span=> #ty: #bounds)
-        }
-        other => quote!(#other),
-    });
-    quote!(where #(#preds,)*)
+fn mentions_any(ty: &Type, params: &[Ident]) -> bool {
+    fn walk(tokens: TokenStream, params: &[Ident]) -> bool {
+        tokens.into_iter().any(|t| match t {
+            proc_macro2::TokenTree::Ident(i) => params.contains(&i),
+            proc_macro2::TokenTree::Group(g) => walk(g.stream(), params),
+            _ => false,
+        })
+    }
+    walk(quote!(#ty), params)
 }
 
 fn hook_fn(a: &ActorImpl, hook: &Hook) -> TokenStream {
@@ -436,25 +480,7 @@ fn actor_trait(
 ) -> TokenStream {
     let self_ty = &a.self_ty;
     let (impl_g, ty_g, _) = a.generics.split_for_impl();
-    let mut generics = a.generics.clone();
-    if !a.local {
-        // Generic remote actors are actors for the type arguments that can cross the wire.
-        let serde = quote!(::actors::__private::serde);
-        for v in variants {
-            for ty in v.tys.iter().filter(|t| mentions_any(t, type_params)) {
-                generics.make_where_clause().predicates.push(parse_quote!(
-                    #ty: #serde::Serialize + #serde::de::DeserializeOwned
-                ));
-            }
-            if v.is_call() && mentions_any(&v.reply, type_params) {
-                let reply = &v.reply;
-                generics.make_where_clause().predicates.push(parse_quote!(
-                    #reply: #serde::Serialize + #serde::de::DeserializeOwned
-                ));
-            }
-        }
-    }
-    let where_c = &generics.where_clause;
+    let where_c = &a.generics.where_clause;
     let api = api_type(a);
     let hash = signature_hash(&a.handlers);
 

@@ -95,3 +95,33 @@ pub trait Declared {
     /// The wire name: `module::path::Type` unless `#[actor(name = "...")]` says otherwise.
     const NAME: &'static str;
 }
+
+/// A value that can cross the wire: what the arguments and replies of a remote actor's
+/// handlers must be. Bound a generic remote actor's type parameters with it:
+/// `impl<T: Wire + Clone> Store<T>`.
+pub trait Wire: serde::Serialize + serde::de::DeserializeOwned + Send + 'static {}
+
+impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static> Wire for T {}
+
+/// The bound on each argument of a remote actor's handler: `H` and `A` are marker types named
+/// after the handler and the argument, so that the error names them.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot cross the wire, as argument `{A}` of handler `{H}`",
+    label = "not Serialize + Deserialize",
+    note = "derive serde's `Serialize` and `Deserialize` for it, or write `#[actor(local)]` on the impl block if this actor's messages never leave its node"
+)]
+pub trait WireArg<H, A> {}
+
+impl<T: serde::Serialize + serde::de::DeserializeOwned, H, A> WireArg<H, A> for T {}
+
+/// The bound on the reply of a remote actor's call handler.
+#[doc(hidden)]
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot cross the wire, as the reply of handler `{H}`",
+    label = "not Serialize + Deserialize",
+    note = "derive serde's `Serialize` and `Deserialize` for it, or write `#[actor(local)]` on the impl block if this actor's messages never leave its node"
+)]
+pub trait WireReply<H> {}
+
+impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static, H> WireReply<H> for T {}

@@ -39,6 +39,7 @@ extern crate self as actors;
 mod actor;
 mod call;
 mod cell;
+mod codec_helpers;
 mod ctx;
 mod error;
 mod exit;
@@ -56,7 +57,7 @@ mod timer;
 pub mod rt;
 pub mod wire;
 
-pub use actor::{Actor, Declared, Identity};
+pub use actor::{Actor, Declared, Identity, Wire};
 pub use actors_macros::{actor, handle};
 pub use call::{Call, CallFuture, DEFAULT_TIMEOUT, Reply};
 pub use ctx::{Ctx, TimerRef};
@@ -70,7 +71,7 @@ pub use pid::{AnyPid, Pid};
 pub mod prelude {
     pub use crate::{
         Actor, AnyPid, CallError, Ctx, Down, Exit, ExitReason, MonitorRef, Node, Pid,
-        RegisterError, SendError, actor, handle,
+        RegisterError, SendError, Wire, actor, handle,
     };
 }
 
@@ -86,7 +87,11 @@ pub mod dist {
 
 #[doc(hidden)]
 pub mod __private {
+    pub use crate::actor::{WireArg, WireReply};
     pub use crate::call::{Call, Reply, cast};
+    pub use crate::codec_helpers::{
+        Codec, Unencodable, ViaSerde, assert_wire_arg, assert_wire_reply,
+    };
     pub use crate::pid::{Api, Route};
     pub use serde;
 }

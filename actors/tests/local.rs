@@ -1,0 +1,378 @@
+//! The local runtime: calls, casts, ordering, timeouts, dead pids, panics, names.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use actors::prelude::*;
+use actors::rt::block_on;
+
+#[actor]
+struct Counter {
+    n: u64,
+}
+
+#[actor]
+impl Counter {
+    #[handle]
+    fn add(&mut self, by: u64) -> u64 {
+        self.n += by;
+        self.n
+    }
+    #[handle]
+    async fn get(&self) -> u64 {
+        self.n
+    }
+    #[handle(cast)]
+    fn reset(&mut self) {
+        self.n = 0
+    }
+    #[handle(cast)]
+    fn incr(&mut self) {
+        self.n += 1
+    }
+    #[handle]
+    async fn slow(&self, d: Duration) -> u64 {
+        actors::rt::sleep(d).await;
+        self.n
+    }
+    #[handle]
+    fn boom(&mut self, msg: String) -> u64 {
+        panic!("{msg}")
+    }
+    #[handle]
+    fn quit(&mut self, reason: ExitReason, ctx: &mut Ctx<Self>) {
+        ctx.stop(reason)
+    }
+}
+
+/// Collects (sender, sequence) pairs and counts order violations per sender.
+#[actor]
+struct Collector {
+    next: HashMap<u32, u64>,
+    violations: u64,
+}
+
+#[actor]
+impl Collector {
+    #[handle(cast)]
+    fn push(&mut self, sender: u32, seq: u64) {
+        let next = self.next.entry(sender).or_insert(0);
+        if *next != seq {
+            self.violations += 1;
+        }
+        *next = seq + 1;
+    }
+    #[handle]
+    fn report(&self) -> (u64, HashMap<u32, u64>) {
+        (self.violations, self.next.clone())
+    }
+}
+
+#[test]
+fn call_and_cast() {
+    block_on(async {
+        let node = Node::local();
+        let c = node.spawn(Counter { n: 0 });
+        assert_eq!(c.add(5).await, Ok(5));
+        assert_eq!(c.add(2).await, Ok(7));
+        c.reset().expect("cast to a live local process");
+        c.incr().expect("cast");
+        assert_eq!(c.get().await, Ok(1));
+    });
+}
+
+#[test]
+fn each_senders_order_is_kept() {
+    const SENDERS: u32 = 4;
+    const EACH: u64 = 100_000;
+    block_on(async {
+        let node = Node::local();
+        let collector = node.spawn(Collector {
+            next: HashMap::new(),
+            violations: 0,
+        });
+        let senders: Vec<_> = (0..SENDERS)
+            .map(|id| {
+                let c = collector.clone();
+                actors::rt::spawn(async move {
+                    for seq in 0..EACH {
+                        c.push(id, seq).expect("cast");
+                        if seq % 1000 == 0 {
+                            // Interleave the senders.
+                            actors::rt::yield_now().await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for s in senders {
+            s.await;
+        }
+        let (violations, next) = collector.report().await.expect("report");
+        assert_eq!(violations, 0);
+        assert_eq!(next.len(), SENDERS as usize);
+        assert!(next.values().all(|n| *n == EACH), "{next:?}");
+    });
+}
+
+#[test]
+fn call_times_out_and_the_process_lives_on() {
+    block_on(async {
+        let node = Node::local();
+        let c = node.spawn(Counter { n: 3 });
+        let started = std::time::Instant::now();
+        let r = c
+            .slow(Duration::from_millis(400))
+            .timeout(Duration::from_millis(50))
+            .await;
+        assert_eq!(r, Err(CallError::Timeout));
+        let waited = started.elapsed();
+        assert!(waited >= Duration::from_millis(50), "{waited:?}");
+        assert!(waited < Duration::from_millis(1500), "{waited:?}");
+        // The late reply is dropped; the process answers the next call.
+        assert_eq!(c.add(1).timeout(Duration::from_secs(5)).await, Ok(4));
+    });
+}
+
+#[test]
+fn call_to_a_stopped_process_fails_at_once() {
+    block_on(async {
+        let node = Node::local();
+        let c = node.spawn(Counter { n: 0 });
+        let down = node.monitor(&c);
+        assert_eq!(c.quit(ExitReason::Normal).await, Ok(()));
+        assert_eq!(down.await.reason, ExitReason::Normal);
+        let started = std::time::Instant::now();
+        assert_eq!(c.add(1).await, Err(CallError::NoProc));
+        assert!(started.elapsed() < Duration::from_secs(1));
+        // A cast to a dead process is dropped silently, as an Erlang send is.
+        assert_eq!(c.incr(), Ok(()));
+        assert!(!node.is_alive(&c));
+        assert_eq!(node.process_count(), 0);
+    });
+}
+
+#[test]
+fn calls_queued_behind_a_stop_learn_the_exit_reason() {
+    block_on(async {
+        let node = Node::local();
+        let c = node.spawn(Counter { n: 0 });
+        let slow = actors::rt::spawn({
+            let c = c.clone();
+            async move { c.slow(Duration::from_millis(100)).await }
+        });
+        let quit = actors::rt::spawn({
+            let c = c.clone();
+            async move { c.quit(ExitReason::Error("done".into())).await }
+        });
+        // Queued behind the stop: never handled, and the caller is told why.
+        let mut late = Vec::new();
+        for _ in 0..10 {
+            let c = c.clone();
+            late.push(actors::rt::spawn(async move { c.get().await }));
+        }
+        assert!(slow.await.is_ok());
+        assert_eq!(quit.await, Ok(()));
+        for r in late {
+            match r.await {
+                Ok(_) => {}
+                Err(e) => assert!(
+                    e == CallError::Exited(ExitReason::Error("done".into()))
+                        || e == CallError::NoProc,
+                    "{e:?}"
+                ),
+            }
+        }
+    });
+}
+
+#[test]
+fn a_panic_ends_only_that_process() {
+    block_on(async {
+        let node = Node::local();
+        let victim = node.spawn(Counter { n: 0 });
+        let bystander = node.spawn(Counter { n: 10 });
+        let down = node.monitor(&victim);
+        let r = victim.boom("kaboom".into()).await;
+        assert_eq!(
+            r,
+            Err(CallError::Exited(ExitReason::Panic("kaboom".into())))
+        );
+        assert_eq!(down.await.reason, ExitReason::Panic("kaboom".into()));
+        assert_eq!(bystander.add(1).await, Ok(11));
+        assert_eq!(victim.get().await, Err(CallError::NoProc));
+        assert_eq!(node.process_count(), 1);
+    });
+}
+
+#[test]
+fn names_are_freed_when_their_process_ends() {
+    block_on(async {
+        let node = Node::local();
+        let first = node.spawn(Counter { n: 1 });
+        node.register("counter", &first).expect("free name");
+        let found: Pid<Counter> = node.whereis("counter").expect("registered");
+        assert_eq!(found, first);
+        assert_eq!(found.get().await, Ok(1));
+
+        let second = node.spawn(Counter { n: 2 });
+        assert_eq!(
+            node.register("counter", &second),
+            Err(RegisterError::NameTaken("counter".into()))
+        );
+        assert_eq!(
+            node.register("other", &first),
+            Err(RegisterError::AlreadyNamed("counter".into()))
+        );
+
+        let down = node.monitor(&first);
+        first.quit(ExitReason::Normal).await.expect("stops");
+        down.await;
+        assert!(node.whereis_any("counter").is_none());
+        node.register("counter", &second).expect("freed name");
+        assert_eq!(node.registered(), vec!["counter".to_string()]);
+        assert_eq!(node.register("again", &first), Err(RegisterError::NoProc));
+        assert!(node.unregister("counter"));
+        assert!(!node.unregister("counter"));
+        // Unregistered, the process may take a name again.
+        node.register("renamed", &second).expect("unnamed process");
+    });
+}
+
+#[test]
+fn whereis_checks_the_actor_type() {
+    block_on(async {
+        let node = Node::local();
+        let c = node.spawn(Counter { n: 0 });
+        node.register("c", &c).expect("free");
+        assert!(node.whereis::<Collector>("c").is_none());
+        assert!(node.whereis::<Counter>("c").is_some());
+        assert!(c.any().downcast::<Collector>().is_none());
+    });
+}
+
+#[test]
+fn ten_thousand_processes_each_called_once() {
+    block_on(async {
+        let node = Node::local();
+        let pids: Vec<Pid<Counter>> = (0..10_000).map(|i| node.spawn(Counter { n: i })).collect();
+        assert_eq!(node.process_count(), 10_000);
+        for (i, pid) in pids.iter().enumerate() {
+            assert_eq!(pid.add(1).await, Ok(i as u64 + 1));
+        }
+        node.shutdown().await;
+        assert_eq!(node.process_count(), 0);
+        assert_eq!(pids[0].get().await, Err(CallError::NoProc));
+    });
+}
+
+#[actor]
+struct Lifecycle {
+    log: Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+#[actor]
+impl Lifecycle {
+    fn started(&mut self, ctx: &mut Ctx<Self>) {
+        self.log.lock().unwrap().push("started".into());
+        ctx.send_after(Duration::from_millis(10), |me| me.tick());
+    }
+    async fn stopped(&mut self, reason: &ExitReason) {
+        self.log.lock().unwrap().push(format!("stopped: {reason}"));
+    }
+    #[handle(cast)]
+    fn tick(&mut self, ctx: &mut Ctx<Self>) {
+        self.log.lock().unwrap().push("tick".into());
+        ctx.stop(ExitReason::Normal);
+    }
+}
+
+#[test]
+fn hooks_and_timers_run_in_order() {
+    block_on(async {
+        let node = Node::local();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let pid = node.spawn(Lifecycle { log: log.clone() });
+        let down = node.monitor(&pid);
+        assert_eq!(down.await.reason, ExitReason::Normal);
+        assert_eq!(
+            *log.lock().unwrap(),
+            vec!["started", "tick", "stopped: normal"]
+        );
+    });
+}
+
+#[test]
+fn shutdown_stops_every_process_with_shutdown() {
+    block_on(async {
+        let node = Node::local();
+        let log = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let stopped = Arc::new(AtomicUsize::new(0));
+        let pids: Vec<_> = (0..100).map(|n| node.spawn(Counter { n })).collect();
+        let lc = node.spawn(Lifecycle { log: log.clone() });
+        let downs: Vec<_> = pids.iter().map(|p| node.monitor(p)).collect();
+        node.shutdown().await;
+        for d in downs {
+            assert_eq!(d.await.reason, ExitReason::Shutdown);
+            stopped.fetch_add(1, Ordering::Relaxed);
+        }
+        assert_eq!(stopped.load(Ordering::Relaxed), 100);
+        assert!(
+            log.lock()
+                .unwrap()
+                .contains(&"stopped: shutdown".to_string())
+        );
+        assert_eq!(node.process_count(), 0);
+        // A node that has shut down starts nothing.
+        let late = node.spawn(Counter { n: 0 });
+        assert_eq!(late.get().await, Err(CallError::NoProc));
+        assert!(!node.is_alive(&lc));
+    });
+}
+
+#[test]
+fn nodes_in_one_os_process_share_nothing() {
+    block_on(async {
+        let a = Node::local();
+        let b = Node::local();
+        let pa = a.spawn(Counter { n: 0 });
+        a.register("x", &pa).expect("free on a");
+        assert!(b.whereis_any("x").is_none());
+        assert_eq!(b.process_count(), 0);
+        assert_ne!(a.id(), b.id());
+    });
+}
+
+#[test]
+fn pids_print_like_erlang() {
+    block_on(async {
+        let node = Node::local();
+        let p = node.spawn(Counter { n: 0 });
+        let text = p.to_string();
+        assert!(text.starts_with("#PID<0."), "{text}");
+        assert!(text.ends_with(".0>"), "{text}");
+        assert_eq!(p.any().to_string(), text);
+    });
+}
+
+#[test]
+fn pids_round_trip_through_the_wire_codec() {
+    block_on(async {
+        let node = Node::local();
+        let p = node.spawn(Counter { n: 0 });
+        let mut bytes = Vec::new();
+        actors::wire::encode(&p, &mut bytes).expect("encodes");
+        let back: Pid<Counter> = actors::wire::decode(&node, &bytes).expect("decodes");
+        assert_eq!(back, p);
+        assert_eq!(back.add(2).await, Ok(2));
+        // The wrong type is refused, not decoded into it.
+        let wrong: Result<Pid<Collector>, _> = actors::wire::decode(&node, &bytes);
+        assert!(wrong.is_err());
+        // Decoded on another node of the same name and a new creation, it is a dead pid.
+        let other = Node::local();
+        let stale: Pid<Counter> = actors::wire::decode(&other, &bytes).expect("decodes");
+        assert_eq!(stale.get().await, Err(CallError::NoProc));
+    });
+}

@@ -1,0 +1,10 @@
+use actors::prelude::*;
+
+struct Plain;
+
+impl Plain {
+    #[handle]
+    fn ping(&self) {}
+}
+
+fn main() {}

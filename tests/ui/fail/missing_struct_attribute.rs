@@ -1,0 +1,11 @@
+use actors::prelude::*;
+
+struct Forgot;
+
+#[actor]
+impl Forgot {
+    #[handle]
+    fn x(&self) {}
+}
+
+fn main() {}
