@@ -593,7 +593,8 @@ fn stubs(a: &ActorImpl, variants: &[Variant], msg: &Ident) -> TokenStream {
         }
     });
     quote! {
-        #[allow(clippy::redundant_closure)]
+        // Stubs are the actor's API: one a program does not call is not dead code to report.
+        #[allow(clippy::redundant_closure, dead_code)]
         impl #impl_g #api #where_c {
             #(#methods)*
         }

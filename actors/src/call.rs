@@ -33,38 +33,27 @@ impl<R: Send + 'static> Expire for ReplySlot<R> {
 /// The reply half of a call, handed to the handler's dispatch: the handler's return value goes
 /// back through it. Dropped without a value (the process ended first), the caller learns why.
 ///
-/// Encoding a call for the wire takes the slot out of it (through `&self`, as serde encodes),
-/// hence the `Cell`.
-pub struct Reply<R>(pub(crate) std::cell::Cell<ReplyTo<R>>);
-
-#[derive(Default)]
-pub(crate) enum ReplyTo<R> {
-    Local(Arc<ReplySlot<R>>),
-    /// A caller on another node; called with `None` if no value will come.
-    Remote(Box<dyn FnOnce(Option<R>) + Send>),
-    #[default]
-    Sent,
-}
+/// One pointer wide, so that call messages stay small in the mailbox. Encoding a call for the
+/// wire takes the slot out of it (through `&self`, as serde encodes), hence the `Cell`.
+pub struct Reply<R>(pub(crate) std::cell::Cell<Option<Arc<ReplySlot<R>>>>);
 
 impl<R> Reply<R> {
+    pub(crate) fn new(slot: Arc<ReplySlot<R>>) -> Self {
+        Reply(std::cell::Cell::new(Some(slot)))
+    }
+
     /// Sends the reply to the caller.
     pub fn send(self, value: R) {
-        match self.0.take() {
-            ReplyTo::Local(slot) => {
-                slot.fill(Ok(value));
-            }
-            ReplyTo::Remote(f) => f(Some(value)),
-            ReplyTo::Sent => {}
+        if let Some(slot) = self.0.take() {
+            slot.fill(Ok(value));
         }
     }
 }
 
 impl<R> Drop for Reply<R> {
     fn drop(&mut self) {
-        match self.0.take() {
-            ReplyTo::Local(slot) => slot.close(),
-            ReplyTo::Remote(f) => f(None),
-            ReplyTo::Sent => {}
+        if let Some(slot) = self.0.take() {
+            slot.close();
         }
     }
 }
@@ -83,7 +72,7 @@ impl<A: Actor, R: Send + 'static> Call<A, R> {
     /// Builds a call to `target`: `make` puts the reply half into the message.
     pub fn new(target: &Route<A>, make: impl FnOnce(Reply<R>) -> A::Msg) -> Self {
         let slot = Arc::new(Slot::new());
-        let msg = make(Reply(std::cell::Cell::new(ReplyTo::Local(slot.clone()))));
+        let msg = make(Reply::new(slot.clone()));
         Call {
             target: target.clone(),
             msg,
@@ -232,6 +221,7 @@ fn callee_exit<A: Actor>(target: &Route<A>) -> Result<crate::ExitReason, Monitor
 }
 
 /// Sends a cast. A cast to a dead process is dropped silently, as an Erlang send is.
+#[inline]
 pub fn cast<A: Actor>(target: &Route<A>, msg: A::Msg) -> Result<(), SendError> {
     match &target.0 {
         RouteKind::Local(cell) => {

@@ -34,8 +34,15 @@ use crate::signal::{Signal, Watcher};
 /// ```
 pub struct Ctx<A: Actor> {
     pub(crate) cell: Arc<Cell<A>>,
-    pub(crate) stop: Option<ExitReason>,
+    /// Allocated on first use: most processes never link, monitor or stop themselves, and an
+    /// idle process should cost little memory.
+    state: Option<Box<State>>,
     trap_exit: bool,
+}
+
+#[derive(Default)]
+struct State {
+    stop: Option<ExitReason>,
     links: Vec<AnyPid>,
     /// Monitors on this process, to be told when it ends.
     watchers: Vec<(MonitorRef, Watcher)>,
@@ -43,16 +50,33 @@ pub struct Ctx<A: Actor> {
     monitors: Vec<(MonitorRef, AnyPid)>,
 }
 
+/// A hook to run for a signal just handled.
+pub(crate) enum HookCall {
+    Exit(Exit),
+    Down(Down),
+}
+
 impl<A: Actor> Ctx<A> {
     pub(crate) fn new(cell: Arc<Cell<A>>) -> Self {
         Ctx {
             cell,
-            stop: None,
+            state: None,
             trap_exit: false,
-            links: Vec::new(),
-            watchers: Vec::new(),
-            monitors: Vec::new(),
         }
+    }
+
+    fn state(&mut self) -> &mut State {
+        self.state.get_or_insert_with(Box::default)
+    }
+
+    fn links_mut(&mut self) -> &mut Vec<AnyPid> {
+        &mut self.state().links
+    }
+
+    /// Takes the pending stop request, if any.
+    #[inline]
+    pub(crate) fn take_stop(&mut self) -> Option<ExitReason> {
+        self.state.as_mut()?.stop.take()
     }
 
     /// This process's pid.
@@ -77,7 +101,7 @@ impl<A: Actor> Ctx<A> {
     /// Starts another process linked to this one; the link exists before the child runs.
     pub fn spawn_link<B: Actor>(&mut self, actor: B) -> Pid<B> {
         let child = crate::process::spawn(&self.cell.node, actor, Some(self.me()));
-        self.links.push(child.any());
+        self.links_mut().push(child.any());
         child
     }
 
@@ -85,7 +109,7 @@ impl<A: Actor> Ctx<A> {
     pub fn monitor(&mut self, pid: impl Into<AnyPid>) -> MonitorRef {
         let target = pid.into();
         let monitor_ref = self.cell.node.next_ref();
-        self.monitors.push((monitor_ref, target.clone()));
+        self.state().monitors.push((monitor_ref, target.clone()));
         send_signal(
             &target,
             Signal::Monitor(monitor_ref, Watcher::process(self.me())),
@@ -95,9 +119,10 @@ impl<A: Actor> Ctx<A> {
 
     /// Cancels a monitor: its `Down` will not be seen, even one already on its way.
     pub fn demonitor(&mut self, monitor_ref: MonitorRef) -> bool {
-        match self.monitors.iter().position(|(r, _)| *r == monitor_ref) {
+        let monitors = &mut self.state().monitors;
+        match monitors.iter().position(|(r, _)| *r == monitor_ref) {
             Some(i) => {
-                let (_, target) = self.monitors.swap_remove(i);
+                let (_, target) = monitors.swap_remove(i);
                 send_signal(&target, Signal::Demonitor(monitor_ref));
                 true
             }
@@ -109,10 +134,10 @@ impl<A: Actor> Ctx<A> {
     /// Linking to a dead process gives an exit signal with `NoProc`, and no link.
     pub fn link(&mut self, pid: impl Into<AnyPid>) {
         let target = pid.into();
-        if target == self.me() || self.links.contains(&target) {
+        if target == self.me() || self.links().contains(&target) {
             return;
         }
-        self.links.push(target.clone());
+        self.links_mut().push(target.clone());
         send_signal(&target, Signal::Link(self.me()));
     }
 
@@ -125,9 +150,12 @@ impl<A: Actor> Ctx<A> {
     }
 
     fn remove_link(&mut self, pid: &AnyPid) -> bool {
-        match self.links.iter().position(|l| l == pid) {
+        let Some(state) = &mut self.state else {
+            return false;
+        };
+        match state.links.iter().position(|l| l == pid) {
             Some(i) => {
-                self.links.swap_remove(i);
+                state.links.swap_remove(i);
                 true
             }
             None => false,
@@ -147,7 +175,7 @@ impl<A: Actor> Ctx<A> {
 
     /// Ends this process with `reason` once the current handler returns.
     pub fn stop(&mut self, reason: ExitReason) {
-        self.stop = Some(reason);
+        self.state().stop = Some(reason);
     }
 
     /// Sends an exit signal to `pid`, as Erlang's `exit/2`.
@@ -169,12 +197,14 @@ impl<A: Actor> Ctx<A> {
 
     /// The processes linked to this one.
     pub fn links(&self) -> &[AnyPid] {
-        &self.links
+        self.state.as_ref().map_or(&[], |s| &s.links)
     }
 
     /// How many monitors this process holds on others, and how many others hold on it.
     pub fn monitor_counts(&self) -> (usize, usize) {
-        (self.monitors.len(), self.watchers.len())
+        self.state
+            .as_ref()
+            .map_or((0, 0), |s| (s.monitors.len(), s.watchers.len()))
     }
 
     /// After `delay`, runs `send` with this process's pid: typically a cast to itself.
@@ -216,11 +246,11 @@ impl<A: Actor> Ctx<A> {
     }
 
     pub(crate) fn add_link(&mut self, pid: AnyPid) {
-        self.links.push(pid);
+        self.links_mut().push(pid);
     }
 
-    /// Acts on a signal; may set `stop`.
-    pub(crate) async fn handle_signal(&mut self, actor: &mut A, sig: Signal) {
+    /// Acts on a signal; may request a stop, or return a hook to run.
+    pub(crate) fn handle_signal(&mut self, sig: Signal) -> Option<HookCall> {
         match sig {
             Signal::Exit {
                 from,
@@ -229,41 +259,47 @@ impl<A: Actor> Ctx<A> {
             } => {
                 // An exit from a link removed meanwhile (the unlink raced it) is void.
                 if linked && !self.remove_link(&from) {
-                    return;
+                    return None;
                 }
                 if self.trap_exit {
-                    actor.on_exit(Exit { from, reason }, self).await;
-                } else if !reason.is_normal() {
-                    self.stop = Some(reason);
+                    return Some(HookCall::Exit(Exit { from, reason }));
+                }
+                if !reason.is_normal() {
+                    self.stop(reason);
                 }
             }
-            Signal::Stop(reason) => self.stop = Some(reason),
-            Signal::Kill => self.stop = Some(ExitReason::Killed),
+            Signal::Stop(reason) => self.stop(reason),
+            Signal::Kill => self.stop(ExitReason::Killed),
             Signal::Link(pid) => {
-                if !self.links.contains(&pid) {
-                    self.links.push(pid);
+                if !self.links().contains(&pid) {
+                    self.links_mut().push(pid);
                 }
             }
             Signal::Unlink(pid) => {
                 self.remove_link(&pid);
             }
-            Signal::Monitor(monitor_ref, watcher) => self.watchers.push((monitor_ref, watcher)),
-            Signal::Demonitor(monitor_ref) => self.watchers.retain(|(r, _)| *r != monitor_ref),
-            Signal::Down(down) => {
-                let held = self
-                    .monitors
-                    .iter()
-                    .position(|(r, _)| *r == down.monitor_ref);
-                if let Some(i) = held {
-                    self.monitors.swap_remove(i);
-                    actor.on_down(down, self).await;
+            Signal::Monitor(monitor_ref, watcher) => {
+                self.state().watchers.push((monitor_ref, watcher))
+            }
+            Signal::Demonitor(monitor_ref) => {
+                if let Some(state) = &mut self.state {
+                    state.watchers.retain(|(r, _)| *r != monitor_ref);
                 }
             }
+            Signal::Down(down) => {
+                // A Down for a monitor cancelled meanwhile is void.
+                let monitors = &mut self.state.as_mut()?.monitors;
+                let held = monitors.iter().position(|(r, _)| *r == down.monitor_ref)?;
+                monitors.swap_remove(held);
+                return Some(HookCall::Down(down));
+            }
         }
+        None
     }
 
     /// The process has ended: close the mailbox, free its name, and tell links and monitors.
-    pub(crate) fn terminate(self, reason: ExitReason, leftover: VecDeque<Envelope<A::Msg>>) {
+    pub(crate) fn terminate(mut self, reason: ExitReason, leftover: VecDeque<Envelope<A::Msg>>) {
+        let state = self.state.take().map(|s| *s).unwrap_or_default();
         let (queued, named) = self.cell.mailbox.close(reason.clone());
         let node = &self.cell.node;
         node.procs.remove(self.cell.id);
@@ -289,13 +325,13 @@ impl<A: Actor> Ctx<A> {
             pid: me.clone(),
             reason: reason.clone(),
         };
-        for pid in &self.links {
+        for pid in &state.links {
             exit(pid);
         }
-        for (monitor_ref, watcher) in self.watchers {
+        for (monitor_ref, watcher) in state.watchers {
             watcher.notify(down(monitor_ref));
         }
-        for (monitor_ref, target) in &self.monitors {
+        for (monitor_ref, target) in &state.monitors {
             send_signal(target, Signal::Demonitor(*monitor_ref));
         }
         // Signals that arrived before the end are answered as if the process had seen them

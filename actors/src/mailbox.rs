@@ -31,8 +31,8 @@ struct State<M> {
     queue: VecDeque<Envelope<M>>,
     /// Present only while the receiver is parked on an empty queue.
     waker: Option<Waker>,
-    /// `Some` once the process has ended: the mailbox is closed.
-    exit: Option<ExitReason>,
+    /// `Some` once the process has ended: the mailbox is closed. Boxed: set once, at the end.
+    exit: Option<Box<ExitReason>>,
     /// The process holds a local name, to be freed when it ends.
     named: bool,
 }
@@ -56,6 +56,7 @@ impl<M> Mailbox<M> {
     }
 
     /// Queues `env`, or hands it back if the process has ended.
+    #[inline]
     pub(crate) fn push(&self, env: Envelope<M>) -> Result<(), Envelope<M>> {
         let mut st = self.lock();
         if st.exit.is_some() {
@@ -89,6 +90,10 @@ impl<M> Mailbox<M> {
         Poll::Pending
     }
 
+    pub(crate) fn is_empty(&self) -> bool {
+        self.lock().queue.is_empty()
+    }
+
     pub(crate) fn kill(&self) {
         self.killed.store(true, Ordering::Relaxed);
         let waker = self.lock().waker.take();
@@ -105,13 +110,13 @@ impl<M> Mailbox<M> {
     /// Marks the process ended; returns what was still queued and whether it held a name.
     pub(crate) fn close(&self, reason: ExitReason) -> (VecDeque<Envelope<M>>, bool) {
         let mut st = self.lock();
-        st.exit = Some(reason);
+        st.exit = Some(Box::new(reason));
         st.waker = None;
         (std::mem::take(&mut st.queue), st.named)
     }
 
     pub(crate) fn exit_reason(&self) -> Option<ExitReason> {
-        self.lock().exit.clone()
+        self.lock().exit.as_deref().cloned()
     }
 
     /// Records that the process holds a name; fails if it has already ended.

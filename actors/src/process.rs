@@ -6,10 +6,11 @@ use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
 use futures::FutureExt;
+use futures::future::Either;
 
 use crate::actor::Actor;
 use crate::cell::Cell;
-use crate::ctx::Ctx;
+use crate::ctx::{Ctx, HookCall};
 use crate::exit::{ExitReason, panic_message};
 use crate::mailbox::Envelope;
 use crate::node::NodeInner;
@@ -18,6 +19,9 @@ use crate::signal::Signal;
 
 /// Messages handled before a busy process lets other tasks of its thread run.
 const BUDGET: u32 = 1024;
+
+/// Batch buffers larger than this (in messages) shrink when traffic is light.
+const SHRINK_ABOVE: usize = 1024;
 
 pub(crate) fn spawn<A: Actor>(node: &Arc<NodeInner>, actor: A, link: Option<AnyPid>) -> Pid<A> {
     let cell = Arc::new(Cell::<A>::new(node.clone(), node.next_id()));
@@ -45,43 +49,71 @@ pub(crate) fn spawn<A: Actor>(node: &Arc<NodeInner>, actor: A, link: Option<AnyP
     pid
 }
 
-async fn run<A: Actor>(mut actor: A, mut ctx: Ctx<A>) {
-    let mut batch = VecDeque::new();
-    let outcome = AssertUnwindSafe(async {
-        actor.started(&mut ctx).await;
-        serve(&mut actor, &mut ctx, &mut batch).await
-    })
-    .catch_unwind()
-    .await;
+/// What a running process owns.
+struct Proc<A: Actor> {
+    actor: A,
+    ctx: Ctx<A>,
+    /// The messages taken from the mailbox, handled one by one.
+    batch: VecDeque<Envelope<A::Msg>>,
+}
+
+async fn run<A: Actor>(actor: A, ctx: Ctx<A>) {
+    let mut p = Proc {
+        actor,
+        ctx,
+        batch: VecDeque::new(),
+    };
+    let outcome = AssertUnwindSafe(serve(&mut p)).catch_unwind().await;
     let reason = match outcome {
         Ok(reason) => reason,
         Err(payload) => ExitReason::Panic(panic_message(&*payload)),
     };
+    let Proc { actor, ctx, .. } = &mut p;
     if reason != ExitReason::Killed {
-        let stopped = AssertUnwindSafe(actor.stopped(&reason, &mut ctx))
+        let stopped = AssertUnwindSafe(actor.stopped(&reason, ctx))
             .catch_unwind()
             .await;
         if let Err(payload) = stopped {
             tracing::warn!(pid = %ctx.pid(), "stopped hook panicked: {}", panic_message(&*payload));
         }
     }
+    let Proc { actor, ctx, batch } = p;
     drop(actor);
     ctx.terminate(reason, batch);
 }
 
+/// The future of the hook a signal calls for. Not an async fn: the signal's value moves into
+/// the hook at once, instead of being kept in every process's future across the await.
+fn hook_future<'a, A: Actor>(
+    actor: &'a mut A,
+    ctx: &'a mut Ctx<A>,
+    hook: HookCall,
+) -> impl std::future::Future<Output = ()> + Send + 'a {
+    match hook {
+        HookCall::Exit(exit) => Either::Left(actor.on_exit(exit, ctx)),
+        HookCall::Down(down) => Either::Right(actor.on_down(down, ctx)),
+    }
+}
+
 /// Handles messages and signals until the process is told to end.
-async fn serve<A: Actor>(
-    actor: &mut A,
-    ctx: &mut Ctx<A>,
-    batch: &mut VecDeque<Envelope<A::Msg>>,
-) -> ExitReason {
+async fn serve<A: Actor>(p: &mut Proc<A>) -> ExitReason {
+    let Proc { actor, ctx, batch } = p;
+    actor.started(ctx).await;
     let cell = ctx.cell.clone();
     let mut budget = BUDGET;
+    let mut was_busy = false;
     loop {
-        if let Some(reason) = ctx.stop.take() {
+        if let Some(reason) = ctx.take_stop() {
             return reason;
         }
+        if was_busy && cell.mailbox.is_empty() {
+            // A sender on another thread is likely still sending: going round the executor
+            // once is far cheaper than parking and being woken, which costs the sender a
+            // system call.
+            crate::rt::yield_now().await;
+        }
         poll_fn(|cx| cell.mailbox.poll_batch(cx, batch)).await;
+        let taken = batch.len();
         while let Some(env) = batch.pop_front() {
             if cell.mailbox.is_killed() {
                 batch.push_front(env);
@@ -89,9 +121,13 @@ async fn serve<A: Actor>(
             }
             match env {
                 Envelope::Msg(msg) => actor.handle(msg, ctx).await,
-                Envelope::Signal(sig) => ctx.handle_signal(actor, *sig).await,
+                Envelope::Signal(sig) => {
+                    if let Some(hook) = ctx.handle_signal(*sig) {
+                        hook_future(actor, ctx, hook).await
+                    }
+                }
             }
-            if let Some(reason) = ctx.stop.take() {
+            if let Some(reason) = ctx.take_stop() {
                 return reason;
             }
             budget -= 1;
@@ -99,6 +135,11 @@ async fn serve<A: Actor>(
                 budget = BUDGET;
                 crate::rt::yield_now().await;
             }
+        }
+        was_busy = taken > 0;
+        // A burst leaves a large buffer behind: give it back once traffic is light again.
+        if batch.capacity() > SHRINK_ABOVE && taken < batch.capacity() / 4 {
+            batch.shrink_to(taken.max(SHRINK_ABOVE / 4));
         }
         if cell.mailbox.is_killed() {
             return ExitReason::Killed;

@@ -1,7 +1,13 @@
-//! The async runtime seam: the only module that names async-std.
+//! The async runtime seam: the only module that names async-std (and its executor,
+//! async-global-executor).
 //!
 //! Everything in this workspace that spawns a task, sleeps, or opens a socket does it
 //! through here, so that moving to another runtime is a change to this one file.
+//!
+//! Tasks are spawned on async-std's executor directly rather than through
+//! `async_std::task::spawn`, which wraps every task in task-local storage nobody here uses:
+//! a process is a task, and that wrapper would cost every idle process memory and every spawn
+//! time.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -11,19 +17,31 @@ use std::time::Duration;
 /// A handle to a spawned task; awaiting it yields the task's output.
 ///
 /// Dropping the handle detaches the task; [`JoinHandle::cancel`] stops it.
-pub struct JoinHandle<T>(async_std::task::JoinHandle<T>);
+pub struct JoinHandle<T>(Option<async_global_executor::Task<T>>);
 
 impl<T> JoinHandle<T> {
     /// Stops the task at its next suspension point and waits until it is gone.
-    pub async fn cancel(self) -> Option<T> {
-        self.0.cancel().await
+    pub async fn cancel(mut self) -> Option<T> {
+        self.0.take()?.cancel().await
+    }
+}
+
+impl<T> Drop for JoinHandle<T> {
+    fn drop(&mut self) {
+        if let Some(task) = self.0.take() {
+            task.detach();
+        }
     }
 }
 
 impl<T> Future for JoinHandle<T> {
     type Output = T;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        Pin::new(&mut self.0).poll(cx)
+        let task = self
+            .0
+            .as_mut()
+            .expect("a JoinHandle is polled only until it completes");
+        Pin::new(task).poll(cx)
     }
 }
 
@@ -33,7 +51,7 @@ where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    JoinHandle(async_std::task::spawn(future))
+    JoinHandle(Some(async_global_executor::spawn(future)))
 }
 
 /// Runs `future` to completion on the current thread, driving the pool meanwhile.
@@ -51,7 +69,8 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
-    JoinHandle(async_std::task::spawn_blocking(f))
+    let blocking = async_std::task::spawn_blocking(f);
+    spawn(blocking)
 }
 
 /// Waits for `duration`.

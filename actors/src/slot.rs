@@ -16,12 +16,21 @@ enum State<T> {
     /// The filling side went away without a value.
     Closed,
     Taken,
+    /// Nobody awaits here: the value goes to this function (a caller on another node).
+    Forward(Box<dyn FnOnce(Option<T>) + Send>),
 }
 
 impl<T> Slot<T> {
     pub(crate) fn new() -> Self {
         Slot {
             state: Mutex::new(State::Empty(None)),
+        }
+    }
+
+    /// A slot whose value, or its absence, is handed to `f` instead of being awaited.
+    pub(crate) fn forward(f: impl FnOnce(Option<T>) + Send + 'static) -> Self {
+        Slot {
+            state: Mutex::new(State::Forward(Box::new(f))),
         }
     }
 
@@ -42,6 +51,14 @@ impl<T> Slot<T> {
                 }
                 true
             }
+            State::Forward(_) => {
+                let State::Forward(f) = std::mem::replace(&mut *st, State::Taken) else {
+                    unreachable!("matched Forward above")
+                };
+                drop(st);
+                f(Some(value));
+                true
+            }
             _ => false,
         }
     }
@@ -49,13 +66,19 @@ impl<T> Slot<T> {
     /// The filling side gives up: the awaiting side sees `None`.
     pub(crate) fn close(&self) {
         let mut st = self.lock();
-        if let State::Empty(waker) = &mut *st {
-            let waker = waker.take();
-            *st = State::Closed;
-            drop(st);
-            if let Some(w) = waker {
-                w.wake();
+        match std::mem::replace(&mut *st, State::Closed) {
+            State::Empty(waker) => {
+                drop(st);
+                if let Some(w) = waker {
+                    w.wake();
+                }
             }
+            State::Forward(f) => {
+                *st = State::Taken;
+                drop(st);
+                f(None);
+            }
+            other => *st = other,
         }
     }
 
@@ -74,7 +97,7 @@ impl<T> Slot<T> {
                 State::Full(v) => Poll::Ready(Some(v)),
                 _ => unreachable!("matched Full above"),
             },
-            State::Closed | State::Taken => Poll::Ready(None),
+            State::Closed | State::Taken | State::Forward(_) => Poll::Ready(None),
         }
     }
 

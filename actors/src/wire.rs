@@ -12,12 +12,13 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::actor::Actor;
-use crate::call::{Reply, ReplySlot, ReplyTo};
+use crate::call::{Reply, ReplySlot};
 use crate::cell::AnyCell;
 use crate::error::{CallError, SendError, WireError};
 use crate::exit::ExitReason;
 use crate::node::{Node, NodeId, NodeInner};
 use crate::pid::{AnyPid, AnyRoute, RemoteAddr, Route, WirePid};
+use crate::slot::Slot;
 
 /// The deepest nesting a decoded value may have; deeper input is rejected, not recursed into.
 pub const RECURSION_LIMIT: usize = 128;
@@ -180,12 +181,12 @@ impl<R> Reply<R> {
         CAPTURE.with(|c| {
             let mut c = c.borrow_mut();
             match (c.as_ref(), self.0.take()) {
-                (Some(Capture::Armed), ReplyTo::Local(slot)) => {
+                (Some(Capture::Armed), Some(slot)) => {
                     *c = Some(Capture::Taken(Box::new(PendingReply { slot })));
                     Ok(())
                 }
-                (_, other) => {
-                    self.0.set(other);
+                (_, slot) => {
+                    self.0.set(slot);
                     Err(WireError::Encode(
                         "a reply can be encoded only by a call to another node".into(),
                     ))
@@ -204,12 +205,11 @@ impl<R> Reply<R> {
         let IncomingCall { responder, target } = call.ok_or_else(|| {
             WireError::Decode("a reply half can be decoded only from a call frame".into())
         })?;
-        Ok(Reply(std::cell::Cell::new(ReplyTo::Remote(Box::new(
-            move |value: Option<R>| match value {
-                Some(v) => responder.respond(encode_reply(Ok(&v))),
-                None => answer_exit(responder, target),
-            },
-        )))))
+        let slot = Slot::forward(move |result: Option<Result<R, CallError>>| match result {
+            Some(result) => responder.respond(encode_reply(result.as_ref().map_err(Clone::clone))),
+            None => answer_exit(responder, target),
+        });
+        Ok(Reply::new(Arc::new(slot)))
     }
 }
 

@@ -61,12 +61,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
         node.register("counter", &counter)?;
         let by_name: Pid<Counter> = node.whereis("counter").ok_or("not registered")?;
-        println!("whereis(\"counter\") -> {by_name}, add(1) -> {}", by_name.add(1).await?);
+        println!(
+            "whereis(\"counter\") -> {by_name}, add(1) -> {}",
+            by_name.add(1).await?
+        );
 
         let down = node.monitor(&counter);
         node.exit(&counter, ExitReason::Error("done".into()));
         println!("exit(counter, error) -> Down reason: {}", down.await.reason);
-        println!("whereis(\"counter\") after the exit -> {:?}", node.whereis_any("counter"));
+        println!(
+            "whereis(\"counter\") after the exit -> {:?}",
+            node.whereis_any("counter")
+        );
         println!("call get() on the dead pid -> {:?}", counter.get().await);
         node.shutdown().await;
         Ok(())
