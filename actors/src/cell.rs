@@ -159,12 +159,13 @@ pub fn bounce(sig: Signal, target: &AnyPid, reason: ExitReason) {
             pid: target.clone(),
             reason,
         }),
+        // As if the link had been made and broken at once: the linker drops it on arrival.
         Signal::Link(from) => send_signal(
             &from,
             Signal::Exit {
                 from: target.clone(),
                 reason,
-                linked: false,
+                linked: true,
             },
         ),
         _ => {}

@@ -12,7 +12,7 @@ use crate::exit::{Down, Exit, ExitReason, MonitorRef};
 use crate::mailbox::Envelope;
 use crate::node::Node;
 use crate::pid::{AnyPid, Pid, Route, RouteKind};
-use crate::signal::{Signal, Watcher};
+use crate::signal::{ProcessInfo, Signal, Watcher};
 
 /// The context of a running actor, passed to handlers that ask for it
 /// (`ctx: &mut Ctx<Self>`) and to the lifecycle hooks.
@@ -285,6 +285,16 @@ impl<A: Actor> Ctx<A> {
                 if let Some(state) = &mut self.state {
                     state.watchers.retain(|(r, _)| *r != monitor_ref);
                 }
+            }
+            Signal::Info(request) => {
+                let (monitors, monitored_by) = self.monitor_counts();
+                (request.0)(ProcessInfo {
+                    links: self.links().to_vec(),
+                    monitors,
+                    monitored_by,
+                    message_queue_len: self.cell.mailbox.len(),
+                    trap_exit: self.trap_exit,
+                });
             }
             Signal::Down(down) => {
                 // A Down for a monitor cancelled meanwhile is void.

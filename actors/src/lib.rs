@@ -55,6 +55,7 @@ mod slot;
 mod timer;
 
 pub mod rt;
+pub mod supervisor;
 pub mod wire;
 
 pub use actor::{Actor, Declared, Identity, Wire};
@@ -66,6 +67,7 @@ pub use exit::{Down, Exit, ExitReason, MonitorRef};
 pub use monitor::MonitorHandle;
 pub use node::{Node, NodeId};
 pub use pid::{AnyPid, Pid};
+pub use signal::ProcessInfo;
 
 /// Everything an actor module needs: `use actors::prelude::*;`.
 pub mod prelude {
@@ -81,7 +83,7 @@ pub mod dist {
     pub use crate::cell::bounce;
     pub use crate::node::new_creation;
     pub use crate::router::Router;
-    pub use crate::signal::{Signal, Watcher};
+    pub use crate::signal::{InfoRequest, Signal, Watcher};
     pub use crate::wire::{Outbound, PendingCall, Responder, deliver};
 }
 

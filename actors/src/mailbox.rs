@@ -90,6 +90,10 @@ impl<M> Mailbox<M> {
         Poll::Pending
     }
 
+    pub(crate) fn len(&self) -> usize {
+        self.lock().queue.len()
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.lock().queue.is_empty()
     }

@@ -10,7 +10,7 @@ use crate::exit::{Down, ExitReason, MonitorRef};
 use crate::node::NodeInner;
 use crate::pid::AnyPid;
 use crate::signal::{Signal, Watcher};
-use crate::slot::Slot;
+use crate::slot::{Slot, SlotSender};
 
 /// A monitor held by code outside any actor: await it for the [`Down`], or cancel it with
 /// [`MonitorHandle::demonitor`].
@@ -34,24 +34,12 @@ pub struct MonitorHandle {
     slot: Arc<Slot<Down>>,
 }
 
-/// Fills the slot from the watcher callback; if the watcher is dropped uncalled, the awaiting
-/// side is not left hanging.
-struct DownSender(Arc<Slot<Down>>);
-
-impl Drop for DownSender {
-    fn drop(&mut self) {
-        self.0.close();
-    }
-}
-
 impl MonitorHandle {
     pub(crate) fn new(node: &NodeInner, target: AnyPid) -> Self {
         let monitor_ref = node.next_ref();
         let slot = Arc::new(Slot::new());
-        let sender = DownSender(slot.clone());
-        let watcher = Watcher::callback(move |down| {
-            sender.0.fill(down);
-        });
+        let sender = SlotSender::new(slot.clone());
+        let watcher = Watcher::callback(move |down| sender.fill(down));
         send_signal(&target, Signal::Monitor(monitor_ref, watcher));
         MonitorHandle {
             monitor_ref,

@@ -18,7 +18,7 @@ use crate::monitor::MonitorHandle;
 use crate::pid::{AnyPid, Pid};
 use crate::registry::Names;
 use crate::router::Router;
-use crate::signal::Signal;
+use crate::signal::{InfoRequest, ProcessInfo, Signal};
 use crate::timer::Deadlines;
 
 /// A node's name and creation: the creation is new on every start, so that pids of an earlier
@@ -328,6 +328,12 @@ impl Node {
         );
     }
 
+    /// Stops `pid` gracefully with `reason`, as `gen_server:stop/2`: it finishes the message at
+    /// hand, runs its `stopped` hook and ends, whether it traps exits or not.
+    pub fn stop(&self, pid: impl Into<AnyPid>, reason: ExitReason) {
+        crate::cell::send_signal(&pid.into(), Signal::Stop(reason));
+    }
+
     /// Kills `pid`: it ends with [`ExitReason::Killed`], trapping or not.
     pub fn kill(&self, pid: impl Into<AnyPid>) {
         crate::cell::send_signal(&pid.into(), Signal::Kill);
@@ -341,6 +347,18 @@ impl Node {
             Target::Found(c) => c.exit_reason().is_none() && Arc::ptr_eq(c.node(), &self.inner),
             Target::Remote(_) | Target::Gone(_) => false,
         }
+    }
+
+    /// What a process holds: its links, monitors and queue, as Erlang's `process_info/2`;
+    /// `None` if it is not alive. The process answers between two messages.
+    pub async fn process_info(&self, pid: impl Into<AnyPid>) -> Option<ProcessInfo> {
+        let slot = Arc::new(crate::slot::Slot::new());
+        let sender = crate::slot::SlotSender::new(slot.clone());
+        crate::cell::send_signal(
+            &pid.into(),
+            Signal::Info(InfoRequest(Box::new(move |info| sender.fill(info)))),
+        );
+        std::future::poll_fn(|cx| slot.poll_take(cx)).await
     }
 
     /// How many processes are alive on this node.

@@ -32,6 +32,26 @@ pub enum Signal {
     Demonitor(MonitorRef),
     /// A monitored process ended.
     Down(Down),
+    /// Report what the process holds (`process_info`).
+    Info(InfoRequest),
+}
+
+/// A `process_info` request: called once with the answer.
+pub struct InfoRequest(pub(crate) Box<dyn FnOnce(ProcessInfo) + Send>);
+
+/// What a process holds, as Erlang's `process_info/2` tells.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessInfo {
+    /// The processes linked to it.
+    pub links: Vec<AnyPid>,
+    /// How many monitors it holds on other processes.
+    pub monitors: usize,
+    /// How many monitors other processes hold on it.
+    pub monitored_by: usize,
+    /// Messages and signals waiting in its mailbox.
+    pub message_queue_len: usize,
+    /// Whether it traps exits.
+    pub trap_exit: bool,
 }
 
 /// Who is told when a monitored process ends.

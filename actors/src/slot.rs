@@ -3,7 +3,7 @@
 //! Used for call replies and for `Down`s awaited outside an actor. Cheaper than a channel:
 //! one allocation, one short lock on each side.
 
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
 
 pub(crate) struct Slot<T> {
@@ -103,5 +103,25 @@ impl<T> Slot<T> {
 
     pub(crate) fn is_empty(&self) -> bool {
         matches!(*self.lock(), State::Empty(_))
+    }
+}
+
+/// The filling side of a slot: filled once, or closed when dropped unfilled, so the awaiting
+/// side is never left hanging when the value cannot come (a signal to a dead process).
+pub(crate) struct SlotSender<T>(Arc<Slot<T>>);
+
+impl<T> SlotSender<T> {
+    pub(crate) fn new(slot: Arc<Slot<T>>) -> Self {
+        SlotSender(slot)
+    }
+
+    pub(crate) fn fill(self, value: T) {
+        self.0.fill(value);
+    }
+}
+
+impl<T> Drop for SlotSender<T> {
+    fn drop(&mut self) {
+        self.0.close();
     }
 }

@@ -1,0 +1,370 @@
+//! Supervisors: processes that start children, watch them, and restart them when they fail,
+//! as OTP's `supervisor` and Elixir's `DynamicSupervisor` do.
+//!
+//! A supervisor is an ordinary actor: it traps exits, links to each child it starts, and acts
+//! on the `Exit` of a child according to the child's restart type and its own strategy. Past its
+//! restart intensity it stops its children and exits, so that its own supervisor can react.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::actor;
+use crate::actor::Actor;
+use crate::ctx::Ctx;
+use crate::exit::{Exit, ExitReason};
+use crate::pid::AnyPid;
+
+/// Which children a supervisor restarts when one fails.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Strategy {
+    /// Only the failed child.
+    OneForOne,
+    /// Every child: the others are stopped (in reverse start order), then all start again.
+    OneForAll,
+    /// The failed child and those started after it.
+    RestForOne,
+}
+
+/// When a child is restarted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Restart {
+    /// Always.
+    Permanent,
+    /// Only after an abnormal exit (not `Normal` or `Shutdown`).
+    Transient,
+    /// Never; the child is forgotten when it ends.
+    Temporary,
+}
+
+type Start = Box<dyn FnMut(&mut Ctx<Supervisor>) -> AnyPid + Send>;
+
+/// How to start one child, and how to treat it.
+///
+/// ```
+/// use actors::prelude::*;
+/// use actors::supervisor::{ChildSpec, Restart};
+/// # #[actor] struct Worker;
+/// # #[actor] impl Worker { #[handle] fn work(&self) {} }
+///
+/// let spec = ChildSpec::new("worker", || Worker)
+///     .restart(Restart::Transient)
+///     .name("the_worker");
+/// ```
+pub struct ChildSpec {
+    id: String,
+    start: Start,
+    restart: Restart,
+    shutdown: Duration,
+    name: Option<String>,
+}
+
+impl ChildSpec {
+    /// A permanent child started with the state `factory` returns, anew at each restart.
+    pub fn new<A: Actor>(
+        id: impl Into<String>,
+        mut factory: impl FnMut() -> A + Send + 'static,
+    ) -> Self {
+        ChildSpec {
+            id: id.into(),
+            start: Box::new(move |ctx| ctx.spawn_link(factory()).any()),
+            restart: Restart::Permanent,
+            shutdown: Duration::from_secs(5),
+            name: None,
+        }
+    }
+
+    /// When to restart the child (default `Permanent`).
+    pub fn restart(mut self, restart: Restart) -> Self {
+        self.restart = restart;
+        self
+    }
+
+    /// How long the child may take to stop before it is killed (default 5 s). Give a nested
+    /// supervisor enough for its own children.
+    pub fn shutdown(mut self, timeout: Duration) -> Self {
+        self.shutdown = timeout;
+        self
+    }
+
+    /// Registers the child under this local name, again after every restart, so that clients
+    /// find the current process by name.
+    pub fn name(mut self, name: impl Into<String>) -> Self {
+        self.name = Some(name.into());
+        self
+    }
+}
+
+impl fmt::Debug for ChildSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ChildSpec")
+            .field("id", &self.id)
+            .field("restart", &self.restart)
+            .field("shutdown", &self.shutdown)
+            .field("name", &self.name)
+            .finish()
+    }
+}
+
+/// A child as `which_children` reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChildInfo {
+    /// The child's id in its spec.
+    pub id: String,
+    /// The running process; `None` for a transient child that ended cleanly.
+    pub pid: Option<AnyPid>,
+    /// Its restart type.
+    pub restart: Restart,
+}
+
+/// What `count_children` reports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChildCounts {
+    /// Child specs held.
+    pub specs: usize,
+    /// Children running.
+    pub active: usize,
+}
+
+/// Why a supervisor refused a request.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SupervisorError {
+    /// A child with this id exists already.
+    #[error("a child with id {0:?} exists already")]
+    DuplicateId(String),
+    /// No child has this id.
+    #[error("no child with id {0:?}")]
+    NotFound(String),
+}
+
+struct Child {
+    spec: ChildSpec,
+    pid: Option<AnyPid>,
+}
+
+/// A supervisor process. Build it, add children, and spawn it like any actor.
+///
+/// ```
+/// use std::time::Duration;
+/// use actors::prelude::*;
+/// use actors::supervisor::{ChildSpec, Strategy, Supervisor};
+/// # #[actor] struct Worker;
+/// # #[actor] impl Worker { #[handle] fn work(&self) -> u32 { 7 } }
+///
+/// actors::rt::block_on(async {
+///     let node = Node::local();
+///     let sup = node.spawn(
+///         Supervisor::new(Strategy::OneForOne)
+///             .intensity(3, Duration::from_secs(5))
+///             .child(ChildSpec::new("worker", || Worker).name("worker")),
+///     );
+///     let worker: Pid<Worker> = node.whereis("worker").unwrap();
+///     assert_eq!(worker.work().await, Ok(7));
+///     assert_eq!(sup.count_children().await.unwrap().active, 1);
+/// });
+/// ```
+#[actor]
+pub struct Supervisor {
+    strategy: Strategy,
+    max_restarts: usize,
+    period: Duration,
+    children: Vec<Child>,
+    restarts: VecDeque<Instant>,
+}
+
+impl Supervisor {
+    /// A supervisor with no children yet, allowing 3 restarts in 5 seconds.
+    pub fn new(strategy: Strategy) -> Self {
+        Supervisor {
+            strategy,
+            max_restarts: 3,
+            period: Duration::from_secs(5),
+            children: Vec::new(),
+            restarts: VecDeque::new(),
+        }
+    }
+
+    /// Allows at most `max_restarts` restarts within `period`; one more and the supervisor
+    /// stops its children and exits.
+    pub fn intensity(mut self, max_restarts: usize, period: Duration) -> Self {
+        self.max_restarts = max_restarts;
+        self.period = period;
+        self
+    }
+
+    /// Adds a child, started (in the order added) when the supervisor starts.
+    pub fn child(mut self, spec: ChildSpec) -> Self {
+        self.children.push(Child { spec, pid: None });
+        self
+    }
+
+    fn start(&mut self, i: usize, ctx: &mut Ctx<Self>) {
+        let child = &mut self.children[i];
+        let pid = (child.spec.start)(ctx);
+        if let Some(name) = &child.spec.name {
+            if let Err(e) = ctx.node().register(name, &pid) {
+                tracing::warn!(child = %child.spec.id, "could not register {name:?}: {e}");
+            }
+        }
+        tracing::debug!(child = %child.spec.id, %pid, "started");
+        child.pid = Some(pid);
+    }
+
+    /// Stops a child: graceful stop, then `kill` once its shutdown time is up.
+    async fn stop_child(&mut self, i: usize, ctx: &mut Ctx<Self>) {
+        let child = &mut self.children[i];
+        let Some(pid) = child.pid.take() else { return };
+        ctx.unlink(&pid);
+        let node = ctx.node();
+        let down = node.monitor(&pid);
+        node.stop(&pid, ExitReason::Shutdown);
+        let timeout = child.spec.shutdown;
+        if crate::rt::timeout(timeout, down).await.is_err() {
+            tracing::warn!(child = %child.spec.id, %pid, "did not stop within {timeout:?}; killing it");
+            let down = node.monitor(&pid);
+            node.kill(&pid);
+            down.await;
+        }
+    }
+
+    /// Stops children `from..` in reverse start order.
+    async fn stop_from(&mut self, from: usize, ctx: &mut Ctx<Self>) {
+        for i in (from..self.children.len()).rev() {
+            self.stop_child(i, ctx).await;
+        }
+    }
+
+    /// Records a restart; false once the intensity is exceeded.
+    fn may_restart(&mut self) -> bool {
+        let now = Instant::now();
+        self.restarts.push_back(now);
+        while let Some(first) = self.restarts.front() {
+            if now.duration_since(*first) > self.period {
+                self.restarts.pop_front();
+            } else {
+                break;
+            }
+        }
+        self.restarts.len() <= self.max_restarts
+    }
+
+    async fn child_exited(&mut self, i: usize, reason: ExitReason, ctx: &mut Ctx<Self>) {
+        let child = &mut self.children[i];
+        child.pid = None;
+        let restart = match child.spec.restart {
+            Restart::Permanent => true,
+            Restart::Transient => !reason.is_clean(),
+            Restart::Temporary => false,
+        };
+        tracing::debug!(child = %child.spec.id, %reason, restart, "child exited");
+        if !restart {
+            if child.spec.restart == Restart::Temporary {
+                self.children.remove(i);
+            }
+            return;
+        }
+        if !self.may_restart() {
+            let reason = ExitReason::Error(format!(
+                "restart intensity exceeded: more than {} restarts in {:?}",
+                self.max_restarts, self.period
+            ));
+            tracing::error!(supervisor = %ctx.pid(), %reason, "giving up");
+            ctx.stop(reason);
+            return;
+        }
+        let restart = match self.strategy {
+            Strategy::OneForOne => i..i + 1,
+            Strategy::OneForAll => 0..self.children.len(),
+            Strategy::RestForOne => i..self.children.len(),
+        };
+        self.stop_from(restart.start, ctx).await;
+        for j in restart {
+            self.start(j, ctx);
+        }
+    }
+
+    fn position(&self, pid: &AnyPid) -> Option<usize> {
+        self.children
+            .iter()
+            .position(|c| c.pid.as_ref() == Some(pid))
+    }
+}
+
+#[actor(local)]
+impl Supervisor {
+    fn started(&mut self, ctx: &mut Ctx<Self>) {
+        ctx.trap_exit(true);
+        for i in 0..self.children.len() {
+            self.start(i, ctx);
+        }
+    }
+
+    async fn stopped(&mut self, _reason: &ExitReason, ctx: &mut Ctx<Self>) {
+        self.stop_from(0, ctx).await;
+    }
+
+    async fn on_exit(&mut self, exit: Exit, ctx: &mut Ctx<Self>) {
+        match self.position(&exit.from) {
+            Some(i) => self.child_exited(i, exit.reason, ctx).await,
+            // Not a child: the process that started this supervisor is gone, or asked it to
+            // stop. A supervisor ends with it, as OTP's does.
+            None if !exit.reason.is_normal() => ctx.stop(exit.reason),
+            None => {}
+        }
+    }
+
+    /// Starts a child and keeps it under supervision, like `DynamicSupervisor.start_child`.
+    #[handle]
+    fn start_child(
+        &mut self,
+        spec: ChildSpec,
+        ctx: &mut Ctx<Self>,
+    ) -> Result<AnyPid, SupervisorError> {
+        if self.children.iter().any(|c| c.spec.id == spec.id) {
+            return Err(SupervisorError::DuplicateId(spec.id));
+        }
+        self.children.push(Child { spec, pid: None });
+        let i = self.children.len() - 1;
+        self.start(i, ctx);
+        Ok(self.children[i].pid.clone().expect("just started"))
+    }
+
+    /// Stops a child and forgets it.
+    #[handle]
+    async fn terminate_child(
+        &mut self,
+        id: String,
+        ctx: &mut Ctx<Self>,
+    ) -> Result<(), SupervisorError> {
+        let i = self
+            .children
+            .iter()
+            .position(|c| c.spec.id == id)
+            .ok_or(SupervisorError::NotFound(id))?;
+        self.stop_child(i, ctx).await;
+        self.children.remove(i);
+        Ok(())
+    }
+
+    /// The children, in start order.
+    #[handle]
+    fn which_children(&self) -> Vec<ChildInfo> {
+        self.children
+            .iter()
+            .map(|c| ChildInfo {
+                id: c.spec.id.clone(),
+                pid: c.pid.clone(),
+                restart: c.spec.restart,
+            })
+            .collect()
+    }
+
+    /// How many child specs, and how many are running.
+    #[handle]
+    fn count_children(&self) -> ChildCounts {
+        ChildCounts {
+            specs: self.children.len(),
+            active: self.children.iter().filter(|c| c.pid.is_some()).count(),
+        }
+    }
+}
