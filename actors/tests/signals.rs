@@ -108,7 +108,8 @@ fn down_carries_the_exit_reason() {
     block_on(async {
         let node = Node::local();
         let (watcher, log) = probe(&node);
-        let cases: Vec<(ExitReason, fn(&Node, &Pid<Probe>))> = vec![
+        type End = fn(&Node, &Pid<Probe>);
+        let cases: Vec<(ExitReason, End)> = vec![
             (ExitReason::Normal, |_, p| {
                 let p = p.clone();
                 actors::rt::spawn(async move { p.stop_with(ExitReason::Normal).await });
