@@ -29,8 +29,10 @@ pub(crate) struct Mailbox<M> {
 
 struct State<M> {
     queue: VecDeque<Envelope<M>>,
-    /// Present only while the receiver is parked on an empty queue.
+    /// The receiver's waker: while it is parked on an empty queue, or (`kill_only`) while it
+    /// waits inside a handler, where only `kill` should wake it.
     waker: Option<Waker>,
+    kill_only: bool,
     /// `Some` once the process has ended: the mailbox is closed. Boxed: set once, at the end.
     exit: Option<Box<ExitReason>>,
     /// The process holds a local name, to be freed when it ends.
@@ -43,6 +45,7 @@ impl<M> Mailbox<M> {
             state: Mutex::new(State {
                 queue: VecDeque::new(),
                 waker: None,
+                kill_only: false,
                 exit: None,
                 named: false,
             }),
@@ -63,7 +66,7 @@ impl<M> Mailbox<M> {
             return Err(env);
         }
         st.queue.push_back(env);
-        let waker = st.waker.take();
+        let waker = if st.kill_only { None } else { st.waker.take() };
         drop(st);
         if let Some(w) = waker {
             w.wake();
@@ -83,11 +86,22 @@ impl<M> Mailbox<M> {
             std::mem::swap(&mut st.queue, batch);
             return Poll::Ready(());
         }
+        st.kill_only = false;
         match &st.waker {
             Some(w) if w.will_wake(cx.waker()) => {}
             _ => st.waker = Some(cx.waker().clone()),
         }
         Poll::Pending
+    }
+
+    /// The receiver waits inside a handler: only `kill` may wake it.
+    pub(crate) fn wake_on_kill(&self, cx: &mut Context<'_>) {
+        let mut st = self.lock();
+        st.kill_only = true;
+        match &st.waker {
+            Some(w) if w.will_wake(cx.waker()) => {}
+            _ => st.waker = Some(cx.waker().clone()),
+        }
     }
 
     pub(crate) fn len(&self) -> usize {

@@ -4,6 +4,7 @@ use std::collections::VecDeque;
 use std::future::poll_fn;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
+use std::task::Poll;
 
 use futures::FutureExt;
 use futures::future::Either;
@@ -70,7 +71,8 @@ async fn run<A: Actor>(actor: A, ctx: Ctx<A>) {
     };
     let Proc { actor, ctx, .. } = &mut p;
     if reason != ExitReason::Killed {
-        let stopped = AssertUnwindSafe(actor.stopped(&reason, ctx))
+        let cell = ctx.cell.clone();
+        let stopped = AssertUnwindSafe(killable(&cell.mailbox, actor.stopped(&reason, ctx)))
             .catch_unwind()
             .await;
         if let Err(payload) = stopped {
@@ -80,6 +82,33 @@ async fn run<A: Actor>(actor: A, ctx: Ctx<A>) {
     let Proc { actor, ctx, batch } = p;
     drop(actor);
     ctx.terminate(reason, batch);
+}
+
+/// Runs a handler or hook, unless the process is killed first: a kill drops it at its next
+/// await, as an Erlang kill does not wait for the process to finish what it is doing.
+async fn killable<M, F: std::future::Future<Output = ()>>(
+    mailbox: &crate::mailbox::Mailbox<M>,
+    fut: F,
+) -> Result<(), ExitReason> {
+    let mut fut = std::pin::pin!(fut);
+    poll_fn(|cx| {
+        if mailbox.is_killed() {
+            return Poll::Ready(Err(ExitReason::Killed));
+        }
+        match fut.as_mut().poll(cx) {
+            Poll::Ready(()) => Poll::Ready(Ok(())),
+            Poll::Pending => {
+                mailbox.wake_on_kill(cx);
+                // A kill between the check above and registering the waker must not be missed.
+                if mailbox.is_killed() {
+                    Poll::Ready(Err(ExitReason::Killed))
+                } else {
+                    Poll::Pending
+                }
+            }
+        }
+    })
+    .await
 }
 
 /// The future of the hook a signal calls for. Not an async fn: the signal's value moves into
@@ -98,8 +127,10 @@ fn hook_future<'a, A: Actor>(
 /// Handles messages and signals until the process is told to end.
 async fn serve<A: Actor>(p: &mut Proc<A>) -> ExitReason {
     let Proc { actor, ctx, batch } = p;
-    actor.started(ctx).await;
     let cell = ctx.cell.clone();
+    if let Err(killed) = killable(&cell.mailbox, actor.started(ctx)).await {
+        return killed;
+    }
     let mut budget = BUDGET;
     let mut was_busy = false;
     loop {
@@ -119,13 +150,15 @@ async fn serve<A: Actor>(p: &mut Proc<A>) -> ExitReason {
                 batch.push_front(env);
                 return ExitReason::Killed;
             }
-            match env {
-                Envelope::Msg(msg) => actor.handle(msg, ctx).await,
-                Envelope::Signal(sig) => {
-                    if let Some(hook) = ctx.handle_signal(*sig) {
-                        hook_future(actor, ctx, hook).await
-                    }
-                }
+            let handled = match env {
+                Envelope::Msg(msg) => killable(&cell.mailbox, actor.handle(msg, ctx)).await,
+                Envelope::Signal(sig) => match ctx.handle_signal(*sig) {
+                    Some(hook) => killable(&cell.mailbox, hook_future(actor, ctx, hook)).await,
+                    None => Ok(()),
+                },
+            };
+            if let Err(killed) = handled {
+                return killed;
             }
             if let Some(reason) = ctx.take_stop() {
                 return reason;

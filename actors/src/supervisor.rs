@@ -153,11 +153,11 @@ struct Child {
 ///
 /// actors::rt::block_on(async {
 ///     let node = Node::local();
-///     let sup = node.spawn(
-///         Supervisor::new(Strategy::OneForOne)
-///             .intensity(3, Duration::from_secs(5))
-///             .child(ChildSpec::new("worker", || Worker).name("worker")),
-///     );
+///     let sup = Supervisor::new(Strategy::OneForOne)
+///         .intensity(3, Duration::from_secs(5))
+///         .child(ChildSpec::new("worker", || Worker).name("worker"))
+///         .start(&node)
+///         .await;
 ///     let worker: Pid<Worker> = node.whereis("worker").unwrap();
 ///     assert_eq!(worker.work().await, Ok(7));
 ///     assert_eq!(sup.count_children().await.unwrap().active, 1);
@@ -198,7 +198,18 @@ impl Supervisor {
         self
     }
 
-    fn start(&mut self, i: usize, ctx: &mut Ctx<Self>) {
+    /// Spawns this supervisor on `node` and returns once its children have started, as OTP's
+    /// `supervisor:start_link` does.
+    pub async fn start(self, node: &crate::Node) -> crate::Pid<Supervisor> {
+        let pid = node.spawn(self);
+        // Calls are handled after `started`, which starts the children.
+        let _ = pid.count_children().await;
+        pid
+    }
+
+    /// Starts child `i` and waits until its `started` hook has run, so that children start
+    /// one after the other, in order.
+    async fn start_at(&mut self, i: usize, ctx: &mut Ctx<Self>) {
         let child = &mut self.children[i];
         let pid = (child.spec.start)(ctx);
         if let Some(name) = &child.spec.name {
@@ -207,7 +218,9 @@ impl Supervisor {
             }
         }
         tracing::debug!(child = %child.spec.id, %pid, "started");
-        child.pid = Some(pid);
+        child.pid = Some(pid.clone());
+        // A process answers `process_info` only once its `started` hook has returned.
+        let _ = ctx.node().process_info(&pid).await;
     }
 
     /// Stops a child: graceful stop, then `kill` once its shutdown time is up.
@@ -227,9 +240,9 @@ impl Supervisor {
         }
     }
 
-    /// Stops children `from..` in reverse start order.
-    async fn stop_from(&mut self, from: usize, ctx: &mut Ctx<Self>) {
-        for i in (from..self.children.len()).rev() {
+    /// Stops the children in `range`, in reverse start order.
+    async fn stop_range(&mut self, range: std::ops::Range<usize>, ctx: &mut Ctx<Self>) {
+        for i in range.rev() {
             self.stop_child(i, ctx).await;
         }
     }
@@ -277,9 +290,9 @@ impl Supervisor {
             Strategy::OneForAll => 0..self.children.len(),
             Strategy::RestForOne => i..self.children.len(),
         };
-        self.stop_from(restart.start, ctx).await;
+        self.stop_range(restart.clone(), ctx).await;
         for j in restart {
-            self.start(j, ctx);
+            self.start_at(j, ctx).await;
         }
     }
 
@@ -292,15 +305,15 @@ impl Supervisor {
 
 #[actor(local)]
 impl Supervisor {
-    fn started(&mut self, ctx: &mut Ctx<Self>) {
+    async fn started(&mut self, ctx: &mut Ctx<Self>) {
         ctx.trap_exit(true);
         for i in 0..self.children.len() {
-            self.start(i, ctx);
+            self.start_at(i, ctx).await;
         }
     }
 
     async fn stopped(&mut self, _reason: &ExitReason, ctx: &mut Ctx<Self>) {
-        self.stop_from(0, ctx).await;
+        self.stop_range(0..self.children.len(), ctx).await;
     }
 
     async fn on_exit(&mut self, exit: Exit, ctx: &mut Ctx<Self>) {
@@ -315,7 +328,7 @@ impl Supervisor {
 
     /// Starts a child and keeps it under supervision, like `DynamicSupervisor.start_child`.
     #[handle]
-    fn start_child(
+    async fn start_child(
         &mut self,
         spec: ChildSpec,
         ctx: &mut Ctx<Self>,
@@ -325,7 +338,7 @@ impl Supervisor {
         }
         self.children.push(Child { spec, pid: None });
         let i = self.children.len() - 1;
-        self.start(i, ctx);
+        self.start_at(i, ctx).await;
         Ok(self.children[i].pid.clone().expect("just started"))
     }
 
