@@ -463,11 +463,19 @@ fn hook_fn(a: &ActorImpl, hook: &Hook) -> TokenStream {
             _ => plain.next().expect("the hook's argument"),
         })
         .collect();
-    let await_ = hook.is_async.then(|| quote!(.await));
+    let body = if hook.is_async {
+        // An async hook gives up at its next await if the process is killed.
+        quote! {
+            let __kill = ::actors::__private::KillSwitch::of(__ctx);
+            __kill.run(<#self_ty>::#name(self, #(#args),*)).await;
+        }
+    } else {
+        quote!(<#self_ty>::#name(self, #(#args),*);)
+    };
     quote! {
         #[allow(unused_variables)]
         fn #name(&mut self, #param __ctx: &mut ::actors::Ctx<Self>) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send {
-            async move { <#self_ty>::#name(self, #(#args),*) #await_; }
+            async move { #body }
         }
     }
 }
@@ -488,12 +496,22 @@ fn actor_trait(
         let pattern = v.pattern(msg);
         let ident = &v.h.ident;
         let args = v.call_args(quote!(&mut *__ctx));
-        let await_ = v.h.is_async.then(|| quote!(.await));
-        let call = quote_spanned!(v.h.span=> <#self_ty>::#ident(self, #(#args),*) #await_);
-        if v.is_call() {
-            quote!(#pattern => { let __r = #call; __reply.send(__r); })
-        } else {
-            quote!(#pattern => { #call; })
+        let call = quote_spanned!(v.h.span=> <#self_ty>::#ident(self, #(#args),*));
+        match (v.h.is_async, v.is_call()) {
+            (false, true) => quote!(#pattern => { let __r = #call; __reply.send(__r); }),
+            (false, false) => quote!(#pattern => { #call; }),
+            // An async handler gives up at its next await if the process is killed; its
+            // caller then learns the exit reason.
+            (true, true) => quote!(#pattern => {
+                let __kill = ::actors::__private::KillSwitch::of(__ctx);
+                if let ::core::option::Option::Some(__r) = __kill.run(#call).await {
+                    __reply.send(__r);
+                }
+            }),
+            (true, false) => quote!(#pattern => {
+                let __kill = ::actors::__private::KillSwitch::of(__ctx);
+                __kill.run(#call).await;
+            }),
         }
     });
     let phantom_arm =
@@ -597,6 +615,43 @@ fn stubs(a: &ActorImpl, variants: &[Variant], msg: &Ident) -> TokenStream {
         #[allow(clippy::redundant_closure, dead_code)]
         impl #impl_g #api #where_c {
             #(#methods)*
+        }
+    }
+}
+
+/// An `Actor` impl emitted only beside a compile error, so that the one real error is not
+/// followed by others saying the type is not an actor. It never runs: the build has failed.
+pub fn fallback(item: &syn::ItemImpl) -> TokenStream {
+    let self_ty = &item.self_ty;
+    let Type::Path(path) = &**self_ty else {
+        return TokenStream::new();
+    };
+    let Some(last) = path.path.segments.last() else {
+        return TokenStream::new();
+    };
+    let mut api = (**self_ty).clone();
+    if let Type::Path(p) = &mut api {
+        if let Some(seg) = p.path.segments.last_mut() {
+            seg.ident = format_ident!("{}Api", last.ident);
+        }
+    }
+    let (impl_g, _, where_c) = item.generics.split_for_impl();
+    quote! {
+        impl #impl_g ::actors::Actor for #self_ty #where_c {
+            type Msg = ::core::convert::Infallible;
+            type Api = #api;
+            const IDENTITY: ::actors::Identity = ::actors::Identity::new("", 0);
+            fn handle(&mut self, msg: Self::Msg, _: &mut ::actors::Ctx<Self>)
+                -> impl ::core::future::Future<Output = ()> + ::core::marker::Send
+            {
+                async move { match msg {} }
+            }
+            fn encode_msg(msg: &Self::Msg, _: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<(), ::actors::WireError> {
+                match *msg {}
+            }
+            fn decode_msg(_: &[u8]) -> ::core::result::Result<Self::Msg, ::actors::WireError> {
+                ::core::result::Result::Err(::actors::WireError::Decode(::std::string::String::new()))
+            }
         }
     }
 }

@@ -51,19 +51,13 @@ fn actor_impl(attr: proc_macro2::TokenStream, item: syn::ItemImpl) -> proc_macro
         Ok(local) => local,
         Err(e) => {
             let mut out = e.to_compile_error();
-            out.extend(item.into_token_stream());
-            return out;
-        }
-    };
-    let parsed = match parse::actor_impl(item.clone(), local) {
-        Ok(p) => p,
-        Err(e) => {
-            let mut out = e.to_compile_error();
+            out.extend(expand::fallback(&item));
             out.extend(strip_handle(item).into_token_stream());
             return out;
         }
     };
-    match validate::actor_impl(parsed) {
+    let result = parse::actor_impl(item.clone(), local).and_then(validate::actor_impl);
+    match result {
         Ok((model, item)) => {
             let mut out = item.into_token_stream();
             out.extend(expand::actor_impl(&model));
@@ -71,6 +65,7 @@ fn actor_impl(attr: proc_macro2::TokenStream, item: syn::ItemImpl) -> proc_macro
         }
         Err(e) => {
             let mut out = e.to_compile_error();
+            out.extend(expand::fallback(&item));
             out.extend(strip_handle(item).into_token_stream());
             out
         }

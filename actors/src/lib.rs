@@ -43,6 +43,7 @@ mod codec_helpers;
 mod ctx;
 mod error;
 mod exit;
+mod kill;
 mod mailbox;
 mod monitor;
 mod node;
@@ -94,6 +95,7 @@ pub mod __private {
     pub use crate::codec_helpers::{
         Codec, Unencodable, ViaSerde, assert_wire_arg, assert_wire_reply,
     };
+    pub use crate::kill::{KillSwitch, Killable};
     pub use crate::pid::{Api, Route};
     pub use serde;
 }

@@ -1,10 +1,10 @@
 //! Spawning a process and the loop that runs it.
 
 use std::collections::VecDeque;
+use std::future::Future;
 use std::future::poll_fn;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
-use std::task::Poll;
 
 use futures::FutureExt;
 use futures::future::Either;
@@ -71,8 +71,7 @@ async fn run<A: Actor>(actor: A, ctx: Ctx<A>) {
     };
     let Proc { actor, ctx, .. } = &mut p;
     if reason != ExitReason::Killed {
-        let cell = ctx.cell.clone();
-        let stopped = AssertUnwindSafe(killable(&cell.mailbox, actor.stopped(&reason, ctx)))
+        let stopped = AssertUnwindSafe(actor.stopped(&reason, ctx))
             .catch_unwind()
             .await;
         if let Err(payload) = stopped {
@@ -84,40 +83,13 @@ async fn run<A: Actor>(actor: A, ctx: Ctx<A>) {
     ctx.terminate(reason, batch);
 }
 
-/// Runs a handler or hook, unless the process is killed first: a kill drops it at its next
-/// await, as an Erlang kill does not wait for the process to finish what it is doing.
-async fn killable<M, F: std::future::Future<Output = ()>>(
-    mailbox: &crate::mailbox::Mailbox<M>,
-    fut: F,
-) -> Result<(), ExitReason> {
-    let mut fut = std::pin::pin!(fut);
-    poll_fn(|cx| {
-        if mailbox.is_killed() {
-            return Poll::Ready(Err(ExitReason::Killed));
-        }
-        match fut.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Ok(())),
-            Poll::Pending => {
-                mailbox.wake_on_kill(cx);
-                // A kill between the check above and registering the waker must not be missed.
-                if mailbox.is_killed() {
-                    Poll::Ready(Err(ExitReason::Killed))
-                } else {
-                    Poll::Pending
-                }
-            }
-        }
-    })
-    .await
-}
-
 /// The future of the hook a signal calls for. Not an async fn: the signal's value moves into
 /// the hook at once, instead of being kept in every process's future across the await.
 fn hook_future<'a, A: Actor>(
     actor: &'a mut A,
     ctx: &'a mut Ctx<A>,
     hook: HookCall,
-) -> impl std::future::Future<Output = ()> + Send + 'a {
+) -> impl Future<Output = ()> + Send + 'a {
     match hook {
         HookCall::Exit(exit) => Either::Left(actor.on_exit(exit, ctx)),
         HookCall::Down(down) => Either::Right(actor.on_down(down, ctx)),
@@ -128,8 +100,9 @@ fn hook_future<'a, A: Actor>(
 async fn serve<A: Actor>(p: &mut Proc<A>) -> ExitReason {
     let Proc { actor, ctx, batch } = p;
     let cell = ctx.cell.clone();
-    if let Err(killed) = killable(&cell.mailbox, actor.started(ctx)).await {
-        return killed;
+    actor.started(ctx).await;
+    if cell.mailbox.is_killed() {
+        return ExitReason::Killed;
     }
     let mut budget = BUDGET;
     let mut was_busy = false;
@@ -150,15 +123,13 @@ async fn serve<A: Actor>(p: &mut Proc<A>) -> ExitReason {
                 batch.push_front(env);
                 return ExitReason::Killed;
             }
-            let handled = match env {
-                Envelope::Msg(msg) => killable(&cell.mailbox, actor.handle(msg, ctx)).await,
-                Envelope::Signal(sig) => match ctx.handle_signal(*sig) {
-                    Some(hook) => killable(&cell.mailbox, hook_future(actor, ctx, hook)).await,
-                    None => Ok(()),
-                },
-            };
-            if let Err(killed) = handled {
-                return killed;
+            match env {
+                Envelope::Msg(msg) => actor.handle(msg, ctx).await,
+                Envelope::Signal(sig) => {
+                    if let Some(hook) = ctx.handle_signal(*sig) {
+                        hook_future(actor, ctx, hook).await
+                    }
+                }
             }
             if let Some(reason) = ctx.take_stop() {
                 return reason;
