@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use crate::actor::Actor;
 use crate::cell::{AnyCell, Cell, Target, resolve_remote};
 use crate::error::{CallError, SendError};
+use crate::exit::ExitReason;
 use crate::mailbox::Envelope;
 use crate::monitor::MonitorHandle;
 use crate::node::NodeInner;
@@ -150,9 +151,15 @@ impl<A: Actor, R: Send + 'static> Future for CallFuture<A, R> {
                     },
                 },
                 State::Exiting(handle) => {
-                    let down = std::task::ready!(Pin::new(handle).poll(cx));
+                    let down = std::task::ready!(Pin::new(&mut *handle).poll(cx));
+                    // The callee may have ended between our look and the monitor, which then
+                    // says only `NoProc`: its cell still knows the real reason.
+                    let reason = match (&down.reason, local_exit(handle.pid())) {
+                        (ExitReason::NoProc, Some(known)) => known,
+                        _ => down.reason,
+                    };
                     self.state = State::Done;
-                    return Poll::Ready(Err(CallError::exited(down.reason)));
+                    return Poll::Ready(Err(CallError::exited(reason)));
                 }
                 State::Done => panic!("CallFuture polled after completion"),
             }
@@ -209,14 +216,21 @@ fn arm<R: Send + 'static>(node: &Arc<NodeInner>, slot: &Arc<ReplySlot<R>>, timeo
 }
 
 /// Why the callee ended: known now, or a handle that will tell.
-fn callee_exit<A: Actor>(target: &Route<A>) -> Result<crate::ExitReason, MonitorHandle> {
+fn callee_exit<A: Actor>(target: &Route<A>) -> Result<ExitReason, MonitorHandle> {
     match &target.0 {
         RouteKind::Local(cell) => match cell.mailbox.exit_reason() {
             Some(reason) => Ok(reason),
             None => Err(MonitorHandle::new(&cell.node, target.any())),
         },
         // A remote reply half answers for itself; a closed one means the link is gone.
-        RouteKind::Remote(_) => Ok(crate::ExitReason::NoConnection),
+        RouteKind::Remote(_) => Ok(ExitReason::NoConnection),
+    }
+}
+
+fn local_exit(pid: &crate::AnyPid) -> Option<ExitReason> {
+    match &pid.0 {
+        crate::pid::AnyRoute::Local(cell) => cell.exit_reason(),
+        crate::pid::AnyRoute::Remote(_) => None,
     }
 }
 
