@@ -48,6 +48,7 @@ pub fn decl(d: &ActorDecl) -> TokenStream {
             }
         }
 
+        #[diagnostic::do_not_recommend]
         impl #impl_g ::actors::Declared for #ident #ty_g #where_c {
             const NAME: &'static str = #name;
         }
@@ -542,6 +543,7 @@ fn actor_trait(
     };
 
     quote! {
+        #[diagnostic::do_not_recommend]
         impl #impl_g ::actors::Actor for #self_ty #where_c {
             type Msg = #msg #ty_g;
             type Api = #api;

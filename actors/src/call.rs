@@ -127,6 +127,9 @@ impl<A: Actor, R: Send + 'static> Future for CallFuture<A, R> {
         loop {
             match &mut self.state {
                 State::Unsent(call) => {
+                    if let Some(call) = call.as_ref() {
+                        std::task::ready!(poll_ready(&call.target, cx));
+                    }
                     let call = call.take().expect("an unsent call holds its message");
                     match send_call(call) {
                         Ok((target, slot)) => self.state = State::Waiting { target, slot },
@@ -164,6 +167,17 @@ impl<A: Actor, R: Send + 'static> Future for CallFuture<A, R> {
                 State::Done => panic!("CallFuture polled after completion"),
             }
         }
+    }
+}
+
+/// Waits while the connection a remote call would go on is too far behind.
+fn poll_ready<A: Actor>(target: &Route<A>, cx: &mut Context<'_>) -> Poll<()> {
+    match &target.0 {
+        RouteKind::Remote(addr) if addr.home != addr.via.id => match addr.via.router() {
+            Some(router) => router.poll_ready(&target.any(), cx),
+            None => Poll::Ready(()),
+        },
+        _ => Poll::Ready(()),
     }
 }
 

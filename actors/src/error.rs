@@ -20,6 +20,10 @@ pub enum CallError {
     /// The process ended before it replied.
     #[error("the process exited before replying: {0}")]
     Exited(ExitReason),
+    /// The connection to the process's node has far too much queued: the peer is not
+    /// keeping up.
+    #[error("the connection to the process's node is overloaded")]
+    Overloaded,
     /// The far process is of another actor type, or another version of it.
     #[error("actor type mismatch: {0}")]
     TypeMismatch(String),

@@ -57,6 +57,18 @@ impl fmt::Display for ExitReason {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct MonitorRef(pub(crate) u64);
 
+impl MonitorRef {
+    /// The reference as a number, to carry it over the wire.
+    pub fn as_raw(self) -> u64 {
+        self.0
+    }
+
+    /// A reference from a number carried over the wire.
+    pub fn from_raw(raw: u64) -> Self {
+        MonitorRef(raw)
+    }
+}
+
 impl fmt::Display for MonitorRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "#Ref<{}>", self.0)

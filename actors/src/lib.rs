@@ -66,7 +66,7 @@ pub use ctx::{Ctx, TimerRef};
 pub use error::{CallError, RegisterError, SendError, WireError};
 pub use exit::{Down, Exit, ExitReason, MonitorRef};
 pub use monitor::MonitorHandle;
-pub use node::{Node, NodeId};
+pub use node::{Node, NodeId, WeakNode};
 pub use pid::{AnyPid, Pid};
 pub use signal::ProcessInfo;
 

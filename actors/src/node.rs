@@ -385,6 +385,9 @@ impl Node {
             }
             let _ = crate::rt::timeout(grace, self.inner.procs.wait_empty()).await;
         }
+        if let Some(router) = self.inner.router() {
+            router.shutdown();
+        }
     }
 
     /// Installs the router that carries traffic to other nodes; only once per node.
@@ -404,5 +407,63 @@ impl Node {
 
     pub(crate) fn from_inner(inner: Arc<NodeInner>) -> Node {
         Node { inner }
+    }
+
+    /// A handle that does not keep the node alive: what state attached to the node holds,
+    /// so that the node and its attachments do not keep each other alive forever.
+    pub fn downgrade(&self) -> WeakNode {
+        WeakNode(Arc::downgrade(&self.inner))
+    }
+
+    /// The pid of process `id` of this node, alive or not: a dead one answers `NoProc`.
+    pub fn pid_of(&self, id: u64) -> AnyPid {
+        match self.inner.procs.get(id) {
+            Some(cell) => AnyPid(crate::pid::AnyRoute::Local(cell)),
+            None => AnyPid(crate::pid::AnyRoute::Remote(Arc::new(
+                crate::pid::RemoteAddr {
+                    via: self.inner.clone(),
+                    home: self.inner.id.clone(),
+                    id,
+                    identity: 0,
+                },
+            ))),
+        }
+    }
+
+    /// A fresh reference, unique on this node (Erlang's `make_ref()`).
+    pub fn make_ref(&self) -> MonitorRef {
+        self.inner.next_ref()
+    }
+
+    /// The pid of process `id` of node `home` (any node, any run), bound to this node.
+    pub fn remote_pid(&self, home: &NodeId, id: u64) -> AnyPid {
+        if *home == self.inner.id {
+            return self.pid_of(id);
+        }
+        AnyPid(crate::pid::AnyRoute::Remote(Arc::new(
+            crate::pid::RemoteAddr {
+                via: self.inner.clone(),
+                home: home.clone(),
+                id,
+                identity: 0,
+            },
+        )))
+    }
+
+    /// Delivers a signal that came over the wire to local process `id`; if it is gone, the
+    /// signal bounces (a monitor gets `Down(NoProc)`, a link attempt an exit signal).
+    pub fn signal_local(&self, id: u64, sig: Signal) {
+        crate::cell::send_signal(&self.pid_of(id), sig);
+    }
+}
+
+/// A node handle that does not keep the node alive; see [`Node::downgrade`].
+#[derive(Clone)]
+pub struct WeakNode(std::sync::Weak<NodeInner>);
+
+impl WeakNode {
+    /// The node, if it still exists.
+    pub fn upgrade(&self) -> Option<Node> {
+        self.0.upgrade().map(Node::from_inner)
     }
 }

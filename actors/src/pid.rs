@@ -188,6 +188,16 @@ impl AnyPid {
         self.view().is_local()
     }
 
+    /// The creation of the process's node: which run of that node the process belongs to.
+    pub fn creation(&self) -> u32 {
+        self.view().home().creation()
+    }
+
+    /// The wire identity hash of the process's actor type (0 when unknown).
+    pub fn identity(&self) -> u64 {
+        self.view().identity_hash()
+    }
+
     /// The wire name of the process's actor type.
     pub fn actor_name(&self) -> Option<&'static str> {
         match &self.0 {

@@ -21,4 +21,14 @@ pub trait Router: Send + Sync + 'static {
 
     /// The small number that stands for `node` when a pid is printed (`#PID<3.94.0>`).
     fn node_index(&self, node: &str) -> u32;
+
+    /// The node has shut down its processes: close every connection.
+    fn shutdown(&self) {}
+
+    /// Ready when a call to `to` may be sent: pending while the connection to its node has
+    /// too much queued (Erlang's busy distribution port), so that callers wait instead of
+    /// growing the queue.
+    fn poll_ready(&self, _to: &AnyPid, _cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
+        std::task::Poll::Ready(())
+    }
 }

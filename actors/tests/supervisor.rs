@@ -1,7 +1,7 @@
 //! Supervisors: strategies, restart types, intensity, shutdown order, dynamic and named
 //! children, and no leaks over many restarts.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -267,9 +267,11 @@ fn children_stop_in_reverse_order_and_stragglers_are_killed() {
             .start(&node)
             .await;
         let children = pids(&sup).await;
-        // b is busy in a long handler: it cannot stop in time, and is killed.
+        // b is busy in a long handler: it cannot stop in time, and is killed. Polling the call
+        // once sends it, so it is queued before the stop.
         let b = worker(&children[1]);
-        actors::rt::spawn(async move { b.hang().await });
+        let mut hang = std::pin::pin!(b.hang().into_future());
+        assert!(futures::poll!(hang.as_mut()).is_pending());
         let b_down = node.monitor(children[1].clone().unwrap());
         let sup_down = node.monitor(&sup);
         let started = Instant::now();

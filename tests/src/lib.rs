@@ -1,1 +1,166 @@
-//! Test helpers shared by the integration suites.
+//! Test helpers shared by the integration suites and the `testnode` binary: actors known to
+//! every node, clusters over loopback, and bounded waiting.
+
+#![forbid(unsafe_code)]
+
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+use actors_net::prelude::*;
+
+pub mod child;
+
+/// The cookie test clusters share.
+pub const COOKIE: &str = "test-cookie";
+
+/// A counter every test node knows.
+#[actor]
+pub struct Counter {
+    /// The total.
+    pub n: u64,
+}
+
+#[actor]
+impl Counter {
+    /// Adds `by`, returns the total.
+    #[handle]
+    fn add(&mut self, by: u64) -> u64 {
+        self.n += by;
+        self.n
+    }
+
+    /// The total.
+    #[handle]
+    fn get(&self) -> u64 {
+        self.n
+    }
+
+    /// Adds one; no reply.
+    #[handle(cast)]
+    fn incr(&mut self) {
+        self.n += 1
+    }
+
+    /// Replies after `ms` milliseconds.
+    #[handle]
+    async fn slow(&self, ms: u64) -> u64 {
+        actors::rt::sleep(Duration::from_millis(ms)).await;
+        self.n
+    }
+
+    /// Ends with `reason`.
+    #[handle]
+    fn quit(&mut self, reason: ExitReason, ctx: &mut Ctx<Self>) {
+        ctx.stop(reason)
+    }
+
+    /// Panics.
+    #[handle]
+    fn crash(&mut self) -> u64 {
+        panic!("counter crashed on request")
+    }
+
+    /// Returns its own pid: a pid that crosses the wire.
+    #[handle]
+    fn me(&self, ctx: &mut Ctx<Self>) -> Pid<Counter> {
+        ctx.pid()
+    }
+
+    /// Calls `other` and returns what it answered: a pid received in a message, used there.
+    #[handle]
+    async fn ask(&self, other: Pid<Counter>, by: u64) -> Result<u64, CallError> {
+        other.add(by).await
+    }
+
+    /// A byte payload, sized by the caller, back.
+    #[handle]
+    fn echo_bytes(&self, bytes: serde_bytes::ByteBuf) -> serde_bytes::ByteBuf {
+        bytes
+    }
+}
+
+/// Records (sender, sequence) pairs and counts order violations per sender.
+#[actor]
+#[derive(Default)]
+pub struct Collector {
+    next: std::collections::HashMap<u32, u64>,
+    violations: u64,
+    total: u64,
+}
+
+#[actor]
+impl Collector {
+    /// One message of `sender`'s sequence.
+    #[handle(cast)]
+    fn push(&mut self, sender: u32, seq: u64) {
+        let next = self.next.entry(sender).or_insert(0);
+        if *next != seq {
+            self.violations += 1;
+        }
+        *next = seq + 1;
+        self.total += 1;
+    }
+
+    /// (violations, total received).
+    #[handle]
+    fn report(&self) -> (u64, u64) {
+        (self.violations, self.total)
+    }
+}
+
+/// An actor of another type, for identity checks.
+#[actor]
+pub struct Other;
+
+#[actor]
+impl Other {
+    /// Adds, like Counter::add, but is not a Counter.
+    #[handle]
+    fn add(&mut self, by: u64) -> u64 {
+        by
+    }
+}
+
+/// Starts a node on loopback with a free port.
+pub async fn start(name: &str) -> Node {
+    Node::builder(&format!("{name}@127.0.0.1:0"))
+        .cookie(COOKIE)
+        .start()
+        .await
+        .expect("node starts")
+}
+
+/// Starts `n` nodes named `n0, n1, ...` on loopback, each connected to the first.
+pub async fn cluster(n: usize) -> Vec<Node> {
+    let mut nodes = Vec::new();
+    for i in 0..n {
+        nodes.push(start(&format!("n{i}")).await);
+    }
+    for node in &nodes[1..] {
+        node.connect(nodes[0].name()).await.expect("connects");
+    }
+    nodes
+}
+
+/// Polls `check` until it holds, for at most `limit`; panics saying `what` otherwise.
+pub async fn until<F: Future<Output = bool>>(
+    what: &str,
+    limit: Duration,
+    mut check: impl FnMut() -> F,
+) {
+    let deadline = Instant::now() + limit;
+    while !check().await {
+        assert!(Instant::now() < deadline, "waited {limit:?} for {what}");
+        actors::rt::sleep(Duration::from_millis(5)).await;
+    }
+}
+
+/// Waits for the next node event, for at most `limit`.
+pub async fn next_event(events: &mut NodeEvents, limit: Duration) -> NodeEvent {
+    actors::rt::timeout(limit, events.next())
+        .await
+        .expect("a node event in time")
+        .expect("the node is alive")
+}
+
+pub use actors_net::{DistNode, NodeEvents};

@@ -1,0 +1,28 @@
+//! A distributed node's settings.
+
+use std::time::Duration;
+
+/// Settings of a distributed node; see [`crate::NodeBuilder`] for what each one does.
+#[derive(Clone)]
+pub(crate) struct Config {
+    pub(crate) cookie: Vec<u8>,
+    pub(crate) heartbeat_interval: Duration,
+    pub(crate) heartbeat_misses: u32,
+    pub(crate) max_frame: usize,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) send_limit: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            cookie: b"nocookie".to_vec(),
+            // A frozen peer is declared down after 5 silent intervals: within 2.5 s.
+            heartbeat_interval: Duration::from_millis(500),
+            heartbeat_misses: 5,
+            max_frame: 4 << 20,
+            handshake_timeout: Duration::from_secs(5),
+            send_limit: 16 << 20,
+        }
+    }
+}

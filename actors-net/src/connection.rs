@@ -1,0 +1,275 @@
+//! One connection to one peer node: its outbound queue, its writer and reader, the calls in
+//! flight on it, and the links and monitors that cross it.
+//!
+//! Senders append encoded frames to one byte buffer under a short lock; the writer swaps the
+//! whole buffer out and writes it in one call, so frames batch under load and go out at once
+//! when idle. A connection exists from the moment something wants to reach the peer: frames
+//! queue while it connects, and are dropped (calls failing with `NoConnection`) if it fails.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use actors::dist::{PendingCall, Watcher};
+use actors::{AnyPid, MonitorRef, NodeId};
+use futures::channel::oneshot;
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// How a connection came to be, while it is being set up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Origin {
+    /// This node is dialling.
+    Dialing,
+    /// The peer dialled, and this node is answering.
+    Accepting,
+}
+
+pub(crate) enum State {
+    Connecting(Origin),
+    Up,
+    Down(String),
+}
+
+/// Links and monitors that cross this connection, so that losing it resolves every one.
+#[derive(Default)]
+pub(crate) struct Ties {
+    /// (local process, remote process) pairs linked across the connection.
+    pub(crate) links: HashSet<(AnyPid, AnyPid)>,
+    /// Monitors local watchers hold on remote processes, by monitor ref.
+    pub(crate) watching: HashMap<u64, (Watcher, AnyPid)>,
+    /// Monitors the peer holds on local processes: the peer's ref -> (local ref, local pid).
+    pub(crate) watched: HashMap<u64, (MonitorRef, AnyPid)>,
+}
+
+struct Out {
+    buf: Vec<u8>,
+    /// Bytes the writer has taken but not yet written.
+    writing: usize,
+    writer: Option<Waker>,
+    /// Senders waiting for the queue to drain below the soft limit.
+    space: Vec<Waker>,
+}
+
+/// Why a frame could not be queued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum QueueError {
+    Closed,
+    Overloaded,
+}
+
+pub(crate) struct Conn {
+    /// The peer's name, as dialled or as it introduced itself.
+    pub(crate) name: String,
+    /// The peer's name and creation, once the handshake has told.
+    peer: Mutex<Option<NodeId>>,
+    state: Mutex<State>,
+    /// Tasks waiting for the connection to be up or down.
+    state_waiters: Mutex<Vec<Waker>>,
+    closed: AtomicBool,
+    out: Mutex<Out>,
+    /// Cuts the transport stream, once installed.
+    cut: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
+    pub(crate) pending: Mutex<HashMap<u64, Box<dyn PendingCall>>>,
+    /// Remote name lookups awaiting their answer.
+    pub(crate) lookups: Mutex<HashMap<u64, oneshot::Sender<Option<AnyPid>>>>,
+    next_call: AtomicU64,
+    pub(crate) ties: Mutex<Ties>,
+    /// Milliseconds since `epoch` of the last frame received and sent.
+    last_recv: AtomicU64,
+    last_sent: AtomicU64,
+    epoch: Instant,
+    soft_limit: usize,
+    hard_limit: usize,
+}
+
+impl Conn {
+    pub(crate) fn new(name: &str, origin: Origin, soft_limit: usize) -> Self {
+        Conn {
+            name: name.to_string(),
+            peer: Mutex::new(None),
+            state: Mutex::new(State::Connecting(origin)),
+            state_waiters: Mutex::new(Vec::new()),
+            closed: AtomicBool::new(false),
+            out: Mutex::new(Out {
+                buf: Vec::new(),
+                writing: 0,
+                writer: None,
+                space: Vec::new(),
+            }),
+            cut: Mutex::new(None),
+            pending: Mutex::new(HashMap::new()),
+            lookups: Mutex::new(HashMap::new()),
+            next_call: AtomicU64::new(1),
+            ties: Mutex::new(Ties::default()),
+            last_recv: AtomicU64::new(0),
+            last_sent: AtomicU64::new(0),
+            epoch: Instant::now(),
+            soft_limit,
+            hard_limit: soft_limit.saturating_mul(4),
+        }
+    }
+
+    pub(crate) fn state(&self) -> MutexGuard<'_, State> {
+        lock(&self.state)
+    }
+
+    pub(crate) fn is_up(&self) -> bool {
+        matches!(*self.state(), State::Up)
+    }
+
+    pub(crate) fn is_closed(&self) -> bool {
+        self.closed.load(Ordering::Acquire)
+    }
+
+    /// Marks the connection up over a stream that `cut` can close.
+    pub(crate) fn set_up(&self, peer: NodeId, cut: Box<dyn Fn() + Send + Sync>) {
+        *lock(&self.peer) = Some(peer);
+        *lock(&self.cut) = Some(cut);
+        *self.state() = State::Up;
+        let now = self.now();
+        self.last_recv.store(now, Ordering::Relaxed);
+        self.last_sent.store(now, Ordering::Relaxed);
+        self.wake_state_waiters();
+        // Frames queued while connecting can go now.
+        if let Some(w) = lock(&self.out).writer.take() {
+            w.wake();
+        }
+    }
+
+    /// Marks the connection down; false if it already was. Cuts the stream and wakes everyone.
+    pub(crate) fn set_down(&self, reason: &str) -> bool {
+        {
+            let mut st = self.state();
+            if matches!(*st, State::Down(_)) {
+                return false;
+            }
+            *st = State::Down(reason.to_string());
+        }
+        self.closed.store(true, Ordering::Release);
+        if let Some(cut) = lock(&self.cut).take() {
+            cut();
+        }
+        let (writer, space) = {
+            let mut out = lock(&self.out);
+            out.buf = Vec::new();
+            (out.writer.take(), std::mem::take(&mut out.space))
+        };
+        for w in writer.into_iter().chain(space) {
+            w.wake();
+        }
+        self.wake_state_waiters();
+        true
+    }
+
+    fn wake_state_waiters(&self) {
+        for w in lock(&self.state_waiters).drain(..) {
+            w.wake();
+        }
+    }
+
+    /// Ready once the connection is up (`Ok`) or down (`Err` with the reason).
+    pub(crate) fn poll_settled(&self, cx: &mut Context<'_>) -> Poll<Result<(), String>> {
+        let mut waiters = lock(&self.state_waiters);
+        match &*self.state() {
+            State::Up => Poll::Ready(Ok(())),
+            State::Down(reason) => Poll::Ready(Err(reason.clone())),
+            State::Connecting(_) => {
+                waiters.push(cx.waker().clone());
+                Poll::Pending
+            }
+        }
+    }
+
+    fn now(&self) -> u64 {
+        self.epoch.elapsed().as_millis() as u64
+    }
+
+    pub(crate) fn mark_recv(&self) {
+        self.last_recv.store(self.now(), Ordering::Relaxed);
+    }
+
+    /// Milliseconds since the last frame was received and sent.
+    pub(crate) fn idle(&self) -> (u64, u64) {
+        let now = self.now();
+        (
+            now.saturating_sub(self.last_recv.load(Ordering::Relaxed)),
+            now.saturating_sub(self.last_sent.load(Ordering::Relaxed)),
+        )
+    }
+
+    /// Appends a frame with `write`, unless the connection is down or far too far behind.
+    pub(crate) fn enqueue(&self, write: impl FnOnce(&mut Vec<u8>)) -> Result<(), QueueError> {
+        if self.is_closed() {
+            return Err(QueueError::Closed);
+        }
+        let mut out = lock(&self.out);
+        if out.buf.len() + out.writing > self.hard_limit {
+            return Err(QueueError::Overloaded);
+        }
+        write(&mut out.buf);
+        let writer = out.writer.take();
+        drop(out);
+        if let Some(w) = writer {
+            w.wake();
+        }
+        Ok(())
+    }
+
+    /// Ready once fewer than the soft limit's bytes wait to be written (Erlang's busy port).
+    pub(crate) fn poll_space(&self, cx: &mut Context<'_>) -> Poll<()> {
+        let mut out = lock(&self.out);
+        if self.is_closed() || out.buf.len() + out.writing <= self.soft_limit {
+            Poll::Ready(())
+        } else {
+            out.space.push(cx.waker().clone());
+            Poll::Pending
+        }
+    }
+
+    /// The next batch of bytes to write, swapped into `batch`; `None` once down.
+    pub(crate) fn poll_batch(&self, cx: &mut Context<'_>, batch: &mut Vec<u8>) -> Poll<Option<()>> {
+        let mut out = lock(&self.out);
+        if self.is_closed() {
+            return Poll::Ready(None);
+        }
+        if out.buf.is_empty() || !self.is_up() {
+            out.writer = Some(cx.waker().clone());
+            return Poll::Pending;
+        }
+        batch.clear();
+        std::mem::swap(&mut out.buf, batch);
+        out.writing = batch.len();
+        Poll::Ready(Some(()))
+    }
+
+    /// The batch was written: wake senders waiting for room.
+    pub(crate) fn batch_written(&self) {
+        self.last_sent.store(self.now(), Ordering::Relaxed);
+        let space = {
+            let mut out = lock(&self.out);
+            out.writing = 0;
+            if out.buf.len() <= self.soft_limit {
+                std::mem::take(&mut out.space)
+            } else {
+                Vec::new()
+            }
+        };
+        for w in space {
+            w.wake();
+        }
+    }
+
+    pub(crate) fn next_call_ref(&self) -> u64 {
+        self.next_call.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Forgets calls whose callers gave up (timed out), so they do not pile up.
+    pub(crate) fn sweep_abandoned_calls(&self) {
+        lock(&self.pending).retain(|_, call| !call.abandoned());
+    }
+}

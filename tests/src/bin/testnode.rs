@@ -1,0 +1,42 @@
+//! A node in its own OS process, for tests that kill or freeze it.
+//!
+//! `testnode --name n@127.0.0.1:0 --cookie c [--connect other]... [--heartbeat-ms 200]`
+//! starts the node, registers a `Counter` as "counter", connects to the peers given, prints
+//! `READY <name>` and runs until killed.
+
+use std::time::Duration;
+
+use actors_integration::Counter;
+use actors_net::prelude::*;
+
+fn main() {
+    let mut name = String::from("child@127.0.0.1:0");
+    let mut cookie = String::from(actors_integration::COOKIE);
+    let mut connect = Vec::new();
+    let mut heartbeat_ms = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = || args.next().expect("a value after the flag");
+        match arg.as_str() {
+            "--name" => name = value(),
+            "--cookie" => cookie = value(),
+            "--connect" => connect.push(value()),
+            "--heartbeat-ms" => heartbeat_ms = Some(value().parse::<u64>().expect("a number")),
+            other => panic!("unknown argument {other}"),
+        }
+    }
+    actors::rt::block_on(async move {
+        let mut builder = Node::builder(&name).cookie(&cookie);
+        if let Some(ms) = heartbeat_ms {
+            builder = builder.heartbeat(Duration::from_millis(ms), 5);
+        }
+        let node = builder.start().await.expect("node starts");
+        let counter = node.spawn(Counter { n: 0 });
+        node.register("counter", &counter).expect("free name");
+        for peer in &connect {
+            node.connect(peer).await.expect("connects");
+        }
+        println!("READY {}", node.name());
+        std::future::pending::<()>().await;
+    });
+}

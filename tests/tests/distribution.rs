@@ -1,0 +1,351 @@
+//! Nodes over loopback TCP in one OS process: remote call and cast, pids in messages,
+//! ordering, lazy and transitive connection, identity checks, node events.
+
+use std::future::IntoFuture;
+use std::time::Duration;
+
+use actors::rt::block_on;
+use actors_integration::*;
+use actors_net::prelude::*;
+use actors_net::{ConnectError, LookupError};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[test]
+fn remote_call_and_cast() {
+    block_on(async {
+        let nodes = cluster(2).await;
+        let (a, b) = (&nodes[0], &nodes[1]);
+        let counter = b.spawn(Counter { n: 0 });
+        b.register("counter", &counter).unwrap();
+        let remote: Pid<Counter> = a.whereis_on("counter", b.name()).await.expect("found");
+        assert!(!remote.is_local());
+        assert_eq!(remote.node(), b.name());
+        assert_eq!(remote.add(5).await, Ok(5));
+        remote.incr().expect("cast");
+        assert_eq!(remote.get().await, Ok(6));
+        assert_eq!(counter.get().await, Ok(6), "the same process, seen locally");
+        for n in &nodes {
+            n.shutdown().await;
+        }
+    });
+}
+
+#[test]
+fn lookups_by_name_on_another_node() {
+    block_on(async {
+        let nodes = cluster(2).await;
+        let (a, b) = (&nodes[0], &nodes[1]);
+        b.register("other", b.spawn(Other)).unwrap();
+        assert_eq!(
+            a.whereis_on::<Counter>("missing", b.name()).await,
+            Err(LookupError::NotRegistered {
+                name: "missing".into(),
+                node: b.name().into()
+            })
+        );
+        assert_eq!(
+            a.whereis_on::<Counter>("other", b.name()).await,
+            Err(LookupError::WrongType("other".into()))
+        );
+        assert!(a.whereis_on::<Other>("other", b.name()).await.is_ok());
+    });
+}
+
+#[test]
+fn pids_travel_in_messages_and_work_on_the_far_side() {
+    block_on(async {
+        let nodes = cluster(2).await;
+        let (a, b) = (&nodes[0], &nodes[1]);
+        let on_b = b.spawn(Counter { n: 100 });
+        b.register("c", &on_b).unwrap();
+        let remote: Pid<Counter> = a.whereis_on("c", b.name()).await.unwrap();
+        // The far process returns its own pid: it arrives as a pid of node b.
+        let back = remote.me().await.unwrap();
+        assert_eq!(back, remote);
+        // A pid of node a, sent to node b, which calls it back across the network.
+        let on_a = a.spawn(Counter { n: 0 });
+        assert_eq!(remote.ask(on_a.clone(), 7).await, Ok(Ok(7)));
+        assert_eq!(on_a.get().await, Ok(7));
+        // A pid of node b sent to node b arrives as a local pid there.
+        let second = b.spawn(Counter { n: 200 });
+        b.register("second", &second).unwrap();
+        let second: Pid<Counter> = a.whereis_on("second", b.name()).await.unwrap();
+        assert_eq!(remote.ask(second, 1).await, Ok(Ok(201)));
+    });
+}
+
+#[test]
+fn each_senders_order_is_kept_across_nodes() {
+    const SENDERS: u32 = 4;
+    const EACH: u64 = 100_000;
+    block_on(async {
+        let nodes = cluster(2).await;
+        let (a, b) = (&nodes[0], &nodes[1]);
+        let collector = b.spawn(Collector::default());
+        b.register("collector", &collector).unwrap();
+        let remote: Pid<Collector> = a.whereis_on("collector", b.name()).await.unwrap();
+        let senders: Vec<_> = (0..SENDERS)
+            .map(|id| {
+                let c = remote.clone();
+                actors::rt::spawn(async move {
+                    for seq in 0..EACH {
+                        c.push(id, seq).expect("cast");
+                        if seq % 512 == 0 {
+                            actors::rt::yield_now().await;
+                        }
+                    }
+                })
+            })
+            .collect();
+        for s in senders {
+            s.await;
+        }
+        until("every cast to arrive", Duration::from_secs(60), || async {
+            collector.report().await.unwrap().1 == u64::from(SENDERS) * EACH
+        })
+        .await;
+        assert_eq!(
+            collector.report().await.unwrap(),
+            (0, u64::from(SENDERS) * EACH)
+        );
+    });
+}
+
+#[test]
+fn a_send_connects_lazily() {
+    block_on(async {
+        let a = start("a").await;
+        let b = start("b").await;
+        let counter = b.spawn(Counter { n: 1 });
+        // A pid of b reaches a without any connection (here through the codec), and the
+        // first call connects.
+        let mut bytes = Vec::new();
+        actors::wire::encode(&counter, &mut bytes).unwrap();
+        let remote: Pid<Counter> = actors::wire::decode(&a, &bytes).unwrap();
+        assert!(a.nodes().is_empty());
+        assert_eq!(remote.add(1).await, Ok(2));
+        assert_eq!(a.nodes(), vec![b.name().to_string()]);
+    });
+}
+
+#[test]
+fn connecting_is_transitive() {
+    block_on(async {
+        let nodes = cluster(4).await;
+        for n in &nodes {
+            let mut expected: Vec<String> = nodes
+                .iter()
+                .filter(|m| m.name() != n.name())
+                .map(|m| m.name().to_string())
+                .collect();
+            expected.sort();
+            let n = n.clone();
+            until("a full mesh", WAIT, || {
+                let (n, expected) = (n.clone(), expected.clone());
+                async move { n.nodes() == expected }
+            })
+            .await;
+        }
+    });
+}
+
+#[test]
+fn simultaneous_connects_end_with_one_connection() {
+    logs();
+    block_on(async {
+        for _ in 0..10 {
+            let a = start("a").await;
+            let b = start("b").await;
+            let mut events_a = a.monitor_nodes();
+            let (ra, rb) = futures::join!(a.connect(b.name()), b.connect(a.name()));
+            assert_eq!((ra, rb), (Ok(()), Ok(())));
+            assert_eq!(
+                next_event(&mut events_a, WAIT).await,
+                NodeEvent::Up(b.name().into())
+            );
+            assert_eq!(a.nodes(), vec![b.name().to_string()]);
+            assert_eq!(b.nodes(), vec![a.name().to_string()]);
+            // It carries traffic both ways.
+            let on_b = b.spawn(Counter { n: 0 });
+            b.register("c", &on_b).unwrap();
+            let remote: Pid<Counter> = a.whereis_on("c", b.name()).await.unwrap();
+            assert_eq!(remote.add(1).await, Ok(1));
+            // And no second connection came up.
+            assert!(
+                actors::rt::timeout(Duration::from_millis(100), events_a.next())
+                    .await
+                    .is_err(),
+                "no other event"
+            );
+            a.shutdown().await;
+            b.shutdown().await;
+        }
+    });
+}
+
+#[test]
+fn a_wrong_cookie_is_refused_and_others_keep_working() {
+    block_on(async {
+        let nodes = cluster(2).await;
+        let (a, b) = (&nodes[0], &nodes[1]);
+        let intruder = Node::builder("intruder@127.0.0.1:0")
+            .cookie("wrong")
+            .start()
+            .await
+            .unwrap();
+        let refused = intruder.connect(a.name()).await;
+        assert!(
+            matches!(&refused, Err(ConnectError::Failed { reason, .. }) if reason.contains("bad cookie")
+                || reason.contains("read failed") || reason.contains("i/o")),
+            "{refused:?}"
+        );
+        assert!(!a.nodes().contains(&intruder.name().to_string()));
+        let counter = a.spawn(Counter { n: 0 });
+        a.register("c", &counter).unwrap();
+        let remote: Pid<Counter> = b.whereis_on("c", a.name()).await.unwrap();
+        assert_eq!(remote.add(3).await, Ok(3));
+    });
+}
+
+#[test]
+fn an_identity_mismatch_is_a_typed_error() {
+    block_on(async {
+        let nodes = cluster(2).await;
+        let (a, b) = (&nodes[0], &nodes[1]);
+        let other = b.spawn(Other);
+        // A pid of an `Other` that claims to be a `Counter`, as a peer built from another
+        // version of the code would send: the far side refuses the call.
+        #[derive(serde::Serialize)]
+        struct WirePid<'a> {
+            node: &'a str,
+            creation: u32,
+            id: u64,
+            identity: u64,
+        }
+        let forged = WirePid {
+            node: b.name(),
+            creation: b.id().creation(),
+            id: other.id(),
+            identity: <Counter as Actor>::IDENTITY.hash,
+        };
+        let mut bytes = Vec::new();
+        actors::wire::encode(&forged, &mut bytes).unwrap();
+        let as_counter: Pid<Counter> = actors::wire::decode(a, &bytes).expect("decodes");
+        match as_counter.add(1).await {
+            Err(CallError::TypeMismatch(msg)) => assert!(msg.contains("Other"), "{msg}"),
+            other => panic!("expected a type mismatch, got {other:?}"),
+        }
+        // The connection survives it.
+        assert_eq!(a.nodes(), vec![b.name().to_string()]);
+    });
+}
+
+#[test]
+fn calls_fail_fast_when_the_node_is_gone() {
+    block_on(async {
+        let nodes = cluster(2).await;
+        let (a, b) = (&nodes[0], &nodes[1]);
+        let counter = b.spawn(Counter { n: 0 });
+        b.register("c", &counter).unwrap();
+        let remote: Pid<Counter> = a.whereis_on("c", b.name()).await.unwrap();
+        let mut events = a.monitor_nodes();
+        // A call in flight when the connection is lost fails with NoConnection, not a timeout.
+        let mut call = std::pin::pin!(
+            remote
+                .slow(10_000)
+                .timeout(Duration::from_secs(30))
+                .into_future()
+        );
+        assert!(
+            futures::poll!(call.as_mut()).is_pending(),
+            "sent, not answered"
+        );
+        b.block(a.name());
+        assert_eq!(
+            next_event(&mut events, WAIT).await,
+            NodeEvent::Down(b.name().into())
+        );
+        let started = std::time::Instant::now();
+        assert_eq!(call.await, Err(CallError::NoConnection));
+        assert!(started.elapsed() < Duration::from_secs(5));
+        // And a new call fails at once too.
+        assert_eq!(remote.get().await, Err(CallError::NoConnection));
+    });
+}
+
+#[test]
+fn a_call_to_a_dead_remote_process_is_noproc() {
+    block_on(async {
+        let nodes = cluster(2).await;
+        let (a, b) = (&nodes[0], &nodes[1]);
+        let counter = b.spawn(Counter { n: 0 });
+        b.register("c", &counter).unwrap();
+        let remote: Pid<Counter> = a.whereis_on("c", b.name()).await.unwrap();
+        assert_eq!(
+            remote.crash().await,
+            Err(CallError::Exited(ExitReason::Panic(
+                "counter crashed on request".into()
+            )))
+        );
+        assert_eq!(remote.get().await, Err(CallError::NoProc));
+        assert_eq!(
+            remote.incr(),
+            Ok(()),
+            "a cast to a dead process is dropped silently"
+        );
+    });
+}
+
+#[test]
+fn node_events_report_up_then_down() {
+    block_on(async {
+        let a = start("a").await;
+        let b = start("b").await;
+        let mut events = a.monitor_nodes();
+        a.connect(b.name()).await.unwrap();
+        assert_eq!(
+            next_event(&mut events, WAIT).await,
+            NodeEvent::Up(b.name().into())
+        );
+        assert!(a.disconnect(b.name()));
+        assert_eq!(
+            next_event(&mut events, WAIT).await,
+            NodeEvent::Down(b.name().into())
+        );
+        a.connect(b.name()).await.unwrap();
+        assert_eq!(
+            next_event(&mut events, WAIT).await,
+            NodeEvent::Up(b.name().into())
+        );
+    });
+}
+
+#[test]
+fn blocked_nodes_are_refused_until_unblocked() {
+    block_on(async {
+        let nodes = cluster(2).await;
+        let (a, b) = (&nodes[0], &nodes[1]);
+        let mut events = b.monitor_nodes();
+        a.block(b.name());
+        assert_eq!(
+            next_event(&mut events, WAIT).await,
+            NodeEvent::Down(a.name().into())
+        );
+        assert!(a.connect(b.name()).await.is_err());
+        assert!(
+            b.connect(a.name()).await.is_err(),
+            "refused from the other side too"
+        );
+        a.unblock(b.name());
+        a.connect(b.name()).await.expect("connects again");
+    });
+}
+
+#[allow(dead_code)]
+fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .with_test_writer()
+        .try_init();
+}
