@@ -91,6 +91,31 @@ fn put_header(out: &mut Vec<u8>, body_len: usize, kind: u8) {
     out.push(kind);
 }
 
+/// Starts a cast whose payload the caller appends next; returns where the frame starts, for
+/// [`finish`].
+pub fn begin_cast(out: &mut Vec<u8>, to: Target, identity: u64) -> usize {
+    let start = out.len();
+    put_header(out, 0, CAST);
+    out.extend_from_slice(&to.creation.to_be_bytes());
+    out.extend_from_slice(&to.id.to_be_bytes());
+    out.extend_from_slice(&identity.to_be_bytes());
+    start
+}
+
+/// Starts a call whose payload the caller appends next; returns where the frame starts.
+pub fn begin_call(out: &mut Vec<u8>, to: Target, identity: u64, call_ref: u64) -> usize {
+    let start = begin_cast(out, to, identity);
+    out[start + LEN] = CALL;
+    out.extend_from_slice(&call_ref.to_be_bytes());
+    start
+}
+
+/// Writes the length of the frame begun at `start`, now that its payload is appended.
+pub fn finish(out: &mut [u8], start: usize) {
+    let body = (out.len() - start - LEN) as u32;
+    out[start..start + LEN].copy_from_slice(&body.to_be_bytes());
+}
+
 /// Appends a tick.
 pub fn tick(out: &mut Vec<u8>) {
     put_header(out, 1, TICK);
@@ -98,21 +123,16 @@ pub fn tick(out: &mut Vec<u8>) {
 
 /// Appends a cast.
 pub fn cast(out: &mut Vec<u8>, to: Target, identity: u64, payload: &[u8]) {
-    put_header(out, 1 + 4 + 8 + 8 + payload.len(), CAST);
-    out.extend_from_slice(&to.creation.to_be_bytes());
-    out.extend_from_slice(&to.id.to_be_bytes());
-    out.extend_from_slice(&identity.to_be_bytes());
+    let start = begin_cast(out, to, identity);
     out.extend_from_slice(payload);
+    finish(out, start);
 }
 
 /// Appends a call.
 pub fn call(out: &mut Vec<u8>, to: Target, identity: u64, call_ref: u64, payload: &[u8]) {
-    put_header(out, 1 + 4 + 8 + 8 + 8 + payload.len(), CALL);
-    out.extend_from_slice(&to.creation.to_be_bytes());
-    out.extend_from_slice(&to.id.to_be_bytes());
-    out.extend_from_slice(&identity.to_be_bytes());
-    out.extend_from_slice(&call_ref.to_be_bytes());
+    let start = begin_call(out, to, identity, call_ref);
     out.extend_from_slice(payload);
+    finish(out, start);
 }
 
 /// Appends a reply.

@@ -13,13 +13,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use actors::dist::{Responder, Signal, Watcher};
-use actors::rt::io::{BufReader, ReadExt, WriteExt};
+use actors::rt::io::{AsyncBufReadExt, BufReader, ReadExt, WriteExt};
 use actors::{CallError, Down, ExitReason, MonitorRef, Node, NodeId, WeakNode};
 use futures::channel::mpsc::UnboundedSender;
 use futures::channel::oneshot;
 
 use crate::config::Config;
-use crate::connection::{Conn, Origin, QueueError, State, lock};
+use crate::connection::{Conn, Origin, State, lock};
 use crate::frame::{self, Control, Frame, Target};
 use crate::handshake::{self, HandshakeError, Status};
 use crate::node::{LookupError, NodeEvent};
@@ -43,6 +43,9 @@ pub(crate) struct Net {
     closing: AtomicBool,
     accept_task: Mutex<Option<actors::rt::JoinHandle<()>>>,
 }
+
+/// Bytes read from a connection at a time; frames that fit are parsed in place.
+const READ_BUFFER: usize = 64 * 1024;
 
 /// After a failed attempt, how long sends to that node fail at once instead of dialling again.
 const RETRY_AFTER: Duration = Duration::from_millis(200);
@@ -630,15 +633,25 @@ async fn write_loop(
     mut writer: Box<dyn actors::rt::io::AsyncWrite + Send + Unpin>,
 ) {
     let mut batch = Vec::new();
-    while poll_fn(|cx| conn.poll_batch(cx, &mut batch))
-        .await
-        .is_some()
-    {
+    let mut wrote = false;
+    loop {
+        if wrote && conn.queued() == 0 {
+            // Senders are likely still sending: going round the executor once is far cheaper
+            // than parking and being woken for the next frame.
+            actors::rt::yield_now().await;
+        }
+        if poll_fn(|cx| conn.poll_batch(cx, &mut batch))
+            .await
+            .is_none()
+        {
+            return;
+        }
         if writer.write_all(&batch).await.is_err() || writer.flush().await.is_err() {
             // The reader sees the same failure and closes the connection with its reason.
             return;
         }
         conn.batch_written();
+        wrote = true;
         // A burst leaves a large buffer behind: do not keep it while idle.
         if batch.capacity() > 1 << 20 {
             batch = Vec::new();
@@ -651,7 +664,7 @@ async fn read_loop(
     conn: Arc<Conn>,
     reader: Box<dyn actors::rt::io::AsyncRead + Send + Unpin>,
 ) {
-    let mut reader = BufReader::with_capacity(64 * 1024, reader);
+    let mut reader = BufReader::with_capacity(READ_BUFFER, reader);
     let mut body = Vec::new();
     let reason = loop {
         let mut len = [0u8; frame::LEN];
@@ -662,20 +675,36 @@ async fn read_loop(
             Ok(len) => len,
             Err(e) => break e.to_string(),
         };
-        body.resize(len, 0);
-        if let Err(e) = reader.read_exact(&mut body).await {
-            break format!("read failed: {e}");
-        }
-        conn.mark_recv();
-        let frame = match frame::parse(&body) {
-            Ok(frame) => frame,
-            Err(e) => break e.to_string(),
+        // A frame already in the read buffer is parsed where it lies; a larger one is read
+        // into `body`, bounded by the frame limit.
+        let in_place = match reader.fill_buf().await {
+            Ok(buffered) => buffered.len() >= len,
+            Err(e) => break format!("read failed: {e}"),
         };
-        if let Err(e) = net.dispatch(&conn, frame) {
+        let result = if in_place {
+            let buffered = reader.buffer();
+            conn.mark_recv();
+            let result = frame::parse(&buffered[..len])
+                .map_err(|e| e.to_string())
+                .and_then(|frame| net.dispatch(&conn, frame));
+            reader.consume_unpin(len);
+            result
+        } else {
+            body.resize(len, 0);
+            if let Err(e) = reader.read_exact(&mut body).await {
+                break format!("read failed: {e}");
+            }
+            conn.mark_recv();
+            let result = frame::parse(&body)
+                .map_err(|e| e.to_string())
+                .and_then(|frame| net.dispatch(&conn, frame));
+            if body.capacity() > 1 << 20 {
+                body = Vec::new();
+            }
+            result
+        };
+        if let Err(e) = result {
             break e;
-        }
-        if body.capacity() > 1 << 20 {
-            body = Vec::new();
         }
     };
     if !conn.is_closed() {
@@ -688,36 +717,30 @@ async fn read_loop(
 /// nothing came in for `misses` intervals.
 async fn heartbeat(net: Arc<Net>, conn: Arc<Conn>) {
     let interval = net.config.heartbeat_interval;
-    let silence = interval.as_millis() as u64 * u64::from(net.config.heartbeat_misses);
+    let misses = net.config.heartbeat_misses;
+    let (mut received, mut written) = conn.traffic();
+    let mut silent = 0;
     loop {
         actors::rt::sleep(interval).await;
         if conn.is_closed() {
             return;
         }
-        let (since_recv, since_sent) = conn.idle();
-        if since_recv >= silence {
-            tracing::warn!(node = %net.id.name(), peer = %conn.name, "no traffic from {} for {since_recv} ms: declaring it down", conn.name);
-            net.close(&conn, "heartbeat timeout");
-            return;
+        let (now_received, now_written) = conn.traffic();
+        if now_received == received {
+            silent += 1;
+            if silent >= misses {
+                tracing::warn!(node = %net.id.name(), peer = %conn.name, "no traffic from {} for {silent} intervals of {interval:?}: declaring it down", conn.name);
+                net.close(&conn, "heartbeat timeout");
+                return;
+            }
+        } else {
+            silent = 0;
+            received = now_received;
         }
-        if since_sent >= interval.as_millis() as u64 {
+        if now_written == written {
             let _ = conn.enqueue(frame::tick);
         }
+        written = now_written;
         conn.sweep_abandoned_calls();
-    }
-}
-
-/// Queues `write` on the connection to `name`, mapping queue errors to call errors.
-pub(crate) fn queue(
-    net: &Arc<Net>,
-    name: &str,
-    write: impl FnOnce(&Conn, &mut Vec<u8>),
-) -> Result<Arc<Conn>, CallError> {
-    let conn = net.conn(name).ok_or(CallError::NoConnection)?;
-    let c = conn.clone();
-    match conn.enqueue(|out| write(&c, out)) {
-        Ok(()) => Ok(conn),
-        Err(QueueError::Closed) => Err(CallError::NoConnection),
-        Err(QueueError::Overloaded) => Err(CallError::Overloaded),
     }
 }

@@ -8,7 +8,7 @@ use actors::{AnyPid, CallError, ExitReason};
 
 use crate::connection::{QueueError, lock};
 use crate::frame::{self, Control, Target};
-use crate::net::{Net, queue};
+use crate::net::Net;
 
 pub(crate) struct NetRouter {
     pub(crate) net: Arc<Net>,
@@ -22,29 +22,36 @@ fn target(pid: &AnyPid) -> Target {
 }
 
 impl Router for NetRouter {
-    fn send(&self, to: &AnyPid, msg: Outbound) -> Result<(), CallError> {
+    fn send(&self, to: &AnyPid, msg: Outbound<'_>) -> Result<(), CallError> {
         let to_target = target(to);
-        let Some(pending) = msg.call else {
-            return queue(&self.net, to.node(), |_, out| {
-                frame::cast(out, to_target, msg.identity, &msg.payload)
-            })
-            .map(drop);
-        };
         let conn = self.net.conn(to.node()).ok_or(CallError::NoConnection)?;
-        let call_ref = conn.next_call_ref();
-        // Registered before the frame goes out, so that even the fastest reply finds it.
-        lock(&conn.pending).insert(call_ref, pending);
-        let queued =
-            conn.enqueue(|out| frame::call(out, to_target, msg.identity, call_ref, &msg.payload));
-        match queued {
-            Ok(()) => Ok(()),
-            Err(e) => {
-                lock(&conn.pending).remove(&call_ref);
-                Err(match e {
-                    QueueError::Closed => CallError::NoConnection,
-                    QueueError::Overloaded => CallError::Overloaded,
-                })
+        let call_ref = msg.is_call.then(|| conn.next_call_ref());
+        let mut failed = None;
+        // The message is encoded straight into the connection's buffer. A call's reply is
+        // registered before the lock is released, so even the fastest reply finds it.
+        let queued = conn.enqueue(|out| {
+            let start = match call_ref {
+                Some(r) => frame::begin_call(out, to_target, msg.identity, r),
+                None => frame::begin_cast(out, to_target, msg.identity),
+            };
+            match (msg.encode)(out) {
+                Ok(pending) => {
+                    frame::finish(out, start);
+                    if let (Some(r), Some(p)) = (call_ref, pending) {
+                        lock(&conn.pending).insert(r, p);
+                    }
+                }
+                Err(e) => {
+                    out.truncate(start);
+                    failed = Some(e);
+                }
             }
+        });
+        match (queued, failed) {
+            (_, Some(e)) => Err(CallError::Wire(e)),
+            (Ok(()), None) => Ok(()),
+            (Err(QueueError::Closed), None) => Err(CallError::NoConnection),
+            (Err(QueueError::Overloaded), None) => Err(CallError::Overloaded),
         }
     }
 

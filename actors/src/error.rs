@@ -53,6 +53,10 @@ pub enum SendError {
     /// The message could not be encoded for the wire.
     #[error(transparent)]
     Wire(#[from] WireError),
+    /// The connection to the process's node has far too much queued: the peer is not keeping
+    /// up, and the message was not queued.
+    #[error("the connection to the process's node is overloaded")]
+    Overloaded,
 }
 
 /// Why a message could not be encoded or decoded for the wire.

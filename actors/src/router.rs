@@ -13,7 +13,7 @@ pub trait Router: Send + Sync + 'static {
     ///
     /// Errors only when the message cannot be sent at all (no connection); a message to a dead
     /// process is dropped on the far side, as in Erlang.
-    fn send(&self, to: &AnyPid, msg: Outbound) -> Result<(), CallError>;
+    fn send(&self, to: &AnyPid, msg: Outbound<'_>) -> Result<(), CallError>;
 
     /// Sends a signal to `to`, a pid of another node; hands it back with the reason when the
     /// node cannot be reached, so that it bounces (a monitor gets `Down(NoConnection)`).

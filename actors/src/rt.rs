@@ -103,5 +103,5 @@ pub mod net {
 /// Async byte-stream traits and helpers of the runtime.
 pub mod io {
     pub use async_std::io::{BufReader, BufWriter, ReadExt, WriteExt};
-    pub use futures::io::{AsyncRead, AsyncWrite};
+    pub use futures::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite};
 }

@@ -20,8 +20,9 @@ use crate::node::{Node, NodeId, NodeInner};
 use crate::pid::{AnyPid, AnyRoute, RemoteAddr, Route, WirePid};
 use crate::slot::Slot;
 
-/// The deepest nesting a decoded value may have; deeper input is rejected, not recursed into.
-pub const RECURSION_LIMIT: usize = 128;
+/// The deepest nesting a decoded value may have (ciborium's limit); deeper input is rejected,
+/// not recursed into.
+pub const RECURSION_LIMIT: usize = 256;
 
 /// Encodes `value` as CBOR, appending to `out`.
 pub fn encode<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), WireError> {
@@ -45,9 +46,22 @@ pub fn decode<T: DeserializeOwned>(node: &Node, bytes: &[u8]) -> Result<T, WireE
     with_context(Context::new(node.inner.clone()), || decode_raw(bytes))
 }
 
+thread_local! {
+    /// ciborium's scratch space for text and byte strings; reused, since zeroing a fresh 4 KiB
+    /// buffer for every message costs more than decoding a small one.
+    static SCRATCH: RefCell<Box<[u8; 4096]>> = RefCell::new(Box::new([0; 4096]));
+}
+
 fn decode_raw<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, WireError> {
-    ciborium::de::from_reader_with_recursion_limit(bytes, RECURSION_LIMIT)
-        .map_err(|e| WireError::Decode(e.to_string()))
+    let decode = |scratch: &mut [u8]| {
+        ciborium::de::from_reader_with_buffer(bytes, scratch)
+            .map_err(|e| WireError::Decode(e.to_string()))
+    };
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut scratch) => decode(&mut scratch[..]),
+        // A decode inside a decode (a type decoding another value itself) gets its own.
+        Err(_) => decode(&mut [0u8; 4096]),
+    })
 }
 
 /// Decodes a message for an actor (what `#[actor]` generates `decode_msg` with).
@@ -129,14 +143,19 @@ pub(crate) fn bind_pid(wire: WirePid<'_>) -> Result<AnyPid, String> {
     })
 }
 
-/// A message bound for a process of another node, already encoded.
-pub struct Outbound {
+/// Appends an encoded message to a buffer; for a call, returns where its reply goes.
+pub type Encode<'a> =
+    dyn FnMut(&mut Vec<u8>) -> Result<Option<Box<dyn PendingCall>>, WireError> + 'a;
+
+/// A message bound for a process of another node. The router encodes it straight into the
+/// connection's buffer with `encode`, which returns, for a call, where the reply goes.
+pub struct Outbound<'a> {
     /// The wire identity hash of the target's actor type.
     pub identity: u64,
-    /// The CBOR-encoded message.
-    pub payload: Vec<u8>,
-    /// For a call: where the reply goes once it comes back.
-    pub call: Option<Box<dyn PendingCall>>,
+    /// True for a call (a reply is expected), false for a cast.
+    pub is_call: bool,
+    /// Appends the CBOR-encoded message; for a call, returns its pending reply.
+    pub encode: &'a mut Encode<'a>,
 }
 
 /// The caller's side of a call in flight to another node.
@@ -249,20 +268,24 @@ pub(crate) fn send_call<A: Actor>(target: &Route<A>, msg: A::Msg) -> Result<(), 
         .router()
         .ok_or(CallError::NoConnection)?
         .clone();
-    let mut payload = Vec::new();
-    CAPTURE.with(|c| *c.borrow_mut() = Some(Capture::Armed));
-    let encoded = A::encode_msg(&msg, &mut payload);
-    let captured = CAPTURE.with(|c| c.borrow_mut().take());
-    encoded?;
-    let Some(Capture::Taken(pending)) = captured else {
-        return Err(WireError::Encode("a call message carried no reply half".into()).into());
+    let mut encode = |out: &mut Vec<u8>| {
+        CAPTURE.with(|c| *c.borrow_mut() = Some(Capture::Armed));
+        let encoded = A::encode_msg(&msg, out);
+        let captured = CAPTURE.with(|c| c.borrow_mut().take());
+        encoded?;
+        match captured {
+            Some(Capture::Taken(pending)) => Ok(Some(pending)),
+            _ => Err(WireError::Encode(
+                "a call message carried no reply half".into(),
+            )),
+        }
     };
     router.send(
         &any,
         Outbound {
             identity: A::IDENTITY.hash,
-            payload,
-            call: Some(pending),
+            is_call: true,
+            encode: &mut encode,
         },
     )
 }
@@ -272,18 +295,21 @@ pub(crate) fn send_cast<A: Actor>(target: &Route<A>, msg: A::Msg) -> Result<(), 
     let Some(router) = any.view().binding().router().cloned() else {
         return Ok(());
     };
-    let mut payload = Vec::new();
-    A::encode_msg(&msg, &mut payload)?;
-    // A cast to an unreachable node is dropped, as an Erlang send is.
-    let _ = router.send(
+    let mut encode = |out: &mut Vec<u8>| A::encode_msg(&msg, out).map(|()| None);
+    // A cast to an unreachable node is dropped, as an Erlang send is; one that cannot be
+    // encoded is the sender's error.
+    match router.send(
         &any,
         Outbound {
             identity: A::IDENTITY.hash,
-            payload,
-            call: None,
+            is_call: false,
+            encode: &mut encode,
         },
-    );
-    Ok(())
+    ) {
+        Err(CallError::Wire(e)) => Err(SendError::Wire(e)),
+        Err(CallError::Overloaded) => Err(SendError::Overloaded),
+        _ => Ok(()),
+    }
 }
 
 /// Delivers a message that came over the wire to a local process.
