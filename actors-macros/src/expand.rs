@@ -235,49 +235,22 @@ fn message_enum(
     }
 }
 
-/// `Serialize`/`Deserialize` for the message enum: a CBOR array of the handler's index and its
-/// arguments. Calls capture and restore their reply half through the wire context.
+/// The wire codec of the message enum: the handler's index, then each argument as one CBOR
+/// item. A call's reply half is captured when encoding and restored, last, when decoding.
 ///
-/// Each argument goes through a helper bounded by `WireArg<handler, argument>`, spanned at the
-/// argument's type, so that a type that cannot cross the wire is one error naming both.
+/// Each argument goes through a codec picked by autoref dispatch, and is asserted once to be
+/// `WireArg<handler, argument>`, spanned at its type, so that a type that cannot cross the wire
+/// is one error naming both.
 fn wire_codec(
     a: &ActorImpl,
     variants: &[Variant],
     msg: &Ident,
     type_params: &[Ident],
 ) -> TokenStream {
-    let serde = quote!(::actors::__private::serde);
     let private = quote!(::actors::__private);
-    let (impl_g, ty_g, _) = a.generics.split_for_impl();
+    let (impl_g, ty_g, where_c) = a.generics.split_for_impl();
     let names = format_ident!("__{}WireNames", a.self_ident);
-
-    // Only bounds on generic types are where-clauses; concrete types are checked by the helpers.
-    let mut ser_generics = a.generics.clone();
-    let mut de_generics = a.generics.clone();
-    for v in variants {
-        for ty in v.tys.iter().filter(|t| mentions_any(t, type_params)) {
-            let bound: syn::WherePredicate =
-                parse_quote!(#ty: #serde::Serialize + #serde::de::DeserializeOwned);
-            ser_generics
-                .make_where_clause()
-                .predicates
-                .push(bound.clone());
-            de_generics.make_where_clause().predicates.push(bound);
-        }
-        if v.is_call() && mentions_any(&v.reply, type_params) {
-            let reply = &v.reply;
-            let bound: syn::WherePredicate = parse_quote!(
-                #reply: #serde::Serialize + #serde::de::DeserializeOwned + ::core::marker::Send + 'static
-            );
-            ser_generics
-                .make_where_clause()
-                .predicates
-                .push(bound.clone());
-            de_generics.make_where_clause().predicates.push(bound);
-        }
-    }
-    let ser_where = &ser_generics.where_clause;
-    let de_where = &de_generics.where_clause;
+    let actor_name = a.self_ident.to_string();
 
     let mut marker_names: Vec<String> = Vec::new();
     for v in variants {
@@ -287,91 +260,18 @@ fn wire_codec(
     marker_names.sort();
     marker_names.dedup();
     let markers = marker_names.iter().map(|n| format_ident!("{}", n));
-
     let reply_span = |v: &Variant| v.h.output.as_ref().map_or(v.h.span, |t| t.span());
 
-    let ser_arms = variants.iter().map(|v| {
-        let pattern = v.pattern(msg);
-        let tag = v.tag;
-        let len = 1 + v.binds.len();
-        let capture = v.is_call().then(|| {
-            quote! {
-                (&#private::Codec::new()).capture::<__S::Error>(__reply)?;
-            }
-        });
-        let elements = v.binds.iter().zip(&v.tys).map(|(bind, ty)| {
-            quote! {
-                (&#private::Codec::<#ty>::new()).ser_arg(&mut __t, #bind)?;
-            }
-        });
-        quote! {
-            #pattern => {
-                #capture
-                let mut __t = #serde::Serializer::serialize_tuple(__s, #len)?;
-                #serde::ser::SerializeTuple::serialize_element(&mut __t, &#tag)?;
-                #(#elements)*
-                #serde::ser::SerializeTuple::end(__t)
-            }
-        }
-    });
-    let de_arms = variants.iter().map(|v| {
-        let tag = v.tag;
-        let handler = &v.h.ident;
-        let binds = &v.binds;
-        let elements = v.binds.iter().zip(&v.tys).enumerate().map(|(i, (bind, ty))| {
-            let index = i + 1;
-            quote! {
-                let #bind: #ty = (&#private::Codec::<#ty>::new()).de_arg(&mut __seq, #index, &self)?;
-            }
-        });
-        // The reply half is taken from the context last, once every argument has decoded:
-        // a call that fails to decode keeps its responder, which answers with the error.
-        let (reply, value) = if v.is_call() {
-            (
-                Some(quote! {
-                    let __reply = (&#private::Codec::new()).decode_reply::<__V::Error>()?;
-                }),
-                quote!(#msg::#handler(#(#binds,)* __reply)),
-            )
-        } else if binds.is_empty() {
-            (None, quote!(#msg::#handler))
-        } else {
-            (None, quote!(#msg::#handler(#(#binds),*)))
-        };
-        quote! {
-            #tag => {
-                #(#elements)*
-                #reply
-                ::core::result::Result::Ok(#value)
-            }
-        }
-    });
-    let phantom_arm =
-        (!type_params.is_empty()).then(|| quote!(#msg::__Phantom(__n, _) => match *__n {},));
-    let max_len = 1 + variants.iter().map(|v| v.binds.len()).max().unwrap_or(0);
-    let expecting = format!("a message for {}", a.self_ident);
-
-    let mut de_impl_generics = de_generics.clone();
-    de_impl_generics.params.insert(0, parse_quote!('__de));
-    let (de_impl_g, _, _) = de_impl_generics.split_for_impl();
-    let visitor_generics = &a.generics;
-
-    let (private_ref, names_ref) = (&private, &names);
     let assertions = variants.iter().flat_map(|v| {
-        let (private, names) = (private_ref, names_ref);
+        let (private, names) = (&private, &names);
         let handler = &v.h.ident;
-        let args =
-            v.h.args
-                .iter()
-                .zip(&v.tys)
-                .filter(|(_, ty)| !mentions_any(ty, type_params))
-                .map(move |(arg, ty)| {
-                    let name = &arg.ident;
-                    quote_spanned! {ty.span()=>
-                        #private::assert_wire_arg::<#names::#handler, #names::#name, #ty>();
-                    }
-                });
-        let reply = (v.is_call() && !mentions_any(&v.reply, type_params)).then(|| {
+        let args = v.h.args.iter().zip(&v.tys).map(move |(arg, ty)| {
+            let name = &arg.ident;
+            quote_spanned! {ty.span()=>
+                #private::assert_wire_arg::<#names::#handler, #names::#name, #ty>();
+            }
+        });
+        let reply = v.is_call().then(|| {
             let reply = &v.reply;
             quote_spanned! {reply_span(v)=>
                 #private::assert_wire_reply::<#names::#handler, #reply>();
@@ -379,6 +279,55 @@ fn wire_codec(
         });
         args.chain(reply)
     });
+
+    let encode_arms = variants.iter().map(|v| {
+        let pattern = v.pattern(msg);
+        let tag = v.tag;
+        let capture = v
+            .is_call()
+            .then(|| quote!((&#private::Codec::new()).capture(__reply)?;));
+        let args = v
+            .binds
+            .iter()
+            .zip(&v.tys)
+            .map(|(bind, ty)| quote!((&#private::Codec::<#ty>::new()).ser_arg(__out, #bind)?;));
+        quote! {
+            #pattern => {
+                #capture
+                #private::put_tag(__out, #tag);
+                #(#args)*
+            }
+        }
+    });
+    let decode_arms = variants.iter().map(|v| {
+        let tag = v.tag;
+        let handler = &v.h.ident;
+        let binds = &v.binds;
+        let args = v.binds.iter().zip(&v.tys).map(|(bind, ty)| {
+            quote!(let #bind: #ty = (&#private::Codec::<#ty>::new()).de_arg(&mut __input)?;)
+        });
+        // The reply half is taken from the context last, once every argument has decoded:
+        // a call that fails to decode keeps its responder, which answers with the error.
+        let value = if v.is_call() {
+            quote! {{
+                let __reply = (&#private::Codec::new()).decode_reply()?;
+                #msg::#handler(#(#binds,)* __reply)
+            }}
+        } else if binds.is_empty() {
+            quote!(#msg::#handler)
+        } else {
+            quote!(#msg::#handler(#(#binds),*))
+        };
+        quote! {
+            #tag => {
+                #(#args)*
+                #private::expect_end(__input)?;
+                #value
+            }
+        }
+    });
+    let phantom_arm =
+        (!type_params.is_empty()).then(|| quote!(#msg::__Phantom(__n, _) => match *__n {},));
 
     quote! {
         /// Marker types named after the handlers and their arguments, for error messages.
@@ -390,58 +339,33 @@ fn wire_codec(
 
         const _: () = {
             #[allow(dead_code)]
-            fn __assert_wire() {
+            fn __assert_wire #impl_g () #where_c {
                 #(#assertions)*
             }
         };
 
-        impl #impl_g #serde::Serialize for #msg #ty_g #ser_where {
-            fn serialize<__S: #serde::Serializer>(&self, __s: __S) -> ::core::result::Result<__S::Ok, __S::Error> {
-                #[allow(unused_imports)]
+        #[allow(unused_imports, clippy::let_unit_value)]
+        impl #impl_g #msg #ty_g #where_c {
+            fn __encode(&self, __out: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<(), ::actors::WireError> {
                 use #private::{Unencodable as _, ViaSerde as _};
                 match self {
-                    #(#ser_arms)*
+                    #(#encode_arms)*
                     #phantom_arm
                 }
+                ::core::result::Result::Ok(())
             }
-        }
 
-        impl #de_impl_g #serde::Deserialize<'__de> for #msg #ty_g #de_where {
-            fn deserialize<__D: #serde::Deserializer<'__de>>(__d: __D) -> ::core::result::Result<Self, __D::Error> {
-                struct __Visitor #visitor_generics (::core::marker::PhantomData<fn() -> (#(#type_params,)*)>);
-                impl #de_impl_g #serde::de::Visitor<'__de> for __Visitor #ty_g #de_where {
-                    type Value = #msg #ty_g;
-                    fn expecting(&self, f: &mut ::core::fmt::Formatter) -> ::core::fmt::Result {
-                        f.write_str(#expecting)
-                    }
-                    fn visit_seq<__V: #serde::de::SeqAccess<'__de>>(self, mut __seq: __V) -> ::core::result::Result<Self::Value, __V::Error> {
-                        #[allow(unused_imports)]
-                        use #private::{Unencodable as _, ViaSerde as _};
-                        let __tag: u32 = #serde::de::SeqAccess::next_element(&mut __seq)?
-                            .ok_or_else(|| <__V::Error as #serde::de::Error>::invalid_length(0, &self))?;
-                        match __tag {
-                            #(#de_arms)*
-                            __other => ::core::result::Result::Err(<__V::Error as #serde::de::Error>::custom(
-                                ::core::format_args!("no handler with index {}", __other),
-                            )),
-                        }
-                    }
-                }
-                #serde::Deserializer::deserialize_tuple(__d, #max_len, __Visitor(::core::marker::PhantomData))
+            fn __decode(__bytes: &[u8]) -> ::core::result::Result<Self, ::actors::WireError> {
+                use #private::{Unencodable as _, ViaSerde as _};
+                let mut __input = __bytes;
+                let __tag = #private::take_tag(&mut __input)?;
+                ::core::result::Result::Ok(match __tag {
+                    #(#decode_arms)*
+                    __other => return ::core::result::Result::Err(#private::unknown_handler(#actor_name, __other)),
+                })
             }
         }
     }
-}
-
-fn mentions_any(ty: &Type, params: &[Ident]) -> bool {
-    fn walk(tokens: TokenStream, params: &[Ident]) -> bool {
-        tokens.into_iter().any(|t| match t {
-            proc_macro2::TokenTree::Ident(i) => params.contains(&i),
-            proc_macro2::TokenTree::Group(g) => walk(g.stream(), params),
-            _ => false,
-        })
-    }
-    walk(quote!(#ty), params)
 }
 
 fn hook_fn(a: &ActorImpl, hook: &Hook) -> TokenStream {
@@ -534,10 +458,10 @@ fn actor_trait(
     } else {
         quote! {
             fn encode_msg(msg: &Self::Msg, out: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<(), ::actors::WireError> {
-                ::actors::wire::encode(msg, out)
+                msg.__encode(out)
             }
             fn decode_msg(bytes: &[u8]) -> ::core::result::Result<Self::Msg, ::actors::WireError> {
-                ::actors::wire::decode_msg(bytes)
+                <Self::Msg>::__decode(bytes)
             }
         }
     };

@@ -93,7 +93,8 @@ pub mod __private {
     pub use crate::actor::{WireArg, WireReply};
     pub use crate::call::{Call, Reply, cast};
     pub use crate::codec_helpers::{
-        Codec, Unencodable, ViaSerde, assert_wire_arg, assert_wire_reply,
+        Codec, Unencodable, ViaSerde, assert_wire_arg, assert_wire_reply, expect_end, put_tag,
+        take_tag, unknown_handler,
     };
     pub use crate::kill::{KillSwitch, Killable};
     pub use crate::pid::{Api, Route};

@@ -64,9 +64,21 @@ fn decode_raw<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, WireError> {
     })
 }
 
-/// Decodes a message for an actor (what `#[actor]` generates `decode_msg` with).
+/// Decodes a value without binding pids to a node: for values that hold none.
 pub fn decode_msg<M: DeserializeOwned>(bytes: &[u8]) -> Result<M, WireError> {
     decode_raw(bytes)
+}
+
+/// Decodes one CBOR item from the front of `input`, advancing it past the item.
+pub(crate) fn decode_item<T: DeserializeOwned>(input: &mut &[u8]) -> Result<T, WireError> {
+    let decode = |scratch: &mut [u8], input: &mut &[u8]| {
+        ciborium::de::from_reader_with_buffer(input, scratch)
+            .map_err(|e| WireError::Decode(e.to_string()))
+    };
+    SCRATCH.with(|s| match s.try_borrow_mut() {
+        Ok(mut scratch) => decode(&mut scratch[..], input),
+        Err(_) => decode(&mut [0u8; 4096], input),
+    })
 }
 
 struct Context {
