@@ -72,6 +72,12 @@ impl Counter {
         other.add(by).await
     }
 
+    /// Takes a payload and keeps only its size; no reply.
+    #[handle(cast)]
+    fn absorb(&mut self, bytes: serde_bytes::ByteBuf) {
+        self.n += bytes.len() as u64;
+    }
+
     /// A byte payload, sized by the caller, back.
     #[handle]
     fn echo_bytes(&self, bytes: serde_bytes::ByteBuf) -> serde_bytes::ByteBuf {

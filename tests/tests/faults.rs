@@ -2,6 +2,7 @@
 //! too large, and nodes in other OS processes killed (`SIGKILL`), frozen (`SIGSTOP`) and
 //! restarted under the same name.
 
+use std::future::IntoFuture;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
@@ -304,5 +305,55 @@ fn a_restarted_node_does_not_answer_old_pids() {
             Ok(0),
             "the cast to the old pid did not land here"
         );
+    });
+}
+
+#[test]
+fn a_slow_peer_holds_senders_back_instead_of_growing_memory() {
+    block_on(async {
+        // A long heartbeat, so that the frozen peer is not declared down during the test.
+        let a = Node::builder("a@127.0.0.1:0")
+            .cookie(COOKIE)
+            .send_limit(64 * 1024)
+            .heartbeat(Duration::from_secs(30), 5)
+            .start()
+            .await
+            .unwrap();
+        let mut child = ChildNode::start(BIN, "slow@127.0.0.1:0", &[a.name()], &[]);
+        until("the child to connect", WAIT, || async {
+            a.nodes().contains(&child.name)
+        })
+        .await;
+        let remote: Pid<Counter> = a.whereis_on("counter", &child.name).await.unwrap();
+        child.freeze();
+
+        // Casts queue until the peer is far too far behind, then fail instead of growing.
+        let payload = serde_bytes::ByteBuf::from(vec![1u8; 1024]);
+        let mut sent = 0u64;
+        let refused = loop {
+            match remote.absorb(payload.clone()) {
+                Ok(()) => sent += 1,
+                Err(e) => break e,
+            }
+            assert!(sent < 200_000, "still queueing after {sent} KiB");
+            if sent % 256 == 0 {
+                actors::rt::yield_now().await;
+            }
+        };
+        assert_eq!(refused, SendError::Overloaded);
+
+        // A call waits for room rather than adding to the queue.
+        let mut call = std::pin::pin!(remote.get().timeout(Duration::from_secs(20)).into_future());
+        assert!(futures::poll!(call.as_mut()).is_pending());
+
+        // Once the peer runs again, everything queued is delivered and the call is answered.
+        child.thaw();
+        let total = call.await.expect("answered after the thaw");
+        assert!(total > 0);
+        until("every accepted cast to arrive", WAIT, || async {
+            remote.get().await == Ok(sent * 1024)
+        })
+        .await;
+        assert_eq!(remote.absorb(payload.clone()), Ok(()));
     });
 }
