@@ -76,6 +76,8 @@ pub(crate) struct Conn {
     pub(crate) pending: Mutex<HashMap<u64, Box<dyn PendingCall>>>,
     /// Remote name lookups awaiting their answer.
     pub(crate) lookups: Mutex<HashMap<u64, oneshot::Sender<Option<AnyPid>>>>,
+    /// Remote spawns awaiting their answer.
+    pub(crate) spawns: Mutex<HashMap<u64, oneshot::Sender<Result<AnyPid, String>>>>,
     next_call: AtomicU64,
     pub(crate) ties: Mutex<Ties>,
     /// Frames received and batches written so far: the heartbeat compares them between its
@@ -103,6 +105,7 @@ impl Conn {
             cut: Mutex::new(None),
             pending: Mutex::new(HashMap::new()),
             lookups: Mutex::new(HashMap::new()),
+            spawns: Mutex::new(HashMap::new()),
             next_call: AtomicU64::new(1),
             ties: Mutex::new(Ties::default()),
             received: AtomicU64::new(0),
@@ -261,6 +264,18 @@ impl Conn {
 
     pub(crate) fn next_call_ref(&self) -> u64 {
         self.next_call.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// What crosses this connection now.
+    pub(crate) fn info(&self) -> crate::node::ConnectionInfo {
+        let ties = lock(&self.ties);
+        crate::node::ConnectionInfo {
+            links: ties.links.len(),
+            monitors_held: ties.watching.len(),
+            monitors_served: ties.watched.len(),
+            pending_calls: lock(&self.pending).len(),
+            queued_bytes: self.queued(),
+        }
     }
 
     /// Forgets calls whose callers gave up (timed out), so they do not pile up.

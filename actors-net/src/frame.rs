@@ -291,6 +291,26 @@ pub enum Control {
         /// The process, if one holds the name.
         pid: Option<AnyPid>,
     },
+    /// Start a process of actor type `actor` here, from its encoded state.
+    Spawn {
+        /// Matches the answer to the request.
+        request: u64,
+        /// The actor type's wire name.
+        actor: String,
+        /// Its wire identity hash: both nodes must be built from the same version of it.
+        identity: u64,
+        /// CBOR of the actor's initial state.
+        state: serde_bytes::ByteBuf,
+        /// Link the new process to this one from its first moment (`spawn_link`).
+        link: Option<AnyPid>,
+    },
+    /// The answer to `Spawn`.
+    Spawned {
+        /// The request answered.
+        request: u64,
+        /// The new process, or why there is none.
+        result: Result<AnyPid, String>,
+    },
 }
 
 #[cfg(test)]

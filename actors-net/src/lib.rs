@@ -40,15 +40,20 @@ pub mod handshake;
 mod net;
 mod node;
 mod router;
+mod spawn;
 pub mod transport;
 
 pub use actors;
 pub use node::{
-    ConnectError, DistNode, LookupError, NodeBuilder, NodeEvent, NodeEvents, StartError,
+    ConnectError, ConnectionInfo, DistNode, LookupError, NodeBuilder, NodeEvent, NodeEvents,
+    StartError,
 };
+
+pub use spawn::{DistCtx, SpawnError, remote_child};
 
 /// Everything a distributed program needs: `use actors_net::prelude::*;`.
 pub mod prelude {
     pub use crate::node::{DistNode, NodeEvent};
+    pub use crate::spawn::DistCtx;
     pub use actors::prelude::*;
 }

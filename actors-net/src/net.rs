@@ -33,6 +33,11 @@ pub(crate) struct Peers {
     indexes: HashMap<String, u32>,
 }
 
+/// Starts a process of one actor type from its encoded state, maybe linked to a parent.
+pub(crate) type Spawner = Arc<
+    dyn Fn(&Node, &[u8], Option<actors::AnyPid>) -> Result<actors::AnyPid, String> + Send + Sync,
+>;
+
 pub(crate) struct Net {
     pub(crate) node: WeakNode,
     pub(crate) id: NodeId,
@@ -42,6 +47,8 @@ pub(crate) struct Net {
     events: Mutex<Vec<UnboundedSender<NodeEvent>>>,
     closing: AtomicBool,
     accept_task: Mutex<Option<actors::rt::JoinHandle<()>>>,
+    /// The actor types other nodes may spawn here, by wire name: (identity hash, spawner).
+    pub(crate) spawnable: Mutex<HashMap<String, (u64, Spawner)>>,
 }
 
 /// Bytes read from a connection at a time; frames that fit are parsed in place.
@@ -73,6 +80,40 @@ impl Net {
             events: Mutex::new(Vec::new()),
             closing: AtomicBool::new(false),
             accept_task: Mutex::new(None),
+            spawnable: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Asks `node` to start a process of actor type `actor` from `state`.
+    pub(crate) async fn spawn_remote(
+        self: &Arc<Self>,
+        node: &str,
+        actor: &str,
+        identity: u64,
+        state: Vec<u8>,
+        link: Option<actors::AnyPid>,
+    ) -> Result<actors::AnyPid, crate::spawn::SpawnError> {
+        use crate::spawn::SpawnError;
+        let conn = self
+            .conn(node)
+            .ok_or_else(|| SpawnError::NoConnection(node.to_string()))?;
+        let (tx, rx) = oneshot::channel();
+        let request = conn.next_call_ref();
+        lock(&conn.spawns).insert(request, tx);
+        self.send_control(
+            &conn,
+            &Control::Spawn {
+                request,
+                actor: actor.to_string(),
+                identity,
+                state: serde_bytes::ByteBuf::from(state),
+                link,
+            },
+        );
+        match rx.await {
+            Ok(Ok(pid)) => Ok(pid),
+            Ok(Err(why)) => Err(SpawnError::Refused(why)),
+            Err(_) => Err(SpawnError::NoConnection(node.to_string())),
         }
     }
 
@@ -310,8 +351,9 @@ impl Net {
         let Some(node) = self.node.upgrade() else {
             return;
         };
-        // Dropping the lookups' senders tells their askers the connection is gone.
+        // Dropping the lookups' and spawns' senders tells their askers the connection is gone.
         lock(&conn.lookups).clear();
+        lock(&conn.spawns).clear();
         let pending: Vec<_> = lock(&conn.pending).drain().map(|(_, p)| p).collect();
         for call in pending {
             call.complete(&node, Err(CallError::NoConnection));
@@ -497,6 +539,34 @@ impl Net {
             Control::WhereIsReply { request, pid } => {
                 if let Some(tx) = lock(&conn.lookups).remove(&request) {
                     let _ = tx.send(pid);
+                }
+            }
+            Control::Spawn {
+                request,
+                actor,
+                identity,
+                state,
+                link,
+            } => {
+                let found = lock(&self.spawnable).get(&actor).cloned();
+                let result = match found {
+                    None => Err(format!(
+                        "{actor} may not be spawned on {} (see allow_spawn)",
+                        self.id.name()
+                    )),
+                    Some((known, _)) if known != identity => Err(format!(
+                        "{actor} differs between the two nodes (another version of it)"
+                    )),
+                    Some((_, spawner)) => spawner(node, &state, link.clone()),
+                };
+                if let (Ok(child), Some(parent)) = (&result, link) {
+                    lock(&conn.ties).links.insert((child.clone(), parent));
+                }
+                self.send_control(conn, &Control::Spawned { request, result });
+            }
+            Control::Spawned { request, result } => {
+                if let Some(tx) = lock(&conn.spawns).remove(&request) {
+                    let _ = tx.send(result);
                 }
             }
             Control::Down { monitor, reason } => {

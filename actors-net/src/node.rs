@@ -7,6 +7,10 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use actors::{Actor, AnyPid, Node, NodeId, Pid};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::spawn::SpawnError;
 use futures::Stream;
 use futures::channel::mpsc;
 
@@ -94,6 +98,21 @@ pub enum LookupError {
     /// The process registered there is of another actor type.
     #[error("the process registered as {0:?} is of another actor type")]
     WrongType(String),
+}
+
+/// What crosses one connection now, for monitoring and leak checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// Links between a process here and one there.
+    pub links: usize,
+    /// Monitors processes here hold on processes there.
+    pub monitors_held: usize,
+    /// Monitors processes there hold on processes here.
+    pub monitors_served: usize,
+    /// Calls sent there awaiting their reply.
+    pub pending_calls: usize,
+    /// Bytes waiting to be written.
+    pub queued_bytes: usize,
 }
 
 /// Starts a distributed node: `Node::builder("a@127.0.0.1:4001").cookie("secret").start()`.
@@ -217,6 +236,25 @@ pub trait DistNode: Sized {
         name: &str,
         node: &str,
     ) -> impl Future<Output = Result<Pid<A>, LookupError>> + Send;
+
+    /// Lets other nodes start processes of actor type `A` here (`spawn_on`, `spawn_link_on`,
+    /// remote supervised children). Erlang spawns any loaded code; here a node says which
+    /// types it runs.
+    fn allow_spawn<A: Actor + Serialize + DeserializeOwned>(&self);
+
+    /// Starts `actor` on `node`, which must allow its type.
+    fn spawn_on<A: Actor + Serialize>(
+        &self,
+        node: &str,
+        actor: A,
+    ) -> impl Future<Output = Result<Pid<A>, SpawnError>> + Send;
+
+    /// Resolves once the connection to `node` is down (at once if it cannot be made), as
+    /// Erlang's `monitor_node`.
+    fn monitor_node(&self, node: &str) -> impl Future<Output = ()> + Send;
+
+    /// What crosses the connection to `node` now, if there is one.
+    fn connection_info(&self, node: &str) -> Option<ConnectionInfo>;
 }
 
 impl DistNode for Node {
@@ -267,6 +305,53 @@ impl DistNode for Node {
         if let Some(net) = net(self) {
             net.block(node, false);
         }
+    }
+
+    fn allow_spawn<A: Actor + Serialize + DeserializeOwned>(&self) {
+        if let Some(net) = net(self) {
+            let spawner: crate::net::Spawner = Arc::new(|node: &Node, state: &[u8], link| {
+                let actor: A = actors::wire::decode(node, state).map_err(|e| e.to_string())?;
+                Ok(match link {
+                    Some(parent) => node.spawn_linked_to(actor, parent).any(),
+                    None => node.spawn(actor).any(),
+                })
+            });
+            let identity = A::IDENTITY;
+            crate::connection::lock(&net.spawnable)
+                .insert(identity.name.to_string(), (identity.hash, spawner));
+        }
+    }
+
+    async fn spawn_on<A: Actor + Serialize>(
+        &self,
+        node: &str,
+        actor: A,
+    ) -> Result<Pid<A>, SpawnError> {
+        crate::spawn::spawn_on(self, node, actor, None).await
+    }
+
+    async fn monitor_node(&self, node: &str) {
+        let mut events = self.monitor_nodes();
+        if self.connect(node).await.is_err() {
+            return;
+        }
+        if !self.nodes().iter().any(|n| n == node) {
+            return;
+        }
+        while let Some(event) = events.next().await {
+            if event == NodeEvent::Down(node.to_string()) {
+                return;
+            }
+        }
+    }
+
+    fn connection_info(&self, node: &str) -> Option<ConnectionInfo> {
+        let net = net(self)?;
+        let conn = crate::connection::lock(&net.peers)
+            .conns
+            .get(node)
+            .cloned()?;
+        Some(conn.info())
     }
 
     async fn whereis_on<A: Actor>(&self, name: &str, node: &str) -> Result<Pid<A>, LookupError> {

@@ -282,6 +282,12 @@ impl Node {
         crate::process::spawn(&self.inner, actor, None)
     }
 
+    /// Starts a process linked to `parent` (a process of any node) from its first moment:
+    /// the child's half of `spawn_link`, which is how a remote `spawn_link` starts its child.
+    pub fn spawn_linked_to<A: Actor>(&self, actor: A, parent: AnyPid) -> Pid<A> {
+        crate::process::spawn(&self.inner, actor, Some(parent))
+    }
+
     /// Registers a local process under `name`, like `Process.register/2`. A process holds at
     /// most one name; the name is freed when the process ends.
     pub fn register(&self, name: &str, pid: impl Into<AnyPid>) -> Result<(), RegisterError> {

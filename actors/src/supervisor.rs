@@ -37,7 +37,13 @@ pub enum Restart {
     Temporary,
 }
 
-type Start = Box<dyn FnMut(&mut Ctx<Supervisor>) -> AnyPid + Send>;
+/// How a child is started: the pid, or why it could not be (a remote child's node is down).
+pub type StartResult = Result<AnyPid, String>;
+
+type Start = Box<
+    dyn for<'a> FnMut(&'a mut Ctx<Supervisor>) -> futures::future::BoxFuture<'a, StartResult>
+        + Send,
+>;
 
 /// How to start one child, and how to treat it.
 ///
@@ -65,9 +71,25 @@ impl ChildSpec {
         id: impl Into<String>,
         mut factory: impl FnMut() -> A + Send + 'static,
     ) -> Self {
+        Self::with_start(id, move |ctx| {
+            let pid = ctx.spawn_link(factory()).any();
+            Box::pin(async move { Ok(pid) })
+        })
+    }
+
+    /// A permanent child started by `start`, which must link the child to the supervisor
+    /// (`ctx.spawn_link`, or a remote spawn_link); how remote children are supervised.
+    pub fn with_start(
+        id: impl Into<String>,
+        start: impl for<'a> FnMut(
+            &'a mut Ctx<Supervisor>,
+        ) -> futures::future::BoxFuture<'a, StartResult>
+        + Send
+        + 'static,
+    ) -> Self {
         ChildSpec {
             id: id.into(),
-            start: Box::new(move |ctx| ctx.spawn_link(factory()).any()),
+            start: Box::new(start),
             restart: Restart::Permanent,
             shutdown: Duration::from_secs(5),
             name: None,
@@ -135,6 +157,9 @@ pub enum SupervisorError {
     /// No child has this id.
     #[error("no child with id {0:?}")]
     NotFound(String),
+    /// The child could not be started, even after retries within the intensity.
+    #[error("child {0:?} could not be started")]
+    StartFailed(String),
 }
 
 struct Child {
@@ -208,10 +233,23 @@ impl Supervisor {
     }
 
     /// Starts child `i` and waits until its `started` hook has run, so that children start
-    /// one after the other, in order.
-    async fn start_at(&mut self, i: usize, ctx: &mut Ctx<Self>) {
+    /// one after the other, in order. A child that cannot start counts as a restart; past the
+    /// intensity the supervisor gives up. False if it did.
+    async fn start_at(&mut self, i: usize, ctx: &mut Ctx<Self>) -> bool {
+        let pid = loop {
+            let child = &mut self.children[i];
+            match (child.spec.start)(ctx).await {
+                Ok(pid) => break pid,
+                Err(why) => {
+                    tracing::warn!(child = %child.spec.id, "could not start: {why}");
+                    if !self.may_restart() {
+                        ctx.stop(self.intensity_exceeded());
+                        return false;
+                    }
+                }
+            }
+        };
         let child = &mut self.children[i];
-        let pid = (child.spec.start)(ctx);
         if let Some(name) = &child.spec.name {
             if let Err(e) = ctx.node().register(name, &pid) {
                 tracing::warn!(child = %child.spec.id, "could not register {name:?}: {e}");
@@ -221,6 +259,14 @@ impl Supervisor {
         child.pid = Some(pid.clone());
         // A process answers `process_info` only once its `started` hook has returned.
         let _ = ctx.node().process_info(&pid).await;
+        true
+    }
+
+    fn intensity_exceeded(&self) -> ExitReason {
+        ExitReason::Error(format!(
+            "restart intensity exceeded: more than {} restarts in {:?}",
+            self.max_restarts, self.period
+        ))
     }
 
     /// Stops a child: graceful stop, then `kill` once its shutdown time is up.
@@ -277,10 +323,7 @@ impl Supervisor {
             return;
         }
         if !self.may_restart() {
-            let reason = ExitReason::Error(format!(
-                "restart intensity exceeded: more than {} restarts in {:?}",
-                self.max_restarts, self.period
-            ));
+            let reason = self.intensity_exceeded();
             tracing::error!(supervisor = %ctx.pid(), %reason, "giving up");
             ctx.stop(reason);
             return;
@@ -292,7 +335,9 @@ impl Supervisor {
         };
         self.stop_range(restart.clone(), ctx).await;
         for j in restart {
-            self.start_at(j, ctx).await;
+            if !self.start_at(j, ctx).await {
+                return;
+            }
         }
     }
 
@@ -308,7 +353,9 @@ impl Supervisor {
     async fn started(&mut self, ctx: &mut Ctx<Self>) {
         ctx.trap_exit(true);
         for i in 0..self.children.len() {
-            self.start_at(i, ctx).await;
+            if !self.start_at(i, ctx).await {
+                return;
+            }
         }
     }
 
@@ -338,7 +385,10 @@ impl Supervisor {
         }
         self.children.push(Child { spec, pid: None });
         let i = self.children.len() - 1;
-        self.start_at(i, ctx).await;
+        if !self.start_at(i, ctx).await {
+            let spec = self.children.remove(i).spec;
+            return Err(SupervisorError::StartFailed(spec.id));
+        }
         Ok(self.children[i].pid.clone().expect("just started"))
     }
 

@@ -13,8 +13,9 @@ pub mod child;
 /// The cookie test clusters share.
 pub const COOKIE: &str = "test-cookie";
 
-/// A counter every test node knows.
+/// A counter every test node knows; its state crosses the wire for remote spawns.
 #[actor]
+#[derive(serde::Serialize, serde::Deserialize)]
 pub struct Counter {
     /// The total.
     pub n: u64,
@@ -124,6 +125,126 @@ impl Other {
     #[handle]
     fn add(&mut self, by: u64) -> u64 {
         by
+    }
+}
+
+/// A signal a [`Probe`] saw.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A monitored process ended.
+    Down(Down),
+    /// An exit signal, while trapping exits.
+    Exit(Exit),
+}
+
+/// Shared view of what a probe saw.
+pub type Log = std::sync::Arc<std::sync::Mutex<Vec<Event>>>;
+
+/// A process that monitors, links and traps as the test asks, and records what it sees.
+#[actor]
+pub struct Probe {
+    /// What it saw.
+    pub log: Log,
+}
+
+#[actor]
+impl Probe {
+    fn on_down(&mut self, down: Down) {
+        self.log.lock().unwrap().push(Event::Down(down));
+    }
+
+    fn on_exit(&mut self, exit: Exit) {
+        self.log.lock().unwrap().push(Event::Exit(exit));
+    }
+
+    /// Monitors `pid`.
+    #[handle]
+    fn watch(&mut self, pid: AnyPid, ctx: &mut Ctx<Self>) -> MonitorRef {
+        ctx.monitor(pid)
+    }
+
+    /// Cancels a monitor.
+    #[handle]
+    fn unwatch(&mut self, monitor: MonitorRef, ctx: &mut Ctx<Self>) -> bool {
+        ctx.demonitor(monitor)
+    }
+
+    /// Links to `pid`.
+    #[handle]
+    fn link_to(&mut self, pid: AnyPid, ctx: &mut Ctx<Self>) {
+        ctx.link(pid)
+    }
+
+    /// Unlinks from `pid`.
+    #[handle]
+    fn unlink_from(&mut self, pid: AnyPid, ctx: &mut Ctx<Self>) {
+        ctx.unlink(pid)
+    }
+
+    /// Traps exits, or stops.
+    #[handle]
+    fn trap(&mut self, on: bool, ctx: &mut Ctx<Self>) {
+        ctx.trap_exit(on)
+    }
+
+    /// Ends with `reason`.
+    #[handle]
+    fn stop_with(&mut self, reason: ExitReason, ctx: &mut Ctx<Self>) {
+        ctx.stop(reason)
+    }
+
+    /// Starts a counter on `node`, linked to this process.
+    #[handle]
+    async fn spawn_linked_counter(
+        &mut self,
+        node: String,
+        n: u64,
+        ctx: &mut Ctx<Self>,
+    ) -> Result<Pid<Counter>, String> {
+        ctx.spawn_link_on(&node, Counter { n })
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Starts a counter on `node` and monitors it.
+    #[handle]
+    async fn spawn_monitored_counter(
+        &mut self,
+        node: String,
+        n: u64,
+        ctx: &mut Ctx<Self>,
+    ) -> Result<(Pid<Counter>, MonitorRef), String> {
+        ctx.spawn_monitor_on(&node, Counter { n })
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// Answers, once everything before it was handled.
+    #[handle]
+    fn ping(&self) -> u32 {
+        1
+    }
+}
+
+/// A probe on `node`, and its log.
+pub fn probe(node: &Node) -> (Pid<Probe>, Log) {
+    let log = Log::default();
+    (node.spawn(Probe { log: log.clone() }), log)
+}
+
+/// Waits, within `limit`, until the log holds `n` events, and returns them.
+pub async fn events(log: &Log, n: usize, limit: Duration) -> Vec<Event> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let seen = log.lock().unwrap().clone();
+        if seen.len() >= n {
+            return seen;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waited {limit:?} for {n} events, saw {seen:?}"
+        );
+        actors::rt::sleep(Duration::from_millis(2)).await;
     }
 }
 

@@ -1,0 +1,109 @@
+//! Starting processes on other nodes: `spawn_on`, `spawn_link_on`, `spawn_monitor_on`, and
+//! supervised children that live on another node.
+//!
+//! A node starts only the actor types it allows (`allow_spawn::<A>()`), from their encoded
+//! state; both nodes must be built from the same version of the type (same wire identity).
+
+use std::future::Future;
+
+use actors::supervisor::{ChildSpec, Supervisor};
+use actors::{Actor, Ctx, MonitorRef, Node, Pid};
+use serde::Serialize;
+
+use crate::net::Net;
+
+/// Why a process could not be started on another node.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpawnError {
+    /// This node is not distributed, or the other node cannot be reached.
+    #[error("no connection to {0}")]
+    NoConnection(String),
+    /// The actor's state could not be encoded.
+    #[error("cannot encode the actor's state: {0}")]
+    Encode(String),
+    /// The other node refused: it does not allow this actor type, has another version of it,
+    /// or could not decode the state.
+    #[error("refused: {0}")]
+    Refused(String),
+}
+
+pub(crate) async fn spawn_on<A: Actor + Serialize>(
+    node: &Node,
+    on: &str,
+    actor: A,
+    link: Option<actors::AnyPid>,
+) -> Result<Pid<A>, SpawnError> {
+    let net = node
+        .extension::<Net>()
+        .ok_or_else(|| SpawnError::NoConnection(on.to_string()))?;
+    let mut state = Vec::new();
+    actors::wire::encode(&actor, &mut state).map_err(|e| SpawnError::Encode(e.to_string()))?;
+    let identity = A::IDENTITY;
+    let pid = net
+        .spawn_remote(on, identity.name, identity.hash, state, link)
+        .await?;
+    pid.downcast()
+        .ok_or_else(|| SpawnError::Refused("the new process is of another actor type".into()))
+}
+
+/// What a process can do across nodes beyond a local one; in `actors_net::prelude`.
+pub trait DistCtx {
+    /// Starts `actor` on `node`, linked to this process from its first moment.
+    fn spawn_link_on<A: Actor + Serialize>(
+        &mut self,
+        node: &str,
+        actor: A,
+    ) -> impl Future<Output = Result<Pid<A>, SpawnError>> + Send;
+
+    /// Starts `actor` on `node` and monitors it. (A process that ends before the monitor is
+    /// in place is reported with `NoProc`.)
+    fn spawn_monitor_on<A: Actor + Serialize>(
+        &mut self,
+        node: &str,
+        actor: A,
+    ) -> impl Future<Output = Result<(Pid<A>, MonitorRef), SpawnError>> + Send;
+}
+
+impl<B: Actor> DistCtx for Ctx<B> {
+    async fn spawn_link_on<A: Actor + Serialize>(
+        &mut self,
+        node: &str,
+        actor: A,
+    ) -> Result<Pid<A>, SpawnError> {
+        let child = spawn_on(&self.node(), node, actor, Some(self.pid().any())).await?;
+        // The child holds its half of the link since its first moment; this is ours. An
+        // exit of the child waits in this process's mailbox until this handler returns.
+        self.link(&child);
+        Ok(child)
+    }
+
+    async fn spawn_monitor_on<A: Actor + Serialize>(
+        &mut self,
+        node: &str,
+        actor: A,
+    ) -> Result<(Pid<A>, MonitorRef), SpawnError> {
+        let child = spawn_on(&self.node(), node, actor, None).await?;
+        let monitor = self.monitor(&child);
+        Ok((child, monitor))
+    }
+}
+
+/// A supervised child that runs on `node`: the supervisor starts it there with
+/// `spawn_link_on`, and restarts it (on that node) like any child. If the node cannot be
+/// reached, the start counts as a restart, within the supervisor's intensity.
+pub fn remote_child<A: Actor + Serialize>(
+    id: impl Into<String>,
+    node: impl Into<String>,
+    mut factory: impl FnMut() -> A + Send + 'static,
+) -> ChildSpec {
+    let node = node.into();
+    ChildSpec::with_start(id, move |ctx: &mut Ctx<Supervisor>| {
+        let (node, actor) = (node.clone(), factory());
+        Box::pin(async move {
+            ctx.spawn_link_on(&node, actor)
+                .await
+                .map(|pid| pid.any())
+                .map_err(|e| e.to_string())
+        })
+    })
+}
