@@ -224,6 +224,12 @@ impl Probe {
     fn ping(&self) -> u32 {
         1
     }
+
+    /// Stays busy for `ms` milliseconds.
+    #[handle]
+    async fn nap(&self, ms: u64) {
+        actors::rt::sleep(Duration::from_millis(ms)).await
+    }
 }
 
 /// A probe on `node`, and its log.

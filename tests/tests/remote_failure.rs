@@ -1,6 +1,7 @@
 //! Failure across nodes: remote monitors and links with Erlang's reasons, remote spawn,
 //! supervisors with children on other nodes, node monitors, and no leaks.
 
+use std::future::IntoFuture;
 use std::time::Duration;
 
 use actors::rt::block_on;
@@ -428,5 +429,31 @@ fn a_monitor_of_a_pid_from_an_earlier_run_gives_noproc() {
             down(&events(&log, 1, WAIT).await[0]).reason,
             ExitReason::NoProc
         );
+    });
+}
+
+#[test]
+fn an_unlink_wins_over_an_exit_already_on_its_way() {
+    block_on(async {
+        let nodes = cluster(2).await;
+        let (a, b) = (&nodes[0], &nodes[1]);
+        let (survivor, _) = probe(a);
+        let (_, counter) = remote_counter(b, a, "c").await;
+        survivor.link_to(counter.any()).await.unwrap();
+        // The survivor is busy; its unlink waits in its mailbox; then the linked process
+        // ends, and its exit signal arrives behind the unlink.
+        let mut nap = std::pin::pin!(survivor.nap(300).into_future());
+        assert!(futures::poll!(nap.as_mut()).is_pending());
+        let mut unlink = std::pin::pin!(survivor.unlink_from(counter.any()).into_future());
+        assert!(futures::poll!(unlink.as_mut()).is_pending());
+        counter
+            .quit(ExitReason::Error("in flight".into()))
+            .await
+            .unwrap();
+        assert_eq!(nap.await, Ok(()));
+        assert_eq!(unlink.await, Ok(()));
+        // Once unlinked, the exit that was on its way does not end the survivor.
+        assert_eq!(survivor.ping().await, Ok(1));
+        assert!(a.process_info(&survivor).await.unwrap().links.is_empty());
     });
 }
