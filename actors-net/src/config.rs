@@ -11,6 +11,7 @@ pub(crate) struct Config {
     pub(crate) max_frame: usize,
     pub(crate) handshake_timeout: Duration,
     pub(crate) send_limit: usize,
+    pub(crate) clean_partitions: bool,
 }
 
 impl Default for Config {
@@ -23,6 +24,7 @@ impl Default for Config {
             max_frame: 4 << 20,
             handshake_timeout: Duration::from_secs(5),
             send_limit: 16 << 20,
+            clean_partitions: true,
         }
     }
 }

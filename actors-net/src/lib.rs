@@ -36,6 +36,7 @@
 mod config;
 mod connection;
 pub mod frame;
+pub mod global;
 pub mod handshake;
 mod net;
 mod node;

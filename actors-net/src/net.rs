@@ -49,6 +49,8 @@ pub(crate) struct Net {
     accept_task: Mutex<Option<actors::rt::JoinHandle<()>>>,
     /// The actor types other nodes may spawn here, by wire name: (identity hash, spawner).
     pub(crate) spawnable: Mutex<HashMap<String, (u64, Spawner)>>,
+    /// The cluster-wide registry's table, shared with the global server.
+    pub(crate) global: Arc<crate::global::Shared>,
 }
 
 /// Bytes read from a connection at a time; frames that fit are parsed in place.
@@ -66,6 +68,7 @@ pub(crate) fn address(name: &str) -> Option<&str> {
 
 impl Net {
     pub(crate) fn new(node: &Node, config: Config, transport: Arc<dyn Transport>) -> Self {
+        let config_clean_partitions = config.clean_partitions;
         Net {
             node: node.downgrade(),
             id: node.id().clone(),
@@ -81,6 +84,7 @@ impl Net {
             closing: AtomicBool::new(false),
             accept_task: Mutex::new(None),
             spawnable: Mutex::new(HashMap::new()),
+            global: crate::global::Shared::new(config_clean_partitions),
         }
     }
 

@@ -156,6 +156,14 @@ impl NodeBuilder {
         self
     }
 
+    /// Whether a node that loses a peer makes the others split cleanly (default on): each
+    /// node connected to both drops the same one, so partitions are fully connected, as OTP's
+    /// `prevent_overlapping_partitions`.
+    pub fn clean_partitions(mut self, on: bool) -> Self {
+        self.config.clean_partitions = on;
+        self
+    }
+
     /// Carries the connections over another transport than TCP.
     pub fn transport(mut self, transport: impl Transport) -> Self {
         self.transport = Arc::new(transport);
@@ -187,6 +195,7 @@ impl NodeBuilder {
         let installed = node.install_router(Arc::new(NetRouter { net: net.clone() }));
         debug_assert!(installed.is_ok(), "a fresh node has no router");
         node.set_extension(net.clone());
+        crate::global::start(&node, net.global.clone());
         let accept = actors::rt::spawn(net.clone().accept_loop(listener));
         net.set_accept_task(accept);
         tracing::info!(node = %name, "started");
@@ -255,6 +264,9 @@ pub trait DistNode: Sized {
 
     /// What crosses the connection to `node` now, if there is one.
     fn connection_info(&self, node: &str) -> Option<ConnectionInfo>;
+
+    /// The cluster-wide registry, as Erlang's `global`.
+    fn global(&self) -> crate::global::Global;
 }
 
 impl DistNode for Node {
@@ -343,6 +355,10 @@ impl DistNode for Node {
                 return;
             }
         }
+    }
+
+    fn global(&self) -> crate::global::Global {
+        crate::global::Global::new(self.clone(), net(self).map(|n| n.global.clone()))
     }
 
     fn connection_info(&self, node: &str) -> Option<ConnectionInfo> {

@@ -80,10 +80,28 @@ impl ChildNode {
         assert!(status.success(), "kill {sig} failed");
     }
 
-    /// `SIGSTOP`: the process freezes; its sockets stay open but nothing answers.
+    /// `SIGSTOP`: the process freezes; its sockets stay open but nothing answers. Returns
+    /// once the kernel reports it stopped.
     pub fn freeze(&mut self) {
         self.signal("-STOP");
         self.frozen = true;
+        let stat = format!("/proc/{}/stat", self.pid());
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            // The state is the field after the parenthesised command name.
+            let state = std::fs::read_to_string(&stat)
+                .ok()
+                .and_then(|s| s.rsplit_once(") ").map(|(_, rest)| rest.chars().next()))
+                .flatten();
+            if state == Some('T') {
+                return;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the process did not stop"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// `SIGCONT`: the process runs again.

@@ -1,0 +1,743 @@
+//! Cluster-wide names, as Erlang's `global`: a name resolves to the same pid on every node.
+//!
+//! Each distributed node runs a `GlobalServer`, an ordinary actor registered locally as
+//! `global_name_server`. Its table is shared with the node's [`Global`] handle, so `whereis`
+//! is a local read.
+//!
+//! Protocol:
+//! - `register` takes cluster locks on the name and on the pid, on every connected node, in
+//!   the order of node names: contention is settled at the lowest node, so two processes
+//!   racing for a name cannot both win, and nobody deadlocks. With the locks held it checks
+//!   the name, commits it on every node, and releases the locks. The caller's task runs this,
+//!   so servers only ever answer; they never wait on each other.
+//! - Every server monitors every registered pid: when the owner ends, or its node is lost,
+//!   each node drops the name by itself, with no lock.
+//! - When two nodes connect, each sends the other its table. A name bound to two different
+//!   pids is a conflict, decided once for the whole cluster by the node of the pid whose node
+//!   name is smaller, which runs the resolver, applies the decision, tells every node, and
+//!   acts on the loser. A decision is remembered, so a conflict seen again is not decided
+//!   again. The same pid on both sides is no conflict.
+//! - Clean partitions (on by default): a node that loses a peer tells the others; each node
+//!   connected to both drops the greater of the two, so every node makes the same choice and
+//!   the cluster splits into fully connected parts.
+
+use std::collections::HashMap;
+use std::future::IntoFuture;
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use actors::{Actor, AnyPid, Ctx, Down, ExitReason, MonitorRef, Node, Pid, actor};
+use futures::future::join_all;
+
+use crate::connection::lock;
+use crate::node::{DistNode, NodeEvent};
+
+/// The local name every node's global server is registered under.
+pub const SERVER_NAME: &str = "global_name_server";
+
+/// Why a cluster-wide registration failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GlobalError {
+    /// Another process holds the name.
+    #[error("the name {0:?} is taken")]
+    NameTaken(String),
+    /// The process already holds another name.
+    #[error("the process is already registered as {0:?}")]
+    AlreadyNamed(String),
+    /// No process holds the name.
+    #[error("no process is registered as {0:?}")]
+    NotRegistered(String),
+    /// The process registered under the name is of another actor type.
+    #[error("the process registered as {0:?} is of another actor type")]
+    WrongType(String),
+    /// The locks could not be taken in time: the cluster is busy, or a node does not answer.
+    #[error("could not take the cluster lock {0:?} in time")]
+    Busy(String),
+    /// This node is not distributed.
+    #[error("this node is not distributed")]
+    NotDistributed,
+}
+
+/// A user's conflict resolution: given the name and the two pids, the one to keep.
+pub type ResolveFn = dyn Fn(&str, &AnyPid, &AnyPid) -> Option<AnyPid> + Send + Sync;
+
+/// What to do when two partitions that each registered a name to a different process heal.
+#[derive(Clone)]
+pub enum Resolver {
+    /// Keep the process of the node with the smaller name; stop the other with
+    /// [`ExitReason::NameConflict`]. The default, as OTP's `random_exit_name`.
+    StopLoser,
+    /// Keep the process of the node with the smaller name; send the other an exit signal with
+    /// `NameConflict` (a process that traps exits sees it in `on_exit`), as `random_notify_name`.
+    NotifyLoser,
+    /// Drop the name; send both an exit signal with `NameConflict`, as `notify_all_name`.
+    NotifyBoth,
+    /// Decide: the pid to keep, or `None` to drop the name. Runs once for the cluster, on the
+    /// node deciding the conflict; nothing is done to the process it does not keep.
+    Custom(Arc<ResolveFn>),
+}
+
+impl Resolver {
+    /// A resolver from a function.
+    pub fn custom(
+        f: impl Fn(&str, &AnyPid, &AnyPid) -> Option<AnyPid> + Send + Sync + 'static,
+    ) -> Self {
+        Resolver::Custom(Arc::new(f))
+    }
+}
+
+#[derive(Default)]
+struct Names {
+    by_name: HashMap<String, AnyPid>,
+    by_pid: HashMap<AnyPid, String>,
+}
+
+/// State the server and the node's handle share.
+pub(crate) struct Shared {
+    names: RwLock<Names>,
+    resolver: RwLock<Resolver>,
+    server: RwLock<Option<Pid<GlobalServer>>>,
+    /// Peers' servers, found once by name.
+    peers: std::sync::Mutex<HashMap<String, Pid<GlobalServer>>>,
+    clean_partitions: bool,
+    /// How many times this node ran its resolver: each conflict is decided once.
+    decisions: std::sync::atomic::AtomicU64,
+}
+
+impl Shared {
+    pub(crate) fn new(clean_partitions: bool) -> Arc<Self> {
+        Arc::new(Shared {
+            names: RwLock::default(),
+            resolver: RwLock::new(Resolver::StopLoser),
+            server: RwLock::new(None),
+            peers: std::sync::Mutex::new(HashMap::new()),
+            clean_partitions,
+            decisions: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Names> {
+        self.names
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Names> {
+        self.names
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Starts the global server of a freshly started distributed node.
+pub(crate) fn start(node: &Node, shared: Arc<Shared>) {
+    let server = node.spawn(GlobalServer {
+        shared: shared.clone(),
+        watched: HashMap::new(),
+        locks: HashMap::new(),
+        holders: HashMap::new(),
+        decided: HashMap::new(),
+    });
+    let _ = node.register(SERVER_NAME, &server);
+    *shared
+        .server
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(server.clone());
+    // Node events reach the server as casts.
+    let mut events = node.monitor_nodes();
+    actors::rt::spawn(async move {
+        while let Some(event) = events.next().await {
+            let sent = match event {
+                NodeEvent::Up(peer) => server.node_up(peer),
+                NodeEvent::Down(peer) => server.node_down(peer),
+            };
+            if sent.is_err() {
+                return;
+            }
+        }
+    });
+}
+
+/// A process holding cluster locks, and how many times it holds each.
+#[derive(Default)]
+struct Holder {
+    monitor: Option<MonitorRef>,
+    locks: HashMap<String, u32>,
+}
+
+/// One node's part of the cluster-wide registry and its locks.
+#[actor]
+pub struct GlobalServer {
+    shared: Arc<Shared>,
+    /// Monitors on registered pids, to drop their names when they end.
+    watched: HashMap<MonitorRef, AnyPid>,
+    /// Lock id -> holder.
+    locks: HashMap<String, AnyPid>,
+    holders: HashMap<AnyPid, Holder>,
+    /// Conflicts this node decided: (name, smaller pid, greater pid) -> the winner.
+    decided: HashMap<(String, AnyPid, AnyPid), Option<AnyPid>>,
+}
+
+impl GlobalServer {
+    fn bind(&mut self, name: &str, pid: AnyPid, ctx: &mut Ctx<Self>) {
+        let old = {
+            let mut names = self.shared.write();
+            if let Some(previous) = names.by_pid.get(&pid) {
+                if previous != name {
+                    let previous = previous.clone();
+                    names.by_name.remove(&previous);
+                }
+            }
+            let old = names.by_name.insert(name.to_string(), pid.clone());
+            if let Some(old) = &old {
+                names.by_pid.remove(old);
+            }
+            names.by_pid.insert(pid.clone(), name.to_string());
+            old
+        };
+        if old.as_ref() != Some(&pid) {
+            if let Some(old) = old {
+                self.unwatch(&old, ctx);
+            }
+            if !self.watched.values().any(|p| *p == pid) {
+                let monitor = ctx.monitor(&pid);
+                self.watched.insert(monitor, pid);
+            }
+        }
+    }
+
+    fn unbind(&mut self, name: &str, pid: &AnyPid, ctx: &mut Ctx<Self>) {
+        let removed = {
+            let mut names = self.shared.write();
+            if names.by_name.get(name) == Some(pid) {
+                names.by_name.remove(name);
+                names.by_pid.remove(pid);
+                true
+            } else {
+                false
+            }
+        };
+        if removed {
+            self.unwatch(pid, ctx);
+        }
+    }
+
+    fn unwatch(&mut self, pid: &AnyPid, ctx: &mut Ctx<Self>) {
+        let monitors: Vec<MonitorRef> = self
+            .watched
+            .iter()
+            .filter(|(_, p)| *p == pid)
+            .map(|(r, _)| *r)
+            .collect();
+        for r in monitors {
+            self.watched.remove(&r);
+            ctx.demonitor(r);
+        }
+    }
+
+    fn peer_servers(&self) -> Vec<Pid<GlobalServer>> {
+        lock(&self.shared.peers).values().cloned().collect()
+    }
+
+    /// Merges a peer's table into ours.
+    fn merge(&mut self, names: Vec<(String, AnyPid)>, ctx: &mut Ctx<Self>) {
+        for (name, theirs) in names {
+            let ours = self.shared.read().by_name.get(&name).cloned();
+            match ours {
+                None => {
+                    if !self.shared.read().by_pid.contains_key(&theirs) {
+                        self.bind(&name, theirs, ctx);
+                    }
+                }
+                Some(ours) if ours == theirs => {}
+                Some(ours) => self.conflict(&name, ours, theirs, ctx),
+            }
+        }
+    }
+
+    fn conflict(&mut self, name: &str, a: AnyPid, b: AnyPid, ctx: &mut Ctx<Self>) {
+        let (first, second) = if (a.node(), a.id()) <= (b.node(), b.id()) {
+            (a, b)
+        } else {
+            (b, a)
+        };
+        // The node of the pid whose node name is smaller decides, once.
+        if first.node() != ctx.node().name() {
+            return;
+        }
+        let key = (name.to_string(), first.clone(), second.clone());
+        let winner = match self.decided.get(&key) {
+            Some(winner) => winner.clone(),
+            None => {
+                let resolver = self
+                    .shared
+                    .resolver
+                    .read()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .clone();
+                self.shared
+                    .decisions
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let node = ctx.node();
+                let winner = match resolver {
+                    Resolver::StopLoser => {
+                        node.stop(&second, ExitReason::NameConflict);
+                        Some(first.clone())
+                    }
+                    Resolver::NotifyLoser => {
+                        node.exit(&second, ExitReason::NameConflict);
+                        Some(first.clone())
+                    }
+                    Resolver::NotifyBoth => {
+                        node.exit(&first, ExitReason::NameConflict);
+                        node.exit(&second, ExitReason::NameConflict);
+                        None
+                    }
+                    Resolver::Custom(f) => f(name, &first, &second),
+                };
+                tracing::info!(name, %first, %second, winner = ?winner, "name conflict resolved");
+                self.decided.insert(key, winner.clone());
+                winner
+            }
+        };
+        self.apply(name, &first, &second, winner.clone(), ctx);
+        for peer in self.peer_servers() {
+            let _ = peer.resolved(
+                name.to_string(),
+                first.clone(),
+                second.clone(),
+                winner.clone(),
+            );
+        }
+    }
+
+    fn apply(
+        &mut self,
+        name: &str,
+        a: &AnyPid,
+        b: &AnyPid,
+        winner: Option<AnyPid>,
+        ctx: &mut Ctx<Self>,
+    ) {
+        let current = self.shared.read().by_name.get(name).cloned();
+        match (current, winner) {
+            (Some(cur), Some(w)) if (cur == *a || cur == *b) && cur != w => {
+                self.unbind(name, &cur, ctx);
+                self.bind(name, w, ctx);
+            }
+            (Some(cur), None) if cur == *a || cur == *b => self.unbind(name, &cur, ctx),
+            (None, Some(w)) => self.bind(name, w, ctx),
+            _ => {}
+        }
+    }
+
+    fn take_locks(&mut self, ids: &[String], holder: &AnyPid, ctx: &mut Ctx<Self>) -> bool {
+        if ids
+            .iter()
+            .any(|id| self.locks.get(id).is_some_and(|h| h != holder))
+        {
+            return false;
+        }
+        let entry = self.holders.entry(holder.clone()).or_default();
+        if entry.monitor.is_none() {
+            entry.monitor = Some(ctx.monitor(holder));
+        }
+        for id in ids {
+            self.locks.insert(id.clone(), holder.clone());
+            *entry.locks.entry(id.clone()).or_insert(0) += 1;
+        }
+        true
+    }
+
+    fn release_locks(&mut self, ids: &[String], holder: &AnyPid, ctx: &mut Ctx<Self>) {
+        let Some(entry) = self.holders.get_mut(holder) else {
+            return;
+        };
+        for id in ids {
+            if let Some(n) = entry.locks.get_mut(id) {
+                *n -= 1;
+                if *n == 0 {
+                    entry.locks.remove(id);
+                    self.locks.remove(id);
+                }
+            }
+        }
+        if entry.locks.is_empty() {
+            if let Some(r) = entry.monitor.take() {
+                ctx.demonitor(r);
+            }
+            self.holders.remove(holder);
+        }
+    }
+}
+
+#[actor]
+impl GlobalServer {
+    fn on_down(&mut self, down: Down, ctx: &mut Ctx<Self>) {
+        if let Some(pid) = self.watched.remove(&down.monitor_ref) {
+            let name = self.shared.read().by_pid.get(&pid).cloned();
+            if let Some(name) = name {
+                self.unbind(&name, &pid, ctx);
+            }
+        }
+        // A holder that ended frees its locks.
+        if let Some(holder) = self.holders.remove(&down.pid) {
+            for id in holder.locks.keys() {
+                self.locks.remove(id);
+            }
+        }
+    }
+
+    /// Takes all of `ids` for `holder`, or none.
+    #[handle]
+    fn lock(&mut self, ids: Vec<String>, holder: AnyPid, ctx: &mut Ctx<Self>) -> bool {
+        self.take_locks(&ids, &holder, ctx)
+    }
+
+    /// Releases `ids` held by `holder`.
+    #[handle(cast)]
+    fn unlock(&mut self, ids: Vec<String>, holder: AnyPid, ctx: &mut Ctx<Self>) {
+        self.release_locks(&ids, &holder, ctx)
+    }
+
+    /// Binds `name` to `pid` here (the commit of a registration).
+    #[handle]
+    fn commit(&mut self, name: String, pid: AnyPid, ctx: &mut Ctx<Self>) {
+        self.bind(&name, pid, ctx)
+    }
+
+    /// Unbinds `name` here, if it is bound to `pid`.
+    #[handle]
+    fn remove(&mut self, name: String, pid: AnyPid, ctx: &mut Ctx<Self>) {
+        self.unbind(&name, &pid, ctx)
+    }
+
+    /// A peer's table, when the two nodes connect.
+    #[handle(cast)]
+    fn sync(&mut self, names: Vec<(String, AnyPid)>, ctx: &mut Ctx<Self>) {
+        self.merge(names, ctx)
+    }
+
+    /// The decision on a conflict, from the node that decided it.
+    #[handle(cast)]
+    fn resolved(
+        &mut self,
+        name: String,
+        a: AnyPid,
+        b: AnyPid,
+        winner: Option<AnyPid>,
+        ctx: &mut Ctx<Self>,
+    ) {
+        self.apply(&name, &a, &b, winner, ctx)
+    }
+
+    /// `by` lost its connection to `lost`.
+    #[handle(cast)]
+    fn lost(&mut self, by: String, lost: String, ctx: &mut Ctx<Self>) {
+        let node = ctx.node();
+        let nodes = node.nodes();
+        if self.shared.clean_partitions && nodes.contains(&by) && nodes.contains(&lost) {
+            // Every node connected to both drops the same one: the greater.
+            let drop = if by > lost { by } else { lost };
+            tracing::info!(node = %node.name(), %drop, "disconnecting to keep partitions clean");
+            node.disconnect(&drop);
+        }
+    }
+
+    /// A node connected: find its server and send it this table.
+    #[handle(cast)]
+    async fn node_up(&mut self, peer: String, ctx: &mut Ctx<Self>) {
+        let node = ctx.node();
+        let Ok(server) = node.whereis_on::<GlobalServer>(SERVER_NAME, &peer).await else {
+            return;
+        };
+        lock(&self.shared.peers).insert(peer, server.clone());
+        let table: Vec<(String, AnyPid)> = self
+            .shared
+            .read()
+            .by_name
+            .iter()
+            .map(|(n, p)| (n.clone(), p.clone()))
+            .collect();
+        let _ = server.sync(table);
+    }
+
+    /// A node's connection is lost: tell the others, for clean partitions.
+    #[handle(cast)]
+    fn node_down(&mut self, peer: String, ctx: &mut Ctx<Self>) {
+        lock(&self.shared.peers).remove(&peer);
+        if self.shared.clean_partitions {
+            let me = ctx.node().name().to_string();
+            for server in self.peer_servers() {
+                let _ = server.lost(me.clone(), peer.clone());
+            }
+        }
+    }
+}
+
+/// The cluster-wide registry as seen from one node: [`DistNode::global`].
+pub struct Global {
+    node: Node,
+    shared: Option<Arc<Shared>>,
+}
+
+/// How long `register` and `set_lock` keep trying to take a contended lock.
+const LOCK_PATIENCE: Duration = Duration::from_secs(10);
+
+impl Global {
+    pub(crate) fn new(node: Node, shared: Option<Arc<Shared>>) -> Self {
+        Global { node, shared }
+    }
+
+    fn shared(&self) -> Result<&Arc<Shared>, GlobalError> {
+        self.shared.as_ref().ok_or(GlobalError::NotDistributed)
+    }
+
+    /// The servers of this node and of every connected node, in node-name order.
+    async fn servers(&self) -> Result<Vec<Pid<GlobalServer>>, GlobalError> {
+        let shared = self.shared()?;
+        let own = shared
+            .server
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+            .ok_or(GlobalError::NotDistributed)?;
+        let mut all = vec![(self.node.name().to_string(), own)];
+        for peer in self.node.nodes() {
+            let known = lock(&shared.peers).get(&peer).cloned();
+            let server = match known {
+                Some(s) => s,
+                None => match self
+                    .node
+                    .whereis_on::<GlobalServer>(SERVER_NAME, &peer)
+                    .await
+                {
+                    Ok(s) => {
+                        lock(&shared.peers).insert(peer.clone(), s.clone());
+                        s
+                    }
+                    // Not up yet, or gone: it will sync when it is.
+                    Err(_) => continue,
+                },
+            };
+            all.push((peer, server));
+        }
+        all.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(all.into_iter().map(|(_, s)| s).collect())
+    }
+
+    /// Takes `ids` for `holder` on every server, lowest node first; backs off and retries
+    /// while another holder has them.
+    async fn acquire(
+        &self,
+        servers: &[Pid<GlobalServer>],
+        ids: &[String],
+        holder: &AnyPid,
+    ) -> Result<(), GlobalError> {
+        let started = Instant::now();
+        let mut attempt = 0u32;
+        loop {
+            let mut taken = Vec::new();
+            let mut all = true;
+            for s in servers {
+                match s.lock(ids.to_vec(), holder.clone()).await {
+                    Ok(true) => taken.push(s),
+                    Ok(false) => {
+                        all = false;
+                        break;
+                    }
+                    // A node that went away meanwhile: its names go with it.
+                    Err(_) => {}
+                }
+            }
+            if all {
+                return Ok(());
+            }
+            for s in taken {
+                let _ = s.unlock(ids.to_vec(), holder.clone());
+            }
+            if started.elapsed() > LOCK_PATIENCE {
+                return Err(GlobalError::Busy(ids.join(",")));
+            }
+            attempt += 1;
+            let ceiling = 1u64 << attempt.min(6);
+            let pause = (holder.id().wrapping_mul(0x9e37_79b9)
+                ^ u64::from(attempt)
+                ^ started.elapsed().as_nanos() as u64)
+                % ceiling;
+            actors::rt::sleep(Duration::from_millis(pause + 1)).await;
+        }
+    }
+
+    fn release(servers: &[Pid<GlobalServer>], ids: &[String], holder: &AnyPid) {
+        for s in servers {
+            let _ = s.unlock(ids.to_vec(), holder.clone());
+        }
+    }
+
+    /// The locks a registration of `name` to `pid` takes: the name, and the pid.
+    fn registration_locks(name: &str, pid: &AnyPid) -> Vec<String> {
+        vec![
+            format!("global:name:{name}"),
+            format!("global:pid:{}:{}:{}", pid.node(), pid.creation(), pid.id()),
+        ]
+    }
+
+    /// Registers `pid` under `name` on every connected node, as `:global.register_name`.
+    /// Two processes racing for a name: exactly one wins, everywhere.
+    pub async fn register(&self, name: &str, pid: impl Into<AnyPid>) -> Result<(), GlobalError> {
+        let pid = pid.into();
+        self.bind(name, pid, false).await
+    }
+
+    /// Moves `name` to `pid` on every connected node, atomically, as `:global.re_register_name`.
+    pub async fn re_register(&self, name: &str, pid: impl Into<AnyPid>) -> Result<(), GlobalError> {
+        let pid = pid.into();
+        self.bind(name, pid, true).await
+    }
+
+    async fn bind(&self, name: &str, pid: AnyPid, moving: bool) -> Result<(), GlobalError> {
+        let shared = self.shared()?;
+        let servers = self.servers().await?;
+        let ids = Self::registration_locks(name, &pid);
+        // The registering node's server holds the locks: if this node is lost midway,
+        // every other node frees them.
+        let holder = servers_own(shared)?.any();
+        self.acquire(&servers, &ids, &holder).await?;
+        let check = {
+            let names = shared.read();
+            match (names.by_name.get(name), names.by_pid.get(&pid)) {
+                (Some(p), _) if *p == pid => Ok(false),
+                (Some(_), _) if !moving => Err(GlobalError::NameTaken(name.to_string())),
+                (_, Some(other)) if other != name => Err(GlobalError::AlreadyNamed(other.clone())),
+                _ => Ok(true),
+            }
+        };
+        let result = match check {
+            Ok(true) => {
+                join_all(
+                    servers
+                        .iter()
+                        .map(|s| s.commit(name.to_string(), pid.clone()).into_future()),
+                )
+                .await;
+                Ok(())
+            }
+            Ok(false) => Ok(()),
+            Err(e) => Err(e),
+        };
+        Self::release(&servers, &ids, &holder);
+        result
+    }
+
+    /// Removes `name` on every connected node.
+    pub async fn unregister(&self, name: &str) -> Result<(), GlobalError> {
+        let shared = self.shared()?;
+        let Some(pid) = shared.read().by_name.get(name).cloned() else {
+            return Ok(());
+        };
+        let servers = self.servers().await?;
+        let ids = Self::registration_locks(name, &pid);
+        let holder = servers_own(shared)?.any();
+        self.acquire(&servers, &ids, &holder).await?;
+        join_all(
+            servers
+                .iter()
+                .map(|s| s.remove(name.to_string(), pid.clone()).into_future()),
+        )
+        .await;
+        Self::release(&servers, &ids, &holder);
+        Ok(())
+    }
+
+    /// The process registered under `name`, if it is an `A`: a local read.
+    pub fn whereis<A: Actor>(&self, name: &str) -> Option<Pid<A>> {
+        self.whereis_any(name)?.downcast()
+    }
+
+    /// The process registered under `name`, whatever its type: a local read.
+    pub fn whereis_any(&self, name: &str) -> Option<AnyPid> {
+        self.shared.as_ref()?.read().by_name.get(name).cloned()
+    }
+
+    /// The process registered under `name`, as an `A`, or why not: to call or cast to it
+    /// (`global().send::<Counter>("c")?.add(1).await`), as `:global.send`.
+    pub fn send<A: Actor>(&self, name: &str) -> Result<Pid<A>, GlobalError> {
+        let any = self
+            .whereis_any(name)
+            .ok_or_else(|| GlobalError::NotRegistered(name.to_string()))?;
+        any.downcast()
+            .ok_or_else(|| GlobalError::WrongType(name.to_string()))
+    }
+
+    /// Every registered name, sorted.
+    pub fn registered_names(&self) -> Vec<String> {
+        let Some(shared) = &self.shared else {
+            return Vec::new();
+        };
+        let mut names: Vec<String> = shared.read().by_name.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// How conflicts found when partitions heal are resolved, when this node decides them.
+    pub fn set_resolver(&self, resolver: Resolver) {
+        if let Some(shared) = &self.shared {
+            *shared
+                .resolver
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = resolver;
+        }
+    }
+
+    /// How many conflicts this node has decided (its resolver ran this many times).
+    pub fn decisions(&self) -> u64 {
+        self.shared.as_ref().map_or(0, |s| {
+            s.decisions.load(std::sync::atomic::Ordering::Relaxed)
+        })
+    }
+
+    /// Takes the cluster lock `id` for `holder` on every connected node, as
+    /// `:global.set_lock`; freed by [`Global::del_lock`], or when the holder ends or its node
+    /// is lost. A holder may take the same lock again.
+    pub async fn set_lock(&self, id: &str, holder: impl Into<AnyPid>) -> Result<(), GlobalError> {
+        let holder = holder.into();
+        let servers = self.servers().await?;
+        self.acquire(&servers, &[lock_id(id)], &holder).await
+    }
+
+    /// Releases the cluster lock `id` held by `holder`.
+    pub async fn del_lock(&self, id: &str, holder: impl Into<AnyPid>) -> Result<(), GlobalError> {
+        let holder = holder.into();
+        let servers = self.servers().await?;
+        Self::release(&servers, &[lock_id(id)], &holder);
+        Ok(())
+    }
+
+    /// Runs `f` holding the cluster lock `id`, as `:global.trans`.
+    pub async fn trans<T, F: std::future::Future<Output = T>>(
+        &self,
+        id: &str,
+        holder: impl Into<AnyPid>,
+        f: F,
+    ) -> Result<T, GlobalError> {
+        let holder = holder.into();
+        self.set_lock(id, &holder).await?;
+        let out = f.await;
+        self.del_lock(id, &holder).await?;
+        Ok(out)
+    }
+}
+
+fn lock_id(id: &str) -> String {
+    format!("user:{id}")
+}
+
+fn servers_own(shared: &Shared) -> Result<Pid<GlobalServer>, GlobalError> {
+    shared
+        .server
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+        .ok_or(GlobalError::NotDistributed)
+}
