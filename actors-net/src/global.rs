@@ -36,7 +36,7 @@ use crate::node::{DistNode, NodeEvent};
 pub const SERVER_NAME: &str = "global_name_server";
 
 /// Why a cluster-wide registration failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum GlobalError {
     /// Another process holds the name.
     #[error("the name {0:?} is taken")]
@@ -137,6 +137,7 @@ pub(crate) fn start(node: &Node, shared: Arc<Shared>) {
         locks: HashMap::new(),
         holders: HashMap::new(),
         decided: HashMap::new(),
+        settled: HashMap::new(),
     });
     let _ = node.register(SERVER_NAME, &server);
     *shared
@@ -176,7 +177,14 @@ pub struct GlobalServer {
     holders: HashMap<AnyPid, Holder>,
     /// Conflicts this node decided: (name, smaller pid, greater pid) -> the winner.
     decided: HashMap<(String, AnyPid, AnyPid), Option<AnyPid>>,
+    /// The last decision applied here, by name: passed on to nodes that connect later, and
+    /// kept so that a table synced from a node that has not heard of it yet does not bring
+    /// an excluded pid back.
+    settled: HashMap<String, Decision>,
 }
+
+/// A conflict's decision: the two pids, and the one kept (if any).
+type Decision = (AnyPid, AnyPid, Option<AnyPid>);
 
 impl GlobalServer {
     fn bind(&mut self, name: &str, pid: AnyPid, ctx: &mut Ctx<Self>) {
@@ -242,6 +250,12 @@ impl GlobalServer {
     /// Merges a peer's table into ours.
     fn merge(&mut self, names: Vec<(String, AnyPid)>, ctx: &mut Ctx<Self>) {
         for (name, theirs) in names {
+            let excluded = self.settled.get(&name).is_some_and(|(a, b, w)| {
+                (*a == theirs || *b == theirs) && w.as_ref() != Some(&theirs)
+            });
+            if excluded {
+                continue;
+            }
             let ours = self.shared.read().by_name.get(&name).cloned();
             match ours {
                 None => {
@@ -319,6 +333,8 @@ impl GlobalServer {
         winner: Option<AnyPid>,
         ctx: &mut Ctx<Self>,
     ) {
+        self.settled
+            .insert(name.to_string(), (a.clone(), b.clone(), winner.clone()));
         let current = self.shared.read().by_name.get(name).cloned();
         match (current, winner) {
             (Some(cur), Some(w)) if (cur == *a || cur == *b) && cur != w => {
@@ -403,7 +419,21 @@ impl GlobalServer {
     /// Binds `name` to `pid` here (the commit of a registration).
     #[handle]
     fn commit(&mut self, name: String, pid: AnyPid, ctx: &mut Ctx<Self>) {
+        // A registration made now supersedes an old conflict's decision.
+        self.settled.remove(&name);
         self.bind(&name, pid, ctx)
+    }
+
+    /// Whether `name` could go to `pid` here: the error if not (taken, or pid named).
+    #[handle]
+    fn check(&self, name: String, pid: AnyPid, moving: bool) -> Option<GlobalError> {
+        let names = self.shared.read();
+        match (names.by_name.get(&name), names.by_pid.get(&pid)) {
+            (Some(p), _) if *p == pid => None,
+            (Some(_), _) if !moving => Some(GlobalError::NameTaken(name)),
+            (_, Some(other)) if *other != name => Some(GlobalError::AlreadyNamed(other.clone())),
+            _ => None,
+        }
     }
 
     /// Unbinds `name` here, if it is bound to `pid`.
@@ -412,9 +442,19 @@ impl GlobalServer {
         self.unbind(&name, &pid, ctx)
     }
 
-    /// A peer's table, when the two nodes connect.
+    /// A peer's table and the decisions it applied, when the two nodes connect.
     #[handle(cast)]
-    fn sync(&mut self, names: Vec<(String, AnyPid)>, ctx: &mut Ctx<Self>) {
+    fn sync(
+        &mut self,
+        names: Vec<(String, AnyPid)>,
+        decisions: Vec<(String, Decision)>,
+        ctx: &mut Ctx<Self>,
+    ) {
+        for (name, (a, b, winner)) in decisions {
+            if !self.settled.contains_key(&name) {
+                self.apply(&name, &a, &b, winner, ctx);
+            }
+        }
         self.merge(names, ctx)
     }
 
@@ -459,7 +499,12 @@ impl GlobalServer {
             .iter()
             .map(|(n, p)| (n.clone(), p.clone()))
             .collect();
-        let _ = server.sync(table);
+        let decisions: Vec<(String, Decision)> = self
+            .settled
+            .iter()
+            .map(|(n, d)| (n.clone(), d.clone()))
+            .collect();
+        let _ = server.sync(table, decisions);
     }
 
     /// A node's connection is lost: tell the others, for clean partitions.

@@ -162,7 +162,6 @@ pub(crate) struct NodeInner {
     pub(crate) id: NodeId,
     pub(crate) procs: ProcTable,
     next_id: AtomicU64,
-    next_ref: AtomicU64,
     pub(crate) names: Mutex<Names>,
     router: OnceLock<Arc<dyn Router>>,
     pub(crate) deadlines: Arc<Deadlines>,
@@ -181,8 +180,12 @@ impl NodeInner {
         self.next_id.fetch_add(1, Ordering::Relaxed)
     }
 
+    /// A reference unique in this OS process, not just on this node: several nodes of one
+    /// process may signal each other's processes directly, and a monitor's reference must
+    /// not collide in the watched process's list.
     pub(crate) fn next_ref(&self) -> MonitorRef {
-        MonitorRef(self.next_ref.fetch_add(1, Ordering::Relaxed))
+        static NEXT_REF: AtomicU64 = AtomicU64::new(1);
+        MonitorRef(NEXT_REF.fetch_add(1, Ordering::Relaxed))
     }
 
     pub(crate) fn is_stopping(&self) -> bool {
@@ -256,7 +259,6 @@ impl Node {
                 id,
                 procs: ProcTable::new(),
                 next_id: AtomicU64::new(1),
-                next_ref: AtomicU64::new(1),
                 names: Mutex::new(Names::default()),
                 router: OnceLock::new(),
                 deadlines: Deadlines::new(),

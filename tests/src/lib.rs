@@ -263,7 +263,8 @@ pub async fn start(name: &str) -> Node {
         .expect("node starts")
 }
 
-/// Starts `n` nodes named `n0, n1, ...` on loopback, each connected to the first.
+/// Starts `n` nodes named `n0, n1, ...` on loopback, connects each to the first, and waits
+/// until they form a full mesh.
 pub async fn cluster(n: usize) -> Vec<Node> {
     let mut nodes = Vec::new();
     for i in 0..n {
@@ -272,6 +273,7 @@ pub async fn cluster(n: usize) -> Vec<Node> {
     for node in &nodes[1..] {
         node.connect(nodes[0].name()).await.expect("connects");
     }
+    settle(&[nodes.clone()]).await;
     nodes
 }
 
@@ -297,3 +299,68 @@ pub async fn next_event(events: &mut NodeEvents, limit: Duration) -> NodeEvent {
 }
 
 pub use actors_net::{DistNode, NodeEvents};
+
+/// Cuts the cluster into `sides`: every pair of nodes on different sides is blocked (both
+/// ways), and each side ends fully connected.
+pub async fn partition(sides: &[Vec<Node>]) {
+    for (i, side) in sides.iter().enumerate() {
+        for other in sides.iter().skip(i + 1) {
+            for a in side {
+                for b in other {
+                    a.block(b.name());
+                    b.block(a.name());
+                }
+            }
+        }
+    }
+    settle(sides).await;
+}
+
+/// Lifts the blocks between `sides` and reconnects everything: one fully connected cluster.
+pub async fn heal(sides: &[Vec<Node>]) {
+    let all: Vec<Node> = sides.iter().flatten().cloned().collect();
+    for a in &all {
+        for b in &all {
+            if a.name() != b.name() {
+                a.unblock(b.name());
+            }
+        }
+    }
+    settle(&[all]).await;
+}
+
+/// Waits until each side is exactly a fully connected group, connecting within sides as
+/// needed (a lost peer's news may have cut a link inside a side for a moment).
+async fn settle(sides: &[Vec<Node>]) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let mut done = true;
+        for side in sides {
+            for a in side {
+                let mut want: Vec<String> = side
+                    .iter()
+                    .filter(|b| b.name() != a.name())
+                    .map(|b| b.name().to_string())
+                    .collect();
+                want.sort();
+                if a.nodes() != want {
+                    done = false;
+                    for b in &want {
+                        if !a.nodes().contains(b) {
+                            let _ = actors::rt::timeout(Duration::from_secs(1), a.connect(b)).await;
+                        }
+                    }
+                }
+            }
+        }
+        if done {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the cluster did not settle into {} parts",
+            sides.len()
+        );
+        actors::rt::sleep(Duration::from_millis(20)).await;
+    }
+}
