@@ -134,6 +134,7 @@ pub(crate) fn start(node: &Node, shared: Arc<Shared>) {
     let server = node.spawn(GlobalServer {
         shared: shared.clone(),
         watched: HashMap::new(),
+        watch_of: HashMap::new(),
         locks: HashMap::new(),
         holders: HashMap::new(),
         decided: HashMap::new(),
@@ -170,8 +171,10 @@ struct Holder {
 #[actor]
 pub struct GlobalServer {
     shared: Arc<Shared>,
-    /// Monitors on registered pids, to drop their names when they end.
+    /// Monitors on registered pids, to drop their names when they end; both ways, so that
+    /// neither a `Down` nor an unregistration scans the table.
     watched: HashMap<MonitorRef, AnyPid>,
+    watch_of: HashMap<AnyPid, MonitorRef>,
     /// Lock id -> holder.
     locks: HashMap<String, AnyPid>,
     holders: HashMap<AnyPid, Holder>,
@@ -207,9 +210,10 @@ impl GlobalServer {
             if let Some(old) = old {
                 self.unwatch(&old, ctx);
             }
-            if !self.watched.values().any(|p| *p == pid) {
+            if !self.watch_of.contains_key(&pid) {
                 let monitor = ctx.monitor(&pid);
-                self.watched.insert(monitor, pid);
+                self.watched.insert(monitor, pid.clone());
+                self.watch_of.insert(pid, monitor);
             }
         }
     }
@@ -231,13 +235,7 @@ impl GlobalServer {
     }
 
     fn unwatch(&mut self, pid: &AnyPid, ctx: &mut Ctx<Self>) {
-        let monitors: Vec<MonitorRef> = self
-            .watched
-            .iter()
-            .filter(|(_, p)| *p == pid)
-            .map(|(r, _)| *r)
-            .collect();
-        for r in monitors {
+        if let Some(r) = self.watch_of.remove(pid) {
             self.watched.remove(&r);
             ctx.demonitor(r);
         }
@@ -347,6 +345,17 @@ impl GlobalServer {
         }
     }
 
+    /// Why `name` could not go to `pid` here, if it could not.
+    fn refusal(&self, name: &str, pid: &AnyPid, moving: bool) -> Option<GlobalError> {
+        let names = self.shared.read();
+        match (names.by_name.get(name), names.by_pid.get(pid)) {
+            (Some(p), _) if p == pid => None,
+            (Some(_), _) if !moving => Some(GlobalError::NameTaken(name.to_string())),
+            (_, Some(other)) if other != name => Some(GlobalError::AlreadyNamed(other.clone())),
+            _ => None,
+        }
+    }
+
     fn take_locks(&mut self, ids: &[String], holder: &AnyPid, ctx: &mut Ctx<Self>) -> bool {
         if ids
             .iter()
@@ -391,6 +400,7 @@ impl GlobalServer {
 impl GlobalServer {
     fn on_down(&mut self, down: Down, ctx: &mut Ctx<Self>) {
         if let Some(pid) = self.watched.remove(&down.monitor_ref) {
+            self.watch_of.remove(&pid);
             let name = self.shared.read().by_pid.get(&pid).cloned();
             if let Some(name) = name {
                 self.unbind(&name, &pid, ctx);
@@ -404,10 +414,22 @@ impl GlobalServer {
         }
     }
 
-    /// Takes all of `ids` for `holder`, or none.
+    /// Takes all of `ids` for `holder`, or none; with `check`, also says why that name could
+    /// not go to that pid here, if it could not, saving a round trip.
     #[handle]
-    fn lock(&mut self, ids: Vec<String>, holder: AnyPid, ctx: &mut Ctx<Self>) -> bool {
-        self.take_locks(&ids, &holder, ctx)
+    fn lock(
+        &mut self,
+        ids: Vec<String>,
+        holder: AnyPid,
+        check: Option<(String, AnyPid, bool)>,
+        ctx: &mut Ctx<Self>,
+    ) -> (bool, Option<GlobalError>) {
+        let taken = self.take_locks(&ids, &holder, ctx);
+        let refused = match check {
+            Some((name, pid, moving)) if taken => self.refusal(&name, &pid, moving),
+            _ => None,
+        };
+        (taken, refused)
     }
 
     /// Releases `ids` held by `holder`.
@@ -422,18 +444,6 @@ impl GlobalServer {
         // A registration made now supersedes an old conflict's decision.
         self.settled.remove(&name);
         self.bind(&name, pid, ctx)
-    }
-
-    /// Whether `name` could go to `pid` here: the error if not (taken, or pid named).
-    #[handle]
-    fn check(&self, name: String, pid: AnyPid, moving: bool) -> Option<GlobalError> {
-        let names = self.shared.read();
-        match (names.by_name.get(&name), names.by_pid.get(&pid)) {
-            (Some(p), _) if *p == pid => None,
-            (Some(_), _) if !moving => Some(GlobalError::NameTaken(name)),
-            (_, Some(other)) if *other != name => Some(GlobalError::AlreadyNamed(other.clone())),
-            _ => None,
-        }
     }
 
     /// Unbinds `name` here, if it is bound to `pid`.
@@ -571,36 +581,54 @@ impl Global {
         Ok(all.into_iter().map(|(_, s)| s).collect())
     }
 
-    /// Takes `ids` for `holder` on every server, lowest node first; backs off and retries
-    /// while another holder has them.
+    /// Takes `ids` for `holder` on every server: the lowest node's first, then the others
+    /// at once, since whoever holds the lowest node's lock has no contender left for them.
+    /// Backs off and retries while another holder has them. With `check`, returns the first
+    /// reason a server gives why that name cannot go to that pid: every node's view counts,
+    /// since a node may know of a registration this one has not synced yet.
     async fn acquire(
         &self,
         servers: &[Pid<GlobalServer>],
         ids: &[String],
         holder: &AnyPid,
-    ) -> Result<(), GlobalError> {
+        check: Option<(String, AnyPid, bool)>,
+    ) -> Result<Option<GlobalError>, GlobalError> {
+        let Some((lowest, rest)) = servers.split_first() else {
+            return Ok(None);
+        };
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
-            let mut taken = Vec::new();
-            let mut all = true;
-            for s in servers {
-                match s.lock(ids.to_vec(), holder.clone()).await {
-                    Ok(true) => taken.push(s),
-                    Ok(false) => {
-                        all = false;
-                        break;
+            // A node that went away meanwhile (`Err`) is passed over: its names go with it.
+            let (mut all, mut refused) = match lowest
+                .lock(ids.to_vec(), holder.clone(), check.clone())
+                .await
+            {
+                Ok((taken, refused)) => (taken, refused),
+                Err(_) => (true, None),
+            };
+            let mut taken = vec![lowest.clone()];
+            if all {
+                let replies = join_all(rest.iter().map(|s| {
+                    s.lock(ids.to_vec(), holder.clone(), check.clone())
+                        .into_future()
+                }))
+                .await;
+                for (s, reply) in rest.iter().zip(replies) {
+                    match reply {
+                        Ok((true, r)) => {
+                            taken.push(s.clone());
+                            refused = refused.or(r);
+                        }
+                        Ok((false, _)) => all = false,
+                        Err(_) => {}
                     }
-                    // A node that went away meanwhile: its names go with it.
-                    Err(_) => {}
                 }
             }
             if all {
-                return Ok(());
+                return Ok(refused);
             }
-            for s in taken {
-                let _ = s.unlock(ids.to_vec(), holder.clone());
-            }
+            Self::release(&taken, ids, holder);
             if started.elapsed() > LOCK_PATIENCE {
                 return Err(GlobalError::Busy(ids.join(",")));
             }
@@ -648,18 +676,17 @@ impl Global {
         // The registering node's server holds the locks: if this node is lost midway,
         // every other node frees them.
         let holder = servers_own(shared)?.any();
-        self.acquire(&servers, &ids, &holder).await?;
-        let check = {
-            let names = shared.read();
-            match (names.by_name.get(name), names.by_pid.get(&pid)) {
-                (Some(p), _) if *p == pid => Ok(false),
-                (Some(_), _) if !moving => Err(GlobalError::NameTaken(name.to_string())),
-                (_, Some(other)) if other != name => Err(GlobalError::AlreadyNamed(other.clone())),
-                _ => Ok(true),
-            }
-        };
-        let result = match check {
-            Ok(true) => {
+        let refused = self
+            .acquire(
+                &servers,
+                &ids,
+                &holder,
+                Some((name.to_string(), pid.clone(), moving)),
+            )
+            .await?;
+        let result = match refused {
+            Some(e) => Err(e),
+            None => {
                 join_all(
                     servers
                         .iter()
@@ -668,8 +695,6 @@ impl Global {
                 .await;
                 Ok(())
             }
-            Ok(false) => Ok(()),
-            Err(e) => Err(e),
         };
         Self::release(&servers, &ids, &holder);
         result
@@ -684,7 +709,7 @@ impl Global {
         let servers = self.servers().await?;
         let ids = Self::registration_locks(name, &pid);
         let holder = servers_own(shared)?.any();
-        self.acquire(&servers, &ids, &holder).await?;
+        self.acquire(&servers, &ids, &holder, None).await?;
         join_all(
             servers
                 .iter()
@@ -748,7 +773,9 @@ impl Global {
     pub async fn set_lock(&self, id: &str, holder: impl Into<AnyPid>) -> Result<(), GlobalError> {
         let holder = holder.into();
         let servers = self.servers().await?;
-        self.acquire(&servers, &[lock_id(id)], &holder).await
+        self.acquire(&servers, &[lock_id(id)], &holder, None)
+            .await
+            .map(drop)
     }
 
     /// Releases the cluster lock `id` held by `holder`.

@@ -384,3 +384,40 @@ fn a_cut_link_leaves_clean_partitions() {
         assert_eq!(small.nodes(), vec![c.name().to_string()]);
     });
 }
+
+#[test]
+fn a_registration_asks_every_node_not_only_its_own_table() {
+    block_on(async {
+        // n1 and n2 cannot see each other; both see n0. Clean partitions off, so that the
+        // cut n1-n2 link does not split them from n0.
+        let mut nodes = Vec::new();
+        for name in ["n0", "n1", "n2"] {
+            let n = Node::builder(&format!("{name}@127.0.0.1:0"))
+                .cookie(COOKIE)
+                .clean_partitions(false)
+                .start()
+                .await
+                .unwrap();
+            nodes.push(n);
+        }
+        let (n0, n1, n2) = (&nodes[0], &nodes[1], &nodes[2]);
+        n1.block(n2.name());
+        n2.block(n1.name());
+        n1.connect(n0.name()).await.unwrap();
+        n2.connect(n0.name()).await.unwrap();
+        until("n0 to see both", WAIT, || async { n0.nodes().len() == 2 }).await;
+        let on_n1 = n1.spawn(Counter { n: 1 });
+        let on_n2 = n2.spawn(Counter { n: 2 });
+        n1.global().register("x", &on_n1).await.unwrap();
+        assert!(
+            n2.global().whereis_any("x").is_none(),
+            "n2 has not heard of it"
+        );
+        // n2's own table says the name is free; n0's does not, and n0 is asked.
+        assert_eq!(
+            n2.global().register("x", &on_n2).await,
+            Err(GlobalError::NameTaken("x".into()))
+        );
+        assert_eq!(n0.global().whereis_any("x"), Some(on_n1.any()));
+    });
+}
