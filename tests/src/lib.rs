@@ -364,3 +364,16 @@ async fn settle(sides: &[Vec<Node>]) {
         actors::rt::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Starts a child node process connected to `to`, and waits until `to` sees it.
+pub async fn join_child(bin: &str, name: &str, to: &Node) -> child::ChildNode {
+    let child = child::ChildNode::start(bin, name, &[to.name()], &[]);
+    let joined = child.name.clone();
+    until(
+        "the child node to connect",
+        Duration::from_secs(10),
+        || async { to.nodes().contains(&joined) },
+    )
+    .await;
+    child
+}

@@ -209,11 +209,7 @@ fn an_oversized_frame_closes_only_that_connection() {
 fn a_killed_node_is_seen_down_within_a_second() {
     block_on(async {
         let a = start("a").await;
-        let mut child = ChildNode::start(BIN, "child@127.0.0.1:0", &[a.name()], &[]);
-        until("the child to connect", WAIT, || async {
-            a.nodes().contains(&child.name)
-        })
-        .await;
+        let mut child = join_child(BIN, "child@127.0.0.1:0", &a).await;
         let remote: Pid<Counter> = a.whereis_on("counter", &child.name).await.unwrap();
         assert_eq!(remote.add(2).await, Ok(2));
         let mut events = a.monitor_nodes();
@@ -233,11 +229,7 @@ fn a_killed_node_is_seen_down_within_a_second() {
 fn a_frozen_node_is_seen_down_within_the_heartbeat_bound() {
     block_on(async {
         let a = start("a").await;
-        let mut child = ChildNode::start(BIN, "frozen@127.0.0.1:0", &[a.name()], &[]);
-        until("the child to connect", WAIT, || async {
-            a.nodes().contains(&child.name)
-        })
-        .await;
+        let mut child = join_child(BIN, "frozen@127.0.0.1:0", &a).await;
         let remote: Pid<Counter> = a.whereis_on("counter", &child.name).await.unwrap();
         let mut events = a.monitor_nodes();
         let started = Instant::now();
@@ -272,11 +264,7 @@ fn a_restarted_node_does_not_answer_old_pids() {
             .unwrap()
             .port();
         let name = format!("phoenix@127.0.0.1:{port}");
-        let mut first = ChildNode::start(BIN, &name, &[a.name()], &[]);
-        until("the first run to connect", WAIT, || async {
-            a.nodes().contains(&name)
-        })
-        .await;
+        let mut first = join_child(BIN, &name, &a).await;
         let old: Pid<Counter> = a.whereis_on("counter", &name).await.unwrap();
         assert_eq!(old.add(1).await, Ok(1));
         let mut events = a.monitor_nodes();
@@ -319,11 +307,7 @@ fn a_slow_peer_holds_senders_back_instead_of_growing_memory() {
             .start()
             .await
             .unwrap();
-        let mut child = ChildNode::start(BIN, "slow@127.0.0.1:0", &[a.name()], &[]);
-        until("the child to connect", WAIT, || async {
-            a.nodes().contains(&child.name)
-        })
-        .await;
+        let mut child = join_child(BIN, "slow@127.0.0.1:0", &a).await;
         let remote: Pid<Counter> = a.whereis_on("counter", &child.name).await.unwrap();
         child.freeze();
 

@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actors::rt::block_on;
-use actors_integration::child::ChildNode;
 use actors_integration::*;
 use actors_net::global::{GlobalError, Resolver};
 use actors_net::prelude::*;
@@ -145,11 +144,7 @@ fn a_name_goes_when_its_node_is_lost() {
 fn a_name_goes_when_its_node_process_is_killed() {
     block_on(async {
         let nodes = cluster(2).await;
-        let mut child = ChildNode::start(BIN, "victim@127.0.0.1:0", &[nodes[0].name()], &[]);
-        until("the child to join the mesh", WAIT, || async {
-            nodes[1].nodes().contains(&child.name)
-        })
-        .await;
+        let mut child = join_child(BIN, "victim@127.0.0.1:0", &nodes[0]).await;
         let counter: Pid<Counter> = nodes[0].whereis_on("counter", &child.name).await.unwrap();
         nodes[1]
             .global()

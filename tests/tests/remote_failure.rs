@@ -357,11 +357,7 @@ fn ten_thousand_monitor_and_link_cycles_leak_nothing() {
 fn a_killed_node_process_ends_monitors_and_links_with_noconnection() {
     block_on(async {
         let a = start("a").await;
-        let mut child = ChildNode::start(BIN, "doomed@127.0.0.1:0", &[a.name()], &[]);
-        until("the child to connect", WAIT, || async {
-            a.nodes().contains(&child.name)
-        })
-        .await;
+        let mut child = join_child(BIN, "doomed@127.0.0.1:0", &a).await;
         let counter: Pid<Counter> = a.whereis_on("counter", &child.name).await.unwrap();
         let (watcher, log) = probe(&a);
         watcher.watch(counter.any()).await.unwrap();
@@ -381,11 +377,7 @@ fn a_killed_node_process_ends_monitors_and_links_with_noconnection() {
 fn a_frozen_node_process_ends_monitors_with_noconnection() {
     block_on(async {
         let a = start("a").await;
-        let mut child = ChildNode::start(BIN, "stuck@127.0.0.1:0", &[a.name()], &[]);
-        until("the child to connect", WAIT, || async {
-            a.nodes().contains(&child.name)
-        })
-        .await;
+        let mut child = join_child(BIN, "stuck@127.0.0.1:0", &a).await;
         let counter: Pid<Counter> = a.whereis_on("counter", &child.name).await.unwrap();
         let (watcher, log) = probe(&a);
         watcher.watch(counter.any()).await.unwrap();
@@ -408,11 +400,7 @@ fn a_monitor_of_a_pid_from_an_earlier_run_gives_noproc() {
             .unwrap()
             .port();
         let name = format!("again@127.0.0.1:{port}");
-        let mut first = ChildNode::start(BIN, &name, &[a.name()], &[]);
-        until("the first run to connect", WAIT, || async {
-            a.nodes().contains(&name)
-        })
-        .await;
+        let mut first = join_child(BIN, &name, &a).await;
         let old: Pid<Counter> = a.whereis_on("counter", &name).await.unwrap();
         let mut events_a = a.monitor_nodes();
         first.kill();
