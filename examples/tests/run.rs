@@ -1,0 +1,76 @@
+//! Every example runs to the end by itself and tells its story: the README's `cargo run` and
+//! the programs it points to stay true.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// Runs an example binary to completion (within a minute) and returns its standard output.
+fn run(bin: &str) -> String {
+    let mut child = Command::new(bin)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the example starts");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().expect("waits") {
+            let out = child.wait_with_output().expect("output");
+            assert!(
+                status.success(),
+                "{bin} failed: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
+            return String::from_utf8(out.stdout).expect("utf-8");
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{bin} did not finish within a minute");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn tour() {
+    let out = run(env!("CARGO_BIN_EXE_tour"));
+    assert!(out.contains("remote.add(5) from a -> 5"), "{out}");
+    assert!(
+        out.contains("b called back across the network -> Ok(42)"),
+        "{out}"
+    );
+    assert!(out.contains("a saw NodeDown(c@"), "{out}");
+    assert!(out.contains("ended: noconnection"), "{out}");
+    assert!(out.contains("Err(NoConnection)"), "{out}");
+}
+
+#[test]
+fn counter() {
+    let out = run(env!("CARGO_BIN_EXE_counter"));
+    assert!(out.contains("call add(10)       -> 15"), "{out}");
+    assert!(out.contains("-> Err(Timeout)"), "{out}");
+    assert!(out.contains("Down reason: error: done"), "{out}");
+}
+
+#[test]
+fn supervision() {
+    let out = run(env!("CARGO_BIN_EXE_supervision"));
+    assert!(out.contains("retrying by name"), "{out}");
+    assert!(out.contains("lookup(k7) -> value of k7"), "{out}");
+    assert!(out.contains("restart intensity exceeded"), "{out}");
+    assert!(out.contains("0 processes left"), "{out}");
+}
+
+#[test]
+fn registry() {
+    let out = run(env!("CARGO_BIN_EXE_registry"));
+    assert!(out.contains("after the service stopped: []"), "{out}");
+    assert!(out.contains("b calls it: hello from a's service"), "{out}");
+    assert!(out.contains("decisions made in the cluster: 1"), "{out}");
+}
+
+#[test]
+fn ping_pong() {
+    let out = run(env!("CARGO_BIN_EXE_ping_pong"));
+    assert!(out.contains("pong served 10000"), "{out}");
+}
