@@ -416,3 +416,35 @@ fn a_registration_asks_every_node_not_only_its_own_table() {
         assert_eq!(n0.global().whereis_any("x"), Some(on_n1.any()));
     });
 }
+
+#[test]
+fn a_lock_is_freed_when_its_holders_node_is_lost() {
+    block_on(async {
+        let nodes = cluster(3).await;
+        let (holder, _) = probe(&nodes[2]);
+        let (waiter, _) = probe(&nodes[0]);
+        nodes[2]
+            .global()
+            .set_lock("resource", &holder)
+            .await
+            .unwrap();
+        let g = nodes[0].global();
+        let wait = g.set_lock("resource", &waiter);
+        let mut wait = std::pin::pin!(wait);
+        assert!(
+            actors::rt::timeout(Duration::from_millis(300), wait.as_mut())
+                .await
+                .is_err(),
+            "the lock is held"
+        );
+        // The holder's node is cut off: every other node frees its locks.
+        for n in &nodes[..2] {
+            n.block(nodes[2].name());
+            nodes[2].block(n.name());
+        }
+        actors::rt::timeout(WAIT, wait)
+            .await
+            .expect("taken")
+            .unwrap();
+    });
+}

@@ -447,3 +447,36 @@ fn an_unlink_wins_over_an_exit_already_on_its_way() {
         assert!(a.process_info(&survivor).await.unwrap().links.is_empty());
     });
 }
+
+#[test]
+fn across_three_nodes_only_what_depended_on_the_lost_node_ends() {
+    block_on(async {
+        let nodes = cluster(3).await;
+        let (n0, n1, n2) = (&nodes[0], &nodes[1], &nodes[2]);
+        // A watcher on n0 and a linked process on n1 both depend on a process on n2, and on
+        // one on n1.
+        let (watcher, log) = probe(n0);
+        let (trapper, trap_log) = probe(n1);
+        trapper.trap(true).await.unwrap();
+        let (_, on_n2) = remote_counter(n2, n0, "far").await;
+        let (_, on_n1) = remote_counter(n1, n0, "near").await;
+        watcher.watch(on_n2.any()).await.unwrap();
+        watcher.watch(on_n1.any()).await.unwrap();
+        let on_n2_from_n1: Pid<Counter> = n1.whereis_on("far", n2.name()).await.unwrap();
+        trapper.link_to(on_n2_from_n1.any()).await.unwrap();
+        // n2 is cut off from both.
+        for n in [n0, n1] {
+            n.block(n2.name());
+            n2.block(n.name());
+        }
+        let seen = events(&log, 1, WAIT).await;
+        assert_eq!(down(&seen[0]).pid, on_n2.any());
+        assert_eq!(down(&seen[0]).reason, ExitReason::NoConnection);
+        let seen = events(&trap_log, 1, WAIT).await;
+        assert_eq!(exit(&seen[0]).reason, ExitReason::NoConnection);
+        // What depends on n1 is untouched.
+        assert_eq!(on_n1.add(1).await, Ok(1));
+        assert_eq!(watcher.ping().await, Ok(1));
+        assert_eq!(log.lock().unwrap().len(), 1);
+    });
+}
