@@ -24,7 +24,7 @@ fn target(pid: &AnyPid) -> Target {
 impl Router for NetRouter {
     fn send(&self, to: &AnyPid, msg: Outbound<'_>) -> Result<(), CallError> {
         let to_target = target(to);
-        let conn = self.net.conn(to.node()).ok_or(CallError::NoConnection)?;
+        let conn = self.net.conn_for(to).ok_or(CallError::NoConnection)?;
         let call_ref = msg.is_call.then(|| conn.next_call_ref());
         let mut failed = None;
         // The message is encoded straight into the connection's buffer. A call's reply is
@@ -56,7 +56,7 @@ impl Router for NetRouter {
     }
 
     fn signal(&self, to: &AnyPid, sig: Signal) -> Result<(), (Signal, ExitReason)> {
-        let Some(conn) = self.net.conn(to.node()) else {
+        let Some(conn) = self.net.conn_for(to) else {
             return Err((sig, ExitReason::NoConnection));
         };
         let t = target(to);
@@ -126,7 +126,7 @@ impl Router for NetRouter {
     }
 
     fn poll_ready(&self, to: &AnyPid, cx: &mut std::task::Context<'_>) -> std::task::Poll<()> {
-        match self.net.conn(to.node()) {
+        match self.net.conn_for(to) {
             Some(conn) => conn.poll_space(cx),
             // Unreachable: the send itself will say so.
             None => std::task::Poll::Ready(()),

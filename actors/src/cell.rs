@@ -7,7 +7,7 @@ use crate::actor::{Actor, Identity};
 use crate::exit::{Down, ExitReason};
 use crate::mailbox::{Envelope, Mailbox};
 use crate::node::NodeInner;
-use crate::pid::{AnyPid, AnyRoute, RemoteAddr};
+use crate::pid::{AnyPid, AnyRoute, Place, RemoteAddr};
 use crate::signal::Signal;
 
 pub(crate) struct Cell<A: Actor> {
@@ -111,18 +111,15 @@ pub(crate) fn local_cell(pid: &AnyPid) -> Option<Arc<dyn AnyCell>> {
 
 /// Resolves a remote address that may in fact name a process of its own binding node.
 pub(crate) fn resolve_remote(addr: &RemoteAddr) -> Target<'_> {
-    if addr.home == addr.via.id {
-        match addr.via.procs.get(addr.id) {
+    match addr.place {
+        Place::Here => match addr.via.procs.get(addr.id) {
             Some(cell) => Target::Found(cell),
             None => Target::Gone(ExitReason::NoProc),
-        }
-    } else if addr.home.name() == addr.via.id.name() {
+        },
         // An older incarnation of this node: that process is dead.
-        Target::Gone(ExitReason::NoProc)
-    } else if addr.via.router().is_some() {
-        Target::Remote(addr)
-    } else {
-        Target::Gone(ExitReason::NoConnection)
+        Place::Earlier => Target::Gone(ExitReason::NoProc),
+        Place::Elsewhere if addr.via.router().is_some() => Target::Remote(addr),
+        Place::Elsewhere => Target::Gone(ExitReason::NoConnection),
     }
 }
 

@@ -86,6 +86,30 @@ pub mod dist {
     pub use crate::router::Router;
     pub use crate::signal::{InfoRequest, Signal, Watcher};
     pub use crate::wire::{Outbound, PendingCall, Responder, deliver};
+
+    use std::any::Any;
+    use std::sync::Arc;
+
+    /// The router's note of how to reach the node of `pid` (a pid of another node), if any.
+    pub fn route_hint(pid: &crate::AnyPid) -> Option<Arc<dyn Any + Send + Sync>> {
+        match &pid.0 {
+            crate::pid::AnyRoute::Remote(r) => r
+                .hint
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone(),
+            crate::pid::AnyRoute::Local(_) => None,
+        }
+    }
+
+    /// Keeps the router's note of how to reach the node of `pid`, for its next sends.
+    pub fn set_route_hint(pid: &crate::AnyPid, hint: Arc<dyn Any + Send + Sync>) {
+        if let crate::pid::AnyRoute::Remote(r) = &pid.0 {
+            *r.hint
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(hint);
+        }
+    }
 }
 
 #[doc(hidden)]

@@ -428,12 +428,7 @@ impl Node {
         match self.inner.procs.get(id) {
             Some(cell) => AnyPid(crate::pid::AnyRoute::Local(cell)),
             None => AnyPid(crate::pid::AnyRoute::Remote(Arc::new(
-                crate::pid::RemoteAddr {
-                    via: self.inner.clone(),
-                    home: self.inner.id.clone(),
-                    id,
-                    identity: 0,
-                },
+                crate::pid::RemoteAddr::new(self.inner.clone(), self.inner.id.clone(), id, 0),
             ))),
         }
     }
@@ -449,12 +444,7 @@ impl Node {
             return self.pid_of(id);
         }
         AnyPid(crate::pid::AnyRoute::Remote(Arc::new(
-            crate::pid::RemoteAddr {
-                via: self.inner.clone(),
-                home: home.clone(),
-                id,
-                identity: 0,
-            },
+            crate::pid::RemoteAddr::new(self.inner.clone(), home.clone(), id, 0),
         )))
     }
 

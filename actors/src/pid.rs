@@ -58,6 +58,42 @@ pub(crate) struct RemoteAddr {
     pub(crate) id: u64,
     /// Wire identity hash of the process's actor type.
     pub(crate) identity: u64,
+    /// Where `home` is as seen from `via`, worked out once rather than on every send.
+    pub(crate) place: Place,
+    /// The router's note of how to reach `home` (its connection), kept with the pid so that a
+    /// send does not look it up by name each time.
+    pub(crate) hint: std::sync::Mutex<Option<Arc<dyn std::any::Any + Send + Sync>>>,
+}
+
+/// Where a remote address's node is, as seen from its binding node.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    /// The binding node itself: the process is dead, or not spawned yet.
+    Here,
+    /// An earlier run of the binding node: the process is dead.
+    Earlier,
+    /// Another node.
+    Elsewhere,
+}
+
+impl RemoteAddr {
+    pub(crate) fn new(via: Arc<NodeInner>, home: NodeId, id: u64, identity: u64) -> Self {
+        let place = if home == via.id {
+            Place::Here
+        } else if home.name() == via.id.name() {
+            Place::Earlier
+        } else {
+            Place::Elsewhere
+        };
+        RemoteAddr {
+            via,
+            home,
+            id,
+            identity,
+            place,
+            hint: std::sync::Mutex::new(None),
+        }
+    }
 }
 
 /// The handle type `#[actor]` generates for each actor (`CounterApi` for `Counter`); it carries
@@ -326,7 +362,7 @@ impl<'a> PidView<'a> {
     pub(crate) fn is_local(self) -> bool {
         match self {
             PidView::Local(_) => true,
-            PidView::Remote(r) => r.home == r.via.id,
+            PidView::Remote(r) => r.place == Place::Here,
         }
     }
 

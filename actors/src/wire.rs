@@ -141,17 +141,12 @@ pub(crate) fn bind_pid(wire: WirePid<'_>) -> Result<AnyPid, String> {
                 return Ok(AnyPid(AnyRoute::Local(cell)));
             }
         }
-        let home = if home.name() == node.id.name() && home.creation() == node.id.creation() {
-            node.id.clone()
-        } else {
-            home
-        };
-        Ok(AnyPid(AnyRoute::Remote(Arc::new(RemoteAddr {
-            via: node.clone(),
+        Ok(AnyPid(AnyRoute::Remote(Arc::new(RemoteAddr::new(
+            node.clone(),
             home,
-            id: wire.id,
-            identity: wire.identity,
-        }))))
+            wire.id,
+            wire.identity,
+        )))))
     })
 }
 
