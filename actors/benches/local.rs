@@ -232,6 +232,11 @@ fn main() {
                 cast_tp / raw_tp
             );
         }
+        if wanted("onlycall") {
+            for _ in 0..5 {
+                call_round_trip(&node).await;
+            }
+        }
         if wanted("call") {
             let mut raw_rtt = Vec::new();
             let mut call_rtt = Vec::new();

@@ -4,7 +4,7 @@ use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::actor::Actor;
 use crate::cell::{AnyCell, Cell, Target, resolve_remote};
@@ -27,7 +27,7 @@ impl<R: Send + 'static> Expire for ReplySlot<R> {
         self.fill(Err(CallError::Timeout));
     }
     fn settled(&self) -> bool {
-        !self.is_empty()
+        self.is_settled()
     }
 }
 
@@ -223,10 +223,8 @@ fn typed<A: Actor>(cell: Arc<dyn AnyCell>) -> Result<Arc<Cell<A>>, CallError> {
 }
 
 fn arm<R: Send + 'static>(node: &Arc<NodeInner>, slot: &Arc<ReplySlot<R>>, timeout: Duration) {
-    if let Some(at) = Instant::now().checked_add(timeout) {
-        let weak = Arc::downgrade(slot);
-        node.deadlines.add(at, weak);
-    }
+    let weak = Arc::downgrade(slot);
+    node.deadlines.add(timeout, weak);
 }
 
 /// Why the callee ended: known now, or a handle that will tell.

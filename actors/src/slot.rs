@@ -8,6 +8,8 @@ use std::task::{Context, Poll, Waker};
 
 pub(crate) struct Slot<T> {
     state: Mutex<State<T>>,
+    /// Set once filled or closed: read without the lock by the deadline sweeper.
+    settled: std::sync::atomic::AtomicBool,
 }
 
 enum State<T> {
@@ -24,6 +26,7 @@ impl<T> Slot<T> {
     pub(crate) fn new() -> Self {
         Slot {
             state: Mutex::new(State::Empty(None)),
+            settled: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -31,6 +34,7 @@ impl<T> Slot<T> {
     pub(crate) fn forward(f: impl FnOnce(Option<T>) + Send + 'static) -> Self {
         Slot {
             state: Mutex::new(State::Forward(Box::new(f))),
+            settled: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -41,6 +45,8 @@ impl<T> Slot<T> {
     /// Fills the slot; false (and `value` dropped) if it was already filled or closed.
     pub(crate) fn fill(&self, value: T) -> bool {
         let mut st = self.lock();
+        self.settled
+            .store(true, std::sync::atomic::Ordering::Release);
         match &mut *st {
             State::Empty(waker) => {
                 let waker = waker.take();
@@ -66,6 +72,8 @@ impl<T> Slot<T> {
     /// The filling side gives up: the awaiting side sees `None`.
     pub(crate) fn close(&self) {
         let mut st = self.lock();
+        self.settled
+            .store(true, std::sync::atomic::Ordering::Release);
         match std::mem::replace(&mut *st, State::Closed) {
             State::Empty(waker) => {
                 drop(st);
@@ -103,6 +111,11 @@ impl<T> Slot<T> {
 
     pub(crate) fn is_empty(&self) -> bool {
         matches!(*self.lock(), State::Empty(_))
+    }
+
+    /// True once filled or closed; no lock taken.
+    pub(crate) fn is_settled(&self) -> bool {
+        self.settled.load(std::sync::atomic::Ordering::Acquire)
     }
 }
 

@@ -3,7 +3,9 @@
 //! A runtime timer per call would wake the I/O reactor on every call, which costs more than the
 //! whole local round trip. Instead a call records (deadline, weak reference) under one short lock,
 //! and a sweeper that runs every `TICK` while calls are pending fails the overdue ones with
-//! `Timeout`. A timeout therefore fires up to one tick late, never early.
+//! `Timeout`. While it runs, the sweeper also keeps a coarse clock, so recording a deadline
+//! reads no clock; the deadline is padded by one tick for the coarseness. A timeout therefore
+//! fires up to two ticks late, never early.
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, Weak};
 use std::time::{Duration, Instant};
@@ -28,6 +30,8 @@ struct State {
     entries: Vec<(Instant, Weak<dyn Expire>)>,
     sweeping: bool,
     closed: bool,
+    /// The time at the sweeper's last tick: at most one tick behind while it runs.
+    now: Option<Instant>,
 }
 
 impl Deadlines {
@@ -41,14 +45,24 @@ impl Deadlines {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    pub(crate) fn add(self: &Arc<Self>, at: Instant, what: Weak<dyn Expire>) {
+    /// Fails `what` with a timeout once `timeout` has passed.
+    pub(crate) fn add(self: &Arc<Self>, timeout: Duration, what: Weak<dyn Expire>) {
         let mut st = self.lock();
         if st.closed {
             return;
         }
+        let now = match (st.sweeping, st.now) {
+            (true, Some(now)) => now,
+            _ => Instant::now(),
+        };
+        let Some(at) = now.checked_add(timeout).and_then(|at| at.checked_add(TICK)) else {
+            // No deadline this side of the end of time.
+            return;
+        };
         st.entries.push((at, what));
         if !st.sweeping {
             st.sweeping = true;
+            st.now = Some(now);
             drop(st);
             crate::rt::spawn(self.clone().sweep());
         }
@@ -73,6 +87,7 @@ impl Deadlines {
             if st.closed {
                 return;
             }
+            st.now = Some(now);
             batch.append(&mut st.entries);
             st.entries = batch;
             if st.entries.is_empty() {
