@@ -35,12 +35,15 @@
 
 mod config;
 mod connection;
+mod dispatch;
 pub mod frame;
 pub mod global;
 pub mod handshake;
+mod io;
 mod net;
 mod node;
 mod router;
+mod setup;
 mod spawn;
 pub mod transport;
 

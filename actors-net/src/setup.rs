@@ -1,0 +1,182 @@
+//! Setting connections up: dialling, answering, and putting a handshaken stream to work.
+//!
+//! One connection per pair of nodes. A connection is reserved in the peer table the moment
+//! either side wants it, under one lock: by a dial, or by the `Hello` of an incoming one. When
+//! both sides dial at once, the side with the greater name keeps its own attempt, so both
+//! agree on which socket survives.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actors::NodeId;
+
+use crate::connection::{Conn, Origin, State, lock};
+use crate::frame::Control;
+use crate::handshake::{self, HandshakeError, Status};
+use crate::io::{heartbeat, read_loop, write_loop};
+use crate::net::{Net, address};
+use crate::node::NodeEvent;
+use crate::transport::{Listener, Stream};
+
+impl Net {
+    /// What to answer an incoming `Hello` from `peer`; reserves the connection if accepted.
+    pub(crate) fn decide(&self, peer: &NodeId) -> (Status, Option<Arc<Conn>>) {
+        let mut peers = lock(&self.peers);
+        if self.is_closing() {
+            return (Status::Refused("node shutting down".into()), None);
+        }
+        if peers.blocked.contains(peer.name()) {
+            return (Status::Refused("blocked".into()), None);
+        }
+        match peers.conns.get(peer.name()) {
+            None => {
+                let conn = Arc::new(Conn::new(
+                    peer.name(),
+                    Origin::Accepting,
+                    self.config.send_limit,
+                ));
+                peers.conns.insert(peer.name().to_string(), conn.clone());
+                (Status::Ok, Some(conn))
+            }
+            Some(conn) => {
+                let mut state = conn.state();
+                match *state {
+                    State::Connecting(Origin::Dialing) if self.id.name() > peer.name() => {
+                        (Status::Nok, None)
+                    }
+                    State::Connecting(Origin::Dialing) => {
+                        // The peer's attempt wins; ours will hear `Nok` and leave this to it.
+                        *state = State::Connecting(Origin::Accepting);
+                        drop(state);
+                        (Status::Ok, Some(conn.clone()))
+                    }
+                    _ => (Status::Alive, None),
+                }
+            }
+        }
+    }
+
+    /// Puts a handshaken stream to work for `conn`.
+    pub(crate) fn install(self: &Arc<Self>, conn: Arc<Conn>, stream: Stream, peer: NodeId) {
+        let Stream {
+            reader,
+            writer,
+            close,
+            peer: addr,
+        } = stream;
+        {
+            let peers = lock(&self.peers);
+            let current = peers.conns.get(&conn.name);
+            if !current.is_some_and(|c| Arc::ptr_eq(c, &conn)) || conn.is_closed() {
+                close();
+                return;
+            }
+            // Emitted before anyone waiting in `connect` wakes: whoever subscribes after
+            // `connect` returns must not see this connection's `Up`.
+            self.emit(NodeEvent::Up(conn.name.clone()));
+            conn.set_up(peer.clone(), close);
+            tracing::info!(node = %self.id.name(), peer = %conn.name, %addr, "connected");
+        }
+        actors::rt::spawn(write_loop(conn.clone(), writer));
+        actors::rt::spawn(read_loop(self.clone(), conn.clone(), reader));
+        actors::rt::spawn(heartbeat(self.clone(), conn.clone()));
+        // Tell the peer who else this node knows: it connects to them too (full mesh).
+        let others: Vec<String> = self
+            .nodes()
+            .into_iter()
+            .filter(|n| *n != conn.name)
+            .collect();
+        self.send_control(&conn, &Control::Peers(others));
+    }
+
+    pub(crate) async fn accept_loop(self: Arc<Self>, listener: Box<dyn Listener>) {
+        while !self.is_closing() && self.node.upgrade().is_some() {
+            match listener.accept().await {
+                Ok(stream) => {
+                    actors::rt::spawn(incoming(self.clone(), stream));
+                }
+                Err(e) => {
+                    tracing::warn!(node = %self.id.name(), "accept failed: {e}");
+                    actors::rt::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}
+
+pub(crate) async fn dial(net: Arc<Net>, conn: Arc<Conn>) {
+    let Some(addr) = address(&conn.name) else {
+        net.close(&conn, "no address in the node name");
+        return;
+    };
+    let attempt = async {
+        let mut stream = net
+            .transport
+            .dial(addr)
+            .await
+            .map_err(HandshakeError::from)?;
+        let peer =
+            handshake::initiate(&mut stream, &net.id, &net.config.cookie, &conn.name).await?;
+        Ok::<_, HandshakeError>((stream, peer))
+    };
+    let result = actors::rt::timeout(net.config.handshake_timeout, attempt).await;
+    // The connection may meanwhile be carried by the peer's own attempt: a failure of this
+    // one then matters no more.
+    let superseded = || !matches!(*conn.state(), State::Connecting(Origin::Dialing));
+    match result {
+        Ok(Ok((stream, peer))) => net.install(conn, stream, peer.id),
+        Ok(Err(HandshakeError::Lost)) => {
+            // The peer's own attempt is the one to use; give it the handshake time.
+            actors::rt::sleep(net.config.handshake_timeout).await;
+            if !conn.is_up() {
+                net.close(&conn, "simultaneous connect did not complete");
+            }
+        }
+        Ok(Err(e)) if superseded() => {
+            tracing::debug!(node = %net.id.name(), peer = %conn.name, "superseded attempt ended: {e}");
+        }
+        Ok(Err(e)) => {
+            tracing::warn!(node = %net.id.name(), peer = %conn.name, "connection to {} rejected: {e}", conn.name);
+            net.close(&conn, &e.to_string());
+        }
+        Err(_) if superseded() => {}
+        Err(_) => {
+            tracing::warn!(node = %net.id.name(), peer = %conn.name, "connection to {} timed out", conn.name);
+            net.close(&conn, "connect timed out");
+        }
+    }
+}
+
+pub(crate) async fn incoming(net: Arc<Net>, mut stream: Stream) {
+    let mut reserved = None;
+    let result = actors::rt::timeout(
+        net.config.handshake_timeout,
+        handshake::accept(&mut stream, &net.id, &net.config.cookie, |peer| {
+            let (status, conn) = net.decide(peer);
+            reserved = conn;
+            status
+        }),
+    )
+    .await;
+    match result {
+        Ok(Ok(peer)) => match reserved {
+            Some(conn) => net.install(conn, stream, peer.id),
+            None => (stream.close)(),
+        },
+        Ok(Err(HandshakeError::Lost | HandshakeError::Alive)) => (stream.close)(),
+        Ok(Err(e)) => {
+            tracing::warn!(node = %net.id.name(), from = %stream.peer, "connection from {} rejected: {e}", stream.peer);
+            (stream.close)();
+            if let Some(conn) = reserved {
+                net.close(&conn, &e.to_string());
+            }
+        }
+        Err(_) => {
+            tracing::warn!(node = %net.id.name(), from = %stream.peer, "connection from {} rejected: handshake timed out", stream.peer);
+            (stream.close)();
+            if let Some(conn) = reserved {
+                net.close(&conn, "handshake timed out");
+            }
+        }
+    }
+}
