@@ -195,8 +195,9 @@ impl Conn {
         )
     }
 
-    /// Appends a frame with `write`, unless the connection is down or far too far behind.
-    pub(crate) fn enqueue(&self, write: impl FnOnce(&mut Vec<u8>)) -> Result<(), QueueError> {
+    /// Appends a frame with `write`, unless the connection is down or far too far behind;
+    /// true if it is now past its soft limit (the sender should wait for it).
+    pub(crate) fn enqueue(&self, write: impl FnOnce(&mut Vec<u8>)) -> Result<bool, QueueError> {
         if self.is_closed() {
             return Err(QueueError::Closed);
         }
@@ -205,12 +206,13 @@ impl Conn {
             return Err(QueueError::Overloaded);
         }
         write(&mut out.buf);
+        let busy = out.buf.len() + out.writing > self.soft_limit;
         let writer = out.writer.take();
         drop(out);
         if let Some(w) = writer {
             w.wake();
         }
-        Ok(())
+        Ok(busy)
     }
 
     /// Ready once fewer than the soft limit's bytes wait to be written (Erlang's busy port).
@@ -224,9 +226,10 @@ impl Conn {
         }
     }
 
-    /// Bytes waiting to be written.
+    /// Bytes waiting to be written, including the batch being written.
     pub(crate) fn queued(&self) -> usize {
-        lock(&self.out).buf.len()
+        let out = lock(&self.out);
+        out.buf.len() + out.writing
     }
 
     /// The next batch of bytes to write, swapped into `batch`; `None` once down.

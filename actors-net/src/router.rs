@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use actors::dist::{Outbound, Router, Signal};
+use actors::dist::{Backlog, Outbound, Router, Signal};
 use actors::{AnyPid, CallError, ExitReason};
 
 use crate::connection::{QueueError, lock};
@@ -22,7 +22,7 @@ fn target(pid: &AnyPid) -> Target {
 }
 
 impl Router for NetRouter {
-    fn send(&self, to: &AnyPid, msg: Outbound<'_>) -> Result<(), CallError> {
+    fn send(&self, to: &AnyPid, msg: Outbound<'_>) -> Result<Backlog, CallError> {
         let to_target = target(to);
         let conn = self.net.conn_for(to).ok_or(CallError::NoConnection)?;
         let call_ref = msg.is_call.then(|| conn.next_call_ref());
@@ -49,7 +49,7 @@ impl Router for NetRouter {
         });
         match (queued, failed) {
             (_, Some(e)) => Err(CallError::Wire(e)),
-            (Ok(()), None) => Ok(()),
+            (Ok(busy), None) => Ok(if busy { Backlog::Busy } else { Backlog::Clear }),
             (Err(QueueError::Closed), None) => Err(CallError::NoConnection),
             (Err(QueueError::Overloaded), None) => Err(CallError::Overloaded),
         }

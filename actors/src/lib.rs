@@ -83,7 +83,7 @@ pub mod prelude {
 pub mod dist {
     pub use crate::cell::bounce;
     pub use crate::node::new_creation;
-    pub use crate::router::Router;
+    pub use crate::router::{Backlog, Router};
     pub use crate::signal::{InfoRequest, Signal, Watcher};
     pub use crate::wire::{Outbound, PendingCall, Responder, deliver};
 

@@ -18,6 +18,35 @@ use crate::node::NodeInner;
 use crate::pid::{AnyPid, Pid, Route, RouteKind};
 use crate::signal::Signal;
 
+thread_local! {
+    /// A pid the message being handled cast to over a connection that is now too far behind:
+    /// the process waits for it before its next message.
+    static BUSY: std::cell::RefCell<Option<AnyPid>> = const { std::cell::RefCell::new(None) };
+    /// Whether `BUSY` holds anything: checked for every message, so kept to one load.
+    static NOTED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Notes that a cast went to a connection that is too far behind.
+pub(crate) fn note_busy(to: AnyPid) {
+    BUSY.with(|b| *b.borrow_mut() = Some(to));
+    NOTED.with(|n| n.set(true));
+}
+
+#[inline]
+fn take_busy() -> Option<AnyPid> {
+    if !NOTED.with(|n| n.replace(false)) {
+        return None;
+    }
+    BUSY.with(|b| b.borrow_mut().take())
+}
+
+/// Waits until the connection to `to` has drained below its limit.
+async fn wait_for_room(to: AnyPid) {
+    if let Some(router) = to.view().binding().router().cloned() {
+        poll_fn(|cx| router.poll_ready(&to, cx)).await;
+    }
+}
+
 /// Messages handled before a busy process lets other tasks of its thread run.
 const BUDGET: u32 = 1024;
 
@@ -124,7 +153,15 @@ async fn serve<A: Actor>(p: &mut Proc<A>) -> ExitReason {
                 return ExitReason::Killed;
             }
             match env {
-                Envelope::Msg(msg) => actor.handle(msg, ctx).await,
+                Envelope::Msg(msg) => {
+                    // Only this message's casts count: a note left on this thread by other
+                    // code is not ours.
+                    take_busy();
+                    actor.handle(msg, ctx).await;
+                    if let Some(to) = take_busy() {
+                        wait_for_room(to).await;
+                    }
+                }
                 Envelope::Signal(sig) => {
                     if let Some(hook) = ctx.handle_signal(*sig) {
                         hook_future(actor, ctx, hook).await

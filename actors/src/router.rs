@@ -6,14 +6,25 @@ use crate::pid::AnyPid;
 use crate::signal::Signal;
 use crate::wire::Outbound;
 
+/// How a connection stands after a send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backlog {
+    /// Keeping up.
+    Clear,
+    /// Past its limit: the sender should wait for it to drain.
+    Busy,
+}
+
 /// Carries messages and signals to processes on other nodes. `actors-net` installs one per
 /// node with [`crate::Node::install_router`]; a node without one reaches only its own processes.
 pub trait Router: Send + Sync + 'static {
-    /// Sends an encoded message to `to`, a pid of another node.
+    /// Sends an encoded message to `to`, a pid of another node; says whether the connection
+    /// now has more queued than it should (a process that sent it then waits before its next
+    /// message, as Erlang suspends a process on a busy distribution port).
     ///
     /// Errors only when the message cannot be sent at all (no connection); a message to a dead
     /// process is dropped on the far side, as in Erlang.
-    fn send(&self, to: &AnyPid, msg: Outbound<'_>) -> Result<(), CallError>;
+    fn send(&self, to: &AnyPid, msg: Outbound<'_>) -> Result<Backlog, CallError>;
 
     /// Sends a signal to `to`, a pid of another node; hands it back with the reason when the
     /// node cannot be reached, so that it bounces (a monitor gets `Down(NoConnection)`).

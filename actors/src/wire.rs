@@ -287,14 +287,16 @@ pub(crate) fn send_call<A: Actor>(target: &Route<A>, msg: A::Msg) -> Result<(), 
             )),
         }
     };
-    router.send(
-        &any,
-        Outbound {
-            identity: A::IDENTITY.hash,
-            is_call: true,
-            encode: &mut encode,
-        },
-    )
+    router
+        .send(
+            &any,
+            Outbound {
+                identity: A::IDENTITY.hash,
+                is_call: true,
+                encode: &mut encode,
+            },
+        )
+        .map(drop)
 }
 
 pub(crate) fn send_cast<A: Actor>(target: &Route<A>, msg: A::Msg) -> Result<(), SendError> {
@@ -313,6 +315,10 @@ pub(crate) fn send_cast<A: Actor>(target: &Route<A>, msg: A::Msg) -> Result<(), 
             encode: &mut encode,
         },
     ) {
+        Ok(crate::router::Backlog::Busy) => {
+            crate::process::note_busy(any);
+            Ok(())
+        }
         Err(CallError::Wire(e)) => Err(SendError::Wire(e)),
         Err(CallError::Overloaded) => Err(SendError::Overloaded),
         _ => Ok(()),

@@ -115,6 +115,41 @@ impl Collector {
     }
 }
 
+/// Forwards each payload it gets to a counter, counting what could not be sent.
+#[actor]
+#[derive(Default)]
+pub struct Relay {
+    to: Option<Pid<Counter>>,
+    relayed: u64,
+    failed: u64,
+}
+
+#[actor]
+impl Relay {
+    /// Where to forward.
+    #[handle]
+    fn forward_to(&mut self, to: Pid<Counter>) {
+        self.to = Some(to);
+    }
+
+    /// Forwards one payload.
+    #[handle(cast)]
+    fn relay(&mut self, bytes: serde_bytes::ByteBuf) {
+        if let Some(to) = &self.to {
+            match to.absorb(bytes) {
+                Ok(()) => self.relayed += 1,
+                Err(_) => self.failed += 1,
+            }
+        }
+    }
+
+    /// (relayed, failed).
+    #[handle]
+    fn counts(&self) -> (u64, u64) {
+        (self.relayed, self.failed)
+    }
+}
+
 /// An actor of another type, for identity checks.
 #[actor]
 pub struct Other;

@@ -341,3 +341,52 @@ fn a_slow_peer_holds_senders_back_instead_of_growing_memory() {
         assert_eq!(remote.absorb(payload.clone()), Ok(()));
     });
 }
+
+#[test]
+fn a_process_sending_to_a_slow_peer_waits_between_messages() {
+    block_on(async {
+        const LIMIT: usize = 64 * 1024;
+        let a = Node::builder("a@127.0.0.1:0")
+            .cookie(COOKIE)
+            .send_limit(LIMIT)
+            .heartbeat(Duration::from_secs(30), 5)
+            .start()
+            .await
+            .unwrap();
+        let mut child = join_child(BIN, "slow@127.0.0.1:0", &a).await;
+        let remote: Pid<Counter> = a.whereis_on("counter", &child.name).await.unwrap();
+        let relay = a.spawn(Relay::default());
+        relay.forward_to(remote.clone()).await.unwrap();
+        child.freeze();
+
+        // Far more than the limit and the kernel's socket buffers hold.
+        const N: u64 = 20_000;
+        let payload = serde_bytes::ByteBuf::from(vec![1u8; 1024]);
+        for _ in 0..N {
+            relay.relay(payload.clone()).unwrap();
+        }
+        // The relay is held back once the connection passes its limit: the queue to the
+        // peer stops just past it, instead of growing until casts fail.
+        until("the connection to reach its limit", WAIT, || async {
+            a.connection_info(&child.name)
+                .is_some_and(|i| i.queued_bytes > LIMIT)
+        })
+        .await;
+        for _ in 0..20 {
+            let queued = a.connection_info(&child.name).unwrap().queued_bytes;
+            assert!(queued <= LIMIT + 2 * 1100, "queued {queued} bytes");
+            actors::rt::sleep(Duration::from_millis(10)).await;
+        }
+
+        child.thaw();
+        assert_eq!(
+            relay.counts().timeout(Duration::from_secs(30)).await,
+            Ok((N, 0)),
+            "every payload relayed, none refused"
+        );
+        until("everything to arrive", WAIT, || async {
+            remote.get().await == Ok(N * 1024)
+        })
+        .await;
+    });
+}
