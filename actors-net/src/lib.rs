@@ -38,6 +38,7 @@ mod connection;
 mod dispatch;
 pub mod frame;
 pub mod global;
+pub mod groups;
 pub mod handshake;
 mod io;
 mod net;

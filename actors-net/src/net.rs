@@ -44,6 +44,8 @@ pub(crate) struct Net {
     pub(crate) spawnable: Mutex<HashMap<String, (u64, Spawner)>>,
     /// The cluster-wide registry's table, shared with the global server.
     pub(crate) global: Arc<crate::global::Shared>,
+    /// The process-group scopes running here, by name, each shared with its server.
+    pub(crate) scopes: Mutex<HashMap<String, Arc<crate::groups::Shared>>>,
 }
 
 /// After a failed attempt, how long sends to that node fail at once instead of dialling again.
@@ -75,6 +77,7 @@ impl Net {
             accept_task: Mutex::new(None),
             spawnable: Mutex::new(HashMap::new()),
             global: crate::global::Shared::new(config_clean_partitions),
+            scopes: Mutex::new(HashMap::new()),
         }
     }
 

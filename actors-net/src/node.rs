@@ -196,6 +196,7 @@ impl NodeBuilder {
         debug_assert!(installed.is_ok(), "a fresh node has no router");
         node.set_extension(net.clone());
         crate::global::start(&node, net.global.clone());
+        node.scope(crate::groups::DEFAULT_SCOPE);
         let accept = actors::rt::spawn(net.clone().accept_loop(listener));
         net.set_accept_task(accept);
         tracing::info!(node = %name, "started");
@@ -267,6 +268,13 @@ pub trait DistNode: Sized {
 
     /// The cluster-wide registry, as Erlang's `global`.
     fn global(&self) -> crate::global::Global;
+
+    /// The default process-group scope, as Erlang's `pg`.
+    fn groups(&self) -> crate::groups::Groups;
+
+    /// The process-group scope `name`, started on this node at its first use. Scopes are
+    /// independent: each sees only the members of its own scope, on the nodes that run it.
+    fn scope(&self, name: &str) -> crate::groups::Groups;
 }
 
 impl DistNode for Node {
@@ -359,6 +367,25 @@ impl DistNode for Node {
 
     fn global(&self) -> crate::global::Global {
         crate::global::Global::new(self.clone(), net(self).map(|n| n.global.clone()))
+    }
+
+    fn groups(&self) -> crate::groups::Groups {
+        self.scope(crate::groups::DEFAULT_SCOPE)
+    }
+
+    fn scope(&self, name: &str) -> crate::groups::Groups {
+        let shared = net(self).map(|net| {
+            let mut scopes = crate::connection::lock(&net.scopes);
+            scopes
+                .entry(name.to_string())
+                .or_insert_with(|| {
+                    let shared = crate::groups::Shared::new(name);
+                    crate::groups::start(self, shared.clone());
+                    shared
+                })
+                .clone()
+        });
+        crate::groups::Groups::new(self.clone(), shared)
     }
 
     fn connection_info(&self, node: &str) -> Option<ConnectionInfo> {

@@ -1,8 +1,9 @@
 //! A node in its own OS process, for tests that kill or freeze it.
 //!
-//! `testnode --name n@127.0.0.1:0 --cookie c [--connect other]... [--heartbeat-ms 200]`
-//! starts the node, registers a `Counter` as "counter", connects to the peers given, prints
-//! `READY <name>` and runs until killed.
+//! `testnode --name n@127.0.0.1:0 --cookie c [--connect other]... [--heartbeat-ms 200]
+//! [--join group]...` starts the node, registers a `Counter` as "counter", has it join the
+//! process groups given (default scope), connects to the peers given, prints `READY <name>`
+//! and runs until killed.
 
 use std::time::Duration;
 
@@ -14,6 +15,7 @@ fn main() {
     let mut cookie = String::from(actors_integration::COOKIE);
     let mut connect = Vec::new();
     let mut heartbeat_ms = None;
+    let mut groups = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().expect("a value after the flag");
@@ -21,6 +23,7 @@ fn main() {
             "--name" => name = value(),
             "--cookie" => cookie = value(),
             "--connect" => connect.push(value()),
+            "--join" => groups.push(value()),
             "--heartbeat-ms" => heartbeat_ms = Some(value().parse::<u64>().expect("a number")),
             other => panic!("unknown argument {other}"),
         }
@@ -33,6 +36,9 @@ fn main() {
         let node = builder.start().await.expect("node starts");
         let counter = node.spawn(Counter { n: 0 });
         node.register("counter", &counter).expect("free name");
+        for group in &groups {
+            node.groups().join(group, &counter).await.expect("joins");
+        }
         for peer in &connect {
             node.connect(peer).await.expect("connects");
         }

@@ -1,0 +1,342 @@
+//! Process groups, as Erlang's `pg`: named groups of processes that every connected node can
+//! list, with no central server and no locks.
+//!
+//! A scope is an independent overlay: each node runs one `GroupServer` per scope, an ordinary
+//! actor registered locally as `pg_scope:<scope>`. Its table is shared with the node's
+//! [`Groups`] handle, so `members` is a local read. The default scope, [`DEFAULT_SCOPE`],
+//! starts with the node; others start on a node at their first [`DistNode::scope`].
+//!
+//! Protocol (as `pg.erl`):
+//! - A server knows only its own node's members first-hand. On start, and whenever a node
+//!   connects, it sends `discover` to that node's server of the same scope. A server that is
+//!   discovered answers with `sync` (all its local members), and if the discoverer is new to
+//!   it, monitors it and discovers it back.
+//! - A `sync` replaces everything the receiver knew of that peer; `joined` and `left` update
+//!   it, and are sent only to peers already known (a later `sync` brings the rest).
+//! - A peer's server that ends, or whose node is lost, takes all its members with it. A local
+//!   member that ends leaves all its groups, and the peers are told.
+//!
+//! Views are eventually consistent: for a moment two nodes may list different members, and
+//! after a partition heals both list the union of the live members. Membership is not
+//! transitive: a node sees the members of the nodes it is connected to.
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::{Arc, OnceLock, RwLock};
+use std::task::{Context, Poll};
+
+use actors::{AnyPid, Node, Pid};
+use futures::Stream;
+use futures::channel::mpsc;
+
+mod server;
+
+pub use server::GroupServer;
+pub(crate) use server::start;
+
+/// The scope [`DistNode::groups`] uses, as OTP's default `pg` scope.
+///
+/// [`DistNode::groups`]: crate::DistNode::groups
+pub const DEFAULT_SCOPE: &str = "pg";
+
+/// The local name a scope's server is registered under.
+pub fn server_name(scope: &str) -> String {
+    format!("pg_scope:{scope}")
+}
+
+/// Why a group operation failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+pub enum GroupError {
+    /// Only processes of this node can join or leave through it, as in `pg`.
+    #[error("{0} is not a process of this node")]
+    NotLocal(String),
+    /// The process is not a member of the group (or left it as many times as it joined).
+    #[error("the process is not a member of {0:?}")]
+    NotJoined(String),
+    /// The scope's server is gone: the node is shutting down.
+    #[error("the scope {0:?} is not running")]
+    ScopeDown(String),
+    /// This node is not distributed.
+    #[error("this node is not distributed")]
+    NotDistributed,
+}
+
+/// A change in a group's membership, as `pg`'s monitor messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GroupEvent {
+    /// These processes joined the group (a process joining twice is listed twice).
+    Joined {
+        /// The group.
+        group: String,
+        /// Who joined.
+        pids: Vec<AnyPid>,
+    },
+    /// These processes left the group, ended, or were lost with their node.
+    Left {
+        /// The group.
+        group: String,
+        /// Who left.
+        pids: Vec<AnyPid>,
+    },
+}
+
+/// A stream of [`GroupEvent`]s from [`Groups::monitor`] or [`Groups::monitor_scope`]; dropping
+/// it ends the subscription.
+pub struct GroupEvents(mpsc::UnboundedReceiver<GroupEvent>);
+
+impl GroupEvents {
+    /// The next event; `None` once the scope is gone.
+    pub async fn next(&mut self) -> Option<GroupEvent> {
+        futures::StreamExt::next(&mut self.0).await
+    }
+}
+
+impl Stream for GroupEvents {
+    type Item = GroupEvent;
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<GroupEvent>> {
+        Pin::new(&mut self.0).poll_next(cx)
+    }
+}
+
+/// Someone following one group, or (with no group) the whole scope.
+struct Watcher {
+    group: Option<String>,
+    tx: mpsc::UnboundedSender<GroupEvent>,
+}
+
+/// The members of one scope as this node sees them.
+#[derive(Default)]
+struct Table {
+    /// Group -> every member this node knows of, local and remote.
+    all: HashMap<String, Vec<AnyPid>>,
+    /// Group -> the members on this node.
+    local: HashMap<String, Vec<AnyPid>>,
+    watchers: Vec<Watcher>,
+}
+
+impl Table {
+    fn add(&mut self, group: &str, pids: &[AnyPid], local: bool) {
+        if pids.is_empty() {
+            return;
+        }
+        self.all
+            .entry(group.to_string())
+            .or_default()
+            .extend_from_slice(pids);
+        if local {
+            self.local
+                .entry(group.to_string())
+                .or_default()
+                .extend_from_slice(pids);
+        }
+        self.notify(GroupEvent::Joined {
+            group: group.to_string(),
+            pids: pids.to_vec(),
+        });
+    }
+
+    /// Removes one occurrence of each of `pids`; a group left empty no longer exists.
+    fn remove(&mut self, group: &str, pids: &[AnyPid], local: bool) {
+        let removed = remove_each(&mut self.all, group, pids);
+        if local {
+            remove_each(&mut self.local, group, pids);
+        }
+        if !removed.is_empty() {
+            self.notify(GroupEvent::Left {
+                group: group.to_string(),
+                pids: removed,
+            });
+        }
+    }
+
+    fn notify(&mut self, event: GroupEvent) {
+        let group = match &event {
+            GroupEvent::Joined { group, .. } | GroupEvent::Left { group, .. } => group,
+        };
+        self.watchers.retain(|w| {
+            if w.group.as_ref().is_some_and(|g| g != group) {
+                return !w.tx.is_closed();
+            }
+            w.tx.unbounded_send(event.clone()).is_ok()
+        });
+    }
+}
+
+/// Removes one occurrence of each of `pids` from `group`; returns those it found.
+fn remove_each(
+    groups: &mut HashMap<String, Vec<AnyPid>>,
+    group: &str,
+    pids: &[AnyPid],
+) -> Vec<AnyPid> {
+    let Some(members) = groups.get_mut(group) else {
+        return Vec::new();
+    };
+    let mut removed = Vec::new();
+    for pid in pids {
+        if let Some(i) = members.iter().position(|m| m == pid) {
+            removed.push(members.swap_remove(i));
+        }
+    }
+    if members.is_empty() {
+        groups.remove(group);
+    }
+    removed
+}
+
+/// State a scope's server and the node's handles share.
+pub(crate) struct Shared {
+    scope: String,
+    table: RwLock<Table>,
+    server: OnceLock<Pid<GroupServer>>,
+}
+
+impl Shared {
+    pub(crate) fn new(scope: &str) -> Arc<Self> {
+        Arc::new(Shared {
+            scope: scope.to_string(),
+            table: RwLock::default(),
+            server: OnceLock::new(),
+        })
+    }
+
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Table> {
+        self.table
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Table> {
+        self.table
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// One process-group scope as seen from one node: [`DistNode::groups`] or
+/// [`DistNode::scope`].
+///
+/// ```
+/// # use actors_net::prelude::*;
+/// # #[actor] struct Chat;
+/// # #[actor] impl Chat { #[handle(cast)] fn say(&mut self, line: String) {} }
+/// # actors::rt::block_on(async {
+/// let node = Node::builder("a@127.0.0.1:0").cookie("secret").start().await?;
+/// let me = node.spawn(Chat);
+/// node.groups().join("room:lobby", &me).await?;
+/// for member in node.groups().members("room:lobby") {
+///     if let Some(chat) = member.downcast::<Chat>() {
+///         chat.say("hello".into())?;
+///     }
+/// }
+/// # Ok::<(), Box<dyn std::error::Error>>(()) }).unwrap();
+/// ```
+///
+/// [`DistNode::groups`]: crate::DistNode::groups
+/// [`DistNode::scope`]: crate::DistNode::scope
+pub struct Groups {
+    node: Node,
+    shared: Option<Arc<Shared>>,
+}
+
+impl Groups {
+    pub(crate) fn new(node: Node, shared: Option<Arc<Shared>>) -> Self {
+        Groups { node, shared }
+    }
+
+    fn server(&self) -> Result<(&Shared, Pid<GroupServer>), GroupError> {
+        let shared = self.shared.as_ref().ok_or(GroupError::NotDistributed)?;
+        let server = shared
+            .server
+            .get()
+            .cloned()
+            .ok_or_else(|| GroupError::ScopeDown(shared.scope.clone()))?;
+        Ok((shared, server))
+    }
+
+    fn own(&self, pid: &AnyPid) -> Result<(), GroupError> {
+        let id = self.node.id();
+        if pid.node() == id.name() && pid.creation() == id.creation() {
+            Ok(())
+        } else {
+            Err(GroupError::NotLocal(pid.to_string()))
+        }
+    }
+
+    /// Adds `pid`, a process of this node, to `group`; every connected node will list it. A
+    /// process may join a group several times, and is listed as many times. When it ends, it
+    /// leaves all its groups.
+    pub async fn join(&self, group: &str, pid: impl Into<AnyPid>) -> Result<(), GroupError> {
+        let pid = pid.into();
+        self.own(&pid)?;
+        let (shared, server) = self.server()?;
+        server
+            .join(group.to_string(), pid)
+            .await
+            .map_err(|_| GroupError::ScopeDown(shared.scope.clone()))
+    }
+
+    /// Removes one of `pid`'s memberships of `group`; [`GroupError::NotJoined`] if it has none.
+    pub async fn leave(&self, group: &str, pid: impl Into<AnyPid>) -> Result<(), GroupError> {
+        let pid = pid.into();
+        self.own(&pid)?;
+        let (shared, server) = self.server()?;
+        server
+            .leave(group.to_string(), pid)
+            .await
+            .map_err(|_| GroupError::ScopeDown(shared.scope.clone()))?
+    }
+
+    /// Every member of `group` this node knows of, on any connected node: a local read. A
+    /// group nobody joined is empty.
+    pub fn members(&self, group: &str) -> Vec<AnyPid> {
+        self.read(|t| t.all.get(group).cloned().unwrap_or_default())
+    }
+
+    /// The members of `group` on this node: a local read.
+    pub fn local_members(&self, group: &str) -> Vec<AnyPid> {
+        self.read(|t| t.local.get(group).cloned().unwrap_or_default())
+    }
+
+    /// Every group with at least one member, sorted.
+    pub fn which_groups(&self) -> Vec<String> {
+        let mut groups = self.read(|t| t.all.keys().cloned().collect::<Vec<_>>());
+        groups.sort();
+        groups
+    }
+
+    /// The members of `group` now, and from then on every change to it, with nothing missed
+    /// or seen twice between the two.
+    pub fn monitor(&self, group: &str) -> (Vec<AnyPid>, GroupEvents) {
+        self.watch(Some(group.to_string()), |t| {
+            t.all.get(group).cloned().unwrap_or_default()
+        })
+    }
+
+    /// Every group and its members now, and from then on every change in the scope.
+    pub fn monitor_scope(&self) -> (HashMap<String, Vec<AnyPid>>, GroupEvents) {
+        self.watch(None, |t| t.all.clone())
+    }
+
+    fn read<T: Default>(&self, f: impl FnOnce(&Table) -> T) -> T {
+        self.shared
+            .as_ref()
+            .map(|s| f(&s.read()))
+            .unwrap_or_default()
+    }
+
+    fn watch<T: Default>(
+        &self,
+        group: Option<String>,
+        view: impl FnOnce(&Table) -> T,
+    ) -> (T, GroupEvents) {
+        let (tx, rx) = mpsc::unbounded();
+        let Some(shared) = &self.shared else {
+            return (T::default(), GroupEvents(rx));
+        };
+        // One write lock for both: an update lands either in the view or as an event.
+        let mut table = shared.write();
+        let now = view(&table);
+        table.watchers.push(Watcher { group, tx });
+        (now, GroupEvents(rx))
+    }
+}

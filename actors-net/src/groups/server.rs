@@ -1,0 +1,261 @@
+//! A scope's server: one per node and scope, an ordinary actor holding who joined what on its
+//! node, and what each peer's server last said of its own.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use actors::{AnyPid, Ctx, Down, MonitorRef, Node, Pid, actor};
+
+use super::{GroupError, Shared, remove_each, server_name};
+use crate::node::{DistNode, NodeEvent};
+
+/// Starts the server of `shared`'s scope on `node`, and has it discover the connected nodes.
+pub(crate) fn start(node: &Node, shared: Arc<Shared>) {
+    let server = node.spawn(GroupServer {
+        shared: shared.clone(),
+        local: HashMap::new(),
+        peers: HashMap::new(),
+    });
+    let _ = node.register(&server_name(&shared.scope), &server);
+    let _ = shared.server.set(server.clone());
+    // Subscribed before reading the nodes connected now: a node is discovered at least once.
+    let mut events = node.monitor_nodes();
+    for peer in node.nodes() {
+        let _ = server.node_up(peer);
+    }
+    actors::rt::spawn(async move {
+        while let Some(event) = events.next().await {
+            if let NodeEvent::Up(peer) = event {
+                if server.node_up(peer).is_err() {
+                    return;
+                }
+            }
+        }
+    });
+}
+
+/// A local member: the monitor that tells when it ends, and its groups (once per join).
+struct Member {
+    monitor: MonitorRef,
+    groups: Vec<String>,
+}
+
+/// A peer's server of the same scope: our monitor on it, and its members as it last told us.
+struct Peer {
+    monitor: MonitorRef,
+    groups: HashMap<String, Vec<AnyPid>>,
+}
+
+/// One node's server of one process-group scope.
+#[actor]
+pub struct GroupServer {
+    shared: Arc<Shared>,
+    /// This node's members, by pid.
+    local: HashMap<AnyPid, Member>,
+    /// The servers of this scope on other nodes that discovered us or that we discovered.
+    peers: HashMap<Pid<GroupServer>, Peer>,
+}
+
+impl GroupServer {
+    /// This node's members, as a `sync` carries them.
+    fn local_groups(&self) -> Vec<(String, Vec<AnyPid>)> {
+        self.shared
+            .read()
+            .local
+            .iter()
+            .map(|(g, pids)| (g.clone(), pids.clone()))
+            .collect()
+    }
+
+    fn broadcast(&self, ctx: &Ctx<Self>, send: impl Fn(&Pid<GroupServer>, Pid<GroupServer>)) {
+        let me = ctx.pid();
+        for peer in self.peers.keys() {
+            send(peer, me.clone());
+        }
+    }
+
+    fn know(&mut self, peer: &Pid<GroupServer>, ctx: &mut Ctx<Self>) -> bool {
+        if self.peers.contains_key(peer) {
+            return false;
+        }
+        let monitor = ctx.monitor(peer);
+        self.peers.insert(
+            peer.clone(),
+            Peer {
+                monitor,
+                groups: HashMap::new(),
+            },
+        );
+        true
+    }
+}
+
+#[actor]
+impl GroupServer {
+    fn on_down(&mut self, down: Down, ctx: &mut Ctx<Self>) {
+        if let Some(member) = self.local.remove(&down.pid) {
+            let mut left: HashMap<String, Vec<AnyPid>> = HashMap::new();
+            for group in member.groups {
+                left.entry(group).or_default().push(down.pid.clone());
+            }
+            let mut table = self.shared.write();
+            for (group, pids) in &left {
+                table.remove(group, pids, true);
+            }
+            drop(table);
+            for (group, pids) in left {
+                self.broadcast(ctx, |peer, me| {
+                    let _ = peer.left(me, group.clone(), pids.clone());
+                });
+            }
+        } else {
+            // A pid in a `Down` may not carry its actor type: find the peer by its monitor.
+            let peer = self
+                .peers
+                .iter()
+                .find(|(_, p)| p.monitor == down.monitor_ref)
+                .map(|(pid, _)| pid.clone());
+            if let Some(gone) = peer.and_then(|p| self.peers.remove(&p)) {
+                let mut table = self.shared.write();
+                for (group, pids) in &gone.groups {
+                    table.remove(group, pids, false);
+                }
+            }
+        }
+    }
+
+    /// Adds `pid` (of this node) to `group`, and tells the peers.
+    #[handle]
+    fn join(&mut self, group: String, pid: AnyPid, ctx: &mut Ctx<Self>) {
+        match self.local.get_mut(&pid) {
+            Some(member) => member.groups.push(group.clone()),
+            None => {
+                let monitor = ctx.monitor(&pid);
+                let groups = vec![group.clone()];
+                self.local.insert(pid.clone(), Member { monitor, groups });
+            }
+        }
+        let pids = vec![pid];
+        self.shared.write().add(&group, &pids, true);
+        self.broadcast(ctx, |peer, me| {
+            let _ = peer.joined(me, group.clone(), pids.clone());
+        });
+    }
+
+    /// Removes one of `pid`'s memberships of `group`, and tells the peers.
+    #[handle]
+    fn leave(&mut self, group: String, pid: AnyPid, ctx: &mut Ctx<Self>) -> Result<(), GroupError> {
+        let member = self
+            .local
+            .get_mut(&pid)
+            .ok_or_else(|| GroupError::NotJoined(group.clone()))?;
+        let i = member
+            .groups
+            .iter()
+            .position(|g| *g == group)
+            .ok_or_else(|| GroupError::NotJoined(group.clone()))?;
+        member.groups.swap_remove(i);
+        if member.groups.is_empty() {
+            let monitor = member.monitor;
+            self.local.remove(&pid);
+            ctx.demonitor(monitor);
+        }
+        let pids = vec![pid];
+        self.shared.write().remove(&group, &pids, true);
+        self.broadcast(ctx, |peer, me| {
+            let _ = peer.left(me, group.clone(), pids.clone());
+        });
+        Ok(())
+    }
+
+    /// `peer` asks for this node's members: answer, and discover it back if it is new.
+    #[handle(cast)]
+    fn discover(&mut self, peer: Pid<GroupServer>, ctx: &mut Ctx<Self>) {
+        let me = ctx.pid();
+        let _ = peer.sync(me.clone(), self.local_groups());
+        if self.know(&peer, ctx) {
+            let _ = peer.discover(me);
+        }
+    }
+
+    /// All of `peer`'s members: replaces what was known of it.
+    #[handle(cast)]
+    fn sync(
+        &mut self,
+        peer: Pid<GroupServer>,
+        groups: Vec<(String, Vec<AnyPid>)>,
+        ctx: &mut Ctx<Self>,
+    ) {
+        self.know(&peer, ctx);
+        let Some(known) = self.peers.get_mut(&peer) else {
+            return;
+        };
+        let new: HashMap<String, Vec<AnyPid>> = groups.into_iter().collect();
+        let mut table = self.shared.write();
+        for (group, old) in &known.groups {
+            let now = new.get(group).map_or(&[][..], Vec::as_slice);
+            table.remove(group, &difference(old, now), false);
+        }
+        for (group, now) in &new {
+            let old = known.groups.get(group).map_or(&[][..], Vec::as_slice);
+            table.add(group, &difference(now, old), false);
+        }
+        known.groups = new;
+    }
+
+    /// `pids` of `peer`'s node joined `group`.
+    #[handle(cast)]
+    fn joined(&mut self, peer: Pid<GroupServer>, group: String, pids: Vec<AnyPid>) {
+        // From a peer not known yet, this is ignored: its `sync` will carry it.
+        if let Some(known) = self.peers.get_mut(&peer) {
+            known
+                .groups
+                .entry(group.clone())
+                .or_default()
+                .extend_from_slice(&pids);
+            self.shared.write().add(&group, &pids, false);
+        }
+    }
+
+    /// `pids` of `peer`'s node left `group`.
+    #[handle(cast)]
+    fn left(&mut self, peer: Pid<GroupServer>, group: String, pids: Vec<AnyPid>) {
+        if let Some(known) = self.peers.get_mut(&peer) {
+            let gone = remove_each(&mut known.groups, &group, &pids);
+            self.shared.write().remove(&group, &gone, false);
+        }
+    }
+
+    /// A node connected: find its server of this scope, and discover it. The lookup runs
+    /// apart, so a slow node does not hold up this server.
+    #[handle(cast)]
+    fn node_up(&mut self, peer: String, ctx: &mut Ctx<Self>) {
+        let node = ctx.node();
+        let me = ctx.pid();
+        let name = server_name(&self.shared.scope);
+        actors::rt::spawn(async move {
+            // A node without this scope has nothing to tell; it discovers us when it starts it.
+            if let Ok(server) = node.whereis_on::<GroupServer>(&name, &peer).await {
+                let _ = server.discover(me);
+            }
+        });
+    }
+}
+
+/// The elements of `a` not matched one for one in `b`.
+fn difference(a: &[AnyPid], b: &[AnyPid]) -> Vec<AnyPid> {
+    let mut unmatched: HashMap<&AnyPid, usize> = HashMap::new();
+    for pid in b {
+        *unmatched.entry(pid).or_insert(0) += 1;
+    }
+    a.iter()
+        .filter(|pid| match unmatched.get_mut(pid) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                false
+            }
+            _ => true,
+        })
+        .cloned()
+        .collect()
+}
