@@ -74,3 +74,13 @@ fn ping_pong() {
     let out = run(env!("CARGO_BIN_EXE_ping_pong"));
     assert!(out.contains("pong served 10000"), "{out}");
 }
+
+#[test]
+fn chat() {
+    let out = run(env!("CARGO_BIN_EXE_chat"));
+    assert!(out.contains("sees 3 members, 1 of them local"), "{out}");
+    assert!(out.contains("carol on c@"), "{out}");
+    assert!(out.contains("carol left  (node c lost)"), "{out}");
+    assert!(out.contains("reaches 1 member"), "{out}");
+    assert!(out.contains("carol joined"), "{out}");
+}
