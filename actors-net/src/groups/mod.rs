@@ -21,6 +21,7 @@
 //! transitive: a node sees the members of the nodes it is connected to.
 
 use std::collections::HashMap;
+use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::task::{Context, Poll};
@@ -98,6 +99,49 @@ impl Stream for GroupEvents {
     }
 }
 
+/// A group's members at one moment: a shared snapshot, so taking it costs the same whatever
+/// the group's size (a sender to all members of a large group reads it on every send). It
+/// derefs to a slice; a process that joined twice is in it twice.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct Members(Arc<Vec<AnyPid>>);
+
+impl Members {
+    /// The members as a vector of their own.
+    pub fn to_vec(&self) -> Vec<AnyPid> {
+        self.0.as_ref().clone()
+    }
+
+    fn add(&mut self, pids: &[AnyPid]) {
+        // Copies only while a reader still holds the previous snapshot.
+        Arc::make_mut(&mut self.0).extend_from_slice(pids);
+    }
+
+    fn remove(&mut self, pids: &[AnyPid]) -> Vec<AnyPid> {
+        remove_from(Arc::make_mut(&mut self.0), pids)
+    }
+}
+
+impl Deref for Members {
+    type Target = [AnyPid];
+    fn deref(&self) -> &[AnyPid] {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a Members {
+    type Item = &'a AnyPid;
+    type IntoIter = std::slice::Iter<'a, AnyPid>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl std::fmt::Debug for Members {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.iter()).finish()
+    }
+}
+
 /// Someone following one group, or (with no group) the whole scope.
 struct Watcher {
     group: Option<String>,
@@ -108,9 +152,9 @@ struct Watcher {
 #[derive(Default)]
 struct Table {
     /// Group -> every member this node knows of, local and remote.
-    all: HashMap<String, Vec<AnyPid>>,
+    all: HashMap<String, Members>,
     /// Group -> the members on this node.
-    local: HashMap<String, Vec<AnyPid>>,
+    local: HashMap<String, Members>,
     watchers: Vec<Watcher>,
 }
 
@@ -119,15 +163,9 @@ impl Table {
         if pids.is_empty() {
             return;
         }
-        self.all
-            .entry(group.to_string())
-            .or_default()
-            .extend_from_slice(pids);
+        self.all.entry(group.to_string()).or_default().add(pids);
         if local {
-            self.local
-                .entry(group.to_string())
-                .or_default()
-                .extend_from_slice(pids);
+            self.local.entry(group.to_string()).or_default().add(pids);
         }
         self.notify(GroupEvent::Joined {
             group: group.to_string(),
@@ -162,23 +200,26 @@ impl Table {
     }
 }
 
-/// Removes one occurrence of each of `pids` from `group`; returns those it found.
-fn remove_each(
-    groups: &mut HashMap<String, Vec<AnyPid>>,
-    group: &str,
-    pids: &[AnyPid],
-) -> Vec<AnyPid> {
+/// Removes one occurrence of each of `pids` from `group`, and the group once it is empty;
+/// returns the pids it found.
+fn remove_each(groups: &mut HashMap<String, Members>, group: &str, pids: &[AnyPid]) -> Vec<AnyPid> {
     let Some(members) = groups.get_mut(group) else {
         return Vec::new();
     };
+    let removed = members.remove(pids);
+    if members.is_empty() {
+        groups.remove(group);
+    }
+    removed
+}
+
+/// Removes one occurrence of each of `pids` from `members`; returns those it found.
+fn remove_from(members: &mut Vec<AnyPid>, pids: &[AnyPid]) -> Vec<AnyPid> {
     let mut removed = Vec::new();
     for pid in pids {
         if let Some(i) = members.iter().position(|m| m == pid) {
             removed.push(members.swap_remove(i));
         }
-    }
-    if members.is_empty() {
-        groups.remove(group);
     }
     removed
 }
@@ -288,12 +329,12 @@ impl Groups {
 
     /// Every member of `group` this node knows of, on any connected node: a local read. A
     /// group nobody joined is empty.
-    pub fn members(&self, group: &str) -> Vec<AnyPid> {
+    pub fn members(&self, group: &str) -> Members {
         self.read(|t| t.all.get(group).cloned().unwrap_or_default())
     }
 
     /// The members of `group` on this node: a local read.
-    pub fn local_members(&self, group: &str) -> Vec<AnyPid> {
+    pub fn local_members(&self, group: &str) -> Members {
         self.read(|t| t.local.get(group).cloned().unwrap_or_default())
     }
 
@@ -306,14 +347,14 @@ impl Groups {
 
     /// The members of `group` now, and from then on every change to it, with nothing missed
     /// or seen twice between the two.
-    pub fn monitor(&self, group: &str) -> (Vec<AnyPid>, GroupEvents) {
+    pub fn monitor(&self, group: &str) -> (Members, GroupEvents) {
         self.watch(Some(group.to_string()), |t| {
             t.all.get(group).cloned().unwrap_or_default()
         })
     }
 
     /// Every group and its members now, and from then on every change in the scope.
-    pub fn monitor_scope(&self) -> (HashMap<String, Vec<AnyPid>>, GroupEvents) {
+    pub fn monitor_scope(&self) -> (HashMap<String, Members>, GroupEvents) {
         self.watch(None, |t| t.all.clone())
     }
 

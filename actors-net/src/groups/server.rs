@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use actors::{AnyPid, Ctx, Down, MonitorRef, Node, Pid, actor};
 
-use super::{GroupError, Shared, remove_each, server_name};
+use super::{GroupError, Shared, remove_from, server_name};
 use crate::node::{DistNode, NodeEvent};
 
 /// Starts the server of `shared`'s scope on `node`, and has it discover the connected nodes.
@@ -63,7 +63,7 @@ impl GroupServer {
             .read()
             .local
             .iter()
-            .map(|(g, pids)| (g.clone(), pids.clone()))
+            .map(|(g, pids)| (g.clone(), pids.to_vec()))
             .collect()
     }
 
@@ -221,7 +221,13 @@ impl GroupServer {
     #[handle(cast)]
     fn left(&mut self, peer: Pid<GroupServer>, group: String, pids: Vec<AnyPid>) {
         if let Some(known) = self.peers.get_mut(&peer) {
-            let gone = remove_each(&mut known.groups, &group, &pids);
+            let Some(members) = known.groups.get_mut(&group) else {
+                return;
+            };
+            let gone = remove_from(members, &pids);
+            if members.is_empty() {
+                known.groups.remove(&group);
+            }
             self.shared.write().remove(&group, &gone, false);
         }
     }
