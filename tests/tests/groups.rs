@@ -8,7 +8,7 @@ use std::time::Duration;
 use actors::rt::block_on;
 use actors_integration::child::ChildNode;
 use actors_integration::*;
-use actors_net::groups::{GroupError, GroupEvent, GroupEvents, Groups, server_name};
+use actors_net::groups::{GroupError, GroupEvent, GroupEvents, GroupServer, Groups, server_name};
 use actors_net::prelude::*;
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -308,5 +308,22 @@ fn join_and_leave_cycles_leave_nothing_behind() {
         for n in &nodes {
             assert!(n.groups().which_groups().is_empty());
         }
+    });
+}
+
+#[test]
+fn a_scope_server_speaks_only_for_its_own_node() {
+    block_on(async {
+        let nodes = cluster(3).await;
+        let name = server_name("pg");
+        let target: Pid<GroupServer> = nodes[1].whereis_on(&name, nodes[0].name()).await.unwrap();
+        let claimant: Pid<GroupServer> = nodes[1].whereis(&name).expect("the scope runs");
+        let own = counter(&nodes[1]);
+        let foreign = counter(&nodes[2]);
+        // Node 1's server claims a member of its own node, and one of node 2.
+        target
+            .sync(claimant, vec![("g".into(), vec![own.clone(), foreign])])
+            .unwrap();
+        until_members(&nodes[..1], "pg", "g", &[&own]).await;
     });
 }

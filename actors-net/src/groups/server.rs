@@ -171,6 +171,9 @@ impl GroupServer {
     /// `peer` asks for this node's members: answer, and discover it back if it is new.
     #[handle(cast)]
     fn discover(&mut self, peer: Pid<GroupServer>, ctx: &mut Ctx<Self>) {
+        if peer.node() == ctx.node().name() {
+            return;
+        }
         let me = ctx.pid();
         let _ = peer.sync(me.clone(), self.local_groups());
         if self.know(&peer, ctx) {
@@ -186,11 +189,18 @@ impl GroupServer {
         groups: Vec<(String, Vec<AnyPid>)>,
         ctx: &mut Ctx<Self>,
     ) {
+        if peer.node() == ctx.node().name() {
+            return;
+        }
         self.know(&peer, ctx);
         let Some(known) = self.peers.get_mut(&peer) else {
             return;
         };
-        let new: HashMap<String, Vec<AnyPid>> = groups.into_iter().collect();
+        let new: HashMap<String, Vec<AnyPid>> = groups
+            .into_iter()
+            .map(|(group, pids)| (group, of_node(&peer, pids)))
+            .filter(|(_, pids)| !pids.is_empty())
+            .collect();
         let mut table = self.shared.write();
         for (group, old) in &known.groups {
             let now = new.get(group).map_or(&[][..], Vec::as_slice);
@@ -207,6 +217,7 @@ impl GroupServer {
     #[handle(cast)]
     fn joined(&mut self, peer: Pid<GroupServer>, group: String, pids: Vec<AnyPid>) {
         // From a peer not known yet, this is ignored: its `sync` will carry it.
+        let pids = of_node(&peer, pids);
         if let Some(known) = self.peers.get_mut(&peer) {
             known
                 .groups
@@ -246,6 +257,14 @@ impl GroupServer {
             }
         });
     }
+}
+
+/// The pids of `peer`'s node: a server speaks only for its own node's members, so a
+/// confused or hostile peer cannot list another node's processes here.
+fn of_node(peer: &Pid<GroupServer>, mut pids: Vec<AnyPid>) -> Vec<AnyPid> {
+    let creation = peer.any().creation();
+    pids.retain(|p| p.node() == peer.node() && p.creation() == creation);
+    pids
 }
 
 /// The elements of `a` not matched one for one in `b`.
