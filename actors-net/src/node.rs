@@ -105,7 +105,8 @@ pub enum LookupError {
 pub struct ConnectionInfo {
     /// Links between a process here and one there.
     pub links: usize,
-    /// Monitors processes here hold on processes there.
+    /// Monitors processes here hold on processes there (including one per process-group
+    /// scope both nodes run: the scopes' servers watch each other).
     pub monitors_held: usize,
     /// Monitors processes there hold on processes here.
     pub monitors_served: usize,

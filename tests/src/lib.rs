@@ -13,6 +13,10 @@ pub mod child;
 /// The cookie test clusters share.
 pub const COOKIE: &str = "test-cookie";
 
+/// Monitors every connection carries for the system itself, each way: the default
+/// process-group scope's servers monitor each other, as `pg`'s do.
+pub const SYSTEM_MONITORS: usize = 1;
+
 /// A counter every test node knows; its state crosses the wire for remote spawns.
 #[actor]
 #[derive(serde::Serialize, serde::Deserialize)]

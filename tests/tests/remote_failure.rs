@@ -54,8 +54,8 @@ fn a_remote_monitor_reports_the_real_reason() {
         assert_eq!(d.reason, ExitReason::Error("remote failure".into()));
         // Exactly one, and nothing left behind on either side.
         until("the monitor to be released", WAIT, || async {
-            a.connection_info(b.name()).unwrap().monitors_held == 0
-                && b.connection_info(a.name()).unwrap().monitors_served == 0
+            a.connection_info(b.name()).unwrap().monitors_held == SYSTEM_MONITORS
+                && b.connection_info(a.name()).unwrap().monitors_served == SYSTEM_MONITORS
         })
         .await;
         assert_eq!(watcher.ping().await, Ok(1));
@@ -341,8 +341,9 @@ fn ten_thousand_monitor_and_link_cycles_leak_nothing() {
                 ia.monitors_held,
                 ia.monitors_served,
                 ia.pending_calls,
-            ) == (0, 0, 0, 0)
-                && (ib.links, ib.monitors_held, ib.monitors_served) == (0, 0, 0)
+            ) == (0, SYSTEM_MONITORS, SYSTEM_MONITORS, 0)
+                && (ib.links, ib.monitors_held, ib.monitors_served)
+                    == (0, SYSTEM_MONITORS, SYSTEM_MONITORS)
         })
         .await;
         assert_eq!(b.process_count(), b_before);
