@@ -128,6 +128,16 @@ impl Deref for Members {
     }
 }
 
+/// Iterating a `Members` by value copies the list while the table still holds it; iterate
+/// `&members` to read it in place.
+impl IntoIterator for Members {
+    type Item = AnyPid;
+    type IntoIter = std::vec::IntoIter<AnyPid>;
+    fn into_iter(self) -> Self::IntoIter {
+        Arc::unwrap_or_clone(self.0).into_iter()
+    }
+}
+
 impl<'a> IntoIterator for &'a Members {
     type Item = &'a AnyPid;
     type IntoIter = std::slice::Iter<'a, AnyPid>;
