@@ -10,6 +10,9 @@ use super::{GlobalError, Resolver, SERVER_NAME, Shared};
 use crate::connection::lock;
 use crate::node::{DistNode, NodeEvent};
 
+/// How long a node that another lost may take to show it is alive before nothing is cut.
+const CONFIRM_LOST: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Starts the global server of a freshly started distributed node.
 pub(crate) fn start(node: &Node, shared: Arc<Shared>) {
     let server = node.spawn(GlobalServer {
@@ -366,13 +369,24 @@ impl GlobalServer {
     #[handle(cast)]
     fn lost(&mut self, by: String, lost: String, ctx: &mut Ctx<Self>) {
         let node = ctx.node();
-        let nodes = node.nodes();
-        if self.shared.clean_partitions && nodes.contains(&by) && nodes.contains(&lost) {
-            // Every node connected to both drops the same one: the greater.
-            let drop = if by > lost { by } else { lost };
-            tracing::info!(node = %node.name(), %drop, "disconnecting to keep partitions clean");
-            node.disconnect(&drop);
+        if !self.shared.clean_partitions || !connected_to_both(&node, &by, &lost) {
+            return;
         }
+        // A node that died is lost to every node within moments, and cutting a live link
+        // for it would split the survivors. Only a node that still answers was cut off
+        // from `by` alone. Asking runs apart, so this server does not wait.
+        actors::rt::spawn(async move {
+            let asked = node.whereis_on::<GlobalServer>(SERVER_NAME, &lost);
+            let answers = actors::rt::timeout(CONFIRM_LOST, asked)
+                .await
+                .is_ok_and(|r| r.is_ok());
+            if answers && connected_to_both(&node, &by, &lost) {
+                // Every node connected to both drops the same one: the greater.
+                let drop = if by > lost { by } else { lost };
+                tracing::info!(node = %node.name(), %drop, "disconnecting to keep partitions clean");
+                node.disconnect(&drop);
+            }
+        });
     }
 
     /// A node connected: find its server and send it this table.
@@ -409,4 +423,9 @@ impl GlobalServer {
             }
         }
     }
+}
+
+fn connected_to_both(node: &Node, a: &str, b: &str) -> bool {
+    let nodes = node.nodes();
+    nodes.iter().any(|n| n == a) && nodes.iter().any(|n| n == b)
 }
