@@ -54,7 +54,7 @@ pub use node::{
     StartError,
 };
 
-pub use spawn::{DistCtx, SpawnError, remote_child};
+pub use spawn::{DistCtx, SpawnError, failover_child, remote_child};
 
 /// Everything a distributed program needs: `use actors_net::prelude::*;`.
 pub mod prelude {

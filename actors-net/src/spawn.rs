@@ -94,16 +94,55 @@ impl<B: Actor> DistCtx for Ctx<B> {
 pub fn remote_child<A: Actor + Serialize>(
     id: impl Into<String>,
     node: impl Into<String>,
-    mut factory: impl FnMut() -> A + Send + 'static,
+    factory: impl FnMut() -> A + Send + 'static,
 ) -> ChildSpec {
-    let node = node.into();
+    failover_child(id, [node.into()], factory)
+}
+
+/// A supervised child that fails over: the supervisor starts it on the first of `nodes`
+/// that can start it (this node's own name may be among them), so when its node is lost the
+/// restart lands on the next one, with fresh state, as a Horde or Swarm singleton does. The
+/// child stays where it landed when an earlier node comes back.
+///
+/// ```no_run
+/// # use actors_net::prelude::*;
+/// # use actors::supervisor::{Strategy, Supervisor};
+/// # #[actor] #[derive(serde::Serialize, serde::Deserialize)] struct Worker;
+/// # #[actor] impl Worker { #[handle] fn work(&self) {} }
+/// # async fn demo(node: Node) {
+/// let sup = Supervisor::new(Strategy::OneForOne)
+///     .child(actors_net::failover_child(
+///         "worker",
+///         ["c@10.0.0.3:4370", "b@10.0.0.2:4370", node.name()],
+///         || Worker,
+///     ))
+///     .start(&node)
+///     .await;
+/// # }
+/// ```
+pub fn failover_child<A: Actor + Serialize>(
+    id: impl Into<String>,
+    nodes: impl IntoIterator<Item = impl Into<String>>,
+    factory: impl FnMut() -> A + Send + 'static,
+) -> ChildSpec {
+    let nodes: Vec<String> = nodes.into_iter().map(Into::into).collect();
+    // Shared with each start, which makes a fresh actor per node it tries.
+    let factory = std::sync::Arc::new(std::sync::Mutex::new(factory));
     ChildSpec::with_start(id, move |ctx: &mut Ctx<Supervisor>| {
-        let (node, actor) = (node.clone(), factory());
+        let (nodes, factory) = (nodes.clone(), factory.clone());
         Box::pin(async move {
-            ctx.spawn_link_on(&node, actor)
-                .await
-                .map(|pid| pid.any())
-                .map_err(|e| e.to_string())
+            let mut failures = Vec::new();
+            for node in &nodes {
+                let actor = (crate::connection::lock(&factory))();
+                if *node == ctx.node().name() {
+                    return Ok(ctx.spawn_link(actor).any());
+                }
+                match ctx.spawn_link_on(node, actor).await {
+                    Ok(pid) => return Ok(pid.any()),
+                    Err(e) => failures.push(format!("{node}: {e}")),
+                }
+            }
+            Err(format!("no node could start it ({})", failures.join("; ")))
         })
     })
 }

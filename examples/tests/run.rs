@@ -84,3 +84,12 @@ fn chat() {
     assert!(out.contains("reaches 1 member"), "{out}");
     assert!(out.contains("carol joined"), "{out}");
 }
+
+#[test]
+fn failover() {
+    let out = run(env!("CARGO_BIN_EXE_failover"));
+    assert!(out.contains("served by c, request #3 there"), "{out}");
+    assert!(out.contains("served by b after"), "{out}");
+    assert!(out.contains("request #1 there (fresh state)"), "{out}");
+    assert!(out.contains("worker is now #PID<"), "{out}");
+}

@@ -9,7 +9,7 @@ use actors::supervisor::{Strategy, Supervisor};
 use actors_integration::child::ChildNode;
 use actors_integration::*;
 use actors_net::prelude::*;
-use actors_net::{SpawnError, remote_child};
+use actors_net::{SpawnError, failover_child, remote_child};
 
 const WAIT: Duration = Duration::from_secs(10);
 const BIN: &str = env!("CARGO_BIN_EXE_testnode");
@@ -289,6 +289,55 @@ fn a_supervisor_restarts_its_child_on_another_node() {
         let child_down = a.monitor(&second);
         a.stop(&sup, ExitReason::Shutdown);
         assert_eq!(child_down.await.reason, ExitReason::Shutdown);
+    });
+}
+
+/// The supervisor's one child, typed.
+async fn only_child(sup: &Pid<Supervisor>) -> Option<Pid<Counter>> {
+    sup.which_children().await.ok()?[0].pid.as_ref()?.downcast()
+}
+
+#[test]
+fn a_failover_child_restarts_on_the_next_node_when_its_node_is_killed() {
+    block_on(async {
+        let nodes = cluster(2).await;
+        let (a, b) = (&nodes[0], &nodes[1]);
+        b.allow_spawn::<Counter>();
+        let mut child = ChildNode::start(BIN, "preferred@127.0.0.1:0", &[a.name()], &[]);
+        let preferred = child.name.clone();
+        until("a to see the child node", WAIT, || async {
+            a.nodes().contains(&preferred)
+        })
+        .await;
+        let sup = Supervisor::new(Strategy::OneForOne)
+            .child(failover_child(
+                "singleton",
+                [preferred.as_str(), "gone@127.0.0.1:1", b.name(), a.name()],
+                || Counter { n: 10 },
+            ))
+            .start(a)
+            .await;
+        let first = only_child(&sup).await.expect("started");
+        assert_eq!(first.node(), preferred, "the first node that can");
+        assert_eq!(first.add(1).await, Ok(11));
+
+        child.kill();
+        // The preferred node is gone and the next one cannot be reached: b takes it.
+        until("the child to be restarted on b", WAIT, || async {
+            only_child(&sup).await.is_some_and(|c| c.node() == b.name())
+        })
+        .await;
+        let second = only_child(&sup).await.expect("restarted");
+        assert_eq!(second.add(1).await, Ok(11), "fresh state");
+
+        // Then on a itself, when b goes too.
+        a.block(b.name());
+        until("the child to be restarted on a", WAIT, || async {
+            only_child(&sup).await.is_some_and(|c| c.node() == a.name())
+        })
+        .await;
+        let counts = sup.count_children().await.unwrap();
+        assert_eq!(counts.active, 1);
     });
 }
 

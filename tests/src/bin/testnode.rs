@@ -3,7 +3,7 @@
 //! `testnode --name n@127.0.0.1:0 --cookie c [--connect other]... [--heartbeat-ms 200]
 //! [--join group]...` starts the node, registers a `Counter` as "counter", has it join the
 //! process groups given (default scope), connects to the peers given, prints `READY <name>`
-//! and runs until killed.
+//! and runs until killed. Other nodes may spawn `Counter`s on it.
 
 use std::time::Duration;
 
@@ -34,6 +34,7 @@ fn main() {
             builder = builder.heartbeat(Duration::from_millis(ms), 5);
         }
         let node = builder.start().await.expect("node starts");
+        node.allow_spawn::<Counter>();
         let counter = node.spawn(Counter { n: 0 });
         node.register("counter", &counter).expect("free name");
         for group in &groups {
