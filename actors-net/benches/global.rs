@@ -4,9 +4,12 @@
 //! `cargo bench -p actors-net --bench global` (unpinned), and
 //! `taskset -c 0 cargo bench -p actors-net --bench global` (pinned to one CPU).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actors_net::prelude::*;
+
+mod common;
+use common::{spread, three_nodes};
 
 #[actor]
 struct Named;
@@ -17,28 +20,9 @@ impl Named {
     fn ping(&self) {}
 }
 
-fn spread(mut us: Vec<f64>) -> (f64, f64) {
-    us.sort_by(|a, b| a.total_cmp(b));
-    (us[us.len() / 2], us[(us.len() - 1) * 99 / 100])
-}
-
 fn main() {
     actors::rt::block_on(actors::rt::spawn(async {
-        let mut nodes = Vec::new();
-        for name in ["a", "b", "c"] {
-            let n = Node::builder(&format!("{name}@127.0.0.1:0"))
-                .cookie("bench")
-                .start()
-                .await
-                .unwrap();
-            nodes.push(n);
-        }
-        for n in &nodes[1..] {
-            n.connect(nodes[0].name()).await.unwrap();
-        }
-        while nodes.iter().any(|n| n.nodes().len() < 2) {
-            actors::rt::sleep(Duration::from_millis(5)).await;
-        }
+        let nodes = three_nodes().await;
         let global = nodes[0].global();
         let register = |count: usize, offset: usize| {
             let global = &global;

@@ -9,6 +9,9 @@ use std::time::{Duration, Instant};
 
 use actors_net::prelude::*;
 
+mod common;
+use common::{spread, three_nodes};
+
 #[actor]
 struct Member;
 
@@ -18,25 +21,9 @@ impl Member {
     fn ping(&self) {}
 }
 
-fn spread(mut us: Vec<f64>) -> (f64, f64) {
-    us.sort_by(|a, b| a.total_cmp(b));
-    (us[us.len() / 2], us[(us.len() - 1) * 99 / 100])
-}
-
 fn main() {
     actors::rt::block_on(actors::rt::spawn(async {
-        let mut nodes = Vec::new();
-        for name in ["a", "b", "c"] {
-            let n = Node::builder(&format!("{name}@127.0.0.1:0"))
-                .cookie("bench")
-                .start()
-                .await
-                .unwrap();
-            nodes.push(n);
-        }
-        for n in &nodes[1..] {
-            n.connect(nodes[0].name()).await.unwrap();
-        }
+        let nodes = three_nodes().await;
         // Every scope has discovered the others once a member of each is listed everywhere.
         for n in &nodes {
             n.groups().join("warm", n.spawn(Member)).await.unwrap();
