@@ -25,8 +25,9 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Between two nodes there is one TCP connection. A handshake proves both know the cookie
-//! (HMAC-SHA256 over fresh nonces; the cookie never crosses the wire). Frames are
+//! Between two nodes there is one TCP connection (TLS with the `tls` feature: [`tls::Tls`]).
+//! A handshake proves both know the cookie (HMAC-SHA256 over fresh nonces; the cookie never
+//! crosses the wire). Frames are
 //! length-prefixed; messages are CBOR. Heartbeats find a frozen node; a killed one is seen at
 //! once through its closed socket.
 
@@ -46,6 +47,8 @@ mod node;
 mod router;
 mod setup;
 mod spawn;
+#[cfg(feature = "tls")]
+pub mod tls;
 pub mod transport;
 
 pub use actors;

@@ -16,7 +16,7 @@ use crate::handshake::{self, HandshakeError, Status};
 use crate::io::{heartbeat, read_loop, write_loop};
 use crate::net::{Net, address};
 use crate::node::NodeEvent;
-use crate::transport::{Listener, Stream};
+use crate::transport::{Incoming, Listener, Stream};
 
 impl Net {
     /// What to answer an incoming `Hello` from `peer`; reserves the connection if accepted.
@@ -92,8 +92,8 @@ impl Net {
     pub(crate) async fn accept_loop(self: Arc<Self>, listener: Box<dyn Listener>) {
         while !self.is_closing() && self.node.upgrade().is_some() {
             match listener.accept().await {
-                Ok(stream) => {
-                    actors::rt::spawn(incoming(self.clone(), stream));
+                Ok(arrived) => {
+                    actors::rt::spawn(incoming(self.clone(), arrived));
                 }
                 Err(e) => {
                     tracing::warn!(node = %self.id.name(), "accept failed: {e}");
@@ -147,33 +147,46 @@ pub(crate) async fn dial(net: Arc<Net>, conn: Arc<Conn>) {
     }
 }
 
-pub(crate) async fn incoming(net: Arc<Net>, mut stream: Stream) {
+pub(crate) async fn incoming(net: Arc<Net>, arrived: Incoming) {
+    let Incoming { peer: from, stream } = arrived;
     let mut reserved = None;
-    let result = actors::rt::timeout(
-        net.config.handshake_timeout,
-        handshake::accept(&mut stream, &net.id, &net.config.cookie, |peer| {
+    let mut opened = None;
+    // The transport's handshake and ours share one deadline.
+    let result = actors::rt::timeout(net.config.handshake_timeout, async {
+        let stream = opened.insert(stream.await.map_err(HandshakeError::from)?);
+        handshake::accept(stream, &net.id, &net.config.cookie, |peer| {
             let (status, conn) = net.decide(peer);
             reserved = conn;
             status
-        }),
-    )
+        })
+        .await
+    })
     .await;
-    match result {
-        Ok(Ok(peer)) => match reserved {
-            Some(conn) => net.install(conn, stream, peer.id),
-            None => (stream.close)(),
-        },
-        Ok(Err(HandshakeError::Lost | HandshakeError::Alive)) => (stream.close)(),
-        Ok(Err(e)) => {
-            tracing::warn!(node = %net.id.name(), from = %stream.peer, "connection from {} rejected: {e}", stream.peer);
+    let close = || {
+        if let Some(stream) = &opened {
             (stream.close)();
+        }
+    };
+    match result {
+        Ok(Ok(peer)) => match (reserved, opened) {
+            (Some(conn), Some(stream)) => net.install(conn, stream, peer.id),
+            (_, opened) => {
+                if let Some(stream) = opened {
+                    (stream.close)();
+                }
+            }
+        },
+        Ok(Err(HandshakeError::Lost | HandshakeError::Alive)) => close(),
+        Ok(Err(e)) => {
+            tracing::warn!(node = %net.id.name(), %from, "connection from {from} rejected: {e}");
+            close();
             if let Some(conn) = reserved {
                 net.close(&conn, &e.to_string());
             }
         }
         Err(_) => {
-            tracing::warn!(node = %net.id.name(), from = %stream.peer, "connection from {} rejected: handshake timed out", stream.peer);
-            (stream.close)();
+            tracing::warn!(node = %net.id.name(), %from, "connection from {from} rejected: handshake timed out");
+            close();
             if let Some(conn) = reserved {
                 net.close(&conn, "handshake timed out");
             }

@@ -21,12 +21,22 @@ pub struct Stream {
     pub peer: String,
 }
 
+/// A connection just accepted: who it is from, and its stream once the transport's own
+/// handshake (TLS, say) is done. That handshake runs in the connection's task, under the
+/// node's handshake deadline, so a slow peer never holds up the accepting of others.
+pub struct Incoming {
+    /// The peer's address, for logs.
+    pub peer: String,
+    /// The stream, ready for the node's handshake.
+    pub stream: BoxFuture<'static, io::Result<Stream>>,
+}
+
 /// Accepts incoming streams.
 pub trait Listener: Send + Sync {
     /// The address actually bound (with the real port when asked for port 0).
     fn local_addr(&self) -> io::Result<String>;
-    /// The next incoming stream.
-    fn accept(&self) -> BoxFuture<'_, io::Result<Stream>>;
+    /// The next incoming connection.
+    fn accept(&self) -> BoxFuture<'_, io::Result<Incoming>>;
 }
 
 /// Makes listeners and outgoing streams.
@@ -40,11 +50,15 @@ pub trait Transport: Send + Sync + 'static {
 /// Plain TCP, with Nagle's algorithm off: frames are batched by the writer already.
 pub struct Tcp;
 
+/// The peer's address of `tcp`, for logs.
+pub(crate) fn peer_of(tcp: &TcpStream) -> String {
+    tcp.peer_addr()
+        .map_or_else(|_| "?".to_string(), |a| a.to_string())
+}
+
 fn stream(tcp: TcpStream) -> io::Result<Stream> {
     tcp.set_nodelay(true)?;
-    let peer = tcp
-        .peer_addr()
-        .map_or_else(|_| "?".to_string(), |a| a.to_string());
+    let peer = peer_of(&tcp);
     let closer = tcp.clone();
     Ok(Stream {
         reader: Box::new(tcp.clone()),
@@ -62,8 +76,14 @@ impl Listener for TcpListen {
     fn local_addr(&self) -> io::Result<String> {
         Ok(self.0.local_addr()?.to_string())
     }
-    fn accept(&self) -> BoxFuture<'_, io::Result<Stream>> {
-        Box::pin(async move { stream(self.0.accept().await?.0) })
+    fn accept(&self) -> BoxFuture<'_, io::Result<Incoming>> {
+        Box::pin(async move {
+            let (tcp, _) = self.0.accept().await?;
+            Ok(Incoming {
+                peer: peer_of(&tcp),
+                stream: Box::pin(async move { stream(tcp) }),
+            })
+        })
     }
 }
 

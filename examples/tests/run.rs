@@ -93,3 +93,11 @@ fn failover() {
     assert!(out.contains("request #1 there (fresh state)"), "{out}");
     assert!(out.contains("worker is now #PID<"), "{out}");
 }
+
+#[test]
+fn tls() {
+    let out = run(env!("CARGO_BIN_EXE_tls"));
+    assert!(out.contains("b calls add(5) on a's counter -> 5"), "{out}");
+    assert!(out.contains("stranger -> connection to a@"), "{out}");
+    assert!(out.contains("invalid peer certificate"), "{out}");
+}

@@ -70,7 +70,7 @@ pub type ResolveFn = dyn Fn(&str, &AnyPid, &AnyPid) -> Option<AnyPid> + Send + S
 #[derive(Clone)]
 pub enum Resolver {
     /// Keep the process of the node with the smaller name; stop the other with
-    /// [`ExitReason::NameConflict`]. The default, as OTP's `random_exit_name`.
+    /// [`ExitReason::NameConflict`](actors::ExitReason::NameConflict). The default, as OTP's `random_exit_name`.
     StopLoser,
     /// Keep the process of the node with the smaller name; send the other an exit signal with
     /// `NameConflict` (a process that traps exits sees it in `on_exit`), as `random_notify_name`.
