@@ -3,7 +3,8 @@
 //! payloads against a raw length-prefixed CBOR stream of the same payloads.
 //!
 //! `cargo bench -p actors-net --bench remote` (unpinned), and
-//! `taskset -c 0 cargo bench -p actors-net --bench remote` (pinned to one CPU).
+//! `taskset -c 0 cargo bench -p actors-net --bench remote` (pinned to one CPU). With
+//! `--features tls -- tls`, the same call and casts between two nodes over mutual TLS.
 
 use std::time::{Duration, Instant};
 
@@ -207,7 +208,70 @@ fn main() {
                 ours / raw
             );
         }
+        #[cfg(feature = "tls")]
+        if std::env::args().any(|a| a == "tls") {
+            let (c, d) = tls::pair().await;
+            c.connect(d.name()).await.unwrap();
+            d.register("echo", d.spawn(Echo)).unwrap();
+            let sink = d.spawn(Sink::default());
+            d.register("sink", &sink).unwrap();
+            let echo: Pid<Echo> = c.whereis_on("echo", d.name()).await.unwrap();
+            let remote_sink: Pid<Sink> = c.whereis_on("sink", d.name()).await.unwrap();
+            let (mut med, mut p99, mut casts) = (vec![], vec![], vec![]);
+            for _ in 0..RUNS {
+                let (m, p) = remote_call(&echo).await;
+                med.push(m);
+                p99.push(p);
+                casts.push(remote_casts(&remote_sink, &sink).await);
+            }
+            println!(
+                "over TLS: call round trip median {:>7.1} us  p99 {:>7.1} us; one-way casts {:>6.2} M msgs/s",
+                median(med),
+                median(p99),
+                median(casts) / 1e6
+            );
+        }
         a.shutdown().await;
         b.shutdown().await;
     }));
+}
+
+#[cfg(feature = "tls")]
+mod tls {
+    use actors_net::prelude::*;
+    use actors_net::tls::Tls;
+    use actors_net::tls::rustls::pki_types::PrivateKeyDer;
+    use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
+
+    /// Two nodes over mutual TLS, with certificates from a CA made for them.
+    pub async fn pair() -> (Node, Node) {
+        let ca_key = KeyPair::generate().unwrap();
+        let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+        ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        let ca_cert = ca.self_signed(&ca_key).unwrap();
+        let issuer = Issuer::new(ca, ca_key);
+        let mut nodes = Vec::new();
+        for name in ["c", "d"] {
+            let key = KeyPair::generate().unwrap();
+            let cert = CertificateParams::new(vec!["127.0.0.1".to_string()])
+                .unwrap()
+                .signed_by(&key, &issuer)
+                .unwrap();
+            let tls = Tls::mutual(
+                ca_cert.der().clone(),
+                vec![cert.der().clone()],
+                PrivateKeyDer::Pkcs8(key.serialize_der().into()),
+            )
+            .unwrap();
+            let node = Node::builder(&format!("{name}@127.0.0.1:0"))
+                .cookie("bench")
+                .transport(tls)
+                .start()
+                .await
+                .unwrap();
+            nodes.push(node);
+        }
+        let d = nodes.pop().unwrap();
+        (nodes.pop().unwrap(), d)
+    }
 }
