@@ -256,6 +256,12 @@ impl Net {
         for conn in conns {
             self.close(&conn, "node shutting down");
         }
+        // Registered pids and the servers' own lead back to the node: let go of them, so
+        // that a node that was shut down and dropped is freed.
+        self.global.clear();
+        lock(&self.scopes).clear();
+        // Ends every node-event stream, and the tasks that forward them to the servers.
+        lock(&self.events).clear();
     }
 
     pub(crate) fn is_closing(&self) -> bool {

@@ -349,3 +349,26 @@ fn logs() {
         .with_test_writer()
         .try_init();
 }
+
+#[test]
+fn a_node_shut_down_and_dropped_is_freed() {
+    block_on(async {
+        let nodes = cluster(2).await;
+        // Give its global server and a process-group scope something to hold.
+        let counter = nodes[0].spawn(Counter { n: 0 });
+        nodes[0].global().register("c", &counter).await.unwrap();
+        nodes[0].groups().join("g", &counter).await.unwrap();
+        nodes[0].scope("other").join("g", &counter).await.unwrap();
+        drop(counter);
+        let weak: Vec<_> = nodes.iter().map(Node::downgrade).collect();
+        for n in &nodes {
+            n.shutdown().await;
+        }
+        drop(nodes);
+        until("both nodes to be freed", WAIT, || {
+            let weak = weak.clone();
+            async move { weak.iter().all(|w| w.upgrade().is_none()) }
+        })
+        .await;
+    });
+}

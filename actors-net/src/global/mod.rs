@@ -121,6 +121,16 @@ impl Shared {
         })
     }
 
+    /// Forgets the table and the servers (at shutdown).
+    pub(crate) fn clear(&self) {
+        *self.write() = Names::default();
+        *self
+            .server
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        lock(&self.peers).clear();
+    }
+
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Names> {
         self.names
             .read()
