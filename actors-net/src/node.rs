@@ -386,7 +386,7 @@ impl DistNode for Node {
                 })
                 .clone()
         });
-        crate::groups::Groups::new(self.clone(), shared)
+        crate::groups::Groups::new(shared)
     }
 
     fn connection_info(&self, node: &str) -> Option<ConnectionInfo> {

@@ -320,6 +320,11 @@ fn a_scope_server_speaks_only_for_its_own_node() {
         let claimant: Pid<GroupServer> = nodes[1].whereis(&name).expect("the scope runs");
         let own = counter(&nodes[1]);
         let foreign = counter(&nodes[2]);
+        // Asked straight, it refuses to speak for another node's process.
+        assert!(matches!(
+            target.join("g".into(), foreign.clone()).await,
+            Ok(Err(GroupError::NotLocal(_)))
+        ));
         // Node 1's server claims a member of its own node, and one of node 2.
         target
             .sync(claimant, vec![("g".into(), vec![own.clone(), foreign])])

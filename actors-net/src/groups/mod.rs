@@ -26,7 +26,7 @@ use std::pin::Pin;
 use std::sync::{Arc, OnceLock, RwLock};
 use std::task::{Context, Poll};
 
-use actors::{AnyPid, Node, Pid};
+use actors::{AnyPid, Pid};
 use futures::Stream;
 use futures::channel::mpsc;
 
@@ -285,13 +285,12 @@ impl Shared {
 /// [`DistNode::groups`]: crate::DistNode::groups
 /// [`DistNode::scope`]: crate::DistNode::scope
 pub struct Groups {
-    node: Node,
     shared: Option<Arc<Shared>>,
 }
 
 impl Groups {
-    pub(crate) fn new(node: Node, shared: Option<Arc<Shared>>) -> Self {
-        Groups { node, shared }
+    pub(crate) fn new(shared: Option<Arc<Shared>>) -> Self {
+        Groups { shared }
     }
 
     fn server(&self) -> Result<(&Shared, Pid<GroupServer>), GroupError> {
@@ -304,35 +303,22 @@ impl Groups {
         Ok((shared, server))
     }
 
-    fn own(&self, pid: &AnyPid) -> Result<(), GroupError> {
-        let id = self.node.id();
-        if pid.node() == id.name() && pid.creation() == id.creation() {
-            Ok(())
-        } else {
-            Err(GroupError::NotLocal(pid.to_string()))
-        }
-    }
-
     /// Adds `pid`, a process of this node, to `group`; every connected node will list it. A
     /// process may join a group several times, and is listed as many times. When it ends, it
     /// leaves all its groups.
     pub async fn join(&self, group: &str, pid: impl Into<AnyPid>) -> Result<(), GroupError> {
-        let pid = pid.into();
-        self.own(&pid)?;
         let (shared, server) = self.server()?;
         server
-            .join(group.to_string(), pid)
+            .join(group.to_string(), pid.into())
             .await
-            .map_err(|_| GroupError::ScopeDown(shared.scope.clone()))
+            .map_err(|_| GroupError::ScopeDown(shared.scope.clone()))?
     }
 
     /// Removes one of `pid`'s memberships of `group`; [`GroupError::NotJoined`] if it has none.
     pub async fn leave(&self, group: &str, pid: impl Into<AnyPid>) -> Result<(), GroupError> {
-        let pid = pid.into();
-        self.own(&pid)?;
         let (shared, server) = self.server()?;
         server
-            .leave(group.to_string(), pid)
+            .leave(group.to_string(), pid.into())
             .await
             .map_err(|_| GroupError::ScopeDown(shared.scope.clone()))?
     }

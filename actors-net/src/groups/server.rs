@@ -126,7 +126,8 @@ impl GroupServer {
 
     /// Adds `pid` (of this node) to `group`, and tells the peers.
     #[handle]
-    fn join(&mut self, group: String, pid: AnyPid, ctx: &mut Ctx<Self>) {
+    fn join(&mut self, group: String, pid: AnyPid, ctx: &mut Ctx<Self>) -> Result<(), GroupError> {
+        own(&pid, ctx)?;
         match self.local.get_mut(&pid) {
             Some(member) => member.groups.push(group.clone()),
             None => {
@@ -140,11 +141,13 @@ impl GroupServer {
         self.broadcast(ctx, |peer, me| {
             let _ = peer.joined(me, group.clone(), pids.clone());
         });
+        Ok(())
     }
 
     /// Removes one of `pid`'s memberships of `group`, and tells the peers.
     #[handle]
     fn leave(&mut self, group: String, pid: AnyPid, ctx: &mut Ctx<Self>) -> Result<(), GroupError> {
+        own(&pid, ctx)?;
         let member = self
             .local
             .get_mut(&pid)
@@ -256,6 +259,17 @@ impl GroupServer {
                 let _ = server.discover(me);
             }
         });
+    }
+}
+
+/// Only this node's processes join and leave through its server, as in `pg`: it speaks for
+/// them to the other nodes.
+fn own(pid: &AnyPid, ctx: &Ctx<GroupServer>) -> Result<(), GroupError> {
+    let node = ctx.node();
+    if pid.node() == node.name() && pid.creation() == node.id().creation() {
+        Ok(())
+    } else {
+        Err(GroupError::NotLocal(pid.to_string()))
     }
 }
 
