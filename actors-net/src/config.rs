@@ -12,6 +12,9 @@ pub(crate) struct Config {
     pub(crate) handshake_timeout: Duration,
     pub(crate) send_limit: usize,
     pub(crate) clean_partitions: bool,
+    pub(crate) max_peers: usize,
+    pub(crate) max_partial: usize,
+    pub(crate) global_limits: crate::global::Limits,
 }
 
 impl Default for Config {
@@ -25,6 +28,9 @@ impl Default for Config {
             handshake_timeout: Duration::from_secs(5),
             send_limit: 16 << 20,
             clean_partitions: true,
+            max_peers: 1024,
+            max_partial: 64 << 20,
+            global_limits: crate::global::Limits::default(),
         }
     }
 }

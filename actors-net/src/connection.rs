@@ -64,6 +64,13 @@ pub(crate) enum QueueError {
 pub(crate) struct Conn {
     /// The peer's name, as dialled or as it introduced itself.
     pub(crate) name: String,
+    /// This connection's identity, unique within this node's run: what arrives on it, and
+    /// what is said about it, is tagged with it, so news of an old connection never acts on
+    /// a new one.
+    pub(crate) link: u64,
+    /// Set when the connection is being closed on purpose: the writer sends what is queued
+    /// (a goodbye last) before it cuts the stream.
+    flush_then_cut: AtomicBool,
     /// The peer's name and creation, once the handshake has told.
     peer: Mutex<Option<NodeId>>,
     state: Mutex<State>,
@@ -89,9 +96,11 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(name: &str, origin: Origin, soft_limit: usize) -> Self {
+    pub(crate) fn new(name: &str, link: u64, origin: Origin, soft_limit: usize) -> Self {
         Conn {
             name: name.to_string(),
+            link,
+            flush_then_cut: AtomicBool::new(false),
             peer: Mutex::new(None),
             state: Mutex::new(State::Connecting(origin)),
             state_waiters: Mutex::new(Vec::new()),
@@ -139,22 +148,33 @@ impl Conn {
         }
     }
 
-    /// Marks the connection down; false if it already was. Cuts the stream and wakes everyone.
-    pub(crate) fn set_down(&self, reason: &str) -> bool {
+    /// The peer's name and creation, once the handshake has told.
+    pub(crate) fn peer_id(&self) -> Option<NodeId> {
+        lock(&self.peer).clone()
+    }
+
+    /// Marks the connection down; false if it already was. Cuts the stream and wakes
+    /// everyone; with `flush`, the writer first sends what is queued, then cuts.
+    pub(crate) fn set_down(&self, reason: &str, flush: bool) -> bool {
         {
             let mut st = self.state();
             if matches!(*st, State::Down(_)) {
                 return false;
             }
+            let was_up = matches!(*st, State::Up);
             *st = State::Down(reason.to_string());
+            self.flush_then_cut
+                .store(flush && was_up, Ordering::Release);
         }
         self.closed.store(true, Ordering::Release);
-        if let Some(cut) = lock(&self.cut).take() {
-            cut();
+        if !self.flush_then_cut.load(Ordering::Acquire) {
+            self.cut();
         }
         let (writer, space) = {
             let mut out = lock(&self.out);
-            out.buf = Vec::new();
+            if !self.flush_then_cut.load(Ordering::Acquire) {
+                out.buf = Vec::new();
+            }
             (out.writer.take(), std::mem::take(&mut out.space))
         };
         for w in writer.into_iter().chain(space) {
@@ -162,6 +182,13 @@ impl Conn {
         }
         self.wake_state_waiters();
         true
+    }
+
+    /// Cuts the transport stream, if it is not cut already.
+    pub(crate) fn cut(&self) {
+        if let Some(cut) = lock(&self.cut).take() {
+            cut();
+        }
     }
 
     fn wake_state_waiters(&self) {
@@ -232,13 +259,16 @@ impl Conn {
         out.buf.len() + out.writing
     }
 
-    /// The next batch of bytes to write, swapped into `batch`; `None` once down.
+    /// The next batch of bytes to write, swapped into `batch`; `None` once down (after the
+    /// last queued bytes, when the connection is closed on purpose).
     pub(crate) fn poll_batch(&self, cx: &mut Context<'_>, batch: &mut Vec<u8>) -> Poll<Option<()>> {
         let mut out = lock(&self.out);
-        if self.is_closed() {
+        if self.is_closed() && (out.buf.is_empty() || !self.flush_then_cut.load(Ordering::Acquire))
+        {
             return Poll::Ready(None);
         }
-        if out.buf.is_empty() || !self.is_up() {
+        // Still connecting: nothing goes out before the handshake is done.
+        if out.buf.is_empty() || !(self.is_up() || self.is_closed()) {
             out.writer = Some(cx.waker().clone());
             return Poll::Pending;
         }

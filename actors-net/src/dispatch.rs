@@ -3,12 +3,12 @@
 
 use std::sync::Arc;
 
-use actors::dist::{Responder, Signal, Watcher};
+use actors::dist::{Origin, Responder, Signal, Watcher};
 use actors::{CallError, Down, ExitReason, MonitorRef, Node, NodeId};
 
 use crate::connection::{Conn, lock};
 use crate::frame::{self, Control, Frame, Target};
-use crate::net::Net;
+use crate::net::{Loss, Net};
 
 impl Net {
     /// The pid of a process of this node that a frame names; `None` for an earlier run's.
@@ -20,6 +20,7 @@ impl Net {
     pub(crate) fn dispatch(
         self: &Arc<Self>,
         conn: &Arc<Conn>,
+        origin: &Origin,
         frame: Frame<'_>,
     ) -> Result<(), String> {
         let node = self.node.upgrade().ok_or("node gone")?;
@@ -31,7 +32,9 @@ impl Net {
                 payload,
             } => {
                 if to.creation == self.id.creation() {
-                    if let Err(e) = actors::dist::deliver(&node, to.id, identity, payload, None) {
+                    if let Err(e) =
+                        actors::dist::deliver(&node, to.id, identity, payload, None, origin)
+                    {
                         if e != CallError::NoProc {
                             tracing::warn!(peer = %conn.name, "cast to process {} dropped: {e}", to.id);
                         }
@@ -50,7 +53,14 @@ impl Net {
                 });
                 if to.creation == self.id.creation() {
                     // Failures are answered to the caller by `deliver` itself.
-                    let _ = actors::dist::deliver(&node, to.id, identity, payload, Some(responder));
+                    let _ = actors::dist::deliver(
+                        &node,
+                        to.id,
+                        identity,
+                        payload,
+                        Some(responder),
+                        origin,
+                    );
                 } else {
                     responder.fail(CallError::NoProc);
                 }
@@ -76,13 +86,8 @@ impl Net {
             actors::dist::bounce(sig, &stale, ExitReason::NoProc);
         };
         match control {
-            Control::Peers(names) => {
-                for name in names {
-                    if name != self.id.name() {
-                        self.conn(&name);
-                    }
-                }
-            }
+            Control::Peers(names) => self.join_peers(names),
+            Control::Bye => self.close(conn, "the peer said goodbye", Loss::Quiet),
             Control::Link { from, to } => match self.local_pid(node, to) {
                 Some(local) => {
                     lock(&conn.ties).links.insert((local.clone(), from.clone()));

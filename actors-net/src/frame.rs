@@ -219,6 +219,9 @@ pub fn parse(body: &[u8]) -> Result<Frame<'_>, FrameError> {
 pub enum Control {
     /// The nodes the sender is connected to, so that the receiver joins them (full mesh).
     Peers(Vec<String>),
+    /// The sender closes the connection on purpose (`disconnect`, clean partitions, shutdown):
+    /// the receiver takes it for no failure of the link. Nothing follows it.
+    Bye,
     /// `from` links itself to process `to` of the receiver.
     Link {
         /// The linking process, on the sender.

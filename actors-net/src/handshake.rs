@@ -1,17 +1,24 @@
-//! The handshake: both sides prove they know the cookie without sending it.
+//! The handshake: both sides prove they know the cookie without sending it, and nothing is
+//! decided about the initiator until it has.
 //!
 //! ```text
 //! initiator A                                acceptor B
 //!   Hello { version, name_a, creation_a, nonce_a }  ->
 //!                    <-  Challenge { status, name_b, creation_b, nonce_b }
-//!   Proof { HMAC(cookie, "A" | transcript) }        ->   B checks it
-//!                    <-  Ack { HMAC(cookie, "B" | transcript) }   A checks it
+//!   Proof { HMAC(cookie, "A" | transcript) }        ->   B checks it, then decides
+//!                    <-  Ack { status, HMAC(cookie, "B" | transcript | status) }   A checks it
 //! ```
 //!
 //! The transcript holds both nonces, names and creations. The nonces are fresh from the OS
 //! on every attempt, so a recorded handshake replayed later fails; the role label keeps one
 //! side's proof from being echoed back as the other's. Erlang does the same with MD5 and one
 //! nonce each way; this uses HMAC-SHA256.
+//!
+//! The challenge's status only refuses what the `Hello` itself shows (another version, the
+//! acceptor's own name, a node shutting down). Whether the name is blocked, already connected
+//! or dialled by both sides at once is decided after the proof, and travels in the `Ack`
+//! under the acceptor's MAC: a peer that does not know the cookie can claim a name, but
+//! reserves nothing and changes nothing by it.
 
 use std::fmt;
 
@@ -64,6 +71,12 @@ struct Challenge {
 
 #[derive(Serialize, Deserialize)]
 struct Proof {
+    mac: ByteBuf,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Ack {
+    status: Status,
     mac: ByteBuf,
 }
 
@@ -159,6 +172,10 @@ struct Transcript<'a> {
 
 impl Transcript<'_> {
     fn mac(&self, cookie: &[u8], role: &[u8]) -> HmacSha256 {
+        self.mac_with(cookie, role, &[])
+    }
+
+    fn mac_with(&self, cookie: &[u8], role: &[u8], extra: &[u8]) -> HmacSha256 {
         let mut mac = HmacSha256::new_from_slice(cookie).expect("HMAC takes a key of any length");
         mac.update(role);
         mac.update(self.nonce_a);
@@ -168,6 +185,7 @@ impl Transcript<'_> {
             mac.update(id.name().as_bytes());
             mac.update(&id.creation().to_be_bytes());
         }
+        mac.update(extra);
         mac
     }
 
@@ -179,6 +197,37 @@ impl Transcript<'_> {
         self.mac(cookie, role)
             .verify_slice(mac)
             .map_err(|_| HandshakeError::BadCookie)
+    }
+
+    /// The acceptor's proof, which also vouches for its decision.
+    fn ack(&self, cookie: &[u8], status: &Status) -> Result<ByteBuf, HandshakeError> {
+        let mut said = Vec::new();
+        actors::wire::encode(status, &mut said)
+            .map_err(|e| HandshakeError::Malformed(e.to_string()))?;
+        Ok(ByteBuf::from(
+            self.mac_with(cookie, ROLE_B, &said)
+                .finalize()
+                .into_bytes()
+                .to_vec(),
+        ))
+    }
+
+    fn check_ack(&self, cookie: &[u8], ack: &Ack) -> Result<(), HandshakeError> {
+        let mut said = Vec::new();
+        actors::wire::encode(&ack.status, &mut said)
+            .map_err(|e| HandshakeError::Malformed(e.to_string()))?;
+        self.mac_with(cookie, ROLE_B, &said)
+            .verify_slice(&ack.mac)
+            .map_err(|_| HandshakeError::BadCookie)
+    }
+}
+
+fn outcome(status: Status) -> Result<(), HandshakeError> {
+    match status {
+        Status::Ok => Ok(()),
+        Status::Nok => Err(HandshakeError::Lost),
+        Status::Alive => Err(HandshakeError::Alive),
+        Status::Refused(why) => Err(HandshakeError::Refused(why)),
     }
 }
 
@@ -204,12 +253,7 @@ pub async fn initiate(
     )
     .await?;
     let ch: Challenge = recv(stream).await?;
-    match ch.status {
-        Status::Ok => {}
-        Status::Nok => return Err(HandshakeError::Lost),
-        Status::Alive => return Err(HandshakeError::Alive),
-        Status::Refused(why) => return Err(HandshakeError::Refused(why)),
-    }
+    outcome(ch.status)?;
     if ch.name != expect {
         return Err(HandshakeError::WrongNode {
             expected: expect.to_string(),
@@ -233,17 +277,19 @@ pub async fn initiate(
         },
     )
     .await?;
-    let ack: Proof = recv(stream).await?;
-    t.check(cookie, ROLE_B, &ack.mac)?;
+    let ack: Ack = recv(stream).await?;
+    t.check_ack(cookie, &ack)?;
+    outcome(ack.status)?;
     Ok(Peer { id: peer })
 }
 
-/// Runs the acceptor's side; `decide` answers the initiator's name (simultaneous connects,
-/// names already connected, blocked peers).
+/// Runs the acceptor's side; once the initiator has proved the cookie, `decide` answers for
+/// its name (simultaneous connects, names already connected, blocked peers).
 pub async fn accept(
     stream: &mut Stream,
     me: &NodeId,
     cookie: &[u8],
+    open: bool,
     decide: impl FnOnce(&NodeId) -> Status,
 ) -> Result<Peer, HandshakeError> {
     let hello: Hello = recv(stream).await?;
@@ -258,8 +304,10 @@ pub async fn accept(
         Status::Refused("nonce of the wrong size".into())
     } else if hello.name == me.name() {
         Status::Refused("that is this node's own name".into())
+    } else if !open {
+        Status::Refused("node shutting down".into())
     } else {
-        decide(&peer)
+        Status::Ok
     };
     send(
         stream,
@@ -271,16 +319,10 @@ pub async fn accept(
         },
     )
     .await?;
-    match status {
-        Status::Ok => {}
-        Status::Nok => return Err(HandshakeError::Lost),
-        Status::Alive => return Err(HandshakeError::Alive),
-        Status::Refused(why) if hello.version != VERSION => {
-            let _ = why;
-            return Err(HandshakeError::Version(hello.version));
-        }
-        Status::Refused(why) => return Err(HandshakeError::Refused(why)),
+    if hello.version != VERSION {
+        return Err(HandshakeError::Version(hello.version));
     }
+    outcome(status)?;
     let t = Transcript {
         nonce_a: &hello.nonce,
         nonce_b: &nonce_b,
@@ -289,12 +331,16 @@ pub async fn accept(
     };
     let proof: Proof = recv(stream).await?;
     t.check(cookie, ROLE_A, &proof.mac)?;
+    let status = decide(&peer);
+    let mac = t.ack(cookie, &status)?;
     send(
         stream,
-        &Proof {
-            mac: t.proof(cookie, ROLE_B),
+        &Ack {
+            status: status.clone(),
+            mac,
         },
     )
     .await?;
+    outcome(status)?;
     Ok(Peer { id: peer })
 }

@@ -2,6 +2,7 @@
 
 use std::future::poll_fn;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actors::rt::io::{AsyncBufReadExt, BufReader, ReadExt, WriteExt};
 
@@ -11,6 +12,75 @@ use crate::net::Net;
 
 /// Bytes read from a connection at a time; frames that fit are parsed in place.
 const READ_BUFFER: usize = 64 * 1024;
+
+/// How long a connection closed on purpose may take to send what was queued on it.
+const FAREWELL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Bytes of frames that have begun to arrive but are not complete, on all connections of a
+/// node together: reserved as the bytes arrive, released when the frame is handled.
+pub(crate) struct PartialBudget {
+    held: AtomicUsize,
+    max: usize,
+}
+
+impl PartialBudget {
+    pub(crate) fn new(max: usize) -> Self {
+        PartialBudget {
+            held: AtomicUsize::new(0),
+            max,
+        }
+    }
+
+    fn reserve(&self, bytes: usize) -> bool {
+        let before = self.held.fetch_add(bytes, Ordering::AcqRel);
+        if before + bytes > self.max {
+            self.held.fetch_sub(bytes, Ordering::AcqRel);
+            return false;
+        }
+        true
+    }
+}
+
+/// What one frame holds of the budget, given back when it is dropped.
+struct Held<'a> {
+    budget: &'a PartialBudget,
+    bytes: usize,
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.budget.held.fetch_sub(self.bytes, Ordering::AcqRel);
+    }
+}
+
+/// Reads a frame body of `len` bytes into `body`, growing it only as bytes arrive, so a peer
+/// that announces a large frame and sends little holds little.
+async fn read_body<'a>(
+    reader: &mut (impl actors::rt::io::AsyncRead + Unpin),
+    body: &mut Vec<u8>,
+    len: usize,
+    budget: &'a PartialBudget,
+) -> Result<Held<'a>, String> {
+    body.clear();
+    let mut held = Held { budget, bytes: 0 };
+    while body.len() < len {
+        let chunk = (len - body.len()).min(READ_BUFFER);
+        if !budget.reserve(chunk) {
+            return Err(format!(
+                "partial frames on all connections would exceed {} bytes",
+                budget.max
+            ));
+        }
+        held.bytes += chunk;
+        let start = body.len();
+        body.resize(start + chunk, 0);
+        reader
+            .read_exact(&mut body[start..])
+            .await
+            .map_err(|e| format!("read failed: {e}"))?;
+    }
+    Ok(held)
+}
 
 pub(crate) async fn write_loop(
     conn: Arc<Conn>,
@@ -28,10 +98,25 @@ pub(crate) async fn write_loop(
             .await
             .is_none()
         {
+            conn.cut();
             return;
         }
-        if writer.write_all(&batch).await.is_err() || writer.flush().await.is_err() {
+        let write = async {
+            writer.write_all(&batch).await?;
+            writer.flush().await
+        };
+        let written = if conn.is_closed() {
+            // The last words of a connection closed on purpose: a peer that does not read
+            // them does not keep the stream open.
+            actors::rt::timeout(FAREWELL, write)
+                .await
+                .unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
+        } else {
+            write.await
+        };
+        if written.is_err() {
             // The reader sees the same failure and closes the connection with its reason.
+            conn.cut();
             return;
         }
         conn.batch_written();
@@ -49,6 +134,11 @@ pub(crate) async fn read_loop(
     reader: Box<dyn actors::rt::io::AsyncRead + Send + Unpin>,
 ) {
     let mut reader = BufReader::with_capacity(READ_BUFFER, reader);
+    // What arrives here is from this peer, on this connection, whatever it says of itself.
+    let origin = match conn.peer_id() {
+        Some(peer) => actors::dist::Origin::remote(peer, conn.link),
+        None => return,
+    };
     let mut body = Vec::new();
     let reason = loop {
         let mut len = [0u8; frame::LEN];
@@ -70,18 +160,19 @@ pub(crate) async fn read_loop(
             conn.mark_recv();
             let result = frame::parse(&buffered[..len])
                 .map_err(|e| e.to_string())
-                .and_then(|frame| net.dispatch(&conn, frame));
+                .and_then(|frame| net.dispatch(&conn, &origin, frame));
             reader.consume_unpin(len);
             result
         } else {
-            body.resize(len, 0);
-            if let Err(e) = reader.read_exact(&mut body).await {
-                break format!("read failed: {e}");
-            }
+            let held = match read_body(&mut reader, &mut body, len, &net.partial).await {
+                Ok(held) => held,
+                Err(e) => break e,
+            };
             conn.mark_recv();
             let result = frame::parse(&body)
                 .map_err(|e| e.to_string())
-                .and_then(|frame| net.dispatch(&conn, frame));
+                .and_then(|frame| net.dispatch(&conn, &origin, frame));
+            drop(held);
             if body.capacity() > 1 << 20 {
                 body = Vec::new();
             }
@@ -94,7 +185,7 @@ pub(crate) async fn read_loop(
     if !conn.is_closed() {
         tracing::warn!(node = %net.id.name(), peer = %conn.name, "closing the connection to {}: {reason}", conn.name);
     }
-    net.close(&conn, &reason);
+    net.close(&conn, &reason, crate::net::Loss::Severed);
 }
 
 /// Sends a tick when nothing else went out for an interval; declares the peer down when
@@ -114,7 +205,7 @@ pub(crate) async fn heartbeat(net: Arc<Net>, conn: Arc<Conn>) {
             silent += 1;
             if silent >= misses {
                 tracing::warn!(node = %net.id.name(), peer = %conn.name, "no traffic from {} for {silent} intervals of {interval:?}: declaring it down", conn.name);
-                net.close(&conn, "heartbeat timeout");
+                net.close(&conn, "heartbeat timeout", crate::net::Loss::Severed);
                 return;
             }
         } else {

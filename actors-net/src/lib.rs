@@ -47,6 +47,7 @@ mod node;
 mod router;
 mod setup;
 mod spawn;
+mod system;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod transport;

@@ -3,7 +3,7 @@
 //! them in `dispatch`, their tasks in `io`.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -21,9 +21,28 @@ use crate::transport::Transport;
 pub(crate) struct Peers {
     pub(crate) conns: HashMap<String, Arc<Conn>>,
     pub(crate) blocked: HashSet<String>,
-    /// When the last attempt to reach a node failed: sends fail fast for a moment after.
-    failed: HashMap<String, Instant>,
+    /// Nodes whose last attempt failed: when, and how many attempts in a row. Sends to them
+    /// fail at once for a while, a while that doubles with each failure.
+    pub(crate) failed: HashMap<String, (Instant, u32)>,
     indexes: HashMap<String, u32>,
+    /// Peers whose link failed (not closed on purpose), by name: their creation, and when
+    /// the link was lost. Other nodes learn of them (clean partitions), and this node tries
+    /// to reach them again until it does, or gives up.
+    pub(crate) severed: HashMap<String, (u32, Instant)>,
+    /// Peers this node keeps away, by name and creation, because a node it keeps lost its
+    /// link to them (clean partitions): neither dialled nor accepted while this holds.
+    pub(crate) apart: HashMap<String, u32>,
+}
+
+/// Why a connection ended, as far as the rest of the cluster is concerned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Loss {
+    /// The link failed (a read error, a silent peer, a cut by `block`): other nodes are told,
+    /// and this node tries to reach the peer again.
+    Severed,
+    /// Closed on purpose by either side (`disconnect`, a goodbye, clean partitions, shutdown),
+    /// or never up: nobody is told.
+    Quiet,
 }
 
 /// Starts a process of one actor type from its encoded state, maybe linked to a parent.
@@ -39,6 +58,10 @@ pub(crate) struct Net {
     pub(crate) peers: Mutex<Peers>,
     events: Mutex<Vec<UnboundedSender<NodeEvent>>>,
     closing: AtomicBool,
+    /// The next connection's identity.
+    next_link: AtomicU64,
+    /// Partial frames held by all connections together.
+    pub(crate) partial: crate::io::PartialBudget,
     accept_task: Mutex<Option<actors::rt::JoinHandle<()>>>,
     /// The actor types other nodes may spawn here, by wire name: (identity hash, spawner).
     pub(crate) spawnable: Mutex<HashMap<String, (u64, Spawner)>>,
@@ -46,10 +69,26 @@ pub(crate) struct Net {
     pub(crate) global: Arc<crate::global::Shared>,
     /// The process-group scopes running here, by name, each shared with its server.
     pub(crate) scopes: Mutex<HashMap<String, Arc<crate::groups::Shared>>>,
+    /// The supervisor of the services this node runs by itself.
+    pub(crate) system: Mutex<Option<actors::Pid<actors::supervisor::Supervisor>>>,
 }
 
-/// After a failed attempt, how long sends to that node fail at once instead of dialling again.
+/// After a failed attempt, how long sends to that node fail at once instead of dialling again;
+/// doubled with each failure in a row, up to `RETRY_CEILING`.
 const RETRY_AFTER: Duration = Duration::from_millis(200);
+const RETRY_CEILING: Duration = Duration::from_secs(5);
+
+/// How long a node keeps trying to reach a peer whose link failed.
+const HEAL_FOR: Duration = Duration::from_secs(300);
+
+/// How often the healer looks for severed peers to dial again.
+const HEAL_EVERY: Duration = Duration::from_millis(500);
+
+fn retry_after(failures: u32) -> Duration {
+    RETRY_AFTER
+        .saturating_mul(1 << failures.saturating_sub(1).min(8))
+        .min(RETRY_CEILING)
+}
 
 /// The `host:port` a node name carries.
 pub(crate) fn address(name: &str) -> Option<&str> {
@@ -61,6 +100,8 @@ pub(crate) fn address(name: &str) -> Option<&str> {
 impl Net {
     pub(crate) fn new(node: &Node, config: Config, transport: Arc<dyn Transport>) -> Self {
         let config_clean_partitions = config.clean_partitions;
+        let config_max_partial = config.max_partial;
+        let config_global_limits = config.global_limits;
         Net {
             node: node.downgrade(),
             id: node.id().clone(),
@@ -71,13 +112,18 @@ impl Net {
                 blocked: HashSet::new(),
                 failed: HashMap::new(),
                 indexes: HashMap::new(),
+                severed: HashMap::new(),
+                apart: HashMap::new(),
             }),
             events: Mutex::new(Vec::new()),
             closing: AtomicBool::new(false),
+            next_link: AtomicU64::new(1),
+            partial: crate::io::PartialBudget::new(config_max_partial),
             accept_task: Mutex::new(None),
             spawnable: Mutex::new(HashMap::new()),
-            global: crate::global::Shared::new(config_clean_partitions),
+            global: crate::global::Shared::new(config_clean_partitions, config_global_limits),
             scopes: Mutex::new(HashMap::new()),
+            system: Mutex::new(None),
         }
     }
 
@@ -166,7 +212,8 @@ impl Net {
         self.conn_or_dial(name, false)
     }
 
-    /// The connection to `name`; `explicit` dials even right after a failed attempt.
+    /// The connection to `name`; `explicit` dials even right after a failed attempt, and
+    /// a peer kept apart.
     pub(crate) fn conn_or_dial(self: &Arc<Self>, name: &str, explicit: bool) -> Option<Arc<Conn>> {
         let mut peers = lock(&self.peers);
         if let Some(c) = peers.conns.get(name) {
@@ -176,19 +223,27 @@ impl Net {
             || name == self.id.name()
             || peers.blocked.contains(name)
             || address(name).is_none()
+            || peers.conns.len() >= self.config.max_peers
             || (!explicit
-                && peers
-                    .failed
-                    .get(name)
-                    .is_some_and(|t| t.elapsed() < RETRY_AFTER))
+                && ((peers.apart.contains_key(name) && !peers.severed.contains_key(name))
+                    || peers
+                        .failed
+                        .get(name)
+                        .is_some_and(|(t, n)| t.elapsed() < retry_after(*n))))
         {
             return None;
         }
-        let conn = Arc::new(Conn::new(name, Origin::Dialing, self.config.send_limit));
+        let conn = self.new_conn(name, Origin::Dialing);
         peers.conns.insert(name.to_string(), conn.clone());
         drop(peers);
         actors::rt::spawn(crate::setup::dial(self.clone(), conn.clone()));
         Some(conn)
+    }
+
+    /// A connection to `name` being set up, with an identity of its own.
+    pub(crate) fn new_conn(&self, name: &str, origin: Origin) -> Arc<Conn> {
+        let link = self.next_link.fetch_add(1, Ordering::Relaxed);
+        Arc::new(Conn::new(name, link, origin, self.config.send_limit))
     }
 
     /// The connection to the node of `pid`, remembered in the pid for its next sends.
@@ -230,7 +285,8 @@ impl Net {
             }
         };
         if let Some(conn) = conn {
-            self.close(&conn, "blocked");
+            // A block is a partition: the others are told, as of a failed link.
+            self.close(&conn, "blocked", Loss::Severed);
         }
     }
 
@@ -238,10 +294,101 @@ impl Net {
         let conn = lock(&self.peers).conns.get(name).cloned();
         match conn {
             Some(conn) => {
-                self.close(&conn, "disconnected");
+                self.say_goodbye(&conn, "disconnected");
                 true
             }
             None => false,
+        }
+    }
+
+    /// Closes `conn` on purpose: the peer reads a goodbye after what was queued, so neither
+    /// side takes it for a failed link.
+    pub(crate) fn say_goodbye(&self, conn: &Arc<Conn>, reason: &str) {
+        self.send_control(conn, &Control::Bye);
+        self.close(conn, reason, Loss::Quiet);
+    }
+
+    /// Peers whose link failed and that this node has not reached since: name and creation.
+    pub(crate) fn severed(&self) -> Vec<(String, u32)> {
+        let mut severed: Vec<(String, u32)> = lock(&self.peers)
+            .severed
+            .iter()
+            .map(|(n, (c, _))| (n.clone(), *c))
+            .collect();
+        severed.sort();
+        severed
+    }
+
+    /// Keeps exactly the peers of `apart` away (by name and creation): closes their
+    /// connections now, on purpose, and refuses them until they leave the set. Returns the
+    /// names no longer kept apart.
+    pub(crate) fn keep_apart(&self, apart: HashMap<String, u32>) -> Vec<String> {
+        let (cut, lifted) = {
+            let mut peers = lock(&self.peers);
+            let lifted: Vec<String> = peers
+                .apart
+                .keys()
+                .filter(|n| !apart.contains_key(*n))
+                .cloned()
+                .collect();
+            let cut: Vec<Arc<Conn>> = apart
+                .iter()
+                .filter_map(|(name, creation)| {
+                    let conn = peers.conns.get(name)?;
+                    let id = conn.peer_id()?;
+                    (id.creation() == *creation).then(|| conn.clone())
+                })
+                .collect();
+            peers.apart = apart;
+            (cut, lifted)
+        };
+        for conn in cut {
+            tracing::info!(node = %self.id.name(), peer = %conn.name, "disconnecting to keep partitions clean");
+            self.say_goodbye(&conn, "kept apart for clean partitions");
+        }
+        lifted
+    }
+
+    /// Whether `peer` is kept apart now. A peer whose own link to this node failed is not:
+    /// this node is then one of those whose word keeps it apart elsewhere, and healing that
+    /// link is what lifts it (two nodes that each lost the same peer would otherwise each
+    /// keep it away for the other, for good).
+    pub(crate) fn is_apart(&self, peers: &Peers, peer: &NodeId) -> bool {
+        peers.apart.get(peer.name()) == Some(&peer.creation())
+            && !peers.severed.contains_key(peer.name())
+    }
+
+    /// The identity of the connection up to `name` now, if there is one.
+    pub(crate) fn link_to(&self, name: &str) -> Option<u64> {
+        let peers = lock(&self.peers);
+        let conn = peers.conns.get(name)?;
+        conn.is_up().then_some(conn.link)
+    }
+
+    /// Dials the peers whose link failed, each at most every few seconds, until they are
+    /// reached again or `HEAL_FOR` has passed: a link that failed for a moment heals by
+    /// itself, and a partition heals once the network does.
+    pub(crate) async fn heal_loop(self: Arc<Self>) {
+        loop {
+            actors::rt::sleep(HEAL_EVERY).await;
+            if self.is_closing() || self.node.upgrade().is_none() {
+                return;
+            }
+            let due: Vec<String> = {
+                let mut peers = lock(&self.peers);
+                peers
+                    .severed
+                    .retain(|_, (_, since)| since.elapsed() < HEAL_FOR);
+                peers
+                    .severed
+                    .keys()
+                    .filter(|n| !peers.conns.contains_key(*n))
+                    .cloned()
+                    .collect()
+            };
+            for name in due {
+                self.conn(&name);
+            }
         }
     }
 
@@ -254,12 +401,13 @@ impl Net {
         }
         let conns: Vec<Arc<Conn>> = lock(&self.peers).conns.values().cloned().collect();
         for conn in conns {
-            self.close(&conn, "node shutting down");
+            self.say_goodbye(&conn, "node shutting down");
         }
         // Registered pids and the servers' own lead back to the node: let go of them, so
         // that a node that was shut down and dropped is freed.
         self.global.clear();
         lock(&self.scopes).clear();
+        lock(&self.system).take();
         // Ends every node-event stream, and the tasks that forward them to the servers.
         lock(&self.events).clear();
     }
@@ -268,12 +416,13 @@ impl Net {
         self.closing.load(Ordering::Acquire)
     }
 
-    /// A connection attempt failed or ended: fail what depended on it.
-    pub(crate) fn close(&self, conn: &Arc<Conn>, reason: &str) {
+    /// A connection attempt failed or ended: fail what depended on it. A link that was up
+    /// and failed (`Loss::Severed`) is remembered, for clean partitions and to heal it.
+    pub(crate) fn close(&self, conn: &Arc<Conn>, reason: &str, loss: Loss) {
         let was_up = conn.is_up();
         {
             let mut peers = lock(&self.peers);
-            if !conn.set_down(reason) {
+            if !conn.set_down(reason, loss == Loss::Quiet) {
                 return;
             }
             if peers
@@ -285,9 +434,22 @@ impl Net {
             }
             if was_up {
                 tracing::info!(node = %self.id.name(), peer = %conn.name, reason, "connection lost");
+                if loss == Loss::Severed && !self.is_closing() {
+                    if let Some(id) = conn.peer_id() {
+                        if peers.severed.len() < self.config.max_peers {
+                            peers
+                                .severed
+                                .insert(conn.name.clone(), (id.creation(), Instant::now()));
+                        }
+                    }
+                }
                 self.emit(NodeEvent::Down(conn.name.clone()));
             } else {
-                peers.failed.insert(conn.name.clone(), Instant::now());
+                let failures = peers.failed.get(&conn.name).map_or(0, |(_, n)| *n);
+                peers.failed.insert(
+                    conn.name.clone(),
+                    (Instant::now(), failures.saturating_add(1)),
+                );
             }
         }
         self.release(conn);

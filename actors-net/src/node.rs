@@ -165,6 +165,34 @@ impl NodeBuilder {
         self
     }
 
+    /// The most nodes this node is connected to, or connecting to, at once (default 1,024):
+    /// past it, dials and incoming connections are refused, and a peer's list of nodes to
+    /// join is cut short, so no peer can make this node open sockets without bound.
+    pub fn max_peers(mut self, peers: usize) -> Self {
+        self.config.max_peers = peers.max(1);
+        self
+    }
+
+    /// The most bytes all connections together may hold in frames that have begun to arrive
+    /// and are not complete (default 64 MiB). A frame's buffer grows as its bytes arrive, never
+    /// ahead of them; a connection whose frame would take the total past this is closed.
+    pub fn max_partial_frames(mut self, bytes: usize) -> Self {
+        self.config.max_partial = bytes;
+        self
+    }
+
+    /// The most names the cluster-wide registry keeps on this node (default 100,000), and the
+    /// most cluster locks the processes of any one node may hold on it (default 100,000):
+    /// past them, a registration or a lock fails with `GlobalError::TableFull`, and names a
+    /// peer sends beyond them are not taken.
+    pub fn global_limits(mut self, max_names: usize, max_locks_per_node: usize) -> Self {
+        self.config.global_limits = crate::global::Limits {
+            max_names,
+            max_locks_per_node,
+        };
+        self
+    }
+
     /// Carries the connections over another transport than TCP.
     pub fn transport(mut self, transport: impl Transport) -> Self {
         self.transport = Arc::new(transport);
@@ -196,10 +224,10 @@ impl NodeBuilder {
         let installed = node.install_router(Arc::new(NetRouter { net: net.clone() }));
         debug_assert!(installed.is_ok(), "a fresh node has no router");
         node.set_extension(net.clone());
-        crate::global::start(&node, net.global.clone());
-        node.scope(crate::groups::DEFAULT_SCOPE);
+        crate::system::start(&node, &net).await;
         let accept = actors::rt::spawn(net.clone().accept_loop(listener));
         net.set_accept_task(accept);
+        actors::rt::spawn(net.clone().heal_loop());
         tracing::info!(node = %name, "started");
         Ok(node)
     }
@@ -381,7 +409,7 @@ impl DistNode for Node {
                 .entry(name.to_string())
                 .or_insert_with(|| {
                     let shared = crate::groups::Shared::new(name);
-                    crate::groups::start(self, shared.clone());
+                    crate::system::start_scope(&net, shared.clone());
                     shared
                 })
                 .clone()

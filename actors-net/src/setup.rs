@@ -1,9 +1,9 @@
 //! Setting connections up: dialling, answering, and putting a handshaken stream to work.
 //!
 //! One connection per pair of nodes. A connection is reserved in the peer table the moment
-//! either side wants it, under one lock: by a dial, or by the `Hello` of an incoming one. When
-//! both sides dial at once, the side with the greater name keeps its own attempt, so both
-//! agree on which socket survives.
+//! either side wants it, under one lock: by a dial, or by an incoming handshake once the
+//! peer has proved the cookie (never before). When both sides dial at once, the side with
+//! the greater name keeps its own attempt, so both agree on which socket survives.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -14,12 +14,19 @@ use crate::connection::{Conn, Origin, State, lock};
 use crate::frame::Control;
 use crate::handshake::{self, HandshakeError, Status};
 use crate::io::{heartbeat, read_loop, write_loop};
-use crate::net::{Net, address};
+use crate::net::{Loss, Net, address};
 use crate::node::NodeEvent;
 use crate::transport::{Incoming, Listener, Stream};
 
+/// The longest node name accepted from a peer's list.
+const MAX_NAME: usize = 255;
+
+/// How many nodes of a peer's list are dialled at once.
+const DIAL_AT_ONCE: usize = 8;
+
 impl Net {
-    /// What to answer an incoming `Hello` from `peer`; reserves the connection if accepted.
+    /// What to answer `peer`, which has proved the cookie; reserves the connection if
+    /// accepted.
     pub(crate) fn decide(&self, peer: &NodeId) -> (Status, Option<Arc<Conn>>) {
         let mut peers = lock(&self.peers);
         if self.is_closing() {
@@ -28,13 +35,22 @@ impl Net {
         if peers.blocked.contains(peer.name()) {
             return (Status::Refused("blocked".into()), None);
         }
+        if self.is_apart(&peers, peer) {
+            return (
+                Status::Refused("kept apart to keep partitions clean".into()),
+                None,
+            );
+        }
         match peers.conns.get(peer.name()) {
+            None if peers.conns.len() >= self.config.max_peers => (
+                Status::Refused(format!(
+                    "already connected to {} nodes",
+                    self.config.max_peers
+                )),
+                None,
+            ),
             None => {
-                let conn = Arc::new(Conn::new(
-                    peer.name(),
-                    Origin::Accepting,
-                    self.config.send_limit,
-                ));
+                let conn = self.new_conn(peer.name(), Origin::Accepting);
                 peers.conns.insert(peer.name().to_string(), conn.clone());
                 (Status::Ok, Some(conn))
             }
@@ -65,12 +81,20 @@ impl Net {
             peer: addr,
         } = stream;
         {
-            let peers = lock(&self.peers);
+            let mut peers = lock(&self.peers);
             let current = peers.conns.get(&conn.name);
             if !current.is_some_and(|c| Arc::ptr_eq(c, &conn)) || conn.is_closed() {
                 close();
                 return;
             }
+            if self.is_apart(&peers, &peer) {
+                drop(peers);
+                close();
+                self.close(&conn, "kept apart to keep partitions clean", Loss::Quiet);
+                return;
+            }
+            peers.failed.remove(&conn.name);
+            peers.severed.remove(&conn.name);
             // Emitted before anyone waiting in `connect` wakes: whoever subscribes after
             // `connect` returns must not see this connection's `Up`.
             self.emit(NodeEvent::Up(conn.name.clone()));
@@ -85,8 +109,49 @@ impl Net {
             .nodes()
             .into_iter()
             .filter(|n| *n != conn.name)
+            .take(self.config.max_peers)
             .collect();
         self.send_control(&conn, &Control::Peers(others));
+    }
+
+    /// Joins the nodes a peer listed (full mesh): names that are not node names, or longer
+    /// than any node name needs, are passed over; no more are dialled than the peer table has
+    /// room for, and no more than `DIAL_AT_ONCE` at a time.
+    pub(crate) fn join_peers(self: &Arc<Self>, names: Vec<String>) {
+        let wanted: Vec<String> = {
+            let peers = lock(&self.peers);
+            let room = self.config.max_peers.saturating_sub(peers.conns.len());
+            names
+                .into_iter()
+                .filter(|n| {
+                    n.len() <= MAX_NAME
+                        && n != self.id.name()
+                        && address(n).is_some()
+                        && !peers.conns.contains_key(n)
+                })
+                .take(room)
+                .collect()
+        };
+        if wanted.is_empty() {
+            return;
+        }
+        let net = self.clone();
+        actors::rt::spawn(async move {
+            let dial = |name: String| {
+                let net = net.clone();
+                async move {
+                    if let Some(conn) = net.conn(&name) {
+                        let _ = std::future::poll_fn(|cx| conn.poll_settled(cx)).await;
+                    }
+                }
+            };
+            futures::StreamExt::for_each_concurrent(
+                futures::stream::iter(wanted),
+                DIAL_AT_ONCE,
+                dial,
+            )
+            .await;
+        });
     }
 
     pub(crate) async fn accept_loop(self: Arc<Self>, listener: Box<dyn Listener>) {
@@ -106,7 +171,7 @@ impl Net {
 
 pub(crate) async fn dial(net: Arc<Net>, conn: Arc<Conn>) {
     let Some(addr) = address(&conn.name) else {
-        net.close(&conn, "no address in the node name");
+        net.close(&conn, "no address in the node name", Loss::Quiet);
         return;
     };
     let attempt = async {
@@ -129,7 +194,7 @@ pub(crate) async fn dial(net: Arc<Net>, conn: Arc<Conn>) {
             // The peer's own attempt is the one to use; give it the handshake time.
             actors::rt::sleep(net.config.handshake_timeout).await;
             if !conn.is_up() {
-                net.close(&conn, "simultaneous connect did not complete");
+                net.close(&conn, "simultaneous connect did not complete", Loss::Quiet);
             }
         }
         Ok(Err(e)) if superseded() => {
@@ -137,12 +202,12 @@ pub(crate) async fn dial(net: Arc<Net>, conn: Arc<Conn>) {
         }
         Ok(Err(e)) => {
             tracing::warn!(node = %net.id.name(), peer = %conn.name, "connection to {} rejected: {e}", conn.name);
-            net.close(&conn, &e.to_string());
+            net.close(&conn, &e.to_string(), Loss::Quiet);
         }
         Err(_) if superseded() => {}
         Err(_) => {
             tracing::warn!(node = %net.id.name(), peer = %conn.name, "connection to {} timed out", conn.name);
-            net.close(&conn, "connect timed out");
+            net.close(&conn, "connect timed out", Loss::Quiet);
         }
     }
 }
@@ -154,7 +219,8 @@ pub(crate) async fn incoming(net: Arc<Net>, arrived: Incoming) {
     // The transport's handshake and ours share one deadline.
     let result = actors::rt::timeout(net.config.handshake_timeout, async {
         let stream = opened.insert(stream.await.map_err(HandshakeError::from)?);
-        handshake::accept(stream, &net.id, &net.config.cookie, |peer| {
+        let open = !net.is_closing();
+        handshake::accept(stream, &net.id, &net.config.cookie, open, |peer| {
             let (status, conn) = net.decide(peer);
             reserved = conn;
             status
@@ -181,14 +247,14 @@ pub(crate) async fn incoming(net: Arc<Net>, arrived: Incoming) {
             tracing::warn!(node = %net.id.name(), %from, "connection from {from} rejected: {e}");
             close();
             if let Some(conn) = reserved {
-                net.close(&conn, &e.to_string());
+                net.close(&conn, &e.to_string(), Loss::Quiet);
             }
         }
         Err(_) => {
             tracing::warn!(node = %net.id.name(), %from, "connection from {from} rejected: handshake timed out");
             close();
             if let Some(conn) = reserved {
-                net.close(&conn, "handshake timed out");
+                net.close(&conn, "handshake timed out", Loss::Quiet);
             }
         }
     }

@@ -47,6 +47,7 @@ mod kill;
 mod mailbox;
 mod monitor;
 mod node;
+mod origin;
 mod pid;
 mod process;
 mod registry;
@@ -83,6 +84,7 @@ pub mod prelude {
 pub mod dist {
     pub use crate::cell::bounce;
     pub use crate::node::new_creation;
+    pub use crate::origin::Origin;
     pub use crate::router::{Backlog, Router};
     pub use crate::signal::{InfoRequest, Signal, Watcher};
     pub use crate::wire::{Outbound, PendingCall, Responder, deliver};

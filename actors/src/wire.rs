@@ -17,6 +17,7 @@ use crate::cell::AnyCell;
 use crate::error::{CallError, SendError, WireError};
 use crate::exit::ExitReason;
 use crate::node::{Node, NodeId, NodeInner};
+use crate::origin::Origin;
 use crate::pid::{AnyPid, AnyRoute, RemoteAddr, Route, WirePid};
 use crate::slot::Slot;
 
@@ -85,12 +86,28 @@ struct Context {
     node: Arc<NodeInner>,
     /// Set while decoding a call: where the reply goes.
     call: Option<IncomingCall>,
+    /// Set while decoding a message that came over the wire: who sent it, on which connection.
+    origin: Origin,
 }
 
 impl Context {
     fn new(node: Arc<NodeInner>) -> Self {
-        Context { node, call: None }
+        Context {
+            node,
+            call: None,
+            origin: Origin::local(),
+        }
     }
+}
+
+/// The origin of the message being decoded: filled into an [`Origin`] argument.
+pub(crate) fn decoding_origin() -> Origin {
+    DECODING.with(|d| {
+        d.borrow()
+            .as_ref()
+            .map(|c| c.origin.clone())
+            .unwrap_or_default()
+    })
 }
 
 struct IncomingCall {
@@ -325,7 +342,7 @@ pub(crate) fn send_cast<A: Actor>(target: &Route<A>, msg: A::Msg) -> Result<(), 
     }
 }
 
-/// Delivers a message that came over the wire to a local process.
+/// Delivers a message that came over the wire from `origin` to a local process.
 ///
 /// A call (`responder` given) always gets an answer: the handler's reply, or an error reply
 /// when the process is gone, of another type, or the payload does not decode.
@@ -335,6 +352,7 @@ pub fn deliver(
     identity: u64,
     payload: &[u8],
     responder: Option<Box<dyn Responder>>,
+    origin: &Origin,
 ) -> Result<(), CallError> {
     let Some(cell) = node.inner.procs.get(id) else {
         return fail(responder, CallError::NoProc);
@@ -347,6 +365,7 @@ pub fn deliver(
         return fail(responder, err);
     }
     let mut ctx = Context::new(node.inner.clone());
+    ctx.origin = origin.clone();
     let is_call = responder.is_some();
     ctx.call = responder.map(|responder| IncomingCall {
         responder,

@@ -323,11 +323,16 @@ fn cluster_locks_are_exclusive_and_freed_with_their_holder() {
             .await
             .unwrap();
         // Reentrant for its holder.
-        nodes[1]
+        nodes[0]
             .global()
             .set_lock("resource", &holder)
             .await
             .unwrap();
+        // A node takes locks for its own processes only.
+        assert!(matches!(
+            nodes[1].global().set_lock("resource", &holder).await,
+            Err(GlobalError::NotLocal(_))
+        ));
         // Another holder waits...
         let g = nodes[2].global();
         let wait = g.set_lock("resource", &waiter);
@@ -344,7 +349,7 @@ fn cluster_locks_are_exclusive_and_freed_with_their_holder() {
             .await
             .expect("taken")
             .unwrap();
-        let ran = nodes[1]
+        let ran = nodes[2]
             .global()
             .trans("other", &waiter, async { 42 })
             .await

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use actors::dist::Origin;
 use actors::rt::block_on;
 use actors_integration::child::ChildNode;
 use actors_integration::*;
@@ -333,8 +334,32 @@ fn a_scope_server_speaks_only_for_its_own_node() {
         ));
         // Node 1's server claims a member of its own node, and one of node 2.
         target
-            .sync(claimant, vec![("g".into(), vec![own.clone(), foreign])])
+            .sync(
+                Origin::local(),
+                claimant.clone(),
+                vec![("g".into(), vec![own.clone(), foreign.clone()])],
+            )
             .unwrap();
         until_members(&nodes[..1], "pg", "g", &[&own]).await;
+        // Node 1 speaks in the name of node 2's server: node 0 takes the connection's word,
+        // not the message's. (The same sender's next sync, in order after it, shows it was
+        // handled.)
+        let third: Pid<GroupServer> = nodes[1].whereis_on(&name, nodes[2].name()).await.unwrap();
+        target
+            .sync(
+                Origin::local(),
+                third,
+                vec![("forged".into(), vec![foreign.clone()])],
+            )
+            .unwrap();
+        target
+            .sync(
+                Origin::local(),
+                claimant,
+                vec![("after".into(), vec![own.clone()])],
+            )
+            .unwrap();
+        until_members(&nodes[..1], "pg", "after", &[&own]).await;
+        assert!(nodes[0].groups().members("forged").is_empty());
     });
 }

@@ -26,6 +26,7 @@ use std::future::IntoFuture;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
+use actors::dist::Origin;
 use actors::{Actor, AnyPid, Node, Pid};
 use futures::future::join_all;
 
@@ -35,7 +36,6 @@ use crate::node::DistNode;
 mod server;
 
 pub use server::GlobalServer;
-pub(crate) use server::start;
 
 /// The local name every node's global server is registered under.
 pub const SERVER_NAME: &str = "global_name_server";
@@ -61,7 +61,49 @@ pub enum GlobalError {
     /// This node is not distributed.
     #[error("this node is not distributed")]
     NotDistributed,
+    /// A lock's holder must be a process of the node that takes the lock.
+    #[error("{0} is not a process of the node taking the lock")]
+    NotLocal(String),
+    /// A table is at its limit: the names a node keeps, or the locks one node may hold.
+    #[error("the table is full ({0} entries)")]
+    TableFull(usize),
+    /// A server did not take the registration (it was lost, or restarted, meanwhile).
+    #[error("the registration of {0:?} was not committed everywhere")]
+    NotCommitted(String),
 }
+
+/// How large the registry's tables may grow on one node.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Limits {
+    /// Names in the table (registrations, and names synced from peers).
+    pub(crate) max_names: usize,
+    /// Locks the processes of one node may hold on this node's server.
+    pub(crate) max_locks_per_node: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_names: 100_000,
+            max_locks_per_node: 100_000,
+        }
+    }
+}
+
+/// The lock a registration of `name` takes.
+pub(crate) fn name_lock(name: &str) -> String {
+    format!("global:name:{name}")
+}
+
+/// A fresh identity for one lock request: two registrations on one node never share locks.
+fn next_request() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The request under which `set_lock` takes locks: the same for every call of one holder, so
+/// a holder may take a lock it holds again, as in OTP.
+const USER_REQUEST: u64 = 0;
 
 /// A user's conflict resolution: given the name and the two pids, the one to keep.
 pub type ResolveFn = dyn Fn(&str, &AnyPid, &AnyPid) -> Option<AnyPid> + Send + Sync;
@@ -105,18 +147,20 @@ pub(crate) struct Shared {
     /// Peers' servers, found once by name.
     peers: std::sync::Mutex<HashMap<String, Pid<GlobalServer>>>,
     clean_partitions: bool,
+    limits: Limits,
     /// How many times this node ran its resolver: each conflict is decided once.
     decisions: std::sync::atomic::AtomicU64,
 }
 
 impl Shared {
-    pub(crate) fn new(clean_partitions: bool) -> Arc<Self> {
+    pub(crate) fn new(clean_partitions: bool, limits: Limits) -> Arc<Self> {
         Arc::new(Shared {
             names: RwLock::default(),
             resolver: RwLock::new(Resolver::StopLoser),
             server: RwLock::new(None),
             peers: std::sync::Mutex::new(HashMap::new()),
             clean_partitions,
+            limits,
             decisions: std::sync::atomic::AtomicU64::new(0),
         })
     }
@@ -129,6 +173,14 @@ impl Shared {
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
         lock(&self.peers).clear();
+    }
+
+    /// The global server running now.
+    pub(crate) fn server(&self) -> Option<Pid<GlobalServer>> {
+        self.server
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Names> {
@@ -195,46 +247,52 @@ impl Global {
         Ok(all.into_iter().map(|(_, s)| s).collect())
     }
 
-    /// Takes `ids` for `holder` on every server: the lowest node's first, then the others
-    /// at once, since whoever holds the lowest node's lock has no contender left for them.
-    /// Backs off and retries while another holder has them. With `check`, returns the first
-    /// reason a server gives why that name cannot go to that pid: every node's view counts,
-    /// since a node may know of a registration this one has not synced yet.
+    /// Takes `ids` for `holder` under `request` on every server: the lowest node's first,
+    /// then the others at once, since whoever holds the lowest node's lock has no contender
+    /// left for them. Backs off and retries while another holder has them. With `check`,
+    /// returns the first reason a server gives why that name cannot go to that pid: every
+    /// node's view counts, since a node may know of a registration this one has not synced
+    /// yet.
     async fn acquire(
         &self,
         servers: &[Pid<GlobalServer>],
         ids: &[String],
         holder: &AnyPid,
+        request: u64,
         check: Option<(String, AnyPid, bool)>,
     ) -> Result<Option<GlobalError>, GlobalError> {
         let Some((lowest, rest)) = servers.split_first() else {
             return Ok(None);
         };
+        let lock = |s: &Pid<GlobalServer>| {
+            s.lock(
+                Origin::local(),
+                ids.to_vec(),
+                holder.clone(),
+                request,
+                check.clone(),
+            )
+            .into_future()
+        };
         let started = Instant::now();
         let mut attempt = 0u32;
         loop {
             // A node that went away meanwhile (`Err`) is passed over: its names go with it.
-            let (mut all, mut refused) = match lowest
-                .lock(ids.to_vec(), holder.clone(), check.clone())
-                .await
-            {
-                Ok((taken, refused)) => (taken, refused),
-                Err(_) => (true, None),
-            };
-            let mut taken = vec![lowest.clone()];
+            let (mut all, mut refused) = lock(lowest).await.unwrap_or((true, None));
+            let mut taken = Vec::new();
             if all {
-                let replies = join_all(rest.iter().map(|s| {
-                    s.lock(ids.to_vec(), holder.clone(), check.clone())
-                        .into_future()
-                }))
-                .await;
+                taken.push(lowest.clone());
+                let replies = join_all(rest.iter().map(lock)).await;
                 for (s, reply) in rest.iter().zip(replies) {
                     match reply {
                         Ok((true, r)) => {
                             taken.push(s.clone());
                             refused = refused.or(r);
                         }
-                        Ok((false, _)) => all = false,
+                        Ok((false, r)) => {
+                            all = false;
+                            refused = refused.or(r);
+                        }
                         Err(_) => {}
                     }
                 }
@@ -242,7 +300,12 @@ impl Global {
             if all {
                 return Ok(refused);
             }
-            Self::release(&taken, ids, holder);
+            Self::release(&taken, ids, holder, request);
+            // A refusal that is no contention (the table is full, the holder is not ours)
+            // will not change by waiting.
+            if let Some(e @ (GlobalError::NotLocal(_) | GlobalError::TableFull(_))) = refused {
+                return Err(e);
+            }
             if started.elapsed() > LOCK_PATIENCE {
                 return Err(GlobalError::Busy(ids.join(",")));
             }
@@ -250,22 +313,23 @@ impl Global {
             let ceiling = 1u64 << attempt.min(6);
             let pause = (holder.id().wrapping_mul(0x9e37_79b9)
                 ^ u64::from(attempt)
+                ^ request
                 ^ started.elapsed().as_nanos() as u64)
                 % ceiling;
             actors::rt::sleep(Duration::from_millis(pause + 1)).await;
         }
     }
 
-    fn release(servers: &[Pid<GlobalServer>], ids: &[String], holder: &AnyPid) {
+    fn release(servers: &[Pid<GlobalServer>], ids: &[String], holder: &AnyPid, request: u64) {
         for s in servers {
-            let _ = s.unlock(ids.to_vec(), holder.clone());
+            let _ = s.unlock(Origin::local(), ids.to_vec(), holder.clone(), request);
         }
     }
 
     /// The locks a registration of `name` to `pid` takes: the name, and the pid.
     fn registration_locks(name: &str, pid: &AnyPid) -> Vec<String> {
         vec![
-            format!("global:name:{name}"),
+            name_lock(name),
             format!("global:pid:{}:{}:{}", pid.node(), pid.creation(), pid.id()),
         ]
     }
@@ -287,30 +351,41 @@ impl Global {
         let shared = self.shared()?;
         let servers = self.servers().await?;
         let ids = Self::registration_locks(name, &pid);
-        // The registering node's server holds the locks: if this node is lost midway,
-        // every other node frees them.
+        // The registering node's server holds the locks, under a request of this registration
+        // alone: if this node is lost midway, every other node frees them, and two
+        // registrations on one node exclude each other.
         let holder = servers_own(shared)?.any();
+        let request = next_request();
         let refused = self
             .acquire(
                 &servers,
                 &ids,
                 &holder,
+                request,
                 Some((name.to_string(), pid.clone(), moving)),
             )
             .await?;
         let result = match refused {
             Some(e) => Err(e),
             None => {
-                join_all(
-                    servers
-                        .iter()
-                        .map(|s| s.commit(name.to_string(), pid.clone()).into_future()),
-                )
+                let commits = join_all(servers.iter().map(|s| {
+                    s.commit(Origin::local(), name.to_string(), pid.clone())
+                        .into_future()
+                }))
                 .await;
-                Ok(())
+                // A server lost meanwhile takes its node's view with it; one that answered
+                // and refused did not bind the name.
+                match commits
+                    .into_iter()
+                    .find_map(|c| c.ok().and_then(Result::err))
+                {
+                    Some(GlobalError::TableFull(n)) => Err(GlobalError::TableFull(n)),
+                    Some(_) => Err(GlobalError::NotCommitted(name.to_string())),
+                    None => Ok(()),
+                }
             }
         };
-        Self::release(&servers, &ids, &holder);
+        Self::release(&servers, &ids, &holder, request);
         result
     }
 
@@ -323,14 +398,14 @@ impl Global {
         let servers = self.servers().await?;
         let ids = Self::registration_locks(name, &pid);
         let holder = servers_own(shared)?.any();
-        self.acquire(&servers, &ids, &holder, None).await?;
-        join_all(
-            servers
-                .iter()
-                .map(|s| s.remove(name.to_string(), pid.clone()).into_future()),
-        )
+        let request = next_request();
+        self.acquire(&servers, &ids, &holder, request, None).await?;
+        join_all(servers.iter().map(|s| {
+            s.remove(Origin::local(), name.to_string(), pid.clone())
+                .into_future()
+        }))
         .await;
-        Self::release(&servers, &ids, &holder);
+        Self::release(&servers, &ids, &holder, request);
         Ok(())
     }
 
@@ -386,17 +461,20 @@ impl Global {
     /// is lost. A holder may take the same lock again.
     pub async fn set_lock(&self, id: &str, holder: impl Into<AnyPid>) -> Result<(), GlobalError> {
         let holder = holder.into();
+        if holder.node() != self.node.name() {
+            return Err(GlobalError::NotLocal(holder.to_string()));
+        }
         let servers = self.servers().await?;
-        self.acquire(&servers, &[lock_id(id)], &holder, None)
-            .await
-            .map(drop)
+        self.acquire(&servers, &[lock_id(id)], &holder, USER_REQUEST, None)
+            .await?
+            .map_or(Ok(()), Err)
     }
 
     /// Releases the cluster lock `id` held by `holder`.
     pub async fn del_lock(&self, id: &str, holder: impl Into<AnyPid>) -> Result<(), GlobalError> {
         let holder = holder.into();
         let servers = self.servers().await?;
-        Self::release(&servers, &[lock_id(id)], &holder);
+        Self::release(&servers, &[lock_id(id)], &holder, USER_REQUEST);
         Ok(())
     }
 

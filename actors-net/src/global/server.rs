@@ -1,50 +1,24 @@
 //! The global server: one per distributed node, an ordinary actor holding that node's part of
-//! the registry and its locks, answering the other nodes' registering tasks.
+//! the registry and its locks, answering the other nodes' registering tasks, and keeping
+//! partitions clean.
+//!
+//! Every message a peer's server sends carries an [`Origin`], which the receiving node fills
+//! in from the connection it arrived on: a server acts only on what a peer says of its own
+//! processes and its own links.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use actors::{AnyPid, Ctx, Down, ExitReason, MonitorRef, Node, Pid, actor};
+use actors::dist::Origin;
+use actors::{AnyPid, Ctx, Down, ExitReason, MonitorRef, Pid, actor};
 
 use super::{GlobalError, Resolver, SERVER_NAME, Shared};
 use crate::connection::lock;
-use crate::node::{DistNode, NodeEvent};
+use crate::net::Net;
+use crate::node::DistNode;
 
-/// How long a node that another lost may take to show it is alive before nothing is cut.
-const CONFIRM_LOST: std::time::Duration = std::time::Duration::from_secs(1);
-
-/// Starts the global server of a freshly started distributed node.
-pub(crate) fn start(node: &Node, shared: Arc<Shared>) {
-    let server = node.spawn(GlobalServer {
-        shared: shared.clone(),
-        watched: HashMap::new(),
-        watch_of: HashMap::new(),
-        locks: HashMap::new(),
-        holders: HashMap::new(),
-        decided: HashMap::new(),
-        settled: HashMap::new(),
-    });
-    let _ = node.register(SERVER_NAME, &server);
-    *shared
-        .server
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(server.clone());
-    // Node events reach the server as casts.
-    let mut events = node.monitor_nodes();
-    actors::rt::spawn(async move {
-        while let Some(event) = events.next().await {
-            let sent = match event {
-                NodeEvent::Up(peer) => server.node_up(peer),
-                NodeEvent::Down(peer) => server.node_down(peer),
-            };
-            if sent.is_err() {
-                return;
-            }
-        }
-    });
-}
-
-/// A process holding cluster locks, and how many times it holds each.
+/// A process holding cluster locks: the monitor that frees them when it ends, and each lock
+/// it holds with the request that took it and how many times.
 #[derive(Default)]
 struct Holder {
     monitor: Option<MonitorRef>,
@@ -59,21 +33,44 @@ pub struct GlobalServer {
     /// neither a `Down` nor an unregistration scans the table.
     watched: HashMap<MonitorRef, AnyPid>,
     watch_of: HashMap<AnyPid, MonitorRef>,
-    /// Lock id -> holder.
-    locks: HashMap<String, AnyPid>,
+    /// Lock id -> its holder and the request that took it: a holder may take a lock again
+    /// under the same request (`set_lock`), never under another (two registrations).
+    locks: HashMap<String, (AnyPid, u64)>,
     holders: HashMap<AnyPid, Holder>,
-    /// Conflicts this node decided: (name, smaller pid, greater pid) -> the winner.
-    decided: HashMap<(String, AnyPid, AnyPid), Option<AnyPid>>,
-    /// The last decision applied here, by name: passed on to nodes that connect later, and
-    /// kept so that a table synced from a node that has not heard of it yet does not bring
-    /// an excluded pid back.
-    settled: HashMap<String, Decision>,
+    /// Locks held by the processes of each node: what one node may hold here is bounded.
+    locks_by_node: HashMap<String, usize>,
+    /// Conflicts this node decided: (name, smaller pid, greater pid).
+    decided: HashSet<(String, AnyPid, AnyPid)>,
+    /// Pids that lost a name in a conflict: never bound to it again (until it is registered
+    /// anew), whatever a table synced from a node that has not heard of it says.
+    excluded: HashMap<String, Vec<AnyPid>>,
+    /// What each peer last said of its failed links, with the connection it said it on: only
+    /// the word of a peer on the connection up now counts.
+    reports: HashMap<String, (u64, Vec<(String, u32)>)>,
+    /// This node's failed links, as last told to the peers.
+    told: Vec<(String, u32)>,
 }
 
-/// A conflict's decision: the two pids, and the one kept (if any).
-type Decision = (AnyPid, AnyPid, Option<AnyPid>);
-
 impl GlobalServer {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        GlobalServer {
+            shared,
+            watched: HashMap::new(),
+            watch_of: HashMap::new(),
+            locks: HashMap::new(),
+            holders: HashMap::new(),
+            locks_by_node: HashMap::new(),
+            decided: HashSet::new(),
+            excluded: HashMap::new(),
+            reports: HashMap::new(),
+            told: Vec::new(),
+        }
+    }
+
+    fn net(ctx: &Ctx<Self>) -> Option<Arc<Net>> {
+        ctx.node().extension::<Net>()
+    }
+
     fn bind(&mut self, name: &str, pid: AnyPid, ctx: &mut Ctx<Self>) {
         let old = {
             let mut names = self.shared.write();
@@ -94,11 +91,15 @@ impl GlobalServer {
             if let Some(old) = old {
                 self.unwatch(&old, ctx);
             }
-            if !self.watch_of.contains_key(&pid) {
-                let monitor = ctx.monitor(&pid);
-                self.watched.insert(monitor, pid.clone());
-                self.watch_of.insert(pid, monitor);
-            }
+            self.watch(pid, ctx);
+        }
+    }
+
+    fn watch(&mut self, pid: AnyPid, ctx: &mut Ctx<Self>) {
+        if !self.watch_of.contains_key(&pid) {
+            let monitor = ctx.monitor(&pid);
+            self.watched.insert(monitor, pid.clone());
+            self.watch_of.insert(pid, monitor);
         }
     }
 
@@ -129,19 +130,37 @@ impl GlobalServer {
         lock(&self.shared.peers).values().cloned().collect()
     }
 
+    fn is_excluded(&self, name: &str, pid: &AnyPid) -> bool {
+        self.excluded.get(name).is_some_and(|x| x.contains(pid))
+    }
+
+    /// `pids` lost `name`: unbinds it from them here, and keeps them from it.
+    fn exclude(&mut self, name: &str, pids: &[AnyPid], ctx: &mut Ctx<Self>) {
+        for pid in pids {
+            if !self.is_excluded(name, pid) {
+                self.excluded
+                    .entry(name.to_string())
+                    .or_default()
+                    .push(pid.clone());
+            }
+            self.unbind(name, pid, ctx);
+        }
+    }
+
     /// Merges a peer's table into ours.
     fn merge(&mut self, names: Vec<(String, AnyPid)>, ctx: &mut Ctx<Self>) {
         for (name, theirs) in names {
-            let excluded = self.settled.get(&name).is_some_and(|(a, b, w)| {
-                (*a == theirs || *b == theirs) && w.as_ref() != Some(&theirs)
-            });
-            if excluded {
+            if self.is_excluded(&name, &theirs) {
                 continue;
             }
             let ours = self.shared.read().by_name.get(&name).cloned();
             match ours {
                 None => {
-                    if !self.shared.read().by_pid.contains_key(&theirs) {
+                    let names = self.shared.read();
+                    let room = names.by_name.len() < self.shared.limits.max_names;
+                    let free = !names.by_pid.contains_key(&theirs);
+                    drop(names);
+                    if room && free {
                         self.bind(&name, theirs, ctx);
                     }
                 }
@@ -151,49 +170,51 @@ impl GlobalServer {
         }
     }
 
+    /// `name` is bound to two pids. The built-in resolvers choose by an order every node
+    /// shares (the pid of the smaller node name keeps it), so every node that sees the
+    /// conflict settles it the same way by itself, whatever order it heard of the two in;
+    /// only the winner's node acts on the loser, once. Other resolvers run once, on the node
+    /// of the smaller pid, which tells the others what it decided.
     fn conflict(&mut self, name: &str, a: AnyPid, b: AnyPid, ctx: &mut Ctx<Self>) {
         let (first, second) = if (a.node(), a.id()) <= (b.node(), b.id()) {
             (a, b)
         } else {
             (b, a)
         };
-        // The node of the pid whose node name is smaller decides, once.
-        if first.node() != ctx.node().name() {
-            return;
-        }
+        let node = ctx.node();
+        let deciding = first.node() == node.name();
         let key = (name.to_string(), first.clone(), second.clone());
-        let winner = match self.decided.get(&key) {
-            Some(winner) => winner.clone(),
-            None => {
-                let resolver = self
-                    .shared
-                    .resolver
-                    .read()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .clone();
-                self.shared
-                    .decisions
-                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let node = ctx.node();
-                let winner = match resolver {
-                    Resolver::StopLoser => {
+        let resolver = self
+            .shared
+            .resolver
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let winner = match resolver {
+            Resolver::StopLoser | Resolver::NotifyLoser => {
+                if deciding && self.decided.insert(key) {
+                    self.count_decision();
+                    if matches!(resolver, Resolver::StopLoser) {
                         node.stop(&second, ExitReason::NameConflict);
-                        Some(first.clone())
-                    }
-                    Resolver::NotifyLoser => {
+                    } else {
                         node.exit(&second, ExitReason::NameConflict);
-                        Some(first.clone())
                     }
-                    Resolver::NotifyBoth => {
-                        node.exit(&first, ExitReason::NameConflict);
-                        node.exit(&second, ExitReason::NameConflict);
-                        None
-                    }
-                    Resolver::Custom(f) => f(name, &first, &second),
-                };
-                tracing::info!(name, %first, %second, winner = ?winner, "name conflict resolved");
-                self.decided.insert(key, winner.clone());
-                winner
+                    tracing::info!(name, %first, %second, "name conflict: the first keeps it");
+                }
+                Some(first.clone())
+            }
+            _ if !deciding || self.decided.contains(&key) => return,
+            Resolver::NotifyBoth => {
+                self.decided.insert(key);
+                self.count_decision();
+                node.exit(&first, ExitReason::NameConflict);
+                node.exit(&second, ExitReason::NameConflict);
+                None
+            }
+            Resolver::Custom(f) => {
+                self.decided.insert(key);
+                self.count_decision();
+                f(name, &first, &second)
             }
         };
         self.apply(name, &first, &second, winner.clone(), ctx);
@@ -207,6 +228,14 @@ impl GlobalServer {
         }
     }
 
+    fn count_decision(&self) {
+        self.shared
+            .decisions
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Applies a decision between `a` and `b`: whichever it did not keep is excluded. A
+    /// third pid bound here meanwhile meets the winner as a conflict of its own.
     fn apply(
         &mut self,
         name: &str,
@@ -215,17 +244,25 @@ impl GlobalServer {
         winner: Option<AnyPid>,
         ctx: &mut Ctx<Self>,
     ) {
-        self.settled
-            .insert(name.to_string(), (a.clone(), b.clone(), winner.clone()));
+        let losers: Vec<AnyPid> = [a, b]
+            .into_iter()
+            .filter(|p| winner.as_ref() != Some(*p))
+            .cloned()
+            .collect();
+        self.exclude(name, &losers, ctx);
+        let Some(winner) = winner else { return };
+        if self.is_excluded(name, &winner) {
+            return;
+        }
         let current = self.shared.read().by_name.get(name).cloned();
-        match (current, winner) {
-            (Some(cur), Some(w)) if (cur == *a || cur == *b) && cur != w => {
-                self.unbind(name, &cur, ctx);
-                self.bind(name, w, ctx);
+        match current {
+            None => {
+                if !self.shared.read().by_pid.contains_key(&winner) {
+                    self.bind(name, winner, ctx);
+                }
             }
-            (Some(cur), None) if cur == *a || cur == *b => self.unbind(name, &cur, ctx),
-            (None, Some(w)) => self.bind(name, w, ctx),
-            _ => {}
+            Some(cur) if cur == winner => {}
+            Some(cur) => self.conflict(name, cur, winner, ctx),
         }
     }
 
@@ -236,38 +273,77 @@ impl GlobalServer {
             (Some(p), _) if p == pid => None,
             (Some(_), _) if !moving => Some(GlobalError::NameTaken(name.to_string())),
             (_, Some(other)) if other != name => Some(GlobalError::AlreadyNamed(other.clone())),
+            (None, _) if names.by_name.len() >= self.shared.limits.max_names => {
+                Some(GlobalError::TableFull(self.shared.limits.max_names))
+            }
             _ => None,
         }
     }
 
-    fn take_locks(&mut self, ids: &[String], holder: &AnyPid, ctx: &mut Ctx<Self>) -> bool {
-        if ids
+    fn take_locks(
+        &mut self,
+        ids: &[String],
+        holder: &AnyPid,
+        request: u64,
+        ctx: &mut Ctx<Self>,
+    ) -> Result<bool, GlobalError> {
+        if ids.iter().any(|id| {
+            self.locks
+                .get(id)
+                .is_some_and(|h| h.0 != *holder || h.1 != request)
+        }) {
+            return Ok(false);
+        }
+        let new = ids
             .iter()
-            .any(|id| self.locks.get(id).is_some_and(|h| h != holder))
-        {
-            return false;
+            .filter(|id| !self.locks.contains_key(*id))
+            .count();
+        let held = self.locks_by_node.get(holder.node()).copied().unwrap_or(0);
+        if held + new > self.shared.limits.max_locks_per_node {
+            return Err(GlobalError::TableFull(
+                self.shared.limits.max_locks_per_node,
+            ));
         }
         let entry = self.holders.entry(holder.clone()).or_default();
         if entry.monitor.is_none() {
             entry.monitor = Some(ctx.monitor(holder));
         }
         for id in ids {
-            self.locks.insert(id.clone(), holder.clone());
+            if self
+                .locks
+                .insert(id.clone(), (holder.clone(), request))
+                .is_none()
+            {
+                *self
+                    .locks_by_node
+                    .entry(holder.node().to_string())
+                    .or_insert(0) += 1;
+            }
             *entry.locks.entry(id.clone()).or_insert(0) += 1;
         }
-        true
+        Ok(true)
     }
 
-    fn release_locks(&mut self, ids: &[String], holder: &AnyPid, ctx: &mut Ctx<Self>) {
+    fn release_locks(
+        &mut self,
+        ids: &[String],
+        holder: &AnyPid,
+        request: u64,
+        ctx: &mut Ctx<Self>,
+    ) {
         let Some(entry) = self.holders.get_mut(holder) else {
             return;
         };
         for id in ids {
+            if self.locks.get(id).is_none_or(|h| h.1 != request) {
+                continue;
+            }
             if let Some(n) = entry.locks.get_mut(id) {
                 *n -= 1;
                 if *n == 0 {
                     entry.locks.remove(id);
                     self.locks.remove(id);
+                    forget_one(&mut self.locks_by_node, holder.node());
                 }
             }
         }
@@ -278,10 +354,85 @@ impl GlobalServer {
             self.holders.remove(holder);
         }
     }
+
+    /// True if the node `origin` speaks for holds the lock `id` here.
+    fn held_by(&self, id: &str, origin: &Origin, ctx: &Ctx<Self>) -> bool {
+        self.locks
+            .get(id)
+            .is_some_and(|(h, _)| origin.speaks_for(h.node(), ctx.node().name()))
+    }
+
+    /// Tells every peer this node's failed links, if they changed since it last did.
+    fn tell_severed(&mut self, ctx: &Ctx<Self>) {
+        let Some(net) = Self::net(ctx) else { return };
+        let now = net.severed();
+        if now != self.told {
+            self.told = now;
+            for peer in self.peer_servers() {
+                let _ = peer.severed(Origin::local(), self.told.clone());
+            }
+        }
+    }
+
+    /// Clean partitions: a node connected to two nodes whose link failed drops the greater of
+    /// them, and keeps it away while the smaller one, connected here, still says so. Each
+    /// node acts on the word of the smaller node only (which is alive: it just said so over a
+    /// live connection), so a node that died makes nobody cut a live link, and every node
+    /// connected to both drops the same one.
+    fn keep_partitions_clean(&mut self, ctx: &Ctx<Self>) {
+        if !self.shared.clean_partitions {
+            return;
+        }
+        let Some(net) = Self::net(ctx) else { return };
+        let me = ctx.node().name().to_string();
+        self.reports
+            .retain(|reporter, (link, _)| net.link_to(reporter) == Some(*link));
+        let mut apart = HashMap::new();
+        for (reporter, (_, lost)) in &self.reports {
+            for (name, creation) in lost {
+                if name.as_str() > reporter.as_str() && *name != me {
+                    apart.insert(name.clone(), *creation);
+                }
+            }
+        }
+        for name in net.keep_apart(apart) {
+            // No longer kept apart: the link that failed is back, so this one may be too.
+            net.conn_or_dial(&name, true);
+        }
+    }
+}
+
+fn forget_one(counts: &mut HashMap<String, usize>, node: &str) {
+    if let Some(n) = counts.get_mut(node) {
+        *n -= 1;
+        if *n == 0 {
+            counts.remove(node);
+        }
+    }
 }
 
 #[actor]
 impl GlobalServer {
+    /// A server (re)started: watches every name this node already holds, and asks the peers
+    /// for their tables, so that a restarted server carries on where the last one stopped.
+    fn started(&mut self, ctx: &mut Ctx<Self>) {
+        *self
+            .shared
+            .server
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ctx.pid());
+        let held: Vec<AnyPid> = self.shared.read().by_pid.keys().cloned().collect();
+        for pid in held {
+            self.watch(pid, ctx);
+        }
+        lock(&self.shared.peers).clear();
+        let node = ctx.node();
+        let me = ctx.pid();
+        for peer in node.nodes() {
+            let _ = me.node_up(peer);
+        }
+    }
+
     fn on_down(&mut self, down: Down, ctx: &mut Ctx<Self>) {
         if let Some(pid) = self.watched.remove(&down.monitor_ref) {
             self.watch_of.remove(&pid);
@@ -293,60 +444,101 @@ impl GlobalServer {
         // A holder that ended frees its locks.
         if let Some(holder) = self.holders.remove(&down.pid) {
             for id in holder.locks.keys() {
-                self.locks.remove(id);
+                if self.locks.remove(id).is_some() {
+                    forget_one(&mut self.locks_by_node, down.pid.node());
+                }
             }
         }
     }
 
-    /// Takes all of `ids` for `holder`, or none; with `check`, also says why that name could
-    /// not go to that pid here, if it could not, saving a round trip.
+    /// Takes all of `ids` for `holder` under `request`, or none; with `check`, also says why
+    /// that name could not go to that pid here, if it could not, saving a round trip. A node
+    /// takes locks only for its own processes.
     #[handle]
     fn lock(
         &mut self,
+        origin: Origin,
         ids: Vec<String>,
         holder: AnyPid,
+        request: u64,
         check: Option<(String, AnyPid, bool)>,
         ctx: &mut Ctx<Self>,
     ) -> (bool, Option<GlobalError>) {
-        let taken = self.take_locks(&ids, &holder, ctx);
-        let refused = match check {
-            Some((name, pid, moving)) if taken => self.refusal(&name, &pid, moving),
-            _ => None,
-        };
-        (taken, refused)
+        if !origin.speaks_for(holder.node(), ctx.node().name()) {
+            return (false, Some(GlobalError::NotLocal(holder.to_string())));
+        }
+        match self.take_locks(&ids, &holder, request, ctx) {
+            Ok(true) => {
+                let refused =
+                    check.and_then(|(name, pid, moving)| self.refusal(&name, &pid, moving));
+                (true, refused)
+            }
+            Ok(false) => (false, None),
+            Err(e) => (false, Some(e)),
+        }
     }
 
-    /// Releases `ids` held by `holder`.
+    /// Releases `ids` held by `holder` under `request`.
     #[handle(cast)]
-    fn unlock(&mut self, ids: Vec<String>, holder: AnyPid, ctx: &mut Ctx<Self>) {
-        self.release_locks(&ids, &holder, ctx)
+    fn unlock(
+        &mut self,
+        origin: Origin,
+        ids: Vec<String>,
+        holder: AnyPid,
+        request: u64,
+        ctx: &mut Ctx<Self>,
+    ) {
+        if origin.speaks_for(holder.node(), ctx.node().name()) {
+            self.release_locks(&ids, &holder, request, ctx)
+        }
     }
 
-    /// Binds `name` to `pid` here (the commit of a registration).
+    /// Binds `name` to `pid` here (the commit of a registration): only by the node that holds
+    /// the name's lock.
     #[handle]
-    fn commit(&mut self, name: String, pid: AnyPid, ctx: &mut Ctx<Self>) {
+    fn commit(
+        &mut self,
+        origin: Origin,
+        name: String,
+        pid: AnyPid,
+        ctx: &mut Ctx<Self>,
+    ) -> Result<(), GlobalError> {
+        if !self.held_by(&super::name_lock(&name), &origin, ctx) {
+            return Err(GlobalError::Busy(name));
+        }
+        let names = self.shared.read();
+        if !names.by_name.contains_key(&name) && names.by_name.len() >= self.shared.limits.max_names
+        {
+            return Err(GlobalError::TableFull(self.shared.limits.max_names));
+        }
+        drop(names);
         // A registration made now supersedes an old conflict's decision.
-        self.settled.remove(&name);
-        self.bind(&name, pid, ctx)
+        self.excluded.remove(&name);
+        self.bind(&name, pid, ctx);
+        Ok(())
     }
 
-    /// Unbinds `name` here, if it is bound to `pid`.
+    /// Unbinds `name` here, if it is bound to `pid`: only by the node that holds its lock.
     #[handle]
-    fn remove(&mut self, name: String, pid: AnyPid, ctx: &mut Ctx<Self>) {
-        self.unbind(&name, &pid, ctx)
+    fn remove(&mut self, origin: Origin, name: String, pid: AnyPid, ctx: &mut Ctx<Self>) {
+        if self.held_by(&super::name_lock(&name), &origin, ctx) {
+            self.unbind(&name, &pid, ctx)
+        }
     }
 
-    /// A peer's table and the decisions it applied, when the two nodes connect.
+    /// A peer's table, and the pids it knows lost their names, when the two nodes connect.
     #[handle(cast)]
     fn sync(
         &mut self,
         names: Vec<(String, AnyPid)>,
-        decisions: Vec<(String, Decision)>,
+        excluded: Vec<(String, Vec<AnyPid>)>,
         ctx: &mut Ctx<Self>,
     ) {
-        for (name, (a, b, winner)) in decisions {
-            if !self.settled.contains_key(&name) {
-                self.apply(&name, &a, &b, winner, ctx);
+        for (name, losers) in excluded {
+            if self.excluded.contains_key(&name)
+                || self.excluded.len() < self.shared.limits.max_names
+            {
+                self.exclude(&name, &losers, ctx);
             }
         }
         self.merge(names, ctx)
@@ -365,33 +557,23 @@ impl GlobalServer {
         self.apply(&name, &a, &b, winner, ctx)
     }
 
-    /// `by` lost its connection to `lost`.
+    /// A peer's failed links, as it says on the connection it says it on.
     #[handle(cast)]
-    fn lost(&mut self, by: String, lost: String, ctx: &mut Ctx<Self>) {
-        let node = ctx.node();
-        if !self.shared.clean_partitions || !connected_to_both(&node, &by, &lost) {
+    fn severed(&mut self, origin: Origin, lost: Vec<(String, u32)>, ctx: &mut Ctx<Self>) {
+        let (Some(from), Some(link)) = (origin.node(), origin.link()) else {
             return;
-        }
-        // A node that died is lost to every node within moments, and cutting a live link
-        // for it would split the survivors. Only a node that still answers was cut off
-        // from `by` alone. Asking runs apart, so this server does not wait.
-        actors::rt::spawn(async move {
-            let asked = node.whereis_on::<GlobalServer>(SERVER_NAME, &lost);
-            let answers = actors::rt::timeout(CONFIRM_LOST, asked)
-                .await
-                .is_ok_and(|r| r.is_ok());
-            if answers && connected_to_both(&node, &by, &lost) {
-                // Every node connected to both drops the same one: the greater.
-                let drop = if by > lost { by } else { lost };
-                tracing::info!(node = %node.name(), %drop, "disconnecting to keep partitions clean");
-                node.disconnect(&drop);
-            }
-        });
+        };
+        let mut lost = lost;
+        lost.truncate(self.shared.limits.max_names);
+        self.reports.insert(from.name().to_string(), (link, lost));
+        self.keep_partitions_clean(ctx);
     }
 
-    /// A node connected: find its server and send it this table.
+    /// A node connected: find its server, send it this table and this node's failed links.
     #[handle(cast)]
     async fn node_up(&mut self, peer: String, ctx: &mut Ctx<Self>) {
+        self.tell_severed(ctx);
+        self.keep_partitions_clean(ctx);
         let node = ctx.node();
         let Ok(server) = node.whereis_on::<GlobalServer>(SERVER_NAME, &peer).await else {
             return;
@@ -404,28 +586,20 @@ impl GlobalServer {
             .iter()
             .map(|(n, p)| (n.clone(), p.clone()))
             .collect();
-        let decisions: Vec<(String, Decision)> = self
-            .settled
+        let excluded: Vec<(String, Vec<AnyPid>)> = self
+            .excluded
             .iter()
-            .map(|(n, d)| (n.clone(), d.clone()))
+            .map(|(n, x)| (n.clone(), x.clone()))
             .collect();
-        let _ = server.sync(table, decisions);
+        let _ = server.severed(Origin::local(), self.told.clone());
+        let _ = server.sync(table, excluded);
     }
 
-    /// A node's connection is lost: tell the others, for clean partitions.
+    /// A node's connection is lost: tell the others if the link failed.
     #[handle(cast)]
     fn node_down(&mut self, peer: String, ctx: &mut Ctx<Self>) {
         lock(&self.shared.peers).remove(&peer);
-        if self.shared.clean_partitions {
-            let me = ctx.node().name().to_string();
-            for server in self.peer_servers() {
-                let _ = server.lost(me.clone(), peer.clone());
-            }
-        }
+        self.tell_severed(ctx);
+        self.keep_partitions_clean(ctx);
     }
-}
-
-fn connected_to_both(node: &Node, a: &str, b: &str) -> bool {
-    let nodes = node.nodes();
-    nodes.iter().any(|n| n == a) && nodes.iter().any(|n| n == b)
 }

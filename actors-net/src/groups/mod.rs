@@ -21,9 +21,10 @@
 //! transitive: a node sees the members of the nodes it is connected to.
 
 use std::collections::HashMap;
+use std::future::IntoFuture;
 use std::ops::Deref;
 use std::pin::Pin;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, RwLock};
 use std::task::{Context, Poll};
 
 use actors::{AnyPid, Pid};
@@ -33,7 +34,6 @@ use futures::channel::mpsc;
 mod server;
 
 pub use server::GroupServer;
-pub(crate) use server::start;
 
 /// The scope [`DistNode::groups`] uses, as OTP's default `pg` scope.
 ///
@@ -236,18 +236,51 @@ fn remove_from(members: &mut Vec<AnyPid>, pids: &[AnyPid]) -> Vec<AnyPid> {
 
 /// State a scope's server and the node's handles share.
 pub(crate) struct Shared {
-    scope: String,
+    pub(crate) scope: String,
     table: RwLock<Table>,
-    server: OnceLock<Pid<GroupServer>>,
+    /// The scope's server now: set by each server as it starts, so a restarted one takes over.
+    server: RwLock<Option<Pid<GroupServer>>>,
 }
+
+/// How long a group operation waits for its scope's server to start (a scope's first use).
+const SERVER_PATIENCE: std::time::Duration = std::time::Duration::from_secs(5);
 
 impl Shared {
     pub(crate) fn new(scope: &str) -> Arc<Self> {
         Arc::new(Shared {
             scope: scope.to_string(),
             table: RwLock::default(),
-            server: OnceLock::new(),
+            server: RwLock::new(None),
         })
+    }
+
+    pub(crate) fn server(&self) -> Option<Pid<GroupServer>> {
+        self.server
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    pub(crate) fn set_server(&self, server: Option<Pid<GroupServer>>) {
+        *self
+            .server
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = server;
+    }
+
+    /// The server, once it has started (or restarted: one other than `dead`); `None` if it
+    /// does not in time.
+    async fn ready_server(&self, dead: Option<&Pid<GroupServer>>) -> Option<Pid<GroupServer>> {
+        let deadline = std::time::Instant::now() + SERVER_PATIENCE;
+        loop {
+            if let Some(server) = self.server().filter(|s| Some(s) != dead) {
+                return Some(server);
+            }
+            if std::time::Instant::now() > deadline {
+                return None;
+            }
+            actors::rt::sleep(std::time::Duration::from_millis(1)).await;
+        }
     }
 
     fn read(&self) -> std::sync::RwLockReadGuard<'_, Table> {
@@ -293,34 +326,40 @@ impl Groups {
         Groups { shared }
     }
 
-    fn server(&self) -> Result<(&Shared, Pid<GroupServer>), GroupError> {
+    /// Asks the scope's server: once it has started, and once more if it was found dead
+    /// before the request reached it (a supervisor restarts it).
+    async fn ask<F, Fut>(&self, request: F) -> Result<(), GroupError>
+    where
+        F: Fn(Pid<GroupServer>) -> Fut,
+        Fut: std::future::Future<Output = Result<Result<(), GroupError>, actors::CallError>>,
+    {
         let shared = self.shared.as_ref().ok_or(GroupError::NotDistributed)?;
-        let server = shared
-            .server
-            .get()
-            .cloned()
-            .ok_or_else(|| GroupError::ScopeDown(shared.scope.clone()))?;
-        Ok((shared, server))
+        let down = || GroupError::ScopeDown(shared.scope.clone());
+        let server = shared.ready_server(None).await.ok_or_else(down)?;
+        match request(server.clone()).await {
+            Ok(answer) => answer,
+            Err(actors::CallError::NoProc) => {
+                let server = shared.ready_server(Some(&server)).await.ok_or_else(down)?;
+                request(server).await.map_err(|_| down())?
+            }
+            Err(_) => Err(down()),
+        }
     }
 
     /// Adds `pid`, a process of this node, to `group`; every connected node will list it. A
     /// process may join a group several times, and is listed as many times. When it ends, it
     /// leaves all its groups.
     pub async fn join(&self, group: &str, pid: impl Into<AnyPid>) -> Result<(), GroupError> {
-        let (shared, server) = self.server()?;
-        server
-            .join(group.to_string(), pid.into())
+        let pid = pid.into();
+        self.ask(|server| server.join(group.to_string(), pid.clone()).into_future())
             .await
-            .map_err(|_| GroupError::ScopeDown(shared.scope.clone()))?
     }
 
     /// Removes one of `pid`'s memberships of `group`; [`GroupError::NotJoined`] if it has none.
     pub async fn leave(&self, group: &str, pid: impl Into<AnyPid>) -> Result<(), GroupError> {
-        let (shared, server) = self.server()?;
-        server
-            .leave(group.to_string(), pid.into())
+        let pid = pid.into();
+        self.ask(|server| server.leave(group.to_string(), pid.clone()).into_future())
             .await
-            .map_err(|_| GroupError::ScopeDown(shared.scope.clone()))?
     }
 
     /// Every member of `group` this node knows of, on any connected node: a local read. A

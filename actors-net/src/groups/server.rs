@@ -4,35 +4,11 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use actors::{AnyPid, Ctx, Down, MonitorRef, Node, Pid, actor};
+use actors::dist::Origin;
+use actors::{AnyPid, Ctx, Down, MonitorRef, Pid, actor};
 
 use super::{GroupError, Shared, remove_from, server_name};
-use crate::node::{DistNode, NodeEvent};
-
-/// Starts the server of `shared`'s scope on `node`, and has it discover the connected nodes.
-pub(crate) fn start(node: &Node, shared: Arc<Shared>) {
-    let server = node.spawn(GroupServer {
-        shared: shared.clone(),
-        local: HashMap::new(),
-        peers: HashMap::new(),
-    });
-    let _ = node.register(&server_name(&shared.scope), &server);
-    let _ = shared.server.set(server.clone());
-    // Subscribed before reading the nodes connected now: a node is discovered at least once.
-    let mut events = node.monitor_nodes();
-    for peer in node.nodes() {
-        let _ = server.node_up(peer);
-    }
-    actors::rt::spawn(async move {
-        while let Some(event) = events.next().await {
-            if let NodeEvent::Up(peer) = event {
-                if server.node_up(peer).is_err() {
-                    return;
-                }
-            }
-        }
-    });
-}
+use crate::node::DistNode;
 
 /// A local member: the monitor that tells when it ends, and its groups (once per join).
 struct Member {
@@ -57,6 +33,14 @@ pub struct GroupServer {
 }
 
 impl GroupServer {
+    pub(crate) fn new(shared: Arc<Shared>) -> Self {
+        GroupServer {
+            shared,
+            local: HashMap::new(),
+            peers: HashMap::new(),
+        }
+    }
+
     /// This node's members, as a `sync` carries them.
     fn local_groups(&self) -> Vec<(String, Vec<AnyPid>)> {
         self.shared
@@ -92,6 +76,42 @@ impl GroupServer {
 
 #[actor]
 impl GroupServer {
+    /// A server (re)started: it watches this node's members again, forgets what peers said
+    /// (their servers watched the last one and saw it end), and discovers them anew.
+    fn started(&mut self, ctx: &mut Ctx<Self>) {
+        let mut members: HashMap<AnyPid, Vec<String>> = HashMap::new();
+        {
+            let mut table = self.shared.write();
+            for (group, pids) in &table.local {
+                for pid in pids.iter() {
+                    members.entry(pid.clone()).or_default().push(group.clone());
+                }
+            }
+            // The members of other nodes come back with their servers' syncs.
+            let remote: Vec<(String, Vec<AnyPid>)> = table
+                .all
+                .iter()
+                .map(|(g, all)| {
+                    let local = table.local.get(g).map_or(&[][..], |m| &m[..]);
+                    (g.clone(), difference(all, local))
+                })
+                .collect();
+            for (group, pids) in remote {
+                table.remove(&group, &pids, false);
+            }
+        }
+        for (pid, groups) in members {
+            let monitor = ctx.monitor(&pid);
+            self.local.insert(pid, Member { monitor, groups });
+        }
+        self.shared.set_server(Some(ctx.pid()));
+        let node = ctx.node();
+        let me = ctx.pid();
+        for peer in node.nodes() {
+            let _ = me.node_up(peer);
+        }
+    }
+
     fn on_down(&mut self, down: Down, ctx: &mut Ctx<Self>) {
         if let Some(member) = self.local.remove(&down.pid) {
             let mut left: HashMap<String, Vec<AnyPid>> = HashMap::new();
@@ -105,7 +125,7 @@ impl GroupServer {
             drop(table);
             for (group, pids) in left {
                 self.broadcast(ctx, |peer, me| {
-                    let _ = peer.left(me, group.clone(), pids.clone());
+                    let _ = peer.left(Origin::local(), me, group.clone(), pids.clone());
                 });
             }
         } else {
@@ -139,7 +159,7 @@ impl GroupServer {
         let pids = vec![pid];
         self.shared.write().add(&group, &pids, true);
         self.broadcast(ctx, |peer, me| {
-            let _ = peer.joined(me, group.clone(), pids.clone());
+            let _ = peer.joined(Origin::local(), me, group.clone(), pids.clone());
         });
         Ok(())
     }
@@ -166,21 +186,21 @@ impl GroupServer {
         let pids = vec![pid];
         self.shared.write().remove(&group, &pids, true);
         self.broadcast(ctx, |peer, me| {
-            let _ = peer.left(me, group.clone(), pids.clone());
+            let _ = peer.left(Origin::local(), me, group.clone(), pids.clone());
         });
         Ok(())
     }
 
     /// `peer` asks for this node's members: answer, and discover it back if it is new.
     #[handle(cast)]
-    fn discover(&mut self, peer: Pid<GroupServer>, ctx: &mut Ctx<Self>) {
-        if peer.node() == ctx.node().name() {
+    fn discover(&mut self, origin: Origin, peer: Pid<GroupServer>, ctx: &mut Ctx<Self>) {
+        if peer.node() == ctx.node().name() || !speaks_for(&origin, &peer) {
             return;
         }
         let me = ctx.pid();
-        let _ = peer.sync(me.clone(), self.local_groups());
+        let _ = peer.sync(Origin::local(), me.clone(), self.local_groups());
         if self.know(&peer, ctx) {
-            let _ = peer.discover(me);
+            let _ = peer.discover(Origin::local(), me);
         }
     }
 
@@ -188,11 +208,12 @@ impl GroupServer {
     #[handle(cast)]
     fn sync(
         &mut self,
+        origin: Origin,
         peer: Pid<GroupServer>,
         groups: Vec<(String, Vec<AnyPid>)>,
         ctx: &mut Ctx<Self>,
     ) {
-        if peer.node() == ctx.node().name() {
+        if peer.node() == ctx.node().name() || !speaks_for(&origin, &peer) {
             return;
         }
         self.know(&peer, ctx);
@@ -218,7 +239,10 @@ impl GroupServer {
 
     /// `pids` of `peer`'s node joined `group`.
     #[handle(cast)]
-    fn joined(&mut self, peer: Pid<GroupServer>, group: String, pids: Vec<AnyPid>) {
+    fn joined(&mut self, origin: Origin, peer: Pid<GroupServer>, group: String, pids: Vec<AnyPid>) {
+        if !speaks_for(&origin, &peer) {
+            return;
+        }
         // From a peer not known yet, this is ignored: its `sync` will carry it.
         let pids = of_node(&peer, pids);
         if let Some(known) = self.peers.get_mut(&peer) {
@@ -233,7 +257,10 @@ impl GroupServer {
 
     /// `pids` of `peer`'s node left `group`.
     #[handle(cast)]
-    fn left(&mut self, peer: Pid<GroupServer>, group: String, pids: Vec<AnyPid>) {
+    fn left(&mut self, origin: Origin, peer: Pid<GroupServer>, group: String, pids: Vec<AnyPid>) {
+        if !speaks_for(&origin, &peer) {
+            return;
+        }
         if let Some(known) = self.peers.get_mut(&peer) {
             let Some(members) = known.groups.get_mut(&group) else {
                 return;
@@ -256,7 +283,7 @@ impl GroupServer {
         actors::rt::spawn(async move {
             // A node without this scope has nothing to tell; it discovers us when it starts it.
             if let Ok(server) = node.whereis_on::<GroupServer>(&name, &peer).await {
-                let _ = server.discover(me);
+                let _ = server.discover(Origin::local(), me);
             }
         });
     }
@@ -270,6 +297,16 @@ fn own(pid: &AnyPid, ctx: &Ctx<GroupServer>) -> Result<(), GroupError> {
         Ok(())
     } else {
         Err(GroupError::NotLocal(pid.to_string()))
+    }
+}
+
+/// True if `peer`, a server named in a message, is of the node the message came from: a
+/// server speaks only for itself, never in the name of a third node's.
+fn speaks_for(origin: &Origin, peer: &Pid<GroupServer>) -> bool {
+    match origin.node() {
+        Some(from) => from.name() == peer.node() && from.creation() == peer.any().creation(),
+        // From this node: only a local test or tool would send it, and it is trusted.
+        None => true,
     }
 }
 
