@@ -49,7 +49,7 @@ pub(crate) async fn start(node: &Node, net: &Arc<Net>) {
             match event {
                 NodeEvent::Up(peer) => {
                     if let Some(server) = global {
-                        let _ = server.node_up(peer.clone());
+                        let _ = server.node_up(peer.clone(), false);
                     }
                     for scope in scopes {
                         if let Some(server) = scope.server() {

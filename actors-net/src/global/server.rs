@@ -362,6 +362,24 @@ impl GlobalServer {
             .is_some_and(|(h, _)| origin.speaks_for(h.node(), ctx.node().name()))
     }
 
+    /// Sends `to` this node's failed links, its table and its exclusions.
+    fn send_table(&self, to: &Pid<GlobalServer>, answer: bool, ctx: &Ctx<Self>) {
+        let table: Vec<(String, AnyPid)> = self
+            .shared
+            .read()
+            .by_name
+            .iter()
+            .map(|(n, p)| (n.clone(), p.clone()))
+            .collect();
+        let excluded: Vec<(String, Vec<AnyPid>)> = self
+            .excluded
+            .iter()
+            .map(|(n, x)| (n.clone(), x.clone()))
+            .collect();
+        let _ = to.severed(Origin::local(), self.told.clone());
+        let _ = to.sync(Origin::local(), ctx.pid(), answer, table, excluded);
+    }
+
     /// Tells every peer this node's failed links, if they changed since it last did.
     fn tell_severed(&mut self, ctx: &Ctx<Self>) {
         let Some(net) = Self::net(ctx) else { return };
@@ -426,10 +444,11 @@ impl GlobalServer {
             self.watch(pid, ctx);
         }
         lock(&self.shared.peers).clear();
+        self.told = Self::net(ctx).map(|n| n.severed()).unwrap_or_default();
         let node = ctx.node();
         let me = ctx.pid();
         for peer in node.nodes() {
-            let _ = me.node_up(peer);
+            let _ = me.node_up(peer, true);
         }
     }
 
@@ -526,14 +545,26 @@ impl GlobalServer {
         }
     }
 
-    /// A peer's table, and the pids it knows lost their names, when the two nodes connect.
+    /// A peer's server, its table, and the pids it knows lost their names: when the two
+    /// nodes connect, or when that server (re)starts and asks for this one's (`answer`).
     #[handle(cast)]
     fn sync(
         &mut self,
+        origin: Origin,
+        from: Pid<GlobalServer>,
+        answer: bool,
         names: Vec<(String, AnyPid)>,
         excluded: Vec<(String, Vec<AnyPid>)>,
         ctx: &mut Ctx<Self>,
     ) {
+        let node = ctx.node();
+        if from.node() == node.name() || !origin.speaks_for(from.node(), node.name()) {
+            return;
+        }
+        lock(&self.shared.peers).insert(from.node().to_string(), from.clone());
+        if answer {
+            self.send_table(&from, false, ctx);
+        }
         for (name, losers) in excluded {
             if self.excluded.contains_key(&name)
                 || self.excluded.len() < self.shared.limits.max_names
@@ -569,9 +600,10 @@ impl GlobalServer {
         self.keep_partitions_clean(ctx);
     }
 
-    /// A node connected: find its server, send it this table and this node's failed links.
+    /// A node connected: find its server, send it this node's failed links and table. A
+    /// server that has just (re)started also asks for the peer's table back.
     #[handle(cast)]
-    async fn node_up(&mut self, peer: String, ctx: &mut Ctx<Self>) {
+    async fn node_up(&mut self, peer: String, answer: bool, ctx: &mut Ctx<Self>) {
         self.tell_severed(ctx);
         self.keep_partitions_clean(ctx);
         let node = ctx.node();
@@ -579,20 +611,7 @@ impl GlobalServer {
             return;
         };
         lock(&self.shared.peers).insert(peer, server.clone());
-        let table: Vec<(String, AnyPid)> = self
-            .shared
-            .read()
-            .by_name
-            .iter()
-            .map(|(n, p)| (n.clone(), p.clone()))
-            .collect();
-        let excluded: Vec<(String, Vec<AnyPid>)> = self
-            .excluded
-            .iter()
-            .map(|(n, x)| (n.clone(), x.clone()))
-            .collect();
-        let _ = server.severed(Origin::local(), self.told.clone());
-        let _ = server.sync(table, excluded);
+        self.send_table(&server, answer, ctx);
     }
 
     /// A node's connection is lost: tell the others if the link failed.

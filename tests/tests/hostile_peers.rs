@@ -1,0 +1,290 @@
+//! Peers that lie or push: a handshake that claims another node's name and stalls, frames
+//! announced larger than what is sent, a peer list of thousands of names, and an
+//! authenticated peer filling tables or taking locks in another node's name. Each is bounded,
+//! and the node keeps serving everyone else.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use actors::dist::Origin;
+use actors::rt::block_on;
+use actors::rt::io::{ReadExt, WriteExt};
+use actors_integration::*;
+use actors_net::frame::{self, Control};
+use actors_net::global::{GlobalError, GlobalServer, SERVER_NAME};
+use actors_net::handshake;
+use actors_net::prelude::*;
+use actors_net::transport::{Stream, Tcp, Transport};
+
+const WAIT: Duration = Duration::from_secs(10);
+
+fn addr_of(name: &str) -> &str {
+    name.rsplit_once('@')
+        .map(|(_, a)| a)
+        .expect("name@host:port")
+}
+
+/// Reads until the peer closes, within `limit`; true if it closed.
+async fn closed_by_peer(stream: &mut Stream, limit: Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    let read_to_end = async {
+        loop {
+            match stream.reader.read(&mut buf).await {
+                Ok(0) | Err(_) => return true,
+                Ok(_) => continue,
+            }
+        }
+    };
+    actors::rt::timeout(limit, read_to_end)
+        .await
+        .unwrap_or(false)
+}
+
+/// An authenticated peer speaking raw frames to `to`.
+async fn rogue(name: &str, to: &Node) -> (Stream, String) {
+    let me = actors::NodeId::new(&format!("{name}@127.0.0.1:1"), 77);
+    let mut s = Tcp.dial(addr_of(to.name())).await.unwrap();
+    handshake::initiate(&mut s, &me, COOKIE.as_bytes(), to.name())
+        .await
+        .unwrap();
+    let joined = me.name().to_string();
+    until("the rogue to be connected", WAIT, || async {
+        to.nodes().contains(&joined)
+    })
+    .await;
+    (s, joined)
+}
+
+/// The first handshake message, as a node sends it.
+#[derive(serde::Serialize)]
+struct Hello {
+    version: u32,
+    name: String,
+    creation: u32,
+    nonce: serde_bytes::ByteBuf,
+}
+
+#[test]
+fn a_squatter_without_the_cookie_keeps_nobody_out() {
+    block_on(async {
+        let (a, b) = (start("a").await, start("b").await);
+        // Somebody claims to be b on a, reads the challenge, and stalls: no proof comes.
+        let mut squat = Tcp.dial(addr_of(a.name())).await.unwrap();
+        let mut hello = Vec::new();
+        actors::wire::encode(
+            &Hello {
+                version: handshake::VERSION,
+                name: b.name().to_string(),
+                creation: 1,
+                nonce: serde_bytes::ByteBuf::from(vec![7u8; 32]),
+            },
+            &mut hello,
+        )
+        .unwrap();
+        let mut out = (hello.len() as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(&hello);
+        squat.writer.write_all(&out).await.unwrap();
+        let mut len = [0u8; 4];
+        squat.reader.read_exact(&mut len).await.unwrap();
+        let mut challenge = vec![0u8; u32::from_be_bytes(len) as usize];
+        squat.reader.read_exact(&mut challenge).await.unwrap();
+        // While it stalls, the real b connects to a, and a to b: nothing was reserved.
+        b.connect(a.name()).await.expect("the real b gets in");
+        assert!(a.nodes().contains(&b.name().to_string()));
+        let (c, d) = (start("c").await, start("d").await);
+        let mut squat_d = Tcp.dial(addr_of(c.name())).await.unwrap();
+        let mut hello = Vec::new();
+        actors::wire::encode(
+            &Hello {
+                version: handshake::VERSION,
+                name: d.name().to_string(),
+                creation: 1,
+                nonce: serde_bytes::ByteBuf::from(vec![9u8; 32]),
+            },
+            &mut hello,
+        )
+        .unwrap();
+        let mut out = (hello.len() as u32).to_be_bytes().to_vec();
+        out.extend_from_slice(&hello);
+        squat_d.writer.write_all(&out).await.unwrap();
+        c.connect(d.name()).await.expect("c's own dial to d works");
+        // The squatter's proof, when it comes, is wrong: it is cut, the real links stay.
+        squat
+            .writer
+            .write_all(&[0, 0, 0, 3, 1, 2, 3])
+            .await
+            .unwrap();
+        assert!(closed_by_peer(&mut squat, WAIT).await);
+        assert!(a.nodes().contains(&b.name().to_string()));
+        assert!(c.nodes().contains(&d.name().to_string()));
+    });
+}
+
+#[test]
+fn partial_frames_are_bounded_across_all_connections() {
+    block_on(async {
+        let a = Node::builder("a@127.0.0.1:0")
+            .cookie(COOKIE)
+            .max_partial_frames(1 << 20)
+            .start()
+            .await
+            .unwrap();
+        let b = start("b").await;
+        b.connect(a.name()).await.unwrap();
+        let counter = a.spawn(Counter { n: 0 });
+        a.register("c", &counter).unwrap();
+        let remote: Pid<Counter> = b.whereis_on("c", a.name()).await.unwrap();
+        // Two peers each announce a 4 MiB frame, four times the budget, and send 600 KiB.
+        let (mut r1, n1) = rogue("r1", &a).await;
+        let (mut r2, n2) = rogue("r2", &a).await;
+        for r in [&mut r1, &mut r2] {
+            r.writer
+                .write_all(&(4u32 << 20).to_be_bytes())
+                .await
+                .unwrap();
+        }
+        let chunk = vec![0u8; 600 * 1024];
+        let (w1, w2) = futures::join!(r1.writer.write_all(&chunk), r2.writer.write_all(&chunk));
+        let _ = (w1, w2);
+        // Together they would hold more than the budget: one of them is cut. The other,
+        // holding what it sent and no more, is still connected.
+        until("one of the two to be cut", WAIT, || async {
+            let nodes = a.nodes();
+            nodes.contains(&n1) != nodes.contains(&n2)
+        })
+        .await;
+        assert_eq!(remote.add(1).await, Ok(1), "the node serves everyone else");
+    });
+}
+
+#[test]
+fn a_peer_list_of_thousands_is_capped_and_dialled_a_few_at_a_time() {
+    block_on(async {
+        // A listener that accepts and never answers: each dial to it stalls in its handshake.
+        let tarpit = actors::rt::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap();
+        let port = tarpit.local_addr().unwrap().port();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let seen = accepted.clone();
+        actors::rt::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = tarpit.accept().await {
+                seen.fetch_add(1, Ordering::SeqCst);
+                held.push(s);
+            }
+        });
+        let victim = Node::builder("v@127.0.0.1:0")
+            .cookie(COOKIE)
+            .handshake_timeout(Duration::from_millis(500))
+            .max_peers(10)
+            .start()
+            .await
+            .unwrap();
+        let friend = start("friend").await;
+        friend.connect(victim.name()).await.unwrap();
+        let (mut r, _) = rogue("flood", &victim).await;
+        let names: Vec<String> = (0..20_000)
+            .map(|i| format!("t{i}@127.0.0.1:{port}"))
+            .chain(["x".repeat(10_000), "no-address".into()])
+            .collect();
+        let mut cbor = Vec::new();
+        actors::wire::encode(&Control::Peers(names), &mut cbor).unwrap();
+        let mut out = Vec::new();
+        frame::control(&mut out, &cbor);
+        r.writer.write_all(&out).await.unwrap();
+        until("the victim to start dialling", WAIT, || async {
+            accepted.load(Ordering::SeqCst) > 0
+        })
+        .await;
+        // Two peers connected, room for eight more: never more than eight dials, ever.
+        let watch = std::time::Instant::now() + Duration::from_millis(1500);
+        while std::time::Instant::now() < watch {
+            assert!(accepted.load(Ordering::SeqCst) <= 8);
+            actors::rt::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(victim.nodes().contains(&friend.name().to_string()));
+        // Once the stalled dials time out, a real node gets in.
+        let late = start("late").await;
+        until("a real node to connect", WAIT, || async {
+            late.connect(victim.name()).await.is_ok()
+        })
+        .await;
+    });
+}
+
+#[test]
+fn an_authenticated_peer_cannot_grow_tables_without_bound_or_lock_for_another_node() {
+    block_on(async {
+        let mut nodes = Vec::new();
+        for name in ["n0", "n1"] {
+            nodes.push(
+                Node::builder(&format!("{name}@127.0.0.1:0"))
+                    .cookie(COOKIE)
+                    .global_limits(10, 5)
+                    .start()
+                    .await
+                    .unwrap(),
+            );
+        }
+        nodes[1].connect(nodes[0].name()).await.unwrap();
+        let (n0, n1) = (&nodes[0], &nodes[1]);
+        // Names: ten fit, the eleventh is refused, and nothing is half done.
+        for i in 0..10 {
+            let pid = n1.spawn(Counter { n: 0 });
+            n1.global().register(&format!("n{i}"), &pid).await.unwrap();
+        }
+        let extra = n1.spawn(Counter { n: 0 });
+        assert_eq!(
+            n1.global().register("one-too-many", &extra).await,
+            Err(GlobalError::TableFull(10))
+        );
+        assert_eq!(n0.global().registered_names().len(), 10);
+        assert!(n0.global().whereis_any("one-too-many").is_none());
+        // Locks: one node's processes may hold five on each server.
+        let (holder, _) = probe(n1);
+        for i in 0..5 {
+            n1.global()
+                .set_lock(&format!("l{i}"), &holder)
+                .await
+                .unwrap();
+        }
+        assert_eq!(
+            n1.global().set_lock("l5", &holder).await,
+            Err(GlobalError::TableFull(5))
+        );
+        // n1 asks n0's server, over the wire, to take a lock in the name of n0's own server
+        // (the holder of n0's registrations): refused, so n0 registers as before.
+        let server: Pid<GlobalServer> = n1.whereis_on(SERVER_NAME, n0.name()).await.unwrap();
+        let own: Pid<GlobalServer> = n0.whereis(SERVER_NAME).unwrap();
+        let (taken, why) = server
+            .lock(
+                Origin::local(),
+                vec!["global:name:target".into()],
+                own.any(),
+                0,
+                None,
+            )
+            .await
+            .unwrap();
+        assert!(!taken);
+        assert!(matches!(why, Some(GlobalError::NotLocal(_))));
+        // And commits a name without its lock: refused too.
+        let squatter = n1.spawn(Counter { n: 0 });
+        assert_eq!(
+            server
+                .commit(Origin::local(), "target".into(), squatter.any())
+                .await,
+            Ok(Err(GlobalError::Busy("target".into())))
+        );
+        // Room is made again as locks and names are released.
+        for i in 0..5 {
+            n1.global().del_lock(&format!("l{i}"), &holder).await.unwrap();
+        }
+        n1.global().unregister("n0").await.unwrap();
+        let target = n0.spawn(Counter { n: 0 });
+        n0.global().register("target", &target).await.unwrap();
+        assert_eq!(n1.global().whereis_any("target"), Some(target.any()));
+    });
+}
