@@ -39,7 +39,7 @@ fn full_mesh(nodes: &[Node]) -> bool {
 async fn chatter(nodes: &[Node]) -> std::sync::Arc<std::sync::atomic::AtomicBool> {
     let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
     for n in nodes {
-        n.register("chatter", &n.spawn(Counter { n: 0 })).unwrap();
+        n.register("chatter", n.spawn(Counter { n: 0 })).unwrap();
     }
     for node in nodes {
         // Each target found through the wire, so that sends go over the connections.
