@@ -2,8 +2,9 @@
 //!
 //! A [`ChildNode`] is always killed and reaped when dropped, also when a test fails.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -13,33 +14,65 @@ pub struct ChildNode {
     /// The node's name, with the port it picked.
     pub name: String,
     frozen: bool,
+    /// Commands to the node, for binaries that take them (`soaknode`).
+    stdin: Option<ChildStdin>,
+    /// The node's output, line by line, after `READY`.
+    lines: mpsc::Receiver<String>,
+    /// Numbers the commands, so that a late answer is never taken for the next one's.
+    asked: u64,
 }
 
 impl ChildNode {
     /// Starts `bin` (the `testnode` binary: `env!("CARGO_BIN_EXE_testnode")`) as a node named
     /// `name` (port 0 picks one), connected to `connect`, and waits until it says it is ready.
     pub fn start(bin: &str, name: &str, connect: &[&str], extra: &[&str]) -> ChildNode {
+        Self::start_logged(bin, name, connect, extra, None)
+    }
+
+    /// As [`ChildNode::start`], with the node's log (stderr) appended to `log` if given.
+    pub fn start_logged(
+        bin: &str,
+        name: &str,
+        connect: &[&str],
+        extra: &[&str],
+        log: Option<&Path>,
+    ) -> ChildNode {
         let mut cmd = Command::new(bin);
         cmd.arg("--name")
             .arg(name)
             .arg("--cookie")
             .arg(crate::COOKIE)
             .args(extra)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped());
+        match log {
+            Some(path) => {
+                let file = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .expect("the log file opens");
+                cmd.stderr(file);
+            }
+            None => {
+                cmd.stderr(Stdio::inherit());
+            }
+        }
         for peer in connect {
             cmd.arg("--connect").arg(peer);
         }
         let mut child = cmd.spawn().expect("the test node binary starts");
         let stdout = child.stdout.take().expect("piped stdout");
+        let stdin = child.stdin.take();
         let (tx, rx) = mpsc::channel();
         std::thread::spawn(move || {
-            let mut lines = BufReader::new(stdout).lines();
-            if let Some(Ok(line)) = lines.next() {
-                let _ = tx.send(line);
+            // Keeps draining, so the child never blocks on a full pipe.
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
             }
-            // Keep draining so the child never blocks on a full pipe.
-            for _ in lines {}
         });
         let line = match rx.recv_timeout(Duration::from_secs(20)) {
             Ok(line) => line,
@@ -57,6 +90,28 @@ impl ChildNode {
             child,
             name,
             frozen: false,
+            stdin,
+            lines: rx,
+            asked: 0,
+        }
+    }
+
+    /// Sends a command line, numbered (`<n> <command>`), and returns the answer the node
+    /// gives with the same number (`<n> <answer>`), within `limit`. Answers to earlier
+    /// commands that came too late are passed over.
+    pub fn ask(&mut self, command: &str, limit: Duration) -> Option<String> {
+        self.asked += 1;
+        let n = self.asked;
+        let stdin = self.stdin.as_mut()?;
+        writeln!(stdin, "{n} {command}").ok()?;
+        stdin.flush().ok()?;
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = self.lines.recv_timeout(left).ok()?;
+            if let Some(answer) = line.strip_prefix(&format!("{n} ")) {
+                return Some(answer.to_string());
+            }
         }
     }
 

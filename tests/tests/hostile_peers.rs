@@ -280,7 +280,10 @@ fn an_authenticated_peer_cannot_grow_tables_without_bound_or_lock_for_another_no
         );
         // Room is made again as locks and names are released.
         for i in 0..5 {
-            n1.global().del_lock(&format!("l{i}"), &holder).await.unwrap();
+            n1.global()
+                .del_lock(&format!("l{i}"), &holder)
+                .await
+                .unwrap();
         }
         n1.global().unregister("n0").await.unwrap();
         let target = n0.spawn(Counter { n: 0 });

@@ -1,0 +1,24 @@
+//! A control frame's CBOR as a peer may send it: it decodes or is refused, never panics, and
+//! what decodes encodes and decodes to the same value.
+#![no_main]
+
+use std::sync::OnceLock;
+
+use actors::Node;
+use actors_net::frame::Control;
+use libfuzzer_sys::fuzz_target;
+
+fn node() -> &'static Node {
+    static NODE: OnceLock<Node> = OnceLock::new();
+    NODE.get_or_init(Node::local)
+}
+
+fuzz_target!(|data: &[u8]| {
+    let Ok(control) = actors::wire::decode::<Control>(node(), data) else {
+        return;
+    };
+    let mut again = Vec::new();
+    actors::wire::encode(&control, &mut again).expect("a decoded control frame encodes");
+    let back: Control = actors::wire::decode(node(), &again).expect("and decodes again");
+    assert_eq!(back, control);
+});
