@@ -14,7 +14,7 @@ use crate::net::Net;
 const READ_BUFFER: usize = 64 * 1024;
 
 /// How long a connection closed on purpose may take to send what was queued on it.
-const FAREWELL: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const FAREWELL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Bytes of frames that have begun to arrive but are not complete, on all connections of a
 /// node together: reserved as the bytes arrive, released when the frame is handled.
@@ -141,6 +141,11 @@ pub(crate) async fn read_loop(
     };
     let mut body = Vec::new();
     let reason = loop {
+        // A connection closed here takes nothing more from the peer, even what was already
+        // on its way: what depended on it has been released.
+        if conn.is_closed() {
+            break "closed".to_string();
+        }
         let mut len = [0u8; frame::LEN];
         if let Err(e) = reader.read_exact(&mut len).await {
             break format!("read failed: {e}");

@@ -425,6 +425,15 @@ impl Net {
             if !conn.set_down(reason, loss == Loss::Quiet) {
                 return;
             }
+            if was_up && loss == Loss::Quiet {
+                // The writer cuts the stream once the goodbye is out; a peer that reads
+                // nothing does not keep it open past the farewell time.
+                let conn = conn.clone();
+                actors::rt::spawn(async move {
+                    actors::rt::sleep(crate::io::FAREWELL).await;
+                    conn.cut();
+                });
+            }
             if peers
                 .conns
                 .get(&conn.name)
