@@ -50,6 +50,7 @@ impl Net {
                 let responder = Box::new(NetResponder {
                     conn: Arc::downgrade(conn),
                     call_ref,
+                    max_frame: self.config.max_frame,
                 });
                 if to.creation == self.id.creation() {
                     // Failures are answered to the caller by `deliver` itself.
@@ -216,6 +217,7 @@ impl Net {
 struct NetResponder {
     conn: std::sync::Weak<Conn>,
     call_ref: u64,
+    max_frame: usize,
 }
 
 impl NetResponder {
@@ -230,8 +232,15 @@ impl NetResponder {
 
 impl Responder for NetResponder {
     fn respond(self: Box<Self>, payload: Vec<u8>) {
-        if let Some(conn) = self.conn.upgrade() {
-            let _ = conn.enqueue(|out| frame::reply(out, self.call_ref, &payload));
+        let Some(conn) = self.conn.upgrade() else {
+            return;
+        };
+        let size = 1 + 8 + payload.len();
+        if size > self.max_frame {
+            // The reply cannot cross: the caller learns why, and the connection carries on.
+            let max = self.max_frame;
+            return self.fail(CallError::Wire(actors::WireError::TooLarge { size, max }));
         }
+        let _ = conn.enqueue(|out| frame::reply(out, self.call_ref, &payload));
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use actors::dist::{Backlog, Outbound, Router, Signal};
-use actors::{AnyPid, CallError, ExitReason};
+use actors::{AnyPid, CallError, ExitReason, WireError};
 
 use crate::connection::{QueueError, lock};
 use crate::frame::{self, Control, Target};
@@ -27,14 +27,22 @@ impl Router for NetRouter {
         let conn = self.net.conn_for(to).ok_or(CallError::NoConnection)?;
         let call_ref = msg.is_call.then(|| conn.next_call_ref());
         let mut failed = None;
+        let max = self.net.config.max_frame;
         // The message is encoded straight into the connection's buffer. A call's reply is
-        // registered before the lock is released, so even the fastest reply finds it.
+        // registered before the lock is released, so even the fastest reply finds it. A
+        // message larger than a frame may be is taken back out: it fails alone, and the
+        // connection carries on.
         let queued = conn.enqueue(|out| {
             let start = match call_ref {
                 Some(r) => frame::begin_call(out, to_target, msg.identity, r),
                 None => frame::begin_cast(out, to_target, msg.identity),
             };
             match (msg.encode)(out) {
+                Ok(_) if out.len() - start - frame::LEN > max => {
+                    let size = out.len() - start - frame::LEN;
+                    out.truncate(start);
+                    failed = Some(WireError::TooLarge { size, max });
+                }
                 Ok(pending) => {
                     frame::finish(out, start);
                     if let (Some(r), Some(p)) = (call_ref, pending) {

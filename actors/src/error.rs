@@ -71,6 +71,15 @@ pub enum WireError {
     /// The bytes are not a valid message of the expected type.
     #[error("cannot decode: {0}")]
     Decode(String),
+    /// The encoded message is larger than a frame may be: it was not sent, and the connection
+    /// and everything else on it carry on.
+    #[error("the message of {size} bytes exceeds the frame limit of {max}")]
+    TooLarge {
+        /// The encoded size.
+        size: usize,
+        /// The limit.
+        max: usize,
+    },
 }
 
 /// Why a local name could not be registered.

@@ -83,6 +83,12 @@ impl Counter {
         self.n += bytes.len() as u64;
     }
 
+    /// `len` bytes: a reply larger than its request.
+    #[handle]
+    fn make_bytes(&self, len: u64) -> serde_bytes::ByteBuf {
+        serde_bytes::ByteBuf::from(vec![7u8; len as usize])
+    }
+
     /// A byte payload, sized by the caller, back.
     #[handle]
     fn echo_bytes(&self, bytes: serde_bytes::ByteBuf) -> serde_bytes::ByteBuf {

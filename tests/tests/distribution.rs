@@ -4,6 +4,7 @@
 use std::future::IntoFuture;
 use std::time::Duration;
 
+use actors::WireError;
 use actors::rt::block_on;
 use actors_integration::*;
 use actors_net::prelude::*;
@@ -370,5 +371,40 @@ fn a_node_shut_down_and_dropped_is_freed() {
             async move { weak.iter().all(|w| w.upgrade().is_none()) }
         })
         .await;
+    });
+}
+
+#[test]
+fn a_message_too_large_for_the_wire_fails_alone() {
+    block_on(async {
+        let nodes = cluster(2).await;
+        let (a, b) = (&nodes[0], &nodes[1]);
+        let counter = b.spawn(Counter { n: 0 });
+        b.register("c", &counter).unwrap();
+        let remote: Pid<Counter> = a.whereis_on("c", b.name()).await.unwrap();
+        let (watcher, log) = probe(a);
+        watcher.watch(remote.any()).await.unwrap();
+        let huge = serde_bytes::ByteBuf::from(vec![0u8; 5 << 20]);
+        // A call, a cast and a reply each larger than a frame (4 MiB) fail with TooLarge...
+        assert!(matches!(
+            remote.echo_bytes(huge.clone()).await,
+            Err(CallError::Wire(WireError::TooLarge { max, .. })) if max == 4 << 20
+        ));
+        assert!(matches!(
+            remote.absorb(huge),
+            Err(SendError::Wire(WireError::TooLarge { .. }))
+        ));
+        assert!(matches!(
+            remote.make_bytes(5 << 20).await,
+            Err(CallError::Wire(WireError::TooLarge { .. }))
+        ));
+        // ...and alone: the connection, the monitor across it and the process carry on.
+        assert_eq!(a.nodes(), vec![b.name().to_string()]);
+        assert_eq!(remote.add(1).await, Ok(1));
+        assert_eq!(
+            a.connection_info(b.name()).unwrap().monitors_held,
+            1 + SYSTEM_MONITORS
+        );
+        assert!(log.lock().unwrap().is_empty(), "no Down: nothing was lost");
     });
 }

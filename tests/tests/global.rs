@@ -453,3 +453,40 @@ fn a_lock_is_freed_when_its_holders_node_is_lost() {
             .unwrap();
     });
 }
+
+#[test]
+fn a_table_larger_than_a_frame_reaches_a_late_joiner() {
+    block_on(async {
+        let small = |name: &'static str| async move {
+            Node::builder(&format!("{name}@127.0.0.1:0"))
+                .cookie(COOKIE)
+                .max_frame(64 * 1024)
+                .start()
+                .await
+                .unwrap()
+        };
+        let a = small("a").await;
+        let pid = a.spawn(Counter { n: 0 });
+        let names: Vec<String> = (0..2_000)
+            .map(|i| format!("a-rather-long-name-{i:05}"))
+            .collect();
+        for (i, name) in names.iter().enumerate() {
+            // One process per name: a process holds at most one.
+            let p = if i == 0 {
+                pid.clone()
+            } else {
+                a.spawn(Counter { n: 0 })
+            };
+            a.global().register(name, &p).await.unwrap();
+        }
+        // About 150 KiB of table, more than two frames of this cluster: sent in parts.
+        let late = small("late").await;
+        late.connect(a.name()).await.unwrap();
+        let mut want = names.clone();
+        want.sort();
+        until("the late joiner to learn every name", WAIT, || async {
+            late.global().registered_names() == want
+        })
+        .await;
+    });
+}

@@ -39,8 +39,11 @@ pub struct GlobalServer {
     holders: HashMap<AnyPid, Holder>,
     /// Locks held by the processes of each node: what one node may hold here is bounded.
     locks_by_node: HashMap<String, usize>,
-    /// Conflicts this node decided: (name, smaller pid, greater pid).
+    /// Conflicts this node decided with a resolver that runs once: (name, smaller pid,
+    /// greater pid).
     decided: HashSet<(String, AnyPid, AnyPid)>,
+    /// Processes of this node that lost a name, and were stopped or told so, once.
+    acted: HashSet<(String, AnyPid)>,
     /// Pids that lost a name in a conflict: never bound to it again (until it is registered
     /// anew), whatever a table synced from a node that has not heard of it says.
     excluded: HashMap<String, Vec<AnyPid>>,
@@ -61,6 +64,7 @@ impl GlobalServer {
             holders: HashMap::new(),
             locks_by_node: HashMap::new(),
             decided: HashSet::new(),
+            acted: HashSet::new(),
             excluded: HashMap::new(),
             reports: HashMap::new(),
             told: Vec::new(),
@@ -134,8 +138,12 @@ impl GlobalServer {
         self.excluded.get(name).is_some_and(|x| x.contains(pid))
     }
 
-    /// `pids` lost `name`: unbinds it from them here, and keeps them from it.
+    /// `pids` lost `name`: unbinds it from them here, and keeps them from it. Under the
+    /// built-in resolvers, a loser of this node's own is acted on here, once, whichever way
+    /// this node learnt of the loss (a conflict of its own, or a peer's table).
     fn exclude(&mut self, name: &str, pids: &[AnyPid], ctx: &mut Ctx<Self>) {
+        let resolver = self.resolver();
+        let node = ctx.node();
         for pid in pids {
             if !self.is_excluded(name, pid) {
                 self.excluded
@@ -144,7 +152,25 @@ impl GlobalServer {
                     .push(pid.clone());
             }
             self.unbind(name, pid, ctx);
+            let own = pid.node() == node.name() && pid.creation() == node.id().creation();
+            if own && self.acted.insert((name.to_string(), pid.clone())) {
+                match resolver {
+                    Resolver::StopLoser => node.stop(pid, ExitReason::NameConflict),
+                    Resolver::NotifyLoser => node.exit(pid, ExitReason::NameConflict),
+                    _ => continue,
+                }
+                self.count_decision();
+                tracing::info!(name, loser = %pid, "name conflict: this node's process lost");
+            }
         }
+    }
+
+    fn resolver(&self) -> Resolver {
+        self.shared
+            .resolver
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
     }
 
     /// Merges a peer's table into ours.
@@ -173,7 +199,7 @@ impl GlobalServer {
     /// `name` is bound to two pids. The built-in resolvers choose by an order every node
     /// shares (the pid of the smaller node name keeps it), so every node that sees the
     /// conflict settles it the same way by itself, whatever order it heard of the two in;
-    /// only the winner's node acts on the loser, once. Other resolvers run once, on the node
+    /// the loser's own node acts on it (see `exclude`). Other resolvers run once, on the node
     /// of the smaller pid, which tells the others what it decided.
     fn conflict(&mut self, name: &str, a: AnyPid, b: AnyPid, ctx: &mut Ctx<Self>) {
         let (first, second) = if (a.node(), a.id()) <= (b.node(), b.id()) {
@@ -182,41 +208,29 @@ impl GlobalServer {
             (b, a)
         };
         let node = ctx.node();
-        let deciding = first.node() == node.name();
-        let key = (name.to_string(), first.clone(), second.clone());
-        let resolver = self
-            .shared
-            .resolver
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone();
-        let winner = match resolver {
+        let winner = match self.resolver() {
             Resolver::StopLoser | Resolver::NotifyLoser => {
-                if deciding && self.decided.insert(key) {
-                    self.count_decision();
-                    if matches!(resolver, Resolver::StopLoser) {
-                        node.stop(&second, ExitReason::NameConflict);
-                    } else {
-                        node.exit(&second, ExitReason::NameConflict);
-                    }
-                    tracing::info!(name, %first, %second, "name conflict: the first keeps it");
-                }
-                Some(first.clone())
+                return self.apply(name, &first, &second, Some(first.clone()), ctx);
             }
-            _ if !deciding || self.decided.contains(&key) => return,
+            _ if first.node() != node.name() => return,
+            _ if !self
+                .decided
+                .insert((name.to_string(), first.clone(), second.clone())) =>
+            {
+                return;
+            }
             Resolver::NotifyBoth => {
-                self.decided.insert(key);
                 self.count_decision();
                 node.exit(&first, ExitReason::NameConflict);
                 node.exit(&second, ExitReason::NameConflict);
                 None
             }
             Resolver::Custom(f) => {
-                self.decided.insert(key);
                 self.count_decision();
                 f(name, &first, &second)
             }
         };
+        tracing::info!(name, %first, %second, winner = ?winner, "name conflict resolved");
         self.apply(name, &first, &second, winner.clone(), ctx);
         for peer in self.peer_servers() {
             let _ = peer.resolved(
@@ -362,7 +376,8 @@ impl GlobalServer {
             .is_some_and(|(h, _)| origin.speaks_for(h.node(), ctx.node().name()))
     }
 
-    /// Sends `to` this node's failed links, its table and its exclusions.
+    /// Sends `to` this node's failed links, its table and its exclusions; a large table goes
+    /// in parts, each well within a frame.
     fn send_table(&self, to: &Pid<GlobalServer>, answer: bool, ctx: &Ctx<Self>) {
         let table: Vec<(String, AnyPid)> = self
             .shared
@@ -377,7 +392,32 @@ impl GlobalServer {
             .map(|(n, x)| (n.clone(), x.clone()))
             .collect();
         let _ = to.severed(Origin::local(), self.told.clone());
-        let _ = to.sync(Origin::local(), ctx.pid(), answer, table, excluded);
+        // Parts of at most a quarter of a frame, by a generous estimate of each entry's size.
+        let budget = Self::net(ctx).map_or(64 * 1024, |n| n.config.max_frame / 4);
+        let size = |name: &str, pids: &[AnyPid]| {
+            name.len() + pids.iter().map(|p| p.node().len() + 48).sum::<usize>()
+        };
+        let mut table = table.into_iter().peekable();
+        let mut excluded = excluded.into_iter().peekable();
+        let mut first = true;
+        while first || table.peek().is_some() || excluded.peek().is_some() {
+            let mut used = 0;
+            let mut fits = |n: &str, pids: &[AnyPid]| {
+                let fits = used == 0 || used + size(n, pids) <= budget;
+                if fits {
+                    used += size(n, pids);
+                }
+                fits
+            };
+            let names: Vec<_> =
+                std::iter::from_fn(|| table.next_if(|(n, p)| fits(n, std::slice::from_ref(p))))
+                    .collect();
+            let losers: Vec<_> =
+                std::iter::from_fn(|| excluded.next_if(|(n, x)| fits(n, x))).collect();
+            // Only the first part asks for an answer: one table back is enough.
+            let _ = to.sync(Origin::local(), ctx.pid(), answer && first, names, losers);
+            first = false;
+        }
     }
 
     /// Tells every peer this node's failed links, if they changed since it last did.
