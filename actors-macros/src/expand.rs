@@ -11,6 +11,7 @@ use crate::model::{ActorDecl, ActorImpl, Handler, HandlerKind, Hook, HookKind};
 
 /// `#[actor]` on the struct: the handle type `{Type}Api` and the wire name.
 pub fn decl(d: &ActorDecl) -> TokenStream {
+    let actors = crate::crate_path::actors();
     let ident = &d.ident;
     let vis = &d.vis;
     let api = format_ident!("{}Api", ident);
@@ -20,7 +21,7 @@ pub fn decl(d: &ActorDecl) -> TokenStream {
     api_generics
         .make_where_clause()
         .predicates
-        .push(parse_quote!(#ident #ty_g: ::actors::Actor));
+        .push(parse_quote!(#ident #ty_g: #actors::Actor));
     let api_where = &api_generics.where_clause;
     let name = match &d.name {
         Some(lit) => quote!(#lit),
@@ -36,20 +37,20 @@ pub fn decl(d: &ActorDecl) -> TokenStream {
     quote! {
         #[doc = #doc]
         #vis struct #api #generics #api_where {
-            route: ::actors::__private::Route<#ident #ty_g>,
+            route: #actors::__private::Route<#ident #ty_g>,
         }
 
-        impl #impl_g ::actors::__private::Api<#ident #ty_g> for #api #ty_g #api_where {
-            fn from_route(route: ::actors::__private::Route<#ident #ty_g>) -> Self {
+        impl #impl_g #actors::__private::Api<#ident #ty_g> for #api #ty_g #api_where {
+            fn from_route(route: #actors::__private::Route<#ident #ty_g>) -> Self {
                 #api { route }
             }
-            fn route(&self) -> &::actors::__private::Route<#ident #ty_g> {
+            fn route(&self) -> &#actors::__private::Route<#ident #ty_g> {
                 &self.route
             }
         }
 
         #[diagnostic::do_not_recommend]
-        impl #impl_g ::actors::Declared for #ident #ty_g #where_c {
+        impl #impl_g #actors::Declared for #ident #ty_g #where_c {
             const NAME: &'static str = #name;
         }
     }
@@ -199,6 +200,7 @@ fn message_enum(
     msg: &Ident,
     type_params: &[Ident],
 ) -> TokenStream {
+    let actors = crate::crate_path::actors();
     let generics = &a.generics;
     let where_c = &a.generics.where_clause;
     let defs = variants.iter().map(|v| {
@@ -207,7 +209,7 @@ fn message_enum(
         let reply = &v.reply;
         let reply = v
             .is_call()
-            .then(|| quote!(::actors::__private::Reply<#reply>));
+            .then(|| quote!(#actors::__private::Reply<#reply>));
         if tys.is_empty() && reply.is_none() {
             quote!(#ident)
         } else {
@@ -247,7 +249,8 @@ fn wire_codec(
     msg: &Ident,
     type_params: &[Ident],
 ) -> TokenStream {
-    let private = quote!(::actors::__private);
+    let actors = crate::crate_path::actors();
+    let private = quote!(#actors::__private);
     let (impl_g, ty_g, where_c) = a.generics.split_for_impl();
     let names = format_ident!("__{}WireNames", a.self_ident);
     let actor_name = a.self_ident.to_string();
@@ -346,7 +349,7 @@ fn wire_codec(
 
         #[allow(unused_imports, clippy::let_unit_value)]
         impl #impl_g #msg #ty_g #where_c {
-            fn __encode(&self, __out: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<(), ::actors::WireError> {
+            fn __encode(&self, __out: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<(), #actors::WireError> {
                 use #private::{Unencodable as _, ViaSerde as _};
                 match self {
                     #(#encode_arms)*
@@ -355,7 +358,7 @@ fn wire_codec(
                 ::core::result::Result::Ok(())
             }
 
-            fn __decode(__bytes: &[u8]) -> ::core::result::Result<Self, ::actors::WireError> {
+            fn __decode(__bytes: &[u8]) -> ::core::result::Result<Self, #actors::WireError> {
                 use #private::{Unencodable as _, ViaSerde as _};
                 let mut __input = __bytes;
                 let __tag = #private::take_tag(&mut __input)?;
@@ -369,16 +372,17 @@ fn wire_codec(
 }
 
 fn hook_fn(a: &ActorImpl, hook: &Hook) -> TokenStream {
+    let actors = crate::crate_path::actors();
     let self_ty = &a.self_ty;
     let name = format_ident!("{}", hook.kind.name());
     let (param, arg) = match hook.kind {
         HookKind::Started => (None, None),
         HookKind::Stopped => (
-            Some(quote!(__arg: &::actors::ExitReason,)),
+            Some(quote!(__arg: &#actors::ExitReason,)),
             Some(quote!(__arg)),
         ),
-        HookKind::OnDown => (Some(quote!(__arg: ::actors::Down,)), Some(quote!(__arg))),
-        HookKind::OnExit => (Some(quote!(__arg: ::actors::Exit,)), Some(quote!(__arg))),
+        HookKind::OnDown => (Some(quote!(__arg: #actors::Down,)), Some(quote!(__arg))),
+        HookKind::OnExit => (Some(quote!(__arg: #actors::Exit,)), Some(quote!(__arg))),
     };
     let total = usize::from(arg.is_some()) + usize::from(hook.ctx_pos.is_some());
     let mut plain = arg.into_iter();
@@ -391,7 +395,7 @@ fn hook_fn(a: &ActorImpl, hook: &Hook) -> TokenStream {
     let body = if hook.is_async {
         // An async hook gives up at its next await if the process is killed.
         quote! {
-            let __kill = ::actors::__private::KillSwitch::of(__ctx);
+            let __kill = #actors::__private::KillSwitch::of(__ctx);
             __kill.run(<#self_ty>::#name(self, #(#args),*)).await;
         }
     } else {
@@ -399,7 +403,7 @@ fn hook_fn(a: &ActorImpl, hook: &Hook) -> TokenStream {
     };
     quote! {
         #[allow(unused_variables)]
-        fn #name(&mut self, #param __ctx: &mut ::actors::Ctx<Self>) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send {
+        fn #name(&mut self, #param __ctx: &mut #actors::Ctx<Self>) -> impl ::core::future::Future<Output = ()> + ::core::marker::Send {
             async move { #body }
         }
     }
@@ -411,6 +415,7 @@ fn actor_trait(
     msg: &Ident,
     type_params: &[Ident],
 ) -> TokenStream {
+    let actors = crate::crate_path::actors();
     let self_ty = &a.self_ty;
     let (impl_g, ty_g, _) = a.generics.split_for_impl();
     let where_c = &a.generics.where_clause;
@@ -428,13 +433,13 @@ fn actor_trait(
             // An async handler gives up at its next await if the process is killed; its
             // caller then learns the exit reason.
             (true, true) => quote!(#pattern => {
-                let __kill = ::actors::__private::KillSwitch::of(__ctx);
+                let __kill = #actors::__private::KillSwitch::of(__ctx);
                 if let ::core::option::Option::Some(__r) = __kill.run(#call).await {
                     __reply.send(__r);
                 }
             }),
             (true, false) => quote!(#pattern => {
-                let __kill = ::actors::__private::KillSwitch::of(__ctx);
+                let __kill = #actors::__private::KillSwitch::of(__ctx);
                 __kill.run(#call).await;
             }),
         }
@@ -444,23 +449,23 @@ fn actor_trait(
     let hooks = a.hooks.iter().map(|h| hook_fn(a, h));
     let codec = if a.local {
         quote! {
-            fn encode_msg(_: &Self::Msg, _: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<(), ::actors::WireError> {
-                ::core::result::Result::Err(::actors::WireError::NotRemote(
-                    <Self as ::actors::Actor>::IDENTITY.name.into(),
+            fn encode_msg(_: &Self::Msg, _: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<(), #actors::WireError> {
+                ::core::result::Result::Err(#actors::WireError::NotRemote(
+                    <Self as #actors::Actor>::IDENTITY.name.into(),
                 ))
             }
-            fn decode_msg(_: &[u8]) -> ::core::result::Result<Self::Msg, ::actors::WireError> {
-                ::core::result::Result::Err(::actors::WireError::NotRemote(
-                    <Self as ::actors::Actor>::IDENTITY.name.into(),
+            fn decode_msg(_: &[u8]) -> ::core::result::Result<Self::Msg, #actors::WireError> {
+                ::core::result::Result::Err(#actors::WireError::NotRemote(
+                    <Self as #actors::Actor>::IDENTITY.name.into(),
                 ))
             }
         }
     } else {
         quote! {
-            fn encode_msg(msg: &Self::Msg, out: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<(), ::actors::WireError> {
+            fn encode_msg(msg: &Self::Msg, out: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<(), #actors::WireError> {
                 msg.__encode(out)
             }
-            fn decode_msg(bytes: &[u8]) -> ::core::result::Result<Self::Msg, ::actors::WireError> {
+            fn decode_msg(bytes: &[u8]) -> ::core::result::Result<Self::Msg, #actors::WireError> {
                 <Self::Msg>::__decode(bytes)
             }
         }
@@ -468,14 +473,14 @@ fn actor_trait(
 
     quote! {
         #[diagnostic::do_not_recommend]
-        impl #impl_g ::actors::Actor for #self_ty #where_c {
+        impl #impl_g #actors::Actor for #self_ty #where_c {
             type Msg = #msg #ty_g;
             type Api = #api;
-            const IDENTITY: ::actors::Identity =
-                ::actors::Identity::new(<Self as ::actors::Declared>::NAME, #hash);
+            const IDENTITY: #actors::Identity =
+                #actors::Identity::new(<Self as #actors::Declared>::NAME, #hash);
 
             #[allow(unused_variables)]
-            fn handle(&mut self, msg: Self::Msg, __ctx: &mut ::actors::Ctx<Self>)
+            fn handle(&mut self, msg: Self::Msg, __ctx: &mut #actors::Ctx<Self>)
                 -> impl ::core::future::Future<Output = ()> + ::core::marker::Send
             {
                 async move {
@@ -504,6 +509,7 @@ fn api_type(a: &ActorImpl) -> Type {
 }
 
 fn stubs(a: &ActorImpl, variants: &[Variant], msg: &Ident) -> TokenStream {
+    let actors = crate::crate_path::actors();
     let self_ty = &a.self_ty;
     let (impl_g, _, where_c) = a.generics.split_for_impl();
     let api = api_type(a);
@@ -513,13 +519,13 @@ fn stubs(a: &ActorImpl, variants: &[Variant], msg: &Ident) -> TokenStream {
         let names: Vec<&Ident> = v.h.args.iter().map(|arg| &arg.ident).collect();
         let tys = &v.tys;
         let reply = &v.reply;
-        let route = quote!(::actors::__private::Api::route(self));
+        let route = quote!(#actors::__private::Api::route(self));
         if v.is_call() {
             quote_spanned! {v.h.span=>
                 #(#docs)*
                 #[allow(private_interfaces)]
-                pub fn #ident(&self, #(#names: #tys),*) -> ::actors::__private::Call<#self_ty, #reply> {
-                    ::actors::__private::Call::new(#route, move |__reply| #msg::#ident(#(#names,)* __reply))
+                pub fn #ident(&self, #(#names: #tys),*) -> #actors::__private::Call<#self_ty, #reply> {
+                    #actors::__private::Call::new(#route, move |__reply| #msg::#ident(#(#names,)* __reply))
                 }
             }
         } else {
@@ -530,8 +536,8 @@ fn stubs(a: &ActorImpl, variants: &[Variant], msg: &Ident) -> TokenStream {
             };
             quote_spanned! {v.h.span=>
                 #(#docs)*
-                pub fn #ident(&self, #(#names: #tys),*) -> ::core::result::Result<(), ::actors::SendError> {
-                    ::actors::__private::cast(#route, #value)
+                pub fn #ident(&self, #(#names: #tys),*) -> ::core::result::Result<(), #actors::SendError> {
+                    #actors::__private::cast(#route, #value)
                 }
             }
         }
@@ -548,6 +554,7 @@ fn stubs(a: &ActorImpl, variants: &[Variant], msg: &Ident) -> TokenStream {
 /// An `Actor` impl emitted only beside a compile error, so that the one real error is not
 /// followed by others saying the type is not an actor. It never runs: the build has failed.
 pub fn fallback(item: &syn::ItemImpl) -> TokenStream {
+    let actors = crate::crate_path::actors();
     let self_ty = &item.self_ty;
     let Type::Path(path) = &**self_ty else {
         return TokenStream::new();
@@ -563,20 +570,20 @@ pub fn fallback(item: &syn::ItemImpl) -> TokenStream {
     }
     let (impl_g, _, where_c) = item.generics.split_for_impl();
     quote! {
-        impl #impl_g ::actors::Actor for #self_ty #where_c {
+        impl #impl_g #actors::Actor for #self_ty #where_c {
             type Msg = ::core::convert::Infallible;
             type Api = #api;
-            const IDENTITY: ::actors::Identity = ::actors::Identity::new("", 0);
-            fn handle(&mut self, msg: Self::Msg, _: &mut ::actors::Ctx<Self>)
+            const IDENTITY: #actors::Identity = #actors::Identity::new("", 0);
+            fn handle(&mut self, msg: Self::Msg, _: &mut #actors::Ctx<Self>)
                 -> impl ::core::future::Future<Output = ()> + ::core::marker::Send
             {
                 async move { match msg {} }
             }
-            fn encode_msg(msg: &Self::Msg, _: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<(), ::actors::WireError> {
+            fn encode_msg(msg: &Self::Msg, _: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<(), #actors::WireError> {
                 match *msg {}
             }
-            fn decode_msg(_: &[u8]) -> ::core::result::Result<Self::Msg, ::actors::WireError> {
-                ::core::result::Result::Err(::actors::WireError::Decode(::std::string::String::new()))
+            fn decode_msg(_: &[u8]) -> ::core::result::Result<Self::Msg, #actors::WireError> {
+                ::core::result::Result::Err(#actors::WireError::Decode(::std::string::String::new()))
             }
         }
     }

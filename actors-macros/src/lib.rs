@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+mod crate_path;
 mod expand;
 mod model;
 mod parse;
