@@ -14,7 +14,7 @@ pub(crate) struct Config {
     pub(crate) clean_partitions: bool,
     pub(crate) max_peers: usize,
     pub(crate) max_partial: usize,
-    pub(crate) global_limits: crate::global::Limits,
+    pub(crate) global_limits: GlobalLimits,
 }
 
 impl Default for Config {
@@ -30,7 +30,25 @@ impl Default for Config {
             clean_partitions: true,
             max_peers: 1024,
             max_partial: 64 << 20,
-            global_limits: crate::global::Limits::default(),
+            global_limits: GlobalLimits::default(),
+        }
+    }
+}
+
+/// How large the cluster-wide registry's tables may grow on one node.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct GlobalLimits {
+    /// Names in the table (registrations, and names synced from peers).
+    pub(crate) max_names: usize,
+    /// Locks the processes of one node may hold on this node's server.
+    pub(crate) max_locks_per_node: usize,
+}
+
+impl Default for GlobalLimits {
+    fn default() -> Self {
+        GlobalLimits {
+            max_names: 100_000,
+            max_locks_per_node: 100_000,
         }
     }
 }

@@ -19,9 +19,25 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// What crosses one connection now, for monitoring and leak checks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionInfo {
+    /// Links between a process here and one there.
+    pub links: usize,
+    /// Monitors processes here hold on processes there (including one per process-group
+    /// scope both nodes run: the scopes' servers watch each other).
+    pub monitors_held: usize,
+    /// Monitors processes there hold on processes here.
+    pub monitors_served: usize,
+    /// Calls sent there awaiting their reply.
+    pub pending_calls: usize,
+    /// Bytes waiting to be written.
+    pub queued_bytes: usize,
+}
+
 /// How a connection came to be, while it is being set up.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Origin {
+pub(crate) enum Side {
     /// This node is dialling.
     Dialing,
     /// The peer dialled, and this node is answering.
@@ -29,7 +45,7 @@ pub(crate) enum Origin {
 }
 
 pub(crate) enum State {
-    Connecting(Origin),
+    Connecting(Side),
     Up,
     Down(String),
 }
@@ -96,13 +112,13 @@ pub(crate) struct Conn {
 }
 
 impl Conn {
-    pub(crate) fn new(name: &str, link: u64, origin: Origin, soft_limit: usize) -> Self {
+    pub(crate) fn new(name: &str, link: u64, side: Side, soft_limit: usize) -> Self {
         Conn {
             name: name.to_string(),
             link,
             flush_then_cut: AtomicBool::new(false),
             peer: Mutex::new(None),
-            state: Mutex::new(State::Connecting(origin)),
+            state: Mutex::new(State::Connecting(side)),
             state_waiters: Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
             out: Mutex::new(Out {
@@ -300,9 +316,9 @@ impl Conn {
     }
 
     /// What crosses this connection now.
-    pub(crate) fn info(&self) -> crate::node::ConnectionInfo {
+    pub(crate) fn info(&self) -> ConnectionInfo {
         let ties = lock(&self.ties);
-        crate::node::ConnectionInfo {
+        ConnectionInfo {
             links: ties.links.len(),
             monitors_held: ties.watching.len(),
             monitors_served: ties.watched.len(),

@@ -1,29 +1,186 @@
-//! What arrives on a connection: messages delivered to local processes, replies to calls,
-//! and control frames (links, monitors, exits, lookups, spawns, peer lists).
+//! The routing layer, inbound: messages delivered to local processes, replies to calls, and
+//! control frames (links, monitors, exits, lookups, spawns, peer lists). Also the requests
+//! that travel as control frames and wait for their answer: `{Name, Node}` lookups and
+//! remote spawns, and the actor types this node lets others spawn.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use actors::dist::{Origin, Responder, Signal, Watcher};
-use actors::{CallError, Down, ExitReason, MonitorRef, Node, NodeId};
+use actors::{Actor, AnyPid, CallError, Down, ExitReason, MonitorRef, Node, NodeId, Pid};
+use futures::channel::oneshot;
+use serde::Serialize;
 
+use crate::config::Config;
 use crate::connection::{Conn, lock};
 use crate::frame::{self, Control, Frame, Target};
+use crate::io::{Owner, PartialBudget};
 use crate::net::{Loss, Net};
 
-impl Net {
+/// Why a remote name lookup failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LookupError {
+    /// No connection to the node.
+    #[error("no connection to {0}")]
+    NoConnection(String),
+    /// No process is registered under the name there.
+    #[error("no process is registered as {name:?} on {node}")]
+    NotRegistered {
+        /// The name.
+        name: String,
+        /// The node.
+        node: String,
+    },
+    /// The process registered there is of another actor type.
+    #[error("the process registered as {0:?} is of another actor type")]
+    WrongType(String),
+}
+
+/// Why a process could not be started on another node.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SpawnError {
+    /// This node is not distributed, or the other node cannot be reached.
+    #[error("no connection to {0}")]
+    NoConnection(String),
+    /// The actor's state could not be encoded.
+    #[error("cannot encode the actor's state: {0}")]
+    Encode(String),
+    /// The other node refused: it does not allow this actor type, has another version of it,
+    /// or could not decode the state.
+    #[error("refused: {0}")]
+    Refused(String),
+}
+
+/// Starts a process of one actor type from its encoded state, maybe linked to a parent.
+pub(crate) type Spawner =
+    Arc<dyn Fn(&Node, &[u8], Option<AnyPid>) -> Result<AnyPid, String> + Send + Sync>;
+
+/// The routing layer of a node, attached to it as an extension.
+pub(crate) struct Routing {
+    pub(crate) net: Arc<Net>,
+    /// The actor types other nodes may spawn here, by wire name: (identity hash, spawner).
+    spawnable: Mutex<HashMap<String, (u64, Spawner)>>,
+}
+
+impl actors::dist::Extension for Routing {}
+
+impl Owner for Routing {
+    fn node_name(&self) -> &str {
+        self.net.id.name()
+    }
+    fn config(&self) -> &Config {
+        &self.net.config
+    }
+    fn budget(&self) -> &PartialBudget {
+        &self.net.partial
+    }
+    fn frame(&self, conn: &Arc<Conn>, origin: &Origin, frame: Frame<'_>) -> Result<(), String> {
+        self.dispatch(conn, origin, frame)
+    }
+    fn failed(&self, conn: &Arc<Conn>, reason: &str) {
+        self.net.close(conn, reason, Loss::Severed)
+    }
+}
+
+impl Routing {
+    pub(crate) fn new(net: Arc<Net>) -> Self {
+        Routing {
+            net,
+            spawnable: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The routing layer of `node`, if it is distributed.
+    pub(crate) fn of(node: &Node) -> Option<Arc<Routing>> {
+        actors::dist::extension::<Routing>(node)
+    }
+
+    /// Lets other nodes start processes of actor type `A` here.
+    pub(crate) fn allow_spawn<A: Actor + Serialize + serde::de::DeserializeOwned>(&self) {
+        let spawner: Spawner = Arc::new(|node: &Node, state: &[u8], link| {
+            let actor: A = actors::wire::decode(node, state).map_err(|e| e.to_string())?;
+            Ok(match link {
+                Some(parent) => node.spawn_linked_to(actor, parent).any(),
+                None => node.spawn(actor).any(),
+            })
+        });
+        let identity = A::IDENTITY;
+        lock(&self.spawnable).insert(identity.name.to_string(), (identity.hash, spawner));
+    }
+
+    /// Starts `actor` on node `on`, maybe linked to `link` from its first moment.
+    pub(crate) async fn spawn_on<A: Actor + Serialize>(
+        &self,
+        on: &str,
+        actor: A,
+        link: Option<AnyPid>,
+    ) -> Result<Pid<A>, SpawnError> {
+        let mut state = Vec::new();
+        actors::wire::encode(&actor, &mut state).map_err(|e| SpawnError::Encode(e.to_string()))?;
+        let identity = A::IDENTITY;
+        let net = &self.net;
+        let conn = net
+            .conn(on)
+            .ok_or_else(|| SpawnError::NoConnection(on.to_string()))?;
+        let (tx, rx) = oneshot::channel();
+        let request = conn.next_call_ref();
+        lock(&conn.spawns).insert(request, tx);
+        net.send_control(
+            &conn,
+            &Control::Spawn {
+                request,
+                actor: identity.name.to_string(),
+                identity: identity.hash,
+                state: serde_bytes::ByteBuf::from(state),
+                link,
+            },
+        );
+        let pid = match rx.await {
+            Ok(Ok(pid)) => pid,
+            Ok(Err(why)) => return Err(SpawnError::Refused(why)),
+            Err(_) => return Err(SpawnError::NoConnection(on.to_string())),
+        };
+        pid.downcast()
+            .ok_or_else(|| SpawnError::Refused("the new process is of another actor type".into()))
+    }
+
+    /// Asks `node` which process is registered there as `name`.
+    pub(crate) async fn lookup(
+        &self,
+        node: &str,
+        name: &str,
+    ) -> Result<Option<AnyPid>, LookupError> {
+        let net = &self.net;
+        let no_connection = || LookupError::NoConnection(node.to_string());
+        let conn = net.conn(node).ok_or_else(no_connection)?;
+        let (tx, rx) = oneshot::channel();
+        let request = conn.next_call_ref();
+        lock(&conn.lookups).insert(request, tx);
+        net.send_control(
+            &conn,
+            &Control::WhereIs {
+                name: name.to_string(),
+                request,
+            },
+        );
+        match actors::rt::timeout(net.config.handshake_timeout, rx).await {
+            Ok(Ok(pid)) => Ok(pid),
+            _ => {
+                lock(&conn.lookups).remove(&request);
+                Err(no_connection())
+            }
+        }
+    }
+
     /// The pid of a process of this node that a frame names; `None` for an earlier run's.
-    fn local_pid(&self, node: &Node, to: Target) -> Option<actors::AnyPid> {
-        (to.creation == self.id.creation()).then(|| node.pid_of(to.id))
+    fn local_pid(&self, node: &Node, to: Target) -> Option<AnyPid> {
+        (to.creation == self.net.id.creation()).then(|| actors::dist::pid_of(node, to.id))
     }
 
     /// Acts on one frame from `conn`; an error closes the connection.
-    pub(crate) fn dispatch(
-        self: &Arc<Self>,
-        conn: &Arc<Conn>,
-        origin: &Origin,
-        frame: Frame<'_>,
-    ) -> Result<(), String> {
-        let node = self.node.upgrade().ok_or("node gone")?;
+    fn dispatch(&self, conn: &Arc<Conn>, origin: &Origin, frame: Frame<'_>) -> Result<(), String> {
+        let net = &self.net;
+        let node = net.node.upgrade().ok_or("node gone")?;
         match frame {
             Frame::Tick => {}
             Frame::Cast {
@@ -31,7 +188,7 @@ impl Net {
                 identity,
                 payload,
             } => {
-                if to.creation == self.id.creation() {
+                if to.creation == net.id.creation() {
                     if let Err(e) =
                         actors::dist::deliver(&node, to.id, identity, payload, None, origin)
                     {
@@ -50,9 +207,9 @@ impl Net {
                 let responder = Box::new(NetResponder {
                     conn: Arc::downgrade(conn),
                     call_ref,
-                    max_frame: self.config.max_frame,
+                    max_frame: net.config.max_frame,
                 });
-                if to.creation == self.id.creation() {
+                if to.creation == net.id.creation() {
                     // Failures are answered to the caller by `deliver` itself.
                     let _ = actors::dist::deliver(
                         &node,
@@ -81,25 +238,27 @@ impl Net {
         Ok(())
     }
 
-    fn control(self: &Arc<Self>, node: &Node, conn: &Arc<Conn>, control: Control) {
+    fn control(&self, node: &Node, conn: &Arc<Conn>, control: Control) {
+        let net = &self.net;
         let gone = |sig: Signal, to: Target| {
-            let stale = node.remote_pid(&NodeId::new(self.id.name(), to.creation), to.id);
+            let stale =
+                actors::dist::remote_pid(node, &NodeId::new(net.id.name(), to.creation), to.id);
             actors::dist::bounce(sig, &stale, ExitReason::NoProc);
         };
         match control {
-            Control::Peers(names) => self.join_peers(names),
-            Control::Bye => self.close(conn, "the peer said goodbye", Loss::Quiet),
+            Control::Peers(names) => net.join_peers(names),
+            Control::Bye => net.close(conn, "the peer said goodbye", Loss::Quiet),
             Control::Link { from, to } => match self.local_pid(node, to) {
                 Some(local) => {
                     lock(&conn.ties).links.insert((local.clone(), from.clone()));
-                    node.signal_local(to.id, Signal::Link(from));
+                    actors::dist::signal_local(node, to.id, Signal::Link(from));
                 }
                 None => gone(Signal::Link(from), to),
             },
             Control::Unlink { from, to } => {
                 if let Some(local) = self.local_pid(node, to) {
                     lock(&conn.ties).links.remove(&(local, from.clone()));
-                    node.signal_local(to.id, Signal::Unlink(from));
+                    actors::dist::signal_local(node, to.id, Signal::Unlink(from));
                 }
             }
             Control::Exit {
@@ -112,7 +271,8 @@ impl Net {
                     if linked {
                         lock(&conn.ties).links.remove(&(local, from.clone()));
                     }
-                    node.signal_local(
+                    actors::dist::signal_local(
+                        node,
                         to.id,
                         Signal::Exit {
                             from,
@@ -124,18 +284,18 @@ impl Net {
             }
             Control::Stop { to, reason } => {
                 if self.local_pid(node, to).is_some() {
-                    node.signal_local(to.id, Signal::Stop(reason));
+                    actors::dist::signal_local(node, to.id, Signal::Stop(reason));
                 }
             }
             Control::Kill { to } => {
                 if self.local_pid(node, to).is_some() {
-                    node.signal_local(to.id, Signal::Kill);
+                    actors::dist::signal_local(node, to.id, Signal::Kill);
                 }
             }
             Control::Monitor { to, monitor } => {
                 let local_ref = node.make_ref();
                 let weak = Arc::downgrade(conn);
-                let net = Arc::downgrade(self);
+                let net = Arc::downgrade(net);
                 let watcher = Watcher::callback(move |down: Down| {
                     if let (Some(conn), Some(net)) = (weak.upgrade(), net.upgrade()) {
                         lock(&conn.ties).watched.remove(&monitor);
@@ -151,20 +311,24 @@ impl Net {
                 match self.local_pid(node, to) {
                     Some(local) => {
                         lock(&conn.ties).watched.insert(monitor, (local_ref, local));
-                        node.signal_local(to.id, Signal::Monitor(local_ref, watcher));
+                        actors::dist::signal_local(
+                            node,
+                            to.id,
+                            Signal::Monitor(local_ref, watcher),
+                        );
                     }
                     None => gone(Signal::Monitor(local_ref, watcher), to),
                 }
             }
             Control::Demonitor { to, monitor } => {
                 let held = lock(&conn.ties).watched.remove(&monitor);
-                if let (Some((local_ref, _)), true) = (held, to.creation == self.id.creation()) {
-                    node.signal_local(to.id, Signal::Demonitor(local_ref));
+                if let (Some((local_ref, _)), true) = (held, to.creation == net.id.creation()) {
+                    actors::dist::signal_local(node, to.id, Signal::Demonitor(local_ref));
                 }
             }
             Control::WhereIs { name, request } => {
                 let pid = node.whereis_any(&name);
-                self.send_control(conn, &Control::WhereIsReply { request, pid });
+                net.send_control(conn, &Control::WhereIsReply { request, pid });
             }
             Control::WhereIsReply { request, pid } => {
                 if let Some(tx) = lock(&conn.lookups).remove(&request) {
@@ -182,7 +346,7 @@ impl Net {
                 let result = match found {
                     None => Err(format!(
                         "{actor} may not be spawned on {} (see allow_spawn)",
-                        self.id.name()
+                        net.id.name()
                     )),
                     Some((known, _)) if known != identity => Err(format!(
                         "{actor} differs between the two nodes (another version of it)"
@@ -192,7 +356,7 @@ impl Net {
                 if let (Ok(child), Some(parent)) = (&result, link) {
                     lock(&conn.ties).links.insert((child.clone(), parent));
                 }
-                self.send_control(conn, &Control::Spawned { request, result });
+                net.send_control(conn, &Control::Spawned { request, result });
             }
             Control::Spawned { request, result } => {
                 if let Some(tx) = lock(&conn.spawns).remove(&request) {

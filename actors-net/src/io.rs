@@ -1,4 +1,5 @@
-//! A connection's tasks: the writer, the reader and the heartbeat.
+//! A connection's tasks: the writer, the reader and the heartbeat. What they read, and the
+//! end of the connection, they hand to the layers above through [`Owner`].
 
 use std::future::poll_fn;
 use std::sync::Arc;
@@ -6,9 +7,25 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actors::rt::io::{AsyncBufReadExt, BufReader, ReadExt, WriteExt};
 
+use actors::dist::Origin;
+
+use crate::config::Config;
 use crate::connection::Conn;
-use crate::frame;
-use crate::net::Net;
+use crate::frame::{self, Frame};
+
+/// What a connection's tasks report to, implemented by the layers above.
+pub(crate) trait Owner: Send + Sync {
+    /// This node's name, for logs.
+    fn node_name(&self) -> &str;
+    /// The node's settings.
+    fn config(&self) -> &Config;
+    /// The node-wide budget of partial frames.
+    fn budget(&self) -> &PartialBudget;
+    /// Acts on one frame from `conn`; an error closes the connection with it.
+    fn frame(&self, conn: &Arc<Conn>, origin: &Origin, frame: Frame<'_>) -> Result<(), String>;
+    /// The link failed: the connection is to be closed, and its failure told.
+    fn failed(&self, conn: &Arc<Conn>, reason: &str);
+}
 
 /// Bytes read from a connection at a time; frames that fit are parsed in place.
 const READ_BUFFER: usize = 64 * 1024;
@@ -129,7 +146,7 @@ pub(crate) async fn write_loop(
 }
 
 pub(crate) async fn read_loop(
-    net: Arc<Net>,
+    net: Arc<dyn Owner>,
     conn: Arc<Conn>,
     reader: Box<dyn actors::rt::io::AsyncRead + Send + Unpin>,
 ) {
@@ -150,7 +167,7 @@ pub(crate) async fn read_loop(
         if let Err(e) = reader.read_exact(&mut len).await {
             break format!("read failed: {e}");
         }
-        let len = match frame::body_len(len, net.config.max_frame) {
+        let len = match frame::body_len(len, net.config().max_frame) {
             Ok(len) => len,
             Err(e) => break e.to_string(),
         };
@@ -165,18 +182,18 @@ pub(crate) async fn read_loop(
             conn.mark_recv();
             let result = frame::parse(&buffered[..len])
                 .map_err(|e| e.to_string())
-                .and_then(|frame| net.dispatch(&conn, &origin, frame));
+                .and_then(|frame| net.frame(&conn, &origin, frame));
             reader.consume_unpin(len);
             result
         } else {
-            let held = match read_body(&mut reader, &mut body, len, &net.partial).await {
+            let held = match read_body(&mut reader, &mut body, len, net.budget()).await {
                 Ok(held) => held,
                 Err(e) => break e,
             };
             conn.mark_recv();
             let result = frame::parse(&body)
                 .map_err(|e| e.to_string())
-                .and_then(|frame| net.dispatch(&conn, &origin, frame));
+                .and_then(|frame| net.frame(&conn, &origin, frame));
             drop(held);
             if body.capacity() > 1 << 20 {
                 body = Vec::new();
@@ -188,16 +205,16 @@ pub(crate) async fn read_loop(
         }
     };
     if !conn.is_closed() {
-        tracing::warn!(node = %net.id.name(), peer = %conn.name, "closing the connection to {}: {reason}", conn.name);
+        tracing::warn!(node = %net.node_name(), peer = %conn.name, "closing the connection to {}: {reason}", conn.name);
     }
-    net.close(&conn, &reason, crate::net::Loss::Severed);
+    net.failed(&conn, &reason);
 }
 
 /// Sends a tick when nothing else went out for an interval; declares the peer down when
 /// nothing came in for `misses` intervals.
-pub(crate) async fn heartbeat(net: Arc<Net>, conn: Arc<Conn>) {
-    let interval = net.config.heartbeat_interval;
-    let misses = net.config.heartbeat_misses;
+pub(crate) async fn heartbeat(net: Arc<dyn Owner>, conn: Arc<Conn>) {
+    let interval = net.config().heartbeat_interval;
+    let misses = net.config().heartbeat_misses;
     let (mut received, mut written) = conn.traffic();
     let mut silent = 0;
     loop {
@@ -209,8 +226,8 @@ pub(crate) async fn heartbeat(net: Arc<Net>, conn: Arc<Conn>) {
         if now_received == received {
             silent += 1;
             if silent >= misses {
-                tracing::warn!(node = %net.id.name(), peer = %conn.name, "no traffic from {} for {silent} intervals of {interval:?}: declaring it down", conn.name);
-                net.close(&conn, "heartbeat timeout", crate::net::Loss::Severed);
+                tracing::warn!(node = %net.node_name(), peer = %conn.name, "no traffic from {} for {silent} intervals of {interval:?}: declaring it down", conn.name);
+                net.failed(&conn, "heartbeat timeout");
                 return;
             }
         } else {

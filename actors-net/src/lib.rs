@@ -31,9 +31,31 @@
 //! length-prefixed; messages are CBOR. Heartbeats find a frozen node; a killed one is seen at
 //! once through its closed socket.
 
+//! # Layers
+//!
+//! Each module calls only modules of its own layer or below; no two modules import each
+//! other, directly or round a circle (`tests/layers.rs` checks it):
+//!
+//! | layer | modules | what it does |
+//! |---|---|---|
+//! | 0 settings and transport | `config`, `builder`, `transport`, `tls` | settings; listen, dial, byte streams |
+//! | 1 handshake | `handshake` | the cookie proof, before anything is decided |
+//! | 2 frames | `frame` | the wire format of messages and control frames |
+//! | 3 connection | `connection`, `io` | one connection: its queue, its tasks, what crosses it |
+//! | 4 peers | `net`, `setup` | the peer table, dialling and answering, node events, failed links, healing |
+//! | 5 routing | `router`, `dispatch` | messages and signals out to connections, frames in to processes; lookups and remote spawns |
+//! | 6 distributed node | `node` | `DistNode`: what a distributed node adds to a node |
+//! | 7 services | `global`, `groups`, `spawn`, `system` | names, process groups, remote children, the system supervisor; built on the layers below |
+//! | 8 start | `start` | `NodeBuilder::start`: every layer wired together |
+//!
+//! The connection layer hands what it reads up through `io::Owner`, which the routing layer
+//! implements; state of a layer or service that the node keeps is one extension per type
+//! (`actors::dist::set_extension`).
+
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod builder;
 mod config;
 mod connection;
 mod dispatch;
@@ -47,22 +69,30 @@ mod node;
 mod router;
 mod setup;
 mod spawn;
+mod start;
 mod system;
 #[cfg(feature = "tls")]
 pub mod tls;
 pub mod transport;
 
 pub use actors;
-pub use node::{
-    ConnectError, ConnectionInfo, DistNode, LookupError, NodeBuilder, NodeEvent, NodeEvents,
-    StartError,
-};
+pub use builder::NodeBuilder;
+pub use connection::ConnectionInfo;
+pub use dispatch::{LookupError, SpawnError};
+pub use global::GlobalNames;
+pub use groups::ProcessGroups;
+pub use net::NodeEvent;
+pub use node::{ConnectError, DistNode, NodeEvents};
+pub use start::StartError;
 
-pub use spawn::{DistCtx, SpawnError, failover_child, remote_child};
+pub use spawn::{DistCtx, failover_child, remote_child};
 
 /// Everything a distributed program needs: `use actors_net::prelude::*;`.
 pub mod prelude {
-    pub use crate::node::{DistNode, NodeEvent};
+    pub use crate::global::GlobalNames;
+    pub use crate::groups::ProcessGroups;
+    pub use crate::net::NodeEvent;
+    pub use crate::node::DistNode;
     pub use crate::spawn::DistCtx;
     pub use actors::prelude::*;
 }

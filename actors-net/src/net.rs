@@ -1,21 +1,21 @@
-//! A distributed node's network state: its peer table, and how connections are found,
-//! closed, and what depended on them released. Setting them up is in `setup`, what arrives on
-//! them in `dispatch`, their tasks in `io`.
+//! The peers layer: a distributed node's peer table, node events, and how connections are
+//! closed and what depended on them released; which links failed and which peers are kept
+//! apart. Setting connections up (dialling, answering, healing) is in `setup`; what arrives
+//! on them is handed to the routing layer through `io::Owner`.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::Instant;
 
 use actors::dist::Signal;
 use actors::{CallError, Down, ExitReason, MonitorRef, Node, NodeId, WeakNode};
 use futures::channel::mpsc::UnboundedSender;
-use futures::channel::oneshot;
 
 use crate::config::Config;
-use crate::connection::{Conn, Origin, lock};
+use crate::connection::{Conn, Side, lock};
 use crate::frame::{self, Control};
-use crate::node::{LookupError, NodeEvent};
+use crate::io::Owner;
 use crate::transport::Transport;
 
 pub(crate) struct Peers {
@@ -45,10 +45,15 @@ pub(crate) enum Loss {
     Quiet,
 }
 
-/// Starts a process of one actor type from its encoded state, maybe linked to a parent.
-pub(crate) type Spawner = Arc<
-    dyn Fn(&Node, &[u8], Option<actors::AnyPid>) -> Result<actors::AnyPid, String> + Send + Sync,
->;
+/// A change in the set of connected nodes, as Erlang's `monitor_node`/`net_kernel` report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeEvent {
+    /// A connection to this node is up.
+    Up(String),
+    /// The connection to this node is lost. For one node, a `Down` always comes before the
+    /// next `Up`.
+    Down(String),
+}
 
 pub(crate) struct Net {
     pub(crate) node: WeakNode,
@@ -63,32 +68,13 @@ pub(crate) struct Net {
     /// Partial frames held by all connections together.
     pub(crate) partial: crate::io::PartialBudget,
     accept_task: Mutex<Option<actors::rt::JoinHandle<()>>>,
-    /// The actor types other nodes may spawn here, by wire name: (identity hash, spawner).
-    pub(crate) spawnable: Mutex<HashMap<String, (u64, Spawner)>>,
-    /// The cluster-wide registry's table, shared with the global server.
-    pub(crate) global: Arc<crate::global::Shared>,
-    /// The process-group scopes running here, by name, each shared with its server.
-    pub(crate) scopes: Mutex<HashMap<String, Arc<crate::groups::Shared>>>,
-    /// The supervisor of the services this node runs by itself.
-    pub(crate) system: Mutex<Option<actors::Pid<actors::supervisor::Supervisor>>>,
+    /// Where the connections' tasks hand what they read: the routing layer, held weakly so
+    /// that the two do not keep each other alive.
+    owner: Mutex<Option<Weak<dyn Owner>>>,
 }
 
-/// After a failed attempt, how long sends to that node fail at once instead of dialling again;
-/// doubled with each failure in a row, up to `RETRY_CEILING`.
-const RETRY_AFTER: Duration = Duration::from_millis(200);
-const RETRY_CEILING: Duration = Duration::from_secs(5);
-
-/// How long a node keeps trying to reach a peer whose link failed.
-const HEAL_FOR: Duration = Duration::from_secs(300);
-
-/// How often the healer looks for severed peers to dial again.
-const HEAL_EVERY: Duration = Duration::from_millis(500);
-
-fn retry_after(failures: u32) -> Duration {
-    RETRY_AFTER
-        .saturating_mul(1 << failures.saturating_sub(1).min(8))
-        .min(RETRY_CEILING)
-}
+/// The router shuts the peers down (`Router::shutdown`): nothing more to do here.
+impl actors::dist::Extension for Net {}
 
 /// The `host:port` a node name carries.
 pub(crate) fn address(name: &str) -> Option<&str> {
@@ -99,9 +85,7 @@ pub(crate) fn address(name: &str) -> Option<&str> {
 
 impl Net {
     pub(crate) fn new(node: &Node, config: Config, transport: Arc<dyn Transport>) -> Self {
-        let config_clean_partitions = config.clean_partitions;
         let config_max_partial = config.max_partial;
-        let config_global_limits = config.global_limits;
         Net {
             node: node.downgrade(),
             id: node.id().clone(),
@@ -120,75 +104,22 @@ impl Net {
             next_link: AtomicU64::new(1),
             partial: crate::io::PartialBudget::new(config_max_partial),
             accept_task: Mutex::new(None),
-            spawnable: Mutex::new(HashMap::new()),
-            global: crate::global::Shared::new(config_clean_partitions, config_global_limits),
-            scopes: Mutex::new(HashMap::new()),
-            system: Mutex::new(None),
+            owner: Mutex::new(None),
         }
     }
 
-    /// Asks `node` to start a process of actor type `actor` from `state`.
-    pub(crate) async fn spawn_remote(
-        self: &Arc<Self>,
-        node: &str,
-        actor: &str,
-        identity: u64,
-        state: Vec<u8>,
-        link: Option<actors::AnyPid>,
-    ) -> Result<actors::AnyPid, crate::spawn::SpawnError> {
-        use crate::spawn::SpawnError;
-        let conn = self
-            .conn(node)
-            .ok_or_else(|| SpawnError::NoConnection(node.to_string()))?;
-        let (tx, rx) = oneshot::channel();
-        let request = conn.next_call_ref();
-        lock(&conn.spawns).insert(request, tx);
-        self.send_control(
-            &conn,
-            &Control::Spawn {
-                request,
-                actor: actor.to_string(),
-                identity,
-                state: serde_bytes::ByteBuf::from(state),
-                link,
-            },
-        );
-        match rx.await {
-            Ok(Ok(pid)) => Ok(pid),
-            Ok(Err(why)) => Err(SpawnError::Refused(why)),
-            Err(_) => Err(SpawnError::NoConnection(node.to_string())),
-        }
+    /// Sets where the connections' tasks hand what they read.
+    pub(crate) fn set_owner(&self, owner: Weak<dyn Owner>) {
+        *lock(&self.owner) = Some(owner);
+    }
+
+    /// Where the connections' tasks hand what they read, while the node lives.
+    pub(crate) fn owner(&self) -> Option<Arc<dyn Owner>> {
+        lock(&self.owner).as_ref()?.upgrade()
     }
 
     pub(crate) fn set_accept_task(&self, task: actors::rt::JoinHandle<()>) {
         *lock(&self.accept_task) = Some(task);
-    }
-
-    /// Asks `node` which process is registered there as `name`.
-    pub(crate) async fn lookup(
-        self: &Arc<Self>,
-        node: &str,
-        name: &str,
-    ) -> Result<Option<actors::AnyPid>, LookupError> {
-        let no_connection = || LookupError::NoConnection(node.to_string());
-        let conn = self.conn(node).ok_or_else(no_connection)?;
-        let (tx, rx) = oneshot::channel();
-        let request = conn.next_call_ref();
-        lock(&conn.lookups).insert(request, tx);
-        self.send_control(
-            &conn,
-            &Control::WhereIs {
-                name: name.to_string(),
-                request,
-            },
-        );
-        match actors::rt::timeout(self.config.handshake_timeout, rx).await {
-            Ok(Ok(pid)) => Ok(pid),
-            _ => {
-                lock(&conn.lookups).remove(&request);
-                Err(no_connection())
-            }
-        }
     }
 
     pub(crate) fn subscribe(&self, tx: UnboundedSender<NodeEvent>) {
@@ -206,58 +137,10 @@ impl Net {
         *peers.indexes.entry(name.to_string()).or_insert(next)
     }
 
-    /// The connection to `name`, dialling it if there is none (lazy connect). Shortly after a
-    /// failed attempt, sends fail at once rather than dial again.
-    pub(crate) fn conn(self: &Arc<Self>, name: &str) -> Option<Arc<Conn>> {
-        self.conn_or_dial(name, false)
-    }
-
-    /// The connection to `name`; `explicit` dials even right after a failed attempt, and
-    /// a peer kept apart.
-    pub(crate) fn conn_or_dial(self: &Arc<Self>, name: &str, explicit: bool) -> Option<Arc<Conn>> {
-        let mut peers = lock(&self.peers);
-        if let Some(c) = peers.conns.get(name) {
-            return Some(c.clone());
-        }
-        if self.closing.load(Ordering::Acquire)
-            || name == self.id.name()
-            || peers.blocked.contains(name)
-            || address(name).is_none()
-            || peers.conns.len() >= self.config.max_peers
-            || (!explicit
-                && ((peers.apart.contains_key(name) && !peers.severed.contains_key(name))
-                    || peers
-                        .failed
-                        .get(name)
-                        .is_some_and(|(t, n)| t.elapsed() < retry_after(*n))))
-        {
-            return None;
-        }
-        let conn = self.new_conn(name, Origin::Dialing);
-        peers.conns.insert(name.to_string(), conn.clone());
-        drop(peers);
-        actors::rt::spawn(crate::setup::dial(self.clone(), conn.clone()));
-        Some(conn)
-    }
-
     /// A connection to `name` being set up, with an identity of its own.
-    pub(crate) fn new_conn(&self, name: &str, origin: Origin) -> Arc<Conn> {
+    pub(crate) fn new_conn(&self, name: &str, side: Side) -> Arc<Conn> {
         let link = self.next_link.fetch_add(1, Ordering::Relaxed);
-        Arc::new(Conn::new(name, link, origin, self.config.send_limit))
-    }
-
-    /// The connection to the node of `pid`, remembered in the pid for its next sends.
-    pub(crate) fn conn_for(self: &Arc<Self>, pid: &actors::AnyPid) -> Option<Arc<Conn>> {
-        if let Some(hint) = actors::dist::route_hint(pid) {
-            if let Ok(conn) = hint.downcast::<Conn>() {
-                if !conn.is_closed() {
-                    return Some(conn);
-                }
-            }
-        }
-        let conn = self.conn(pid.node())?;
-        actors::dist::set_route_hint(pid, conn.clone());
-        Some(conn)
+        Arc::new(Conn::new(name, link, side, self.config.send_limit))
     }
 
     /// The connected peers, sorted.
@@ -365,33 +248,6 @@ impl Net {
         conn.is_up().then_some(conn.link)
     }
 
-    /// Dials the peers whose link failed, each at most every few seconds, until they are
-    /// reached again or `HEAL_FOR` has passed: a link that failed for a moment heals by
-    /// itself, and a partition heals once the network does.
-    pub(crate) async fn heal_loop(self: Arc<Self>) {
-        loop {
-            actors::rt::sleep(HEAL_EVERY).await;
-            if self.is_closing() || self.node.upgrade().is_none() {
-                return;
-            }
-            let due: Vec<String> = {
-                let mut peers = lock(&self.peers);
-                peers
-                    .severed
-                    .retain(|_, (_, since)| since.elapsed() < HEAL_FOR);
-                peers
-                    .severed
-                    .keys()
-                    .filter(|n| !peers.conns.contains_key(*n))
-                    .cloned()
-                    .collect()
-            };
-            for name in due {
-                self.conn(&name);
-            }
-        }
-    }
-
     pub(crate) fn shutdown(&self) {
         self.closing.store(true, Ordering::Release);
         if let Some(task) = lock(&self.accept_task).take() {
@@ -403,11 +259,6 @@ impl Net {
         for conn in conns {
             self.say_goodbye(&conn, "node shutting down");
         }
-        // Registered pids and the servers' own lead back to the node: let go of them, so
-        // that a node that was shut down and dropped is freed.
-        self.global.clear();
-        lock(&self.scopes).clear();
-        lock(&self.system).take();
         // Ends every node-event stream, and the tasks that forward them to the servers.
         lock(&self.events).clear();
     }
@@ -478,7 +329,8 @@ impl Net {
         }
         let ties = std::mem::take(&mut *lock(&conn.ties));
         for (local, remote) in ties.links {
-            node.signal_local(
+            actors::dist::signal_local(
+                &node,
                 local.id(),
                 Signal::Exit {
                     from: remote,
@@ -495,7 +347,7 @@ impl Net {
             });
         }
         for (_, (local_ref, pid)) in ties.watched {
-            node.signal_local(pid.id(), Signal::Demonitor(local_ref));
+            actors::dist::signal_local(&node, pid.id(), Signal::Demonitor(local_ref));
         }
     }
 

@@ -10,13 +10,29 @@ use std::time::Duration;
 
 use actors::NodeId;
 
-use crate::connection::{Conn, Origin, State, lock};
+use crate::connection::{Conn, Side, State, lock};
 use crate::frame::Control;
 use crate::handshake::{self, HandshakeError, Status};
 use crate::io::{heartbeat, read_loop, write_loop};
-use crate::net::{Loss, Net, address};
-use crate::node::NodeEvent;
+use crate::net::{Loss, Net, NodeEvent, address};
 use crate::transport::{Incoming, Listener, Stream};
+
+/// After a failed attempt, how long sends to that node fail at once instead of dialling again;
+/// doubled with each failure in a row, up to `RETRY_CEILING`.
+const RETRY_AFTER: Duration = Duration::from_millis(200);
+const RETRY_CEILING: Duration = Duration::from_secs(5);
+
+/// How long a node keeps trying to reach a peer whose link failed.
+const HEAL_FOR: Duration = Duration::from_secs(300);
+
+/// How often the healer looks for severed peers to dial again.
+const HEAL_EVERY: Duration = Duration::from_millis(500);
+
+fn retry_after(failures: u32) -> Duration {
+    RETRY_AFTER
+        .saturating_mul(1 << failures.saturating_sub(1).min(8))
+        .min(RETRY_CEILING)
+}
 
 /// The longest node name accepted from a peer's list.
 const MAX_NAME: usize = 255;
@@ -50,19 +66,19 @@ impl Net {
                 None,
             ),
             None => {
-                let conn = self.new_conn(peer.name(), Origin::Accepting);
+                let conn = self.new_conn(peer.name(), Side::Accepting);
                 peers.conns.insert(peer.name().to_string(), conn.clone());
                 (Status::Ok, Some(conn))
             }
             Some(conn) => {
                 let mut state = conn.state();
                 match *state {
-                    State::Connecting(Origin::Dialing) if self.id.name() > peer.name() => {
+                    State::Connecting(Side::Dialing) if self.id.name() > peer.name() => {
                         (Status::Nok, None)
                     }
-                    State::Connecting(Origin::Dialing) => {
+                    State::Connecting(Side::Dialing) => {
                         // The peer's attempt wins; ours will hear `Nok` and leave this to it.
-                        *state = State::Connecting(Origin::Accepting);
+                        *state = State::Connecting(Side::Accepting);
                         drop(state);
                         (Status::Ok, Some(conn.clone()))
                     }
@@ -101,9 +117,13 @@ impl Net {
             conn.set_up(peer.clone(), close);
             tracing::info!(node = %self.id.name(), peer = %conn.name, %addr, "connected");
         }
+        let Some(owner) = self.owner() else {
+            self.close(&conn, "node shutting down", Loss::Quiet);
+            return;
+        };
         actors::rt::spawn(write_loop(conn.clone(), writer));
-        actors::rt::spawn(read_loop(self.clone(), conn.clone(), reader));
-        actors::rt::spawn(heartbeat(self.clone(), conn.clone()));
+        actors::rt::spawn(read_loop(owner.clone(), conn.clone(), reader));
+        actors::rt::spawn(heartbeat(owner, conn.clone()));
         // Tell the peer who else this node knows: it connects to them too (full mesh).
         let others: Vec<String> = self
             .nodes()
@@ -112,6 +132,81 @@ impl Net {
             .take(self.config.max_peers)
             .collect();
         self.send_control(&conn, &Control::Peers(others));
+    }
+
+    /// The connection to `name`, dialling it if there is none (lazy connect). Shortly after a
+    /// failed attempt, sends fail at once rather than dial again.
+    pub(crate) fn conn(self: &Arc<Self>, name: &str) -> Option<Arc<Conn>> {
+        self.conn_or_dial(name, false)
+    }
+
+    /// The connection to `name`; `explicit` dials even right after a failed attempt, and
+    /// a peer kept apart.
+    pub(crate) fn conn_or_dial(self: &Arc<Self>, name: &str, explicit: bool) -> Option<Arc<Conn>> {
+        let mut peers = lock(&self.peers);
+        if let Some(c) = peers.conns.get(name) {
+            return Some(c.clone());
+        }
+        if self.is_closing()
+            || name == self.id.name()
+            || peers.blocked.contains(name)
+            || address(name).is_none()
+            || peers.conns.len() >= self.config.max_peers
+            || (!explicit
+                && ((peers.apart.contains_key(name) && !peers.severed.contains_key(name))
+                    || peers
+                        .failed
+                        .get(name)
+                        .is_some_and(|(t, n)| t.elapsed() < retry_after(*n))))
+        {
+            return None;
+        }
+        let conn = self.new_conn(name, Side::Dialing);
+        peers.conns.insert(name.to_string(), conn.clone());
+        drop(peers);
+        actors::rt::spawn(dial(self.clone(), conn.clone()));
+        Some(conn)
+    }
+
+    /// The connection to the node of `pid`, remembered in the pid for its next sends.
+    pub(crate) fn conn_for(self: &Arc<Self>, pid: &actors::AnyPid) -> Option<Arc<Conn>> {
+        if let Some(hint) = actors::dist::route_hint(pid) {
+            if let Ok(conn) = hint.downcast::<Conn>() {
+                if !conn.is_closed() {
+                    return Some(conn);
+                }
+            }
+        }
+        let conn = self.conn(pid.node())?;
+        actors::dist::set_route_hint(pid, conn.clone());
+        Some(conn)
+    }
+
+    /// Dials the peers whose link failed, each at most every few seconds, until they are
+    /// reached again or `HEAL_FOR` has passed: a link that failed for a moment heals by
+    /// itself, and a partition heals once the network does.
+    pub(crate) async fn heal_loop(self: Arc<Self>) {
+        loop {
+            actors::rt::sleep(HEAL_EVERY).await;
+            if self.is_closing() || self.node.upgrade().is_none() {
+                return;
+            }
+            let due: Vec<String> = {
+                let mut peers = lock(&self.peers);
+                peers
+                    .severed
+                    .retain(|_, (_, since)| since.elapsed() < HEAL_FOR);
+                peers
+                    .severed
+                    .keys()
+                    .filter(|n| !peers.conns.contains_key(*n))
+                    .cloned()
+                    .collect()
+            };
+            for name in due {
+                self.conn(&name);
+            }
+        }
     }
 
     /// Joins the nodes a peer listed (full mesh): names that are not node names, or longer
@@ -187,7 +282,7 @@ pub(crate) async fn dial(net: Arc<Net>, conn: Arc<Conn>) {
     let result = actors::rt::timeout(net.config.handshake_timeout, attempt).await;
     // The connection may meanwhile be carried by the peer's own attempt: a failure of this
     // one then matters no more.
-    let superseded = || !matches!(*conn.state(), State::Connecting(Origin::Dialing));
+    let superseded = || !matches!(*conn.state(), State::Connecting(Side::Dialing));
     match result {
         Ok(Ok((stream, peer))) => net.install(conn, stream, peer.id),
         Ok(Err(HandshakeError::Lost)) => {

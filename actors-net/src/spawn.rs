@@ -10,40 +10,16 @@ use actors::supervisor::{ChildSpec, Supervisor};
 use actors::{Actor, Ctx, MonitorRef, Node, Pid};
 use serde::Serialize;
 
-use crate::net::Net;
+use crate::dispatch::{Routing, SpawnError};
 
-/// Why a process could not be started on another node.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SpawnError {
-    /// This node is not distributed, or the other node cannot be reached.
-    #[error("no connection to {0}")]
-    NoConnection(String),
-    /// The actor's state could not be encoded.
-    #[error("cannot encode the actor's state: {0}")]
-    Encode(String),
-    /// The other node refused: it does not allow this actor type, has another version of it,
-    /// or could not decode the state.
-    #[error("refused: {0}")]
-    Refused(String),
-}
-
-pub(crate) async fn spawn_on<A: Actor + Serialize>(
+async fn spawn_on<A: Actor + Serialize>(
     node: &Node,
     on: &str,
     actor: A,
     link: Option<actors::AnyPid>,
 ) -> Result<Pid<A>, SpawnError> {
-    let net = node
-        .extension::<Net>()
-        .ok_or_else(|| SpawnError::NoConnection(on.to_string()))?;
-    let mut state = Vec::new();
-    actors::wire::encode(&actor, &mut state).map_err(|e| SpawnError::Encode(e.to_string()))?;
-    let identity = A::IDENTITY;
-    let pid = net
-        .spawn_remote(on, identity.name, identity.hash, state, link)
-        .await?;
-    pid.downcast()
-        .ok_or_else(|| SpawnError::Refused("the new process is of another actor type".into()))
+    let routing = Routing::of(node).ok_or_else(|| SpawnError::NoConnection(on.to_string()))?;
+    routing.spawn_on(on, actor, link).await
 }
 
 /// What a process can do across nodes beyond a local one; in `actors_net::prelude`.

@@ -9,11 +9,22 @@ use std::time::Duration;
 use actors::supervisor::{ChildSpec, Strategy, Supervisor};
 use actors::{Node, Pid};
 
+use crate::config::Config;
 use crate::connection::lock;
 use crate::global::{GlobalServer, SERVER_NAME};
-use crate::groups::{GroupServer, server_name};
-use crate::net::Net;
-use crate::node::{DistNode, NodeEvent};
+use crate::groups::{GroupServer, Scopes, server_name};
+use crate::net::NodeEvent;
+use crate::node::DistNode;
+
+/// The system supervisor of a node; an extension of the node.
+#[derive(Default)]
+struct System(std::sync::Mutex<Option<Pid<Supervisor>>>);
+
+impl actors::dist::Extension for System {
+    fn shutdown(&self) {
+        lock(&self.0).take();
+    }
+}
 
 /// How many restarts of its services the system supervisor allows in `PERIOD`.
 const RESTARTS: usize = 20;
@@ -26,33 +37,46 @@ fn scope_spec(shared: Arc<crate::groups::Shared>) -> ChildSpec {
 
 /// Starts the system supervisor of a freshly started node, with the global server and the
 /// default scope's server, and feeds node events to whichever servers run now.
-pub(crate) async fn start(node: &Node, net: &Arc<Net>) {
-    let global = net.global.clone();
+pub(crate) async fn start(node: &Node, config: &Config) {
+    let global = crate::global::Shared::new(config.clean_partitions, config.global_limits);
+    actors::dist::set_extension(node, global.clone());
+    let scopes = Arc::new(Scopes::default());
+    actors::dist::set_extension(node, scopes.clone());
+    let system = Arc::new(System::default());
+    actors::dist::set_extension(node, system.clone());
     let default_scope = crate::groups::Shared::new(crate::groups::DEFAULT_SCOPE);
-    lock(&net.scopes).insert(default_scope.scope.clone(), default_scope.clone());
+    lock(&scopes.scopes).insert(default_scope.scope.clone(), default_scope.clone());
+    let server = global.clone();
     let sup = Supervisor::new(Strategy::OneForOne)
         .intensity(RESTARTS, PERIOD)
         .child(
-            ChildSpec::new("global", move || GlobalServer::new(global.clone())).name(SERVER_NAME),
+            ChildSpec::new("global", move || GlobalServer::new(server.clone())).name(SERVER_NAME),
         )
         .child(scope_spec(default_scope))
         .start(node)
         .await;
-    *lock(&net.system) = Some(sup);
+    *lock(&system.0) = Some(sup.clone());
+    // A scope first used later is started under the same supervisor.
+    let weak_sup = sup.clone();
+    *lock(&scopes.start) = Some(Box::new(move |shared| start_scope(&weak_sup, shared)));
     let mut events = node.monitor_nodes();
-    let net = Arc::downgrade(net);
+    let (global, scopes) = (Arc::downgrade(&global), Arc::downgrade(&scopes));
     actors::rt::spawn(async move {
         while let Some(event) = events.next().await {
-            let Some(net) = net.upgrade() else { return };
-            let global = net.global.server();
-            let scopes: Vec<_> = lock(&net.scopes).values().cloned().collect();
+            let (Some(global), Some(scopes)) = (global.upgrade(), scopes.upgrade()) else {
+                return;
+            };
+            let global: Option<Pid<GlobalServer>> = global.server().and_then(|s| s.downcast());
+            let scopes: Vec<_> = lock(&scopes.scopes).values().cloned().collect();
             match event {
                 NodeEvent::Up(peer) => {
                     if let Some(server) = global {
                         let _ = server.node_up(peer.clone(), false);
                     }
                     for scope in scopes {
-                        if let Some(server) = scope.server() {
+                        if let Some(server) =
+                            scope.server().and_then(|s| s.downcast::<GroupServer>())
+                        {
                             let _ = server.node_up(peer.clone());
                         }
                     }
@@ -68,10 +92,8 @@ pub(crate) async fn start(node: &Node, net: &Arc<Net>) {
 }
 
 /// Starts the server of a scope first used now, under the system supervisor.
-pub(crate) fn start_scope(net: &Net, shared: Arc<crate::groups::Shared>) {
-    let Some(sup): Option<Pid<Supervisor>> = lock(&net.system).clone() else {
-        return;
-    };
+fn start_scope(sup: &Pid<Supervisor>, shared: Arc<crate::groups::Shared>) {
+    let sup = sup.clone();
     actors::rt::spawn(async move {
         let scope = shared.scope.clone();
         if let Ok(Err(e)) = sup.start_child(scope_spec(shared)).await {

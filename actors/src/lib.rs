@@ -43,6 +43,7 @@ mod codec_helpers;
 mod ctx;
 mod error;
 mod exit;
+mod extend;
 mod kill;
 mod mailbox;
 mod monitor;
@@ -83,6 +84,10 @@ pub mod prelude {
 /// that crossed the wire. Applications do not need it.
 pub mod dist {
     pub use crate::cell::bounce;
+    pub use crate::extend::{
+        Extension, extension, install_router, node_with_id, pid_of, remote_pid, set_extension,
+        signal_local,
+    };
     pub use crate::node::new_creation;
     pub use crate::origin::Origin;
     pub use crate::router::{Backlog, Router};

@@ -1,7 +1,6 @@
 //! A node: a process table, local names and timers. Several nodes may live in one OS process;
 //! they share nothing.
 
-use std::any::Any;
 use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
@@ -163,9 +162,10 @@ pub(crate) struct NodeInner {
     pub(crate) procs: ProcTable,
     next_id: AtomicU64,
     pub(crate) names: Mutex<Names>,
-    router: OnceLock<Arc<dyn Router>>,
+    pub(crate) router: OnceLock<Arc<dyn Router>>,
     pub(crate) deadlines: Arc<Deadlines>,
-    extension: OnceLock<Arc<dyn Any + Send + Sync>>,
+    /// State of distribution layers and services, one value per type (`dist::set_extension`).
+    pub(crate) extensions: crate::extend::Extensions,
     stopping: AtomicBool,
     /// How pids of other nodes print when no router gives the numbers.
     node_indexes: Mutex<HashMap<String, u32>>,
@@ -252,8 +252,8 @@ impl Node {
         Node::with_id(NodeId::new("nonode@nohost", new_creation()))
     }
 
-    /// A node with the given identity; distribution layers name their nodes this way.
-    pub fn with_id(id: NodeId) -> Node {
+    /// A node with the given identity (`dist::node_with_id`).
+    pub(crate) fn with_id(id: NodeId) -> Node {
         Node {
             inner: Arc::new(NodeInner {
                 id,
@@ -262,7 +262,7 @@ impl Node {
                 names: Mutex::new(Names::default()),
                 router: OnceLock::new(),
                 deadlines: Deadlines::new(),
-                extension: OnceLock::new(),
+                extensions: crate::extend::Extensions::default(),
                 stopping: AtomicBool::new(false),
                 node_indexes: Mutex::new(HashMap::new()),
             }),
@@ -396,21 +396,7 @@ impl Node {
         if let Some(router) = self.inner.router() {
             router.shutdown();
         }
-    }
-
-    /// Installs the router that carries traffic to other nodes; only once per node.
-    pub fn install_router(&self, router: Arc<dyn Router>) -> Result<(), Arc<dyn Router>> {
-        self.inner.router.set(router)
-    }
-
-    /// Attaches one value of a distribution layer's own to this node; only once (false after).
-    pub fn set_extension(&self, ext: Arc<dyn Any + Send + Sync>) -> bool {
-        self.inner.extension.set(ext).is_ok()
-    }
-
-    /// The value attached with [`Node::set_extension`], if it is a `T`.
-    pub fn extension<T: Any + Send + Sync>(&self) -> Option<Arc<T>> {
-        self.inner.extension.get()?.clone().downcast().ok()
+        self.inner.extensions.shutdown();
     }
 
     pub(crate) fn from_inner(inner: Arc<NodeInner>) -> Node {
@@ -423,35 +409,9 @@ impl Node {
         WeakNode(Arc::downgrade(&self.inner))
     }
 
-    /// The pid of process `id` of this node, alive or not: a dead one answers `NoProc`.
-    pub fn pid_of(&self, id: u64) -> AnyPid {
-        match self.inner.procs.get(id) {
-            Some(cell) => AnyPid(crate::pid::AnyRoute::Local(cell)),
-            None => AnyPid(crate::pid::AnyRoute::Remote(Arc::new(
-                crate::pid::RemoteAddr::new(self.inner.clone(), self.inner.id.clone(), id, 0),
-            ))),
-        }
-    }
-
     /// A fresh reference, unique on this node (Erlang's `make_ref()`).
     pub fn make_ref(&self) -> MonitorRef {
         self.inner.next_ref()
-    }
-
-    /// The pid of process `id` of node `home` (any node, any run), bound to this node.
-    pub fn remote_pid(&self, home: &NodeId, id: u64) -> AnyPid {
-        if *home == self.inner.id {
-            return self.pid_of(id);
-        }
-        AnyPid(crate::pid::AnyRoute::Remote(Arc::new(
-            crate::pid::RemoteAddr::new(self.inner.clone(), home.clone(), id, 0),
-        )))
-    }
-
-    /// Delivers a signal that came over the wire to local process `id`; if it is gone, the
-    /// signal bounces (a monitor gets `Down(NoProc)`, a link attempt an exit signal).
-    pub fn signal_local(&self, id: u64, sig: Signal) {
-        crate::cell::send_signal(&self.pid_of(id), sig);
     }
 }
 

@@ -16,7 +16,7 @@ pub enum Backlog {
 }
 
 /// Carries messages and signals to processes on other nodes. `actors-net` installs one per
-/// node with [`crate::Node::install_router`]; a node without one reaches only its own processes.
+/// node with [`crate::dist::install_router`]; a node without one reaches only its own processes.
 pub trait Router: Send + Sync + 'static {
     /// Sends an encoded message to `to`, a pid of another node; says whether the connection
     /// now has more queued than it should (a process that sent it then waits before its next

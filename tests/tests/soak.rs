@@ -148,8 +148,16 @@ fn unsettled(states: &[State], names: &[String]) -> Option<String> {
     }
     let first = list(&states[0], "names");
     for (i, s) in states.iter().enumerate() {
-        if list(s, "names") != first {
-            return Some(format!("{} disagrees on names", names[i]));
+        let theirs = list(s, "names");
+        if theirs != first {
+            return Some(format!(
+                "{} disagrees on names: only {} has {:?}, only {} has {:?}",
+                names[i],
+                names[0],
+                first.difference(&theirs).collect::<Vec<_>>(),
+                names[i],
+                theirs.difference(&first).collect::<Vec<_>>()
+            ));
         }
     }
     // Every named pid belongs to a node's current run.

@@ -21,9 +21,8 @@
 //!   connected to both drops the greater of the two, so every node makes the same choice and
 //!   the cluster splits into fully connected parts.
 
-use std::collections::HashMap;
 use std::future::IntoFuture;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actors::dist::Origin;
@@ -34,66 +33,12 @@ use crate::connection::lock;
 use crate::node::DistNode;
 
 mod server;
+mod table;
 
 pub use server::GlobalServer;
-
-/// The local name every node's global server is registered under.
-pub const SERVER_NAME: &str = "global_name_server";
-
-/// Why a cluster-wide registration failed.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
-pub enum GlobalError {
-    /// Another process holds the name.
-    #[error("the name {0:?} is taken")]
-    NameTaken(String),
-    /// The process already holds another name.
-    #[error("the process is already registered as {0:?}")]
-    AlreadyNamed(String),
-    /// No process holds the name.
-    #[error("no process is registered as {0:?}")]
-    NotRegistered(String),
-    /// The process registered under the name is of another actor type.
-    #[error("the process registered as {0:?} is of another actor type")]
-    WrongType(String),
-    /// The locks could not be taken in time: the cluster is busy, or a node does not answer.
-    #[error("could not take the cluster lock {0:?} in time")]
-    Busy(String),
-    /// This node is not distributed.
-    #[error("this node is not distributed")]
-    NotDistributed,
-    /// A lock's holder must be a process of the node that takes the lock.
-    #[error("{0} is not a process of the node taking the lock")]
-    NotLocal(String),
-    /// A table is at its limit: the names a node keeps, or the locks one node may hold.
-    #[error("the table is full ({0} entries)")]
-    TableFull(usize),
-    /// A server did not take the registration (it was lost, or restarted, meanwhile).
-    #[error("the registration of {0:?} was not committed everywhere")]
-    NotCommitted(String),
-}
-
-/// How large the registry's tables may grow on one node.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Limits {
-    /// Names in the table (registrations, and names synced from peers).
-    pub(crate) max_names: usize,
-    /// Locks the processes of one node may hold on this node's server.
-    pub(crate) max_locks_per_node: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_names: 100_000,
-            max_locks_per_node: 100_000,
-        }
-    }
-}
-
-/// The lock a registration of `name` takes.
-pub(crate) fn name_lock(name: &str) -> String {
-    format!("global:name:{name}")
-}
+pub(crate) use table::Shared;
+use table::name_lock;
+pub use table::{GlobalError, ResolveFn, Resolver, SERVER_NAME};
 
 /// A fresh identity for one lock request: two registrations on one node never share locks.
 fn next_request() -> u64 {
@@ -105,98 +50,19 @@ fn next_request() -> u64 {
 /// a holder may take a lock it holds again, as in OTP.
 const USER_REQUEST: u64 = 0;
 
-/// A user's conflict resolution: given the name and the two pids, the one to keep.
-pub type ResolveFn = dyn Fn(&str, &AnyPid, &AnyPid) -> Option<AnyPid> + Send + Sync;
-
-/// What to do when two partitions that each registered a name to a different process heal.
-#[derive(Clone)]
-pub enum Resolver {
-    /// Keep the process of the node with the smaller name; stop the other with
-    /// [`ExitReason::NameConflict`](actors::ExitReason::NameConflict). The default, as OTP's `random_exit_name`.
-    StopLoser,
-    /// Keep the process of the node with the smaller name; send the other an exit signal with
-    /// `NameConflict` (a process that traps exits sees it in `on_exit`), as `random_notify_name`.
-    NotifyLoser,
-    /// Drop the name; send both an exit signal with `NameConflict`, as `notify_all_name`.
-    NotifyBoth,
-    /// Decide: the pid to keep, or `None` to drop the name. Runs once for the cluster, on the
-    /// node deciding the conflict; nothing is done to the process it does not keep.
-    Custom(Arc<ResolveFn>),
+/// The cluster-wide registry of a node, as Erlang's `global`; in `actors_net::prelude`.
+pub trait GlobalNames {
+    /// The cluster-wide registry as seen from this node.
+    fn global(&self) -> Global;
 }
 
-impl Resolver {
-    /// A resolver from a function.
-    pub fn custom(
-        f: impl Fn(&str, &AnyPid, &AnyPid) -> Option<AnyPid> + Send + Sync + 'static,
-    ) -> Self {
-        Resolver::Custom(Arc::new(f))
+impl GlobalNames for Node {
+    fn global(&self) -> Global {
+        Global::new(self.clone(), actors::dist::extension::<Shared>(self))
     }
 }
 
-#[derive(Default)]
-struct Names {
-    by_name: HashMap<String, AnyPid>,
-    by_pid: HashMap<AnyPid, String>,
-}
-
-/// State the server and the node's handle share.
-pub(crate) struct Shared {
-    names: RwLock<Names>,
-    resolver: RwLock<Resolver>,
-    server: RwLock<Option<Pid<GlobalServer>>>,
-    /// Peers' servers, found once by name.
-    peers: std::sync::Mutex<HashMap<String, Pid<GlobalServer>>>,
-    clean_partitions: bool,
-    limits: Limits,
-    /// How many times this node ran its resolver: each conflict is decided once.
-    decisions: std::sync::atomic::AtomicU64,
-}
-
-impl Shared {
-    pub(crate) fn new(clean_partitions: bool, limits: Limits) -> Arc<Self> {
-        Arc::new(Shared {
-            names: RwLock::default(),
-            resolver: RwLock::new(Resolver::StopLoser),
-            server: RwLock::new(None),
-            peers: std::sync::Mutex::new(HashMap::new()),
-            clean_partitions,
-            limits,
-            decisions: std::sync::atomic::AtomicU64::new(0),
-        })
-    }
-
-    /// Forgets the table and the servers (at shutdown).
-    pub(crate) fn clear(&self) {
-        *self.write() = Names::default();
-        *self
-            .server
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
-        lock(&self.peers).clear();
-    }
-
-    /// The global server running now.
-    pub(crate) fn server(&self) -> Option<Pid<GlobalServer>> {
-        self.server
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
-    }
-
-    fn read(&self) -> std::sync::RwLockReadGuard<'_, Names> {
-        self.names
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn write(&self) -> std::sync::RwLockWriteGuard<'_, Names> {
-        self.names
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-}
-
-/// The cluster-wide registry as seen from one node: [`DistNode::global`].
+/// The cluster-wide registry as seen from one node: [`GlobalNames::global`].
 pub struct Global {
     node: Node,
     shared: Option<Arc<Shared>>,
@@ -218,14 +84,14 @@ impl Global {
     async fn servers(&self) -> Result<Vec<Pid<GlobalServer>>, GlobalError> {
         let shared = self.shared()?;
         let own = shared
-            .server
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+            .server()
+            .and_then(|s| s.downcast())
             .ok_or(GlobalError::NotDistributed)?;
         let mut all = vec![(self.node.name().to_string(), own)];
         for peer in self.node.nodes() {
-            let known = lock(&shared.peers).get(&peer).cloned();
+            let known = lock(&shared.peers)
+                .get(&peer)
+                .and_then(|s| s.downcast::<GlobalServer>());
             let server = match known {
                 Some(s) => s,
                 None => match self
@@ -234,7 +100,7 @@ impl Global {
                     .await
                 {
                     Ok(s) => {
-                        lock(&shared.peers).insert(peer.clone(), s.clone());
+                        lock(&shared.peers).insert(peer.clone(), s.any());
                         s
                     }
                     // Not up yet, or gone: it will sync when it is.
@@ -499,9 +365,7 @@ fn lock_id(id: &str) -> String {
 
 fn servers_own(shared: &Shared) -> Result<Pid<GlobalServer>, GlobalError> {
     shared
-        .server
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .clone()
+        .server()
+        .and_then(|s| s.downcast())
         .ok_or(GlobalError::NotDistributed)
 }

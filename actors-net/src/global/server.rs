@@ -12,10 +12,13 @@ use std::sync::Arc;
 use actors::dist::Origin;
 use actors::{AnyPid, Ctx, Down, ExitReason, MonitorRef, Pid, actor};
 
-use super::{GlobalError, Resolver, SERVER_NAME, Shared};
+use super::table::{GlobalError, Resolver, SERVER_NAME, Shared, name_lock};
 use crate::connection::lock;
 use crate::net::Net;
 use crate::node::DistNode;
+
+/// How often a server tells its peers its table's digest.
+const DIGEST_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// A process holding cluster locks: the monitor that frees them when it ends, and each lock
 /// it holds with the request that took it and how many times.
@@ -52,6 +55,9 @@ pub struct GlobalServer {
     reports: HashMap<String, (u64, Vec<(String, u32)>)>,
     /// This node's failed links, as last told to the peers.
     told: Vec<(String, u32)>,
+    /// Peers whose table digest differed from ours last time they sent it: if it differs
+    /// again, the tables are exchanged (an update missed in a race is repaired).
+    differing: HashSet<String>,
 }
 
 impl GlobalServer {
@@ -68,11 +74,12 @@ impl GlobalServer {
             excluded: HashMap::new(),
             reports: HashMap::new(),
             told: Vec::new(),
+            differing: HashSet::new(),
         }
     }
 
     fn net(ctx: &Ctx<Self>) -> Option<Arc<Net>> {
-        ctx.node().extension::<Net>()
+        actors::dist::extension::<Net>(&ctx.node())
     }
 
     fn bind(&mut self, name: &str, pid: AnyPid, ctx: &mut Ctx<Self>) {
@@ -82,13 +89,16 @@ impl GlobalServer {
                 if previous != name {
                     let previous = previous.clone();
                     names.by_name.remove(&previous);
+                    self.shared.flip(&previous, &pid);
                 }
             }
             let old = names.by_name.insert(name.to_string(), pid.clone());
             if let Some(old) = &old {
                 names.by_pid.remove(old);
+                self.shared.flip(name, old);
             }
             names.by_pid.insert(pid.clone(), name.to_string());
+            self.shared.flip(name, &pid);
             old
         };
         if old.as_ref() != Some(&pid) {
@@ -113,6 +123,7 @@ impl GlobalServer {
             if names.by_name.get(name) == Some(pid) {
                 names.by_name.remove(name);
                 names.by_pid.remove(pid);
+                self.shared.flip(name, pid);
                 true
             } else {
                 false
@@ -131,7 +142,10 @@ impl GlobalServer {
     }
 
     fn peer_servers(&self) -> Vec<Pid<GlobalServer>> {
-        lock(&self.shared.peers).values().cloned().collect()
+        lock(&self.shared.peers)
+            .values()
+            .filter_map(|p| p.downcast())
+            .collect()
     }
 
     fn is_excluded(&self, name: &str, pid: &AnyPid) -> bool {
@@ -478,7 +492,7 @@ impl GlobalServer {
             .shared
             .server
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ctx.pid());
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ctx.pid().any());
         let held: Vec<AnyPid> = self.shared.read().by_pid.keys().cloned().collect();
         for pid in held {
             self.watch(pid, ctx);
@@ -489,6 +503,49 @@ impl GlobalServer {
         let me = ctx.pid();
         for peer in node.nodes() {
             let _ = me.node_up(peer, true);
+        }
+        ctx.send_after(DIGEST_EVERY, |me| me.tell_digest());
+    }
+
+    /// Tells every peer this table's digest, now and every `DIGEST_EVERY`.
+    #[handle(cast)]
+    fn tell_digest(&mut self, ctx: &mut Ctx<Self>) {
+        let digest = self
+            .shared
+            .digest
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let me = ctx.pid();
+        for peer in self.peer_servers() {
+            let _ = peer.digest(Origin::local(), me.clone(), digest);
+        }
+        ctx.send_after(DIGEST_EVERY, |me| me.tell_digest());
+    }
+
+    /// A peer's table digest. Tables differ for a moment while registrations travel; if
+    /// they still differ at the next digest, an update was missed (a node that connected
+    /// while a registration was committed), and the two exchange their tables.
+    #[handle(cast)]
+    fn digest(
+        &mut self,
+        origin: Origin,
+        from: Pid<GlobalServer>,
+        digest: u64,
+        ctx: &mut Ctx<Self>,
+    ) {
+        let node = ctx.node();
+        if from.node() == node.name() || !origin.speaks_for(from.node(), node.name()) {
+            return;
+        }
+        let ours = self
+            .shared
+            .digest
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if ours == digest {
+            self.differing.remove(from.node());
+        } else if !self.differing.insert(from.node().to_string()) {
+            self.differing.remove(from.node());
+            tracing::debug!(peer = %from.node(), "tables differ: exchanging them");
+            self.send_table(&from, true, ctx);
         }
     }
 
@@ -562,7 +619,7 @@ impl GlobalServer {
         pid: AnyPid,
         ctx: &mut Ctx<Self>,
     ) -> Result<(), GlobalError> {
-        if !self.held_by(&super::name_lock(&name), &origin, ctx) {
+        if !self.held_by(&name_lock(&name), &origin, ctx) {
             return Err(GlobalError::Busy(name));
         }
         let names = self.shared.read();
@@ -580,7 +637,7 @@ impl GlobalServer {
     /// Unbinds `name` here, if it is bound to `pid`: only by the node that holds its lock.
     #[handle]
     fn remove(&mut self, origin: Origin, name: String, pid: AnyPid, ctx: &mut Ctx<Self>) {
-        if self.held_by(&super::name_lock(&name), &origin, ctx) {
+        if self.held_by(&name_lock(&name), &origin, ctx) {
             self.unbind(&name, &pid, ctx)
         }
     }
@@ -601,7 +658,7 @@ impl GlobalServer {
         if from.node() == node.name() || !origin.speaks_for(from.node(), node.name()) {
             return;
         }
-        lock(&self.shared.peers).insert(from.node().to_string(), from.clone());
+        lock(&self.shared.peers).insert(from.node().to_string(), from.any());
         if answer {
             self.send_table(&from, false, ctx);
         }
@@ -650,7 +707,7 @@ impl GlobalServer {
         let Ok(server) = node.whereis_on::<GlobalServer>(SERVER_NAME, &peer).await else {
             return;
         };
-        lock(&self.shared.peers).insert(peer, server.clone());
+        lock(&self.shared.peers).insert(peer, server.any());
         self.send_table(&server, answer, ctx);
     }
 

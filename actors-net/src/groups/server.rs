@@ -7,7 +7,7 @@ use std::sync::Arc;
 use actors::dist::Origin;
 use actors::{AnyPid, Ctx, Down, MonitorRef, Pid, actor};
 
-use super::{GroupError, Shared, remove_from, server_name};
+use super::table::{GroupError, Shared, remove_from, server_name};
 use crate::node::DistNode;
 
 /// A local member: the monitor that tells when it ends, and its groups (once per join).
@@ -104,7 +104,7 @@ impl GroupServer {
             let monitor = ctx.monitor(&pid);
             self.local.insert(pid, Member { monitor, groups });
         }
-        self.shared.set_server(Some(ctx.pid()));
+        self.shared.set_server(Some(ctx.pid().any()));
         let node = ctx.node();
         let me = ctx.pid();
         for peer in node.nodes() {

@@ -1,0 +1,101 @@
+//! The settings of a distributed node to be started: `Node::builder(name)...`. Starting it
+//! (`NodeBuilder::start`) wires every layer together, and lives at the top, in `start`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::config::{Config, GlobalLimits};
+use crate::transport::{Tcp, Transport};
+
+/// Starts a distributed node: `Node::builder("a@127.0.0.1:4001").cookie("secret").start()`.
+pub struct NodeBuilder {
+    pub(crate) name: String,
+    pub(crate) config: Config,
+    pub(crate) transport: Arc<dyn Transport>,
+}
+
+impl NodeBuilder {
+    /// The secret every node of the cluster shares; it never crosses the wire.
+    pub fn cookie(mut self, cookie: impl AsRef<[u8]>) -> Self {
+        self.config.cookie = cookie.as_ref().to_vec();
+        self
+    }
+
+    /// A tick goes out after `interval` without traffic; a peer silent for `misses` intervals
+    /// is declared down (default 500 ms x 5: a frozen node is seen within 2.5 s).
+    pub fn heartbeat(mut self, interval: Duration, misses: u32) -> Self {
+        self.config.heartbeat_interval = interval;
+        self.config.heartbeat_misses = misses.max(1);
+        self
+    }
+
+    /// The largest frame accepted (default 4 MiB); a peer sending a larger one is cut off.
+    pub fn max_frame(mut self, bytes: usize) -> Self {
+        self.config.max_frame = bytes;
+        self
+    }
+
+    /// How long a connection may take to dial and handshake (default 5 s).
+    pub fn handshake_timeout(mut self, timeout: Duration) -> Self {
+        self.config.handshake_timeout = timeout;
+        self
+    }
+
+    /// Bytes queued to one peer past which calls wait for the queue to drain (default 16 MiB);
+    /// past four times this, sends fail with `Overloaded` instead of growing memory.
+    pub fn send_limit(mut self, bytes: usize) -> Self {
+        self.config.send_limit = bytes;
+        self
+    }
+
+    /// Whether a node that loses a peer makes the others split cleanly (default on): each
+    /// node connected to both drops the same one, so partitions are fully connected, as OTP's
+    /// `prevent_overlapping_partitions`.
+    pub fn clean_partitions(mut self, on: bool) -> Self {
+        self.config.clean_partitions = on;
+        self
+    }
+
+    /// The most nodes this node is connected to, or connecting to, at once (default 1,024):
+    /// past it, dials and incoming connections are refused, and a peer's list of nodes to
+    /// join is cut short, so no peer can make this node open sockets without bound.
+    pub fn max_peers(mut self, peers: usize) -> Self {
+        self.config.max_peers = peers.max(1);
+        self
+    }
+
+    /// The most bytes all connections together may hold in frames that have begun to arrive
+    /// and are not complete (default 64 MiB). A frame's buffer grows as its bytes arrive, never
+    /// ahead of them; a connection whose frame would take the total past this is closed.
+    pub fn max_partial_frames(mut self, bytes: usize) -> Self {
+        self.config.max_partial = bytes;
+        self
+    }
+
+    /// The most names the cluster-wide registry keeps on this node (default 100,000), and the
+    /// most cluster locks the processes of any one node may hold on it (default 100,000):
+    /// past them, a registration or a lock fails with `GlobalError::TableFull`, and names a
+    /// peer sends beyond them are not taken.
+    pub fn global_limits(mut self, max_names: usize, max_locks_per_node: usize) -> Self {
+        self.config.global_limits = GlobalLimits {
+            max_names,
+            max_locks_per_node,
+        };
+        self
+    }
+
+    /// Carries the connections over another transport than TCP.
+    pub fn transport(mut self, transport: impl Transport) -> Self {
+        self.transport = Arc::new(transport);
+        self
+    }
+
+    /// A builder for the node `name`, with the defaults.
+    pub(crate) fn new(name: &str) -> Self {
+        NodeBuilder {
+            name: name.to_string(),
+            config: Config::default(),
+            transport: Arc::new(Tcp),
+        }
+    }
+}

@@ -1,0 +1,74 @@
+//! Starting a distributed node: every layer wired together, bottom to top, and the services
+//! it runs by itself started under its system supervisor. The one module that sees all.
+
+use std::sync::Arc;
+
+use actors::{Node, NodeId};
+
+use crate::builder::NodeBuilder;
+use crate::dispatch::Routing;
+use crate::net::{Net, address};
+use crate::router::NetRouter;
+
+/// Why a node could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The name is not `name@host:port`.
+    #[error("node name {0:?} is not of the form name@host:port")]
+    BadName(String),
+    /// The address could not be listened on.
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        /// The address.
+        addr: String,
+        /// Why.
+        source: std::io::Error,
+    },
+}
+
+impl NodeBuilder {
+    /// Listens, and returns the node. With port 0 the system picks one, and the node's name
+    /// says which.
+    pub async fn start(self) -> Result<Node, StartError> {
+        let (short, host) =
+            parse(&self.name).ok_or_else(|| StartError::BadName(self.name.clone()))?;
+        let addr = address(&self.name).ok_or_else(|| StartError::BadName(self.name.clone()))?;
+        let listener = self
+            .transport
+            .listen(addr)
+            .await
+            .map_err(|source| StartError::Listen {
+                addr: addr.to_string(),
+                source,
+            })?;
+        let bound = listener.local_addr().map_err(|source| StartError::Listen {
+            addr: addr.to_string(),
+            source,
+        })?;
+        let port = bound.rsplit_once(':').map_or("0", |(_, p)| p);
+        let name = format!("{short}@{host}:{port}");
+        let node = actors::dist::node_with_id(NodeId::new(&name, actors::dist::new_creation()));
+        let net = Arc::new(Net::new(&node, self.config, self.transport));
+        let routing = Arc::new(Routing::new(net.clone()));
+        let owner: Arc<dyn crate::io::Owner> = routing.clone();
+        net.set_owner(Arc::downgrade(&owner));
+        let installed =
+            actors::dist::install_router(&node, Arc::new(NetRouter { net: net.clone() }));
+        debug_assert!(installed.is_ok(), "a fresh node has no router");
+        actors::dist::set_extension(&node, net.clone());
+        actors::dist::set_extension(&node, routing);
+        crate::system::start(&node, &net.config).await;
+        let accept = actors::rt::spawn(net.clone().accept_loop(listener));
+        net.set_accept_task(accept);
+        actors::rt::spawn(net.clone().heal_loop());
+        tracing::info!(node = %name, "started");
+        Ok(node)
+    }
+}
+
+/// `name@host` of `name@host:port`.
+fn parse(name: &str) -> Option<(&str, &str)> {
+    let (short, rest) = name.split_once('@')?;
+    let (host, _) = rest.rsplit_once(':')?;
+    (!short.is_empty() && !host.is_empty()).then_some((short, host))
+}

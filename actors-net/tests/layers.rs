@@ -1,0 +1,231 @@
+//! The layers of `actors-net` call only downward, and no modules import each other round a
+//! circle: read from the `crate::`, `super::` and child-module paths of every source file.
+//! The layers are the ones written at the top of `src/lib.rs`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Each module's layer: a module may use modules of its own layer or below.
+const LAYERS: &[(&str, u32)] = &[
+    ("config", 0),
+    ("builder", 0),
+    ("transport", 0),
+    ("tls", 0),
+    ("handshake", 1),
+    ("frame", 2),
+    ("connection", 3),
+    ("io", 3),
+    ("net", 4),
+    ("setup", 4),
+    ("router", 5),
+    ("dispatch", 5),
+    ("node", 6),
+    ("global", 7),
+    ("groups", 7),
+    ("spawn", 7),
+    ("system", 7),
+    ("start", 8),
+];
+
+fn src() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+/// The file of module `path` (`["global", "server"]`), if there is one.
+fn file_of(path: &[String]) -> Option<PathBuf> {
+    let mut base = src();
+    for seg in &path[..path.len().saturating_sub(1)] {
+        base = base.join(seg);
+    }
+    let last = path.last()?;
+    [
+        base.join(format!("{last}.rs")),
+        base.join(last).join("mod.rs"),
+    ]
+    .into_iter()
+    .find(|p| p.exists())
+}
+
+/// The module path of a source file: `global/server.rs` -> `["global", "server"]`.
+fn module_of(file: &Path) -> Vec<String> {
+    let rel = file.strip_prefix(src()).expect("under src");
+    let mut parts: Vec<String> = rel
+        .iter()
+        .map(|p| p.to_string_lossy().trim_end_matches(".rs").to_string())
+        .collect();
+    if parts.last().is_some_and(|p| p == "mod" || p == "lib") {
+        parts.pop();
+    }
+    parts
+}
+
+/// The deepest module file named by `path` (items after the module are ignored).
+fn resolve(path: &[String]) -> Option<PathBuf> {
+    (1..=path.len()).rev().find_map(|n| file_of(&path[..n]))
+}
+
+/// Every path this file's code names through `crate::`, `super::`, or a child module.
+fn references(file: &Path, text: &str) -> BTreeSet<PathBuf> {
+    let me = module_of(file);
+    let is_dir_module = file.ends_with("mod.rs") || file.ends_with("lib.rs");
+    let here: Vec<String> = if is_dir_module {
+        me.clone()
+    } else {
+        me[..me.len().saturating_sub(1)].to_vec()
+    };
+    let mut found = BTreeSet::new();
+    // Code only: comments and doc comments name modules too.
+    let code: String = text
+        .lines()
+        .map(|l| l.split("//").next().unwrap_or(""))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let words = |s: &str| -> Vec<String> {
+        s.split("::")
+            .map(|w| {
+                w.chars()
+                    .take_while(|c| c.is_alphanumeric() || *c == '_')
+                    .collect::<String>()
+            })
+            .take_while(|w| !w.is_empty())
+            .collect()
+    };
+    for (prefix, base) in [
+        ("crate::", Vec::new()),
+        ("super::", here[..here.len().saturating_sub(0)].to_vec()),
+    ] {
+        let base = if prefix == "super::" {
+            // `super` of a file module is its folder's module; of a folder module, the one above.
+            if is_dir_module {
+                me[..me.len().saturating_sub(1)].to_vec()
+            } else {
+                here.clone()
+            }
+        } else {
+            base
+        };
+        for (i, _) in code.match_indices(prefix) {
+            // Not part of a longer word (`actors::crate::` cannot occur; `some_crate::` can).
+            if code[..i]
+                .chars()
+                .last()
+                .is_some_and(|c| c.is_alphanumeric() || c == '_')
+            {
+                continue;
+            }
+            let rest = &code[i + prefix.len()..];
+            let groups: Vec<String> = if let Some(inner) = rest.strip_prefix('{') {
+                let inner = &inner[..inner.find('}').unwrap_or(inner.len())];
+                inner.split(',').map(|s| s.trim().to_string()).collect()
+            } else {
+                vec![rest.to_string()]
+            };
+            for g in groups {
+                let mut path = base.clone();
+                path.extend(words(&g));
+                if let Some(f) = resolve(&path) {
+                    found.insert(f);
+                }
+            }
+        }
+    }
+    // `use child::...` in a folder module names its child modules.
+    if is_dir_module {
+        for line in code.lines() {
+            let line = line.trim_start();
+            let line = line
+                .strip_prefix("pub(crate) ")
+                .or_else(|| line.strip_prefix("pub "))
+                .unwrap_or(line);
+            if let Some(rest) = line.strip_prefix("use ") {
+                let mut path = me.clone();
+                path.extend(words(rest));
+                if path.len() > me.len() {
+                    if let Some(f) = file_of(&path[..me.len() + 1]) {
+                        found.insert(f);
+                    }
+                }
+            }
+        }
+    }
+    found.remove(file);
+    found
+}
+
+fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).expect("src readable").flatten() {
+        let p = entry.path();
+        if p.is_dir() {
+            sources(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+fn layer(file: &Path) -> Option<u32> {
+    let top = module_of(file).first()?.clone();
+    LAYERS.iter().find(|(m, _)| *m == top).map(|(_, l)| *l)
+}
+
+#[test]
+fn layers_only_call_downward_and_no_modules_form_a_circle() {
+    let mut files = Vec::new();
+    sources(&src(), &mut files);
+    let lib = src().join("lib.rs");
+    let mut graph: BTreeMap<PathBuf, BTreeSet<PathBuf>> = BTreeMap::new();
+    let mut upward = Vec::new();
+    for file in files.iter().filter(|f| **f != lib) {
+        let own = layer(file).unwrap_or_else(|| panic!("{} has no layer", file.display()));
+        let text = std::fs::read_to_string(file).expect("readable");
+        let refs: BTreeSet<PathBuf> = references(file, &text)
+            .into_iter()
+            .filter(|r| *r != lib)
+            .collect();
+        for r in &refs {
+            let theirs = layer(r).unwrap_or_else(|| panic!("{} has no layer", r.display()));
+            if theirs > own {
+                upward.push(format!(
+                    "{} (layer {own}) uses {} (layer {theirs})",
+                    file.display(),
+                    r.display()
+                ));
+            }
+        }
+        graph.insert(file.clone(), refs);
+    }
+    assert!(upward.is_empty(), "calls upward:\n{}", upward.join("\n"));
+    // A circle, if any: depth-first, with the path kept.
+    fn visit(
+        n: &PathBuf,
+        graph: &BTreeMap<PathBuf, BTreeSet<PathBuf>>,
+        path: &mut Vec<PathBuf>,
+        done: &mut BTreeSet<PathBuf>,
+    ) -> Option<Vec<PathBuf>> {
+        if let Some(i) = path.iter().position(|p| p == n) {
+            return Some(path[i..].to_vec());
+        }
+        if done.contains(n) {
+            return None;
+        }
+        path.push(n.clone());
+        for m in graph.get(n).into_iter().flatten() {
+            if let Some(circle) = visit(m, graph, path, done) {
+                return Some(circle);
+            }
+        }
+        path.pop();
+        done.insert(n.clone());
+        None
+    }
+    let mut done = BTreeSet::new();
+    for n in graph.keys() {
+        let circle = visit(n, &graph, &mut Vec::new(), &mut done);
+        assert!(
+            circle.is_none(),
+            "modules import each other round a circle: {:?}",
+            circle.unwrap_or_default()
+        );
+    }
+    assert!(graph.len() >= LAYERS.len(), "every module was read");
+}
