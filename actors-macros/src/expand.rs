@@ -238,7 +238,8 @@ fn message_enum(
 }
 
 /// The wire codec of the message enum: the handler's index, then each argument as one CBOR
-/// item. A call's reply half is captured when encoding and restored, last, when decoding.
+/// item. Encoding a call returns where its reply goes; decoding one makes its reply half,
+/// last, from the incoming call it is given: the reply path is an argument, not a side channel.
 ///
 /// Each argument goes through a codec picked by autoref dispatch, and is asserted once to be
 /// `WireArg<handler, argument>`, spanned at its type, so that a type that cannot cross the wire
@@ -286,9 +287,11 @@ fn wire_codec(
     let encode_arms = variants.iter().map(|v| {
         let pattern = v.pattern(msg);
         let tag = v.tag;
-        let capture = v
-            .is_call()
-            .then(|| quote!((&#private::Codec::new()).capture(__reply)?;));
+        let pending = if v.is_call() {
+            quote!(::core::option::Option::Some((&#private::Codec::new()).pending(__reply)?))
+        } else {
+            quote!(::core::option::Option::None)
+        };
         let args = v
             .binds
             .iter()
@@ -296,9 +299,9 @@ fn wire_codec(
             .map(|(bind, ty)| quote!((&#private::Codec::<#ty>::new()).ser_arg(__out, #bind)?;));
         quote! {
             #pattern => {
-                #capture
                 #private::put_tag(__out, #tag);
                 #(#args)*
+                #pending
             }
         }
     });
@@ -309,11 +312,11 @@ fn wire_codec(
         let args = v.binds.iter().zip(&v.tys).map(|(bind, ty)| {
             quote!(let #bind: #ty = (&#private::Codec::<#ty>::new()).de_arg(&mut __input)?;)
         });
-        // The reply half is taken from the context last, once every argument has decoded:
-        // a call that fails to decode keeps its responder, which answers with the error.
+        // The reply half is made from the incoming call last, once every argument has
+        // decoded: a call that fails to decode keeps its responder, which answers the error.
         let value = if v.is_call() {
             quote! {{
-                let __reply = (&#private::Codec::new()).decode_reply()?;
+                let __reply = (&#private::Codec::new()).reply_to(__call)?;
                 #msg::#handler(#(#binds,)* __reply)
             }}
         } else if binds.is_empty() {
@@ -349,16 +352,15 @@ fn wire_codec(
 
         #[allow(unused_imports, clippy::let_unit_value)]
         impl #impl_g #msg #ty_g #where_c {
-            fn __encode(&self, __out: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<(), #actors::WireError> {
+            fn __encode(&self, __out: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<::core::option::Option<#private::Pending>, #actors::WireError> {
                 use #private::{Unencodable as _, ViaSerde as _};
-                match self {
+                ::core::result::Result::Ok(match self {
                     #(#encode_arms)*
                     #phantom_arm
-                }
-                ::core::result::Result::Ok(())
+                })
             }
 
-            fn __decode(__bytes: &[u8]) -> ::core::result::Result<Self, #actors::WireError> {
+            fn __decode(__bytes: &[u8], __call: &mut ::core::option::Option<#private::IncomingCall>) -> ::core::result::Result<Self, #actors::WireError> {
                 use #private::{Unencodable as _, ViaSerde as _};
                 let mut __input = __bytes;
                 let __tag = #private::take_tag(&mut __input)?;
@@ -449,12 +451,12 @@ fn actor_trait(
     let hooks = a.hooks.iter().map(|h| hook_fn(a, h));
     let codec = if a.local {
         quote! {
-            fn encode_msg(_: &Self::Msg, _: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<(), #actors::WireError> {
+            fn encode_msg(_: &Self::Msg, _: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<::core::option::Option<#actors::__private::Pending>, #actors::WireError> {
                 ::core::result::Result::Err(#actors::WireError::NotRemote(
                     <Self as #actors::Actor>::IDENTITY.name.into(),
                 ))
             }
-            fn decode_msg(_: &[u8]) -> ::core::result::Result<Self::Msg, #actors::WireError> {
+            fn decode_msg(_: &[u8], _: &mut ::core::option::Option<#actors::__private::IncomingCall>) -> ::core::result::Result<Self::Msg, #actors::WireError> {
                 ::core::result::Result::Err(#actors::WireError::NotRemote(
                     <Self as #actors::Actor>::IDENTITY.name.into(),
                 ))
@@ -462,11 +464,11 @@ fn actor_trait(
         }
     } else {
         quote! {
-            fn encode_msg(msg: &Self::Msg, out: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<(), #actors::WireError> {
+            fn encode_msg(msg: &Self::Msg, out: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<::core::option::Option<#actors::__private::Pending>, #actors::WireError> {
                 msg.__encode(out)
             }
-            fn decode_msg(bytes: &[u8]) -> ::core::result::Result<Self::Msg, #actors::WireError> {
-                <Self::Msg>::__decode(bytes)
+            fn decode_msg(bytes: &[u8], call: &mut ::core::option::Option<#actors::__private::IncomingCall>) -> ::core::result::Result<Self::Msg, #actors::WireError> {
+                <Self::Msg>::__decode(bytes, call)
             }
         }
     };
@@ -579,10 +581,10 @@ pub fn fallback(item: &syn::ItemImpl) -> TokenStream {
             {
                 async move { match msg {} }
             }
-            fn encode_msg(msg: &Self::Msg, _: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<(), #actors::WireError> {
+            fn encode_msg(msg: &Self::Msg, _: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<::core::option::Option<#actors::__private::Pending>, #actors::WireError> {
                 match *msg {}
             }
-            fn decode_msg(_: &[u8]) -> ::core::result::Result<Self::Msg, #actors::WireError> {
+            fn decode_msg(_: &[u8], _: &mut ::core::option::Option<#actors::__private::IncomingCall>) -> ::core::result::Result<Self::Msg, #actors::WireError> {
                 ::core::result::Result::Err(#actors::WireError::Decode(::std::string::String::new()))
             }
         }

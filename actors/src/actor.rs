@@ -78,11 +78,19 @@ pub trait Actor: Sized + Send + 'static {
         async {}
     }
 
-    /// Encodes a message for the wire (generated; fails for `#[actor(local)]`).
-    fn encode_msg(msg: &Self::Msg, out: &mut Vec<u8>) -> Result<(), WireError>;
+    /// Encodes a message for the wire; for a call, returns where its reply goes, which the
+    /// encoding takes from the message (generated; fails for `#[actor(local)]`).
+    fn encode_msg(
+        msg: &Self::Msg,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<crate::wire::Pending>, WireError>;
 
-    /// Decodes a message from the wire (generated; fails for `#[actor(local)]`).
-    fn decode_msg(bytes: &[u8]) -> Result<Self::Msg, WireError>;
+    /// Decodes a message from the wire; a call's reply half is made from `call`, the incoming
+    /// call it arrived as (generated; fails for `#[actor(local)]`).
+    fn decode_msg(
+        bytes: &[u8],
+        call: &mut Option<crate::wire::IncomingCall>,
+    ) -> Result<Self::Msg, WireError>;
 }
 
 /// What `#[actor]` on a struct declares: the actor's wire name.

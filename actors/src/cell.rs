@@ -38,7 +38,11 @@ pub(crate) trait AnyCell: Send + Sync + 'static {
     fn set_named(&self, named: bool) -> Result<(), ()>;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
     /// Decodes a message of this cell's actor type and queues it.
-    fn deliver_wire(&self, payload: &[u8]) -> Result<(), crate::error::WireError>;
+    fn deliver_wire(
+        &self,
+        payload: &[u8],
+        call: &mut Option<crate::wire::IncomingCall>,
+    ) -> Result<(), crate::error::WireError>;
 }
 
 impl<A: Actor> AnyCell for Cell<A> {
@@ -71,8 +75,12 @@ impl<A: Actor> AnyCell for Cell<A> {
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync> {
         self
     }
-    fn deliver_wire(&self, payload: &[u8]) -> Result<(), crate::error::WireError> {
-        let msg = A::decode_msg(payload)?;
+    fn deliver_wire(
+        &self,
+        payload: &[u8],
+        call: &mut Option<crate::wire::IncomingCall>,
+    ) -> Result<(), crate::error::WireError> {
+        let msg = A::decode_msg(payload, call)?;
         // A closed mailbox drops the message, as a send to a dead pid does.
         let _ = self.mailbox.push(Envelope::Msg(msg));
         Ok(())

@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 use crate::actor::{WireArg, WireReply};
 use crate::call::Reply;
 use crate::error::WireError;
+use crate::wire::{IncomingCall, Pending};
 
 /// Checks that `T` can be argument `A` of handler `H`.
 pub fn assert_wire_arg<H, A, T: WireArg<H, A>>() {}
@@ -90,10 +91,10 @@ pub trait ViaSerde<T> {
     fn ser_arg(&self, out: &mut Vec<u8>, value: &T) -> Result<(), WireError>;
     /// Reads one argument, advancing `input`.
     fn de_arg(&self, input: &mut &[u8]) -> Result<T, WireError>;
-    /// Hands a call's reply slot to the encoding call.
-    fn capture(&self, reply: &Reply<T>) -> Result<(), WireError>;
-    /// The reply half of a call decoded from the wire.
-    fn decode_reply(&self) -> Result<Reply<T>, WireError>;
+    /// Takes a call's reply slot, for the reply coming back over the wire to fill.
+    fn pending(&self, reply: &Reply<T>) -> Result<Pending, WireError>;
+    /// The reply half of a call decoded from the wire, answering `call`.
+    fn reply_to(&self, call: &mut Option<IncomingCall>) -> Result<Reply<T>, WireError>;
 }
 
 impl<T: Serialize + DeserializeOwned + Send + 'static> ViaSerde<T> for Codec<T> {
@@ -103,11 +104,11 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ViaSerde<T> for Codec<T> 
     fn de_arg(&self, input: &mut &[u8]) -> Result<T, WireError> {
         crate::wire::decode_item(input)
     }
-    fn capture(&self, reply: &Reply<T>) -> Result<(), WireError> {
-        reply.capture()
+    fn pending(&self, reply: &Reply<T>) -> Result<Pending, WireError> {
+        crate::wire::pending(reply)
     }
-    fn decode_reply(&self) -> Result<Reply<T>, WireError> {
-        Reply::from_wire()
+    fn reply_to(&self, call: &mut Option<IncomingCall>) -> Result<Reply<T>, WireError> {
+        crate::wire::reply_to(call)
     }
 }
 
@@ -126,11 +127,11 @@ pub trait Unencodable<T> {
         Err(cannot())
     }
     /// Fails.
-    fn capture(&self, _: &Reply<T>) -> Result<(), WireError> {
+    fn pending(&self, _: &Reply<T>) -> Result<Pending, WireError> {
         Err(cannot())
     }
     /// Fails.
-    fn decode_reply(&self) -> Result<Reply<T>, WireError> {
+    fn reply_to(&self, _: &mut Option<IncomingCall>) -> Result<Reply<T>, WireError> {
         Err(cannot())
     }
 }

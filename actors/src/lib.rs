@@ -129,5 +129,6 @@ pub mod __private {
     };
     pub use crate::kill::{KillSwitch, Killable};
     pub use crate::pid::{Api, Route};
+    pub use crate::wire::{IncomingCall, Pending};
     pub use serde;
 }

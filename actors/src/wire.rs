@@ -2,8 +2,11 @@
 //! `term_to_binary`.
 //!
 //! Decoding is bound to a node: a pid decoded on node B is bound to B, so that sending to it
-//! from B goes to the right place. The binding, and the reply route of a decoded call, travel
-//! in a thread-local context set only for the duration of one synchronous decode.
+//! from B goes to the right place. The binding, and the origin of a message that came over
+//! the wire, travel in a thread-local context set only for the duration of one synchronous
+//! decode: serde gives a `Deserialize` impl no other way to receive context. The reply path
+//! of a call does not: the encoder returns where the reply goes, and the decoder is given the
+//! incoming call.
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -84,8 +87,6 @@ pub(crate) fn decode_item<T: DeserializeOwned>(input: &mut &[u8]) -> Result<T, W
 
 struct Context {
     node: Arc<NodeInner>,
-    /// Set while decoding a call: where the reply goes.
-    call: Option<IncomingCall>,
     /// Set while decoding a message that came over the wire: who sent it, on which connection.
     origin: Origin,
 }
@@ -94,7 +95,6 @@ impl Context {
     fn new(node: Arc<NodeInner>) -> Self {
         Context {
             node,
-            call: None,
             origin: Origin::local(),
         }
     }
@@ -110,20 +110,18 @@ pub(crate) fn decoding_origin() -> Origin {
     })
 }
 
-struct IncomingCall {
+/// A call that came over the wire, given to the decoder of its message: who answers it, and
+/// the process it is for (whose exit reason answers it if it ends first).
+pub struct IncomingCall {
     responder: Box<dyn Responder>,
     target: Arc<dyn AnyCell>,
 }
 
+/// Where a call's reply goes, as its encoder returns it.
+pub type Pending = Box<dyn PendingCall>;
+
 thread_local! {
     static DECODING: RefCell<Option<Context>> = const { RefCell::new(None) };
-    /// Set while encoding a call: the caller's reply slot is captured here.
-    static CAPTURE: RefCell<Option<Capture>> = const { RefCell::new(None) };
-}
-
-enum Capture {
-    Armed,
-    Taken(Box<dyn PendingCall>),
 }
 
 fn with_context<T>(ctx: Context, f: impl FnOnce() -> T) -> T {
@@ -214,46 +212,29 @@ impl<R: DeserializeOwned + Send + 'static> PendingCall for PendingReply<R> {
     }
 }
 
-impl<R> Reply<R> {
-    /// Called by a generated message encoder: hands the caller's reply slot to the call being
-    /// encoded, so the reply coming back over the wire can fill it.
-    pub fn capture(&self) -> Result<(), WireError>
-    where
-        R: DeserializeOwned + Send + 'static,
-    {
-        CAPTURE.with(|c| {
-            let mut c = c.borrow_mut();
-            match (c.as_ref(), self.0.take()) {
-                (Some(Capture::Armed), Some(slot)) => {
-                    *c = Some(Capture::Taken(Box::new(PendingReply { slot })));
-                    Ok(())
-                }
-                (_, slot) => {
-                    self.0.set(slot);
-                    Err(WireError::Encode(
-                        "a reply can be encoded only by a call to another node".into(),
-                    ))
-                }
-            }
-        })
-    }
+/// Takes a call's reply slot out of its message, for the reply coming back over the wire.
+pub(crate) fn pending<R: DeserializeOwned + Send + 'static>(
+    reply: &Reply<R>,
+) -> Result<Pending, WireError> {
+    let slot = reply
+        .0
+        .take()
+        .ok_or_else(|| WireError::Encode("a call's reply half was already sent".into()))?;
+    Ok(Box::new(PendingReply { slot }))
+}
 
-    /// Called by a generated message decoder: the reply half of a call that came from
-    /// another node, answering over the wire.
-    pub fn from_wire() -> Result<Self, WireError>
-    where
-        R: Serialize + Send + 'static,
-    {
-        let call = DECODING.with(|d| d.borrow_mut().as_mut().and_then(|ctx| ctx.call.take()));
-        let IncomingCall { responder, target } = call.ok_or_else(|| {
-            WireError::Decode("a reply half can be decoded only from a call frame".into())
-        })?;
-        let slot = Slot::forward(move |result: Option<Result<R, CallError>>| match result {
-            Some(result) => responder.respond(encode_reply(result.as_ref().map_err(Clone::clone))),
-            None => answer_exit(responder, target),
-        });
-        Ok(Reply::new(Arc::new(slot)))
-    }
+/// The reply half of a call that came over the wire, answering over the wire.
+pub(crate) fn reply_to<R: Serialize + Send + 'static>(
+    call: &mut Option<IncomingCall>,
+) -> Result<Reply<R>, WireError> {
+    let IncomingCall { responder, target } = call.take().ok_or_else(|| {
+        WireError::Decode("a reply half can be decoded only from a call frame".into())
+    })?;
+    let slot = Slot::forward(move |result: Option<Result<R, CallError>>| match result {
+        Some(result) => responder.respond(encode_reply(result.as_ref().map_err(Clone::clone))),
+        None => answer_exit(responder, target),
+    });
+    Ok(Reply::new(Arc::new(slot)))
 }
 
 /// CBOR of `Result<R, CallError>`; an unencodable value becomes an error reply.
@@ -292,17 +273,11 @@ pub(crate) fn send_call<A: Actor>(target: &Route<A>, msg: A::Msg) -> Result<(), 
         .router()
         .ok_or(CallError::NoConnection)?
         .clone();
-    let mut encode = |out: &mut Vec<u8>| {
-        CAPTURE.with(|c| *c.borrow_mut() = Some(Capture::Armed));
-        let encoded = A::encode_msg(&msg, out);
-        let captured = CAPTURE.with(|c| c.borrow_mut().take());
-        encoded?;
-        match captured {
-            Some(Capture::Taken(pending)) => Ok(Some(pending)),
-            _ => Err(WireError::Encode(
-                "a call message carried no reply half".into(),
-            )),
-        }
+    let mut encode = |out: &mut Vec<u8>| match A::encode_msg(&msg, out)? {
+        Some(pending) => Ok(Some(pending)),
+        None => Err(WireError::Encode(
+            "a call message carried no reply half".into(),
+        )),
     };
     router
         .send(
@@ -321,7 +296,7 @@ pub(crate) fn send_cast<A: Actor>(target: &Route<A>, msg: A::Msg) -> Result<(), 
     let Some(router) = any.view().binding().router().cloned() else {
         return Ok(());
     };
-    let mut encode = |out: &mut Vec<u8>| A::encode_msg(&msg, out).map(|()| None);
+    let mut encode = |out: &mut Vec<u8>| A::encode_msg(&msg, out).map(|_| None);
     // A cast to an unreachable node is dropped, as an Erlang send is; one that cannot be
     // encoded is the sender's error.
     match router.send(
@@ -367,15 +342,12 @@ pub fn deliver(
     let mut ctx = Context::new(node.inner.clone());
     ctx.origin = origin.clone();
     let is_call = responder.is_some();
-    ctx.call = responder.map(|responder| IncomingCall {
+    let mut call = responder.map(|responder| IncomingCall {
         responder,
         target: cell.clone(),
     });
-    let (result, unused) = with_context(ctx, || {
-        let result = cell.deliver_wire(payload);
-        let unused = DECODING.with(|d| d.borrow_mut().as_mut().and_then(|c| c.call.take()));
-        (result, unused)
-    });
+    let result = with_context(ctx, || cell.deliver_wire(payload, &mut call));
+    let unused = call;
     match (result, unused) {
         (Ok(()), None) => Ok(()),
         (Ok(()), Some(call)) if is_call => fail(

@@ -37,5 +37,5 @@ impl Target {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let _ = <Target as Actor>::decode_msg(data);
+    let _ = <Target as Actor>::decode_msg(data, &mut None);
 });
