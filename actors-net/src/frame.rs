@@ -121,14 +121,16 @@ pub fn tick(out: &mut Vec<u8>) {
     put_header(out, 1, TICK);
 }
 
-/// Appends a cast.
+/// Appends a cast (the router encodes in place with `begin_cast`; this is for tests).
+#[cfg(any(test, feature = "testing"))]
 pub fn cast(out: &mut Vec<u8>, to: Target, identity: u64, payload: &[u8]) {
     let start = begin_cast(out, to, identity);
     out.extend_from_slice(payload);
     finish(out, start);
 }
 
-/// Appends a call.
+/// Appends a call (the router encodes in place with `begin_call`; this is for tests).
+#[cfg(any(test, feature = "testing"))]
 pub fn call(out: &mut Vec<u8>, to: Target, identity: u64, call_ref: u64, payload: &[u8]) {
     let start = begin_call(out, to, identity, call_ref);
     out.extend_from_slice(payload);

@@ -59,10 +59,10 @@ mod builder;
 mod config;
 mod connection;
 mod dispatch;
-pub mod frame;
+mod frame;
 pub mod global;
 pub mod groups;
-pub mod handshake;
+mod handshake;
 mod io;
 mod net;
 mod node;
@@ -86,6 +86,22 @@ pub use node::{ConnectError, DistNode, NodeEvents};
 pub use start::StartError;
 
 pub use spawn::{DistCtx, failover_child, remote_child};
+
+/// The raw protocol and the system servers, for tests and fuzz targets that speak them
+/// directly (feature `testing`); applications have no use for them.
+#[cfg(feature = "testing")]
+pub mod testing {
+    /// Frames on a connection.
+    pub mod frame {
+        pub use crate::frame::*;
+    }
+    /// The cookie handshake.
+    pub mod handshake {
+        pub use crate::handshake::*;
+    }
+    pub use crate::global::server::GlobalServer;
+    pub use crate::groups::server::GroupServer;
+}
 
 /// Everything a distributed program needs: `use actors_net::prelude::*;`.
 pub mod prelude {

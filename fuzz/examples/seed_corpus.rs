@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use actors::rt::io::{AsyncRead, AsyncWrite};
-use actors_net::frame;
 use actors_net::prelude::*;
+use actors_net::testing::frame;
 use actors_net::transport::{Listener, Stream, Tcp, Transport};
 use futures::future::BoxFuture;
 

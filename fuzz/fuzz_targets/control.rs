@@ -5,7 +5,7 @@
 use std::sync::OnceLock;
 
 use actors::Node;
-use actors_net::frame::Control;
+use actors_net::testing::frame::Control;
 use libfuzzer_sys::fuzz_target;
 
 fn node() -> &'static Node {

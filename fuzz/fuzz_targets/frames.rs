@@ -2,7 +2,7 @@
 //! than the limit, and whatever parses re-encodes to the same bytes.
 #![no_main]
 
-use actors_net::frame::{self, Frame};
+use actors_net::testing::frame::{self, Frame};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -3,7 +3,7 @@
 #![no_main]
 
 use actors::NodeId;
-use actors_net::handshake::{self, Status};
+use actors_net::testing::handshake::{self, Status};
 use actors_net::transport::Stream;
 use libfuzzer_sys::fuzz_target;
 

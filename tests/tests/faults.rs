@@ -12,8 +12,8 @@ use actors::rt::block_on;
 use actors::rt::io::{AsyncWrite, ReadExt, WriteExt};
 use actors_integration::child::ChildNode;
 use actors_integration::*;
-use actors_net::handshake::{self, HandshakeError};
 use actors_net::prelude::*;
+use actors_net::testing::handshake::{self, HandshakeError};
 use actors_net::transport::{Stream, Tcp, Transport};
 
 const WAIT: Duration = Duration::from_secs(10);

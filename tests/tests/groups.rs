@@ -9,8 +9,9 @@ use actors::dist::Origin;
 use actors::rt::block_on;
 use actors_integration::child::ChildNode;
 use actors_integration::*;
-use actors_net::groups::{GroupError, GroupEvent, GroupEvents, GroupServer, Groups, server_name};
+use actors_net::groups::{GroupError, GroupEvent, GroupEvents, Groups, server_name};
 use actors_net::prelude::*;
+use actors_net::testing::GroupServer;
 
 const WAIT: Duration = Duration::from_secs(10);
 const BIN: &str = env!("CARGO_BIN_EXE_testnode");

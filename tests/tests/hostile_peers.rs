@@ -11,10 +11,11 @@ use actors::dist::Origin;
 use actors::rt::block_on;
 use actors::rt::io::{ReadExt, WriteExt};
 use actors_integration::*;
-use actors_net::frame::{self, Control};
-use actors_net::global::{GlobalError, GlobalServer, SERVER_NAME};
-use actors_net::handshake;
+use actors_net::global::{GlobalError, SERVER_NAME};
 use actors_net::prelude::*;
+use actors_net::testing::GlobalServer;
+use actors_net::testing::frame::{self, Control};
+use actors_net::testing::handshake;
 use actors_net::transport::{Stream, Tcp, Transport};
 
 const WAIT: Duration = Duration::from_secs(10);

@@ -224,11 +224,11 @@ fn a_killed_global_server_is_restarted_and_resynchronises() {
                 .unwrap();
             named.push(pid.any());
         }
-        let old: Pid<actors_net::global::GlobalServer> = nodes[1].whereis(SERVER_NAME).unwrap();
+        let old: Pid<actors_net::testing::GlobalServer> = nodes[1].whereis(SERVER_NAME).unwrap();
         nodes[1].kill(&old);
         until("a new global server on n1", WAIT, || async {
             nodes[1]
-                .whereis::<actors_net::global::GlobalServer>(SERVER_NAME)
+                .whereis::<actors_net::testing::GlobalServer>(SERVER_NAME)
                 .is_some_and(|s| s != old)
         })
         .await;
@@ -279,11 +279,11 @@ fn a_killed_scope_server_is_restarted_and_resynchronises() {
         })
         .await;
         let name = server_name("pg");
-        let old: Pid<actors_net::groups::GroupServer> = nodes[1].whereis(&name).unwrap();
+        let old: Pid<actors_net::testing::GroupServer> = nodes[1].whereis(&name).unwrap();
         nodes[1].kill(&old);
         until("a new scope server on n1", WAIT, || async {
             nodes[1]
-                .whereis::<actors_net::groups::GroupServer>(&name)
+                .whereis::<actors_net::testing::GroupServer>(&name)
                 .is_some_and(|s| s != old)
         })
         .await;

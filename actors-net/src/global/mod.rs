@@ -32,10 +32,10 @@ use futures::future::join_all;
 use crate::connection::lock;
 use crate::node::DistNode;
 
-mod server;
+pub(crate) mod server;
 mod table;
 
-pub use server::GlobalServer;
+pub(crate) use server::GlobalServer;
 pub(crate) use table::Shared;
 use table::name_lock;
 pub use table::{GlobalError, ResolveFn, Resolver, SERVER_NAME};

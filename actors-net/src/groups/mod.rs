@@ -29,10 +29,10 @@ use futures::channel::mpsc;
 
 use crate::connection::lock;
 
-mod server;
+pub(crate) mod server;
 mod table;
 
-pub use server::GroupServer;
+pub(crate) use server::GroupServer;
 pub use table::{DEFAULT_SCOPE, GroupError, GroupEvent, GroupEvents, Members, server_name};
 pub(crate) use table::{Scopes, Shared};
 use table::{Table, Watcher};
