@@ -3,11 +3,11 @@
 
 use proc_macro2::{Ident, TokenStream};
 use quote::{format_ident, quote, quote_spanned};
-use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
 use syn::{GenericParam, Type, parse_quote};
 
 use crate::model::{ActorDecl, ActorImpl, Handler, HandlerKind, Hook, HookKind};
+use crate::variant::Variant;
 
 /// `#[actor]` on the struct: the handle type `{Type}Api` and the wire name.
 pub fn decl(d: &ActorDecl) -> TokenStream {
@@ -99,50 +99,6 @@ fn signature_hash(handlers: &[Handler]) -> u64 {
     fnv1a(&text)
 }
 
-/// One handler, with everything expansion derives from it.
-struct Variant<'a> {
-    h: &'a Handler,
-    tag: u32,
-    /// Argument types with `Self` replaced.
-    tys: Vec<Type>,
-    /// The reply type with `Self` replaced; `()` when none.
-    reply: Type,
-    /// Positional bindings `__a0, __a1, ..`.
-    binds: Vec<Ident>,
-}
-
-impl Variant<'_> {
-    fn is_call(&self) -> bool {
-        self.h.kind == HandlerKind::Call
-    }
-
-    /// The pattern matching this variant.
-    fn pattern(&self, msg: &Ident) -> TokenStream {
-        let ident = &self.h.ident;
-        let binds = &self.binds;
-        let reply = self.is_call().then(|| quote!(__reply));
-        if binds.is_empty() && reply.is_none() {
-            quote!(#msg::#ident)
-        } else {
-            quote!(#msg::#ident(#(#binds,)* #reply))
-        }
-    }
-
-    /// The handler's arguments in order, the context put back where it was declared.
-    fn call_args(&self, ctx: TokenStream) -> Vec<TokenStream> {
-        let mut binds = self.binds.iter();
-        (0..self.binds.len() + usize::from(self.h.ctx_pos.is_some()))
-            .map(|i| match self.h.ctx_pos {
-                Some(pos) if pos == i => ctx.clone(),
-                _ => {
-                    let b = binds.next().expect("one binding per argument");
-                    quote!(#b)
-                }
-            })
-            .collect()
-    }
-}
-
 pub fn actor_impl(a: &ActorImpl) -> TokenStream {
     let self_ty = &a.self_ty;
     let mut replace = ReplaceSelf(self_ty);
@@ -187,7 +143,7 @@ pub fn actor_impl(a: &ActorImpl) -> TokenStream {
 
     let mut out = message_enum(a, &variants, &msg, &type_params);
     if !a.local {
-        out.extend(wire_codec(a, &variants, &msg, &type_params));
+        out.extend(crate::codec::wire_codec(a, &variants, &msg, &type_params));
     }
     out.extend(actor_trait(a, &variants, &msg, &type_params));
     out.extend(stubs(a, &variants, &msg));
@@ -233,142 +189,6 @@ fn message_enum(
         pub enum #msg #generics #where_c {
             #(#defs,)*
             #phantom
-        }
-    }
-}
-
-/// The wire codec of the message enum: the handler's index, then each argument as one CBOR
-/// item. Encoding a call returns where its reply goes; decoding one makes its reply half,
-/// last, from the incoming call it is given: the reply path is an argument, not a side channel.
-///
-/// Each argument goes through a codec picked by autoref dispatch, and is asserted once to be
-/// `WireArg<handler, argument>`, spanned at its type, so that a type that cannot cross the wire
-/// is one error naming both.
-fn wire_codec(
-    a: &ActorImpl,
-    variants: &[Variant],
-    msg: &Ident,
-    type_params: &[Ident],
-) -> TokenStream {
-    let actors = crate::crate_path::actors();
-    let private = quote!(#actors::__private);
-    let (impl_g, ty_g, where_c) = a.generics.split_for_impl();
-    let names = format_ident!("__{}WireNames", a.self_ident);
-    let actor_name = a.self_ident.to_string();
-
-    let mut marker_names: Vec<String> = Vec::new();
-    for v in variants {
-        marker_names.push(v.h.ident.to_string());
-        marker_names.extend(v.h.args.iter().map(|arg| arg.ident.to_string()));
-    }
-    marker_names.sort();
-    marker_names.dedup();
-    let markers = marker_names.iter().map(|n| format_ident!("{}", n));
-    let reply_span = |v: &Variant| v.h.output.as_ref().map_or(v.h.span, |t| t.span());
-
-    let assertions = variants.iter().flat_map(|v| {
-        let (private, names) = (&private, &names);
-        let handler = &v.h.ident;
-        let args = v.h.args.iter().zip(&v.tys).map(move |(arg, ty)| {
-            let name = &arg.ident;
-            quote_spanned! {ty.span()=>
-                #private::assert_wire_arg::<#names::#handler, #names::#name, #ty>();
-            }
-        });
-        let reply = v.is_call().then(|| {
-            let reply = &v.reply;
-            quote_spanned! {reply_span(v)=>
-                #private::assert_wire_reply::<#names::#handler, #reply>();
-            }
-        });
-        args.chain(reply)
-    });
-
-    let encode_arms = variants.iter().map(|v| {
-        let pattern = v.pattern(msg);
-        let tag = v.tag;
-        let pending = if v.is_call() {
-            quote!(::core::option::Option::Some((&#private::Codec::new()).pending(__reply)?))
-        } else {
-            quote!(::core::option::Option::None)
-        };
-        let args = v
-            .binds
-            .iter()
-            .zip(&v.tys)
-            .map(|(bind, ty)| quote!((&#private::Codec::<#ty>::new()).ser_arg(__out, #bind)?;));
-        quote! {
-            #pattern => {
-                #private::put_tag(__out, #tag);
-                #(#args)*
-                #pending
-            }
-        }
-    });
-    let decode_arms = variants.iter().map(|v| {
-        let tag = v.tag;
-        let handler = &v.h.ident;
-        let binds = &v.binds;
-        let args = v.binds.iter().zip(&v.tys).map(|(bind, ty)| {
-            quote!(let #bind: #ty = (&#private::Codec::<#ty>::new()).de_arg(&mut __input)?;)
-        });
-        // The reply half is made from the incoming call last, once every argument has
-        // decoded: a call that fails to decode keeps its responder, which answers the error.
-        let value = if v.is_call() {
-            quote! {{
-                let __reply = (&#private::Codec::new()).reply_to(__call)?;
-                #msg::#handler(#(#binds,)* __reply)
-            }}
-        } else if binds.is_empty() {
-            quote!(#msg::#handler)
-        } else {
-            quote!(#msg::#handler(#(#binds),*))
-        };
-        quote! {
-            #tag => {
-                #(#args)*
-                #private::expect_end(__input)?;
-                #value
-            }
-        }
-    });
-    let phantom_arm =
-        (!type_params.is_empty()).then(|| quote!(#msg::__Phantom(__n, _) => match *__n {},));
-
-    quote! {
-        /// Marker types named after the handlers and their arguments, for error messages.
-        #[doc(hidden)]
-        #[allow(non_camel_case_types, non_snake_case, dead_code)]
-        mod #names {
-            #(pub struct #markers;)*
-        }
-
-        const _: () = {
-            #[allow(dead_code)]
-            fn __assert_wire #impl_g () #where_c {
-                #(#assertions)*
-            }
-        };
-
-        #[allow(unused_imports, clippy::let_unit_value)]
-        impl #impl_g #msg #ty_g #where_c {
-            fn __encode(&self, __out: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<::core::option::Option<#private::Pending>, #actors::WireError> {
-                use #private::{Unencodable as _, ViaSerde as _};
-                ::core::result::Result::Ok(match self {
-                    #(#encode_arms)*
-                    #phantom_arm
-                })
-            }
-
-            fn __decode(__bytes: &[u8], __call: &mut ::core::option::Option<#private::IncomingCall>) -> ::core::result::Result<Self, #actors::WireError> {
-                use #private::{Unencodable as _, ViaSerde as _};
-                let mut __input = __bytes;
-                let __tag = #private::take_tag(&mut __input)?;
-                ::core::result::Result::Ok(match __tag {
-                    #(#decode_arms)*
-                    __other => return ::core::result::Result::Err(#private::unknown_handler(#actor_name, __other)),
-                })
-            }
         }
     }
 }

@@ -7,11 +7,13 @@
 
 #![forbid(unsafe_code)]
 
+mod codec;
 mod crate_path;
 mod expand;
 mod model;
 mod parse;
 mod validate;
+mod variant;
 
 use proc_macro::TokenStream;
 use quote::ToTokens;

@@ -43,7 +43,7 @@
 //! | 2 frames | `frame` | the wire format of messages and control frames |
 //! | 3 connection | `connection`, `io` | one connection: its queue, its tasks, what crosses it |
 //! | 4 peers | `net`, `setup` | the peer table, dialling and answering, node events, failed links, healing |
-//! | 5 routing | `router`, `dispatch` | messages and signals out to connections, frames in to processes; lookups and remote spawns |
+//! | 5 routing | `router`, `requests`, `control`, `dispatch` | messages and signals out to connections; lookups and remote spawns; control frames, one function each; frames in to processes |
 //! | 6 distributed node | `node` | `DistNode`: what a distributed node adds to a node |
 //! | 7 services | `global`, `groups`, `spawn`, `system` | names, process groups, remote children, the system supervisor; built on the layers below |
 //! | 8 start | `start` | `NodeBuilder::start`: every layer wired together |
@@ -58,6 +58,7 @@
 mod builder;
 mod config;
 mod connection;
+mod control;
 mod dispatch;
 mod frame;
 pub mod global;
@@ -66,6 +67,7 @@ mod handshake;
 mod io;
 mod net;
 mod node;
+mod requests;
 mod router;
 mod setup;
 mod spawn;
@@ -78,11 +80,11 @@ pub mod transport;
 pub use actors;
 pub use builder::NodeBuilder;
 pub use connection::ConnectionInfo;
-pub use dispatch::{LookupError, SpawnError};
 pub use global::GlobalNames;
 pub use groups::ProcessGroups;
 pub use net::NodeEvent;
 pub use node::{ConnectError, DistNode, NodeEvents};
+pub use requests::{LookupError, SpawnError};
 pub use start::StartError;
 
 pub use spawn::{DistCtx, failover_child, remote_child};

@@ -14,8 +14,8 @@ use futures::channel::mpsc;
 
 use crate::builder::NodeBuilder;
 use crate::connection::{ConnectionInfo, lock};
-use crate::dispatch::{LookupError, Routing, SpawnError};
 use crate::net::{Net, NodeEvent};
+use crate::requests::{LookupError, Routing, SpawnError};
 
 /// A stream of [`NodeEvent`]s from [`DistNode::monitor_nodes`].
 pub struct NodeEvents(mpsc::UnboundedReceiver<NodeEvent>);

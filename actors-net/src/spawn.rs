@@ -10,7 +10,7 @@ use actors::supervisor::{ChildSpec, Supervisor};
 use actors::{Actor, Ctx, MonitorRef, Node, Pid};
 use serde::Serialize;
 
-use crate::dispatch::{Routing, SpawnError};
+use crate::requests::{Routing, SpawnError};
 
 async fn spawn_on<A: Actor + Serialize>(
     node: &Node,

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use actors::{Node, NodeId};
 
 use crate::builder::NodeBuilder;
-use crate::dispatch::Routing;
 use crate::net::{Net, address};
+use crate::requests::Routing;
 use crate::router::NetRouter;
 
 /// Why a node could not start.

@@ -18,6 +18,8 @@ const LAYERS: &[(&str, u32)] = &[
     ("net", 4),
     ("setup", 4),
     ("router", 5),
+    ("requests", 5),
+    ("control", 5),
     ("dispatch", 5),
     ("node", 6),
     ("global", 7),

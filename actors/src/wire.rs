@@ -24,9 +24,8 @@ use crate::origin::Origin;
 use crate::pid::{AnyPid, AnyRoute, RemoteAddr, Route, WirePid};
 use crate::slot::Slot;
 
-/// The deepest nesting a decoded value may have (ciborium's limit); deeper input is rejected,
-/// not recursed into.
-pub const RECURSION_LIMIT: usize = 256;
+// Decoding relies on ciborium's own recursion limit (256 levels): deeper input is rejected,
+// not recursed into, whatever a peer sends.
 
 /// Encodes `value` as CBOR, appending to `out`.
 pub fn encode<T: Serialize + ?Sized>(value: &T, out: &mut Vec<u8>) -> Result<(), WireError> {
