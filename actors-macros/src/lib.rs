@@ -59,7 +59,10 @@ fn actor_impl(attr: proc_macro2::TokenStream, item: syn::ItemImpl) -> proc_macro
             return out;
         }
     };
-    let result = parse::actor_impl(item.clone(), local).and_then(validate::actor_impl);
+    let result = parse::actor_impl(item.clone(), local).and_then(|parsed| {
+        validate::actor_impl(&parsed)?;
+        Ok(parsed.into_model())
+    });
     match result {
         Ok((model, item)) => {
             let mut out = item.into_token_stream();

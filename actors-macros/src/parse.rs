@@ -39,6 +39,18 @@ pub struct ParsedImpl {
     pub item: ItemImpl,
 }
 
+impl ParsedImpl {
+    /// The model of a checked impl block, and the block to emit as written: the one place the
+    /// model is put together.
+    pub fn into_model(self) -> (ActorImpl, ItemImpl) {
+        let mut actor = self.actor;
+        actor
+            .handlers
+            .extend(self.methods.into_iter().map(|m| m.handler));
+        (actor, self.item)
+    }
+}
+
 pub fn decl_args(attr: TokenStream) -> syn::Result<Option<LitStr>> {
     let mut name = None;
     let parser = syn::meta::parser(|meta| {

@@ -4,7 +4,7 @@
 use syn::spanned::Spanned;
 use syn::{Error, GenericParam, Type};
 
-use crate::model::{ActorImpl, HandlerKind};
+use crate::model::HandlerKind;
 use crate::parse::{ParsedImpl, Receiver};
 
 /// Names a handler cannot take: `Pid`'s own methods would shadow the stub.
@@ -39,18 +39,19 @@ impl Errors {
     }
 }
 
-pub fn actor_impl(parsed: ParsedImpl) -> syn::Result<(ActorImpl, syn::ItemImpl)> {
+/// Checks a parsed impl block; every broken rule is one error, all reported together.
+pub fn actor_impl(parsed: &ParsedImpl) -> syn::Result<()> {
     let ParsedImpl {
-        mut actor,
+        actor,
         methods,
         handled_hooks,
         hook_methods,
         trait_impl,
-        item,
+        item: _,
     } = parsed;
     let mut errors = Errors(None);
 
-    if let Some(span) = trait_impl {
+    if let Some(span) = *trait_impl {
         errors.push(
             span,
             "`#[actor]` goes on the actor's own impl block, not on a trait impl",
@@ -64,13 +65,13 @@ pub fn actor_impl(parsed: ParsedImpl) -> syn::Result<(ActorImpl, syn::ItemImpl)>
             );
         }
     }
-    for span in handled_hooks {
+    for &span in handled_hooks {
         errors.push(
             span,
             "this is a lifecycle hook, run by the runtime: remove `#[handle]` from it",
         );
     }
-    for (kind, receiver, arity, span) in hook_methods {
+    for &(kind, ref receiver, arity, span) in hook_methods {
         if !matches!(receiver, Receiver::Mut | Receiver::Ref) {
             errors.push(
                 span,
@@ -137,11 +138,10 @@ pub fn actor_impl(parsed: ParsedImpl) -> syn::Result<(ActorImpl, syn::ItemImpl)>
                 _ => {}
             }
         }
-        actor.handlers.push(method.handler);
     }
 
     match errors.0 {
         Some(e) => Err(e),
-        None => Ok((actor, item)),
+        None => Ok(()),
     }
 }
