@@ -422,3 +422,27 @@ pub async fn join_child(bin: &str, name: &str, to: &Node) -> child::ChildNode {
     .await;
     child
 }
+
+/// The `host:port` of a node name, to speak to it with raw sockets.
+pub fn addr_of(name: &str) -> &str {
+    name.rsplit_once('@')
+        .map(|(_, addr)| addr)
+        .expect("name@host:port")
+}
+
+/// Reads until the peer closes, within `limit`; true if it closed.
+pub async fn closed_by_peer(stream: &mut actors_net::transport::Stream, limit: Duration) -> bool {
+    use actors::rt::io::ReadExt;
+    let mut buf = [0u8; 1024];
+    let read_to_end = async {
+        loop {
+            match stream.reader.read(&mut buf).await {
+                Ok(0) | Err(_) => return true,
+                Ok(_) => continue,
+            }
+        }
+    };
+    actors::rt::timeout(limit, read_to_end)
+        .await
+        .unwrap_or(false)
+}

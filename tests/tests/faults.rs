@@ -9,37 +9,15 @@ use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use actors::rt::block_on;
-use actors::rt::io::{AsyncWrite, ReadExt, WriteExt};
+use actors::rt::io::{AsyncWrite, WriteExt};
 use actors_integration::child::ChildNode;
 use actors_integration::*;
 use actors_net::prelude::*;
 use actors_net::testing::handshake::{self, HandshakeError};
-use actors_net::transport::{Stream, Tcp, Transport};
+use actors_net::transport::{Tcp, Transport};
 
 const WAIT: Duration = Duration::from_secs(10);
 const BIN: &str = env!("CARGO_BIN_EXE_testnode");
-
-fn port_of(name: &str) -> &str {
-    name.rsplit_once('@')
-        .map(|(_, addr)| addr)
-        .expect("name@host:port")
-}
-
-/// Reads until the peer closes, within `limit`; true if it closed.
-async fn closed_by_peer(stream: &mut Stream, limit: Duration) -> bool {
-    let mut buf = [0u8; 1024];
-    let read_to_end = async {
-        loop {
-            match stream.reader.read(&mut buf).await {
-                Ok(0) | Err(_) => return true,
-                Ok(_) => continue,
-            }
-        }
-    };
-    actors::rt::timeout(limit, read_to_end)
-        .await
-        .unwrap_or(false)
-}
 
 /// Two connected nodes, and the proof that they still work.
 async fn pair() -> (Node, Node, Pid<Counter>) {
@@ -54,7 +32,7 @@ async fn pair() -> (Node, Node, Pid<Counter>) {
 fn garbage_on_the_listening_port_is_refused_without_harm() {
     block_on(async {
         let (a, _b, remote) = pair().await;
-        let mut raw = Tcp.dial(port_of(a.name())).await.unwrap();
+        let mut raw = Tcp.dial(addr_of(a.name())).await.unwrap();
         raw.writer.write_all(&[0xab; 2048]).await.unwrap();
         assert!(closed_by_peer(&mut raw, WAIT).await, "the node hangs up");
         assert_eq!(remote.add(1).await, Ok(1), "the node serves everyone else");
@@ -65,7 +43,7 @@ fn garbage_on_the_listening_port_is_refused_without_harm() {
 fn an_oversized_length_prefix_is_refused_without_allocating() {
     block_on(async {
         let (a, _b, remote) = pair().await;
-        let mut raw = Tcp.dial(port_of(a.name())).await.unwrap();
+        let mut raw = Tcp.dial(addr_of(a.name())).await.unwrap();
         raw.writer.write_all(&u32::MAX.to_be_bytes()).await.unwrap();
         assert!(closed_by_peer(&mut raw, WAIT).await);
         assert_eq!(remote.add(1).await, Ok(1));
@@ -81,7 +59,7 @@ fn a_stalled_handshake_is_cut_at_its_deadline() {
             .start()
             .await
             .unwrap();
-        let mut raw = Tcp.dial(port_of(a.name())).await.unwrap();
+        let mut raw = Tcp.dial(addr_of(a.name())).await.unwrap();
         let started = Instant::now();
         assert!(closed_by_peer(&mut raw, WAIT).await);
         assert!(started.elapsed() >= Duration::from_millis(250));
@@ -93,7 +71,7 @@ fn a_wrong_cookie_or_version_is_refused() {
     block_on(async {
         let (a, _b, remote) = pair().await;
         let me = actors::NodeId::new("liar@127.0.0.1:1", 7);
-        let mut s = Tcp.dial(port_of(a.name())).await.unwrap();
+        let mut s = Tcp.dial(addr_of(a.name())).await.unwrap();
         let r = handshake::initiate(&mut s, &me, b"not the cookie", a.name()).await;
         // The node checks the proof first and hangs up, so the liar never sees an answer.
         assert!(r.is_err(), "{r:?}");
@@ -108,7 +86,7 @@ fn a_duplicate_node_name_is_refused() {
         let (a, b, remote) = pair().await;
         // Somebody who knows the cookie claims to be b, which is connected.
         let impostor = actors::NodeId::new(b.name(), b.id().creation().wrapping_add(1));
-        let mut s = Tcp.dial(port_of(a.name())).await.unwrap();
+        let mut s = Tcp.dial(addr_of(a.name())).await.unwrap();
         let r = handshake::initiate(&mut s, &impostor, COOKIE.as_bytes(), a.name()).await;
         assert_eq!(r.map(|_| ()), Err(HandshakeError::Alive));
         assert_eq!(remote.add(1).await, Ok(1), "the real b is still connected");
@@ -146,7 +124,7 @@ fn a_replayed_handshake_is_refused() {
         // A genuine handshake, recorded byte for byte.
         let me = actors::NodeId::new("recorded@127.0.0.1:1", 5);
         let copy = Arc::new(Mutex::new(Vec::new()));
-        let mut s = Tcp.dial(port_of(a.name())).await.unwrap();
+        let mut s = Tcp.dial(addr_of(a.name())).await.unwrap();
         s.writer = Box::new(Tee {
             inner: s.writer,
             copy: copy.clone(),
@@ -161,7 +139,7 @@ fn a_replayed_handshake_is_refused() {
         .await;
         // The same bytes again: the node's nonce is new, so the recorded proof fails.
         let recorded = copy.lock().unwrap().clone();
-        let mut replay = Tcp.dial(port_of(a.name())).await.unwrap();
+        let mut replay = Tcp.dial(addr_of(a.name())).await.unwrap();
         replay.writer.write_all(&recorded).await.unwrap();
         assert!(closed_by_peer(&mut replay, WAIT).await);
         assert!(
@@ -183,7 +161,7 @@ fn an_oversized_frame_closes_only_that_connection() {
         let (_x, b, remote) = pair().await;
         a.connect(b.name()).await.unwrap();
         let me = actors::NodeId::new("rogue@127.0.0.1:1", 9);
-        let mut s = Tcp.dial(port_of(a.name())).await.unwrap();
+        let mut s = Tcp.dial(addr_of(a.name())).await.unwrap();
         handshake::initiate(&mut s, &me, COOKIE.as_bytes(), a.name())
             .await
             .unwrap();

@@ -20,28 +20,6 @@ use actors_net::transport::{Stream, Tcp, Transport};
 
 const WAIT: Duration = Duration::from_secs(10);
 
-fn addr_of(name: &str) -> &str {
-    name.rsplit_once('@')
-        .map(|(_, a)| a)
-        .expect("name@host:port")
-}
-
-/// Reads until the peer closes, within `limit`; true if it closed.
-async fn closed_by_peer(stream: &mut Stream, limit: Duration) -> bool {
-    let mut buf = [0u8; 1024];
-    let read_to_end = async {
-        loop {
-            match stream.reader.read(&mut buf).await {
-                Ok(0) | Err(_) => return true,
-                Ok(_) => continue,
-            }
-        }
-    };
-    actors::rt::timeout(limit, read_to_end)
-        .await
-        .unwrap_or(false)
-}
-
 /// An authenticated peer speaking raw frames to `to`.
 async fn rogue(name: &str, to: &Node) -> (Stream, String) {
     let me = actors::NodeId::new(&format!("{name}@127.0.0.1:1"), 77);
@@ -66,26 +44,30 @@ struct Hello {
     nonce: serde_bytes::ByteBuf,
 }
 
+/// Opens a handshake with `node` claiming to be `name`, without knowing the cookie.
+async fn claim(node: &Node, name: &str) -> Stream {
+    let mut s = Tcp.dial(addr_of(node.name())).await.unwrap();
+    let mut hello = Vec::new();
+    let nonce = serde_bytes::ByteBuf::from(vec![7u8; 32]);
+    let claimed = Hello {
+        version: handshake::VERSION,
+        name: name.to_string(),
+        creation: 1,
+        nonce,
+    };
+    actors::wire::encode(&claimed, &mut hello).unwrap();
+    let mut out = (hello.len() as u32).to_be_bytes().to_vec();
+    out.extend_from_slice(&hello);
+    s.writer.write_all(&out).await.unwrap();
+    s
+}
+
 #[test]
 fn a_squatter_without_the_cookie_keeps_nobody_out() {
     block_on(async {
         let (a, b) = (start("a").await, start("b").await);
         // Somebody claims to be b on a, reads the challenge, and stalls: no proof comes.
-        let mut squat = Tcp.dial(addr_of(a.name())).await.unwrap();
-        let mut hello = Vec::new();
-        actors::wire::encode(
-            &Hello {
-                version: handshake::VERSION,
-                name: b.name().to_string(),
-                creation: 1,
-                nonce: serde_bytes::ByteBuf::from(vec![7u8; 32]),
-            },
-            &mut hello,
-        )
-        .unwrap();
-        let mut out = (hello.len() as u32).to_be_bytes().to_vec();
-        out.extend_from_slice(&hello);
-        squat.writer.write_all(&out).await.unwrap();
+        let mut squat = claim(&a, b.name()).await;
         let mut len = [0u8; 4];
         squat.reader.read_exact(&mut len).await.unwrap();
         let mut challenge = vec![0u8; u32::from_be_bytes(len) as usize];
@@ -94,21 +76,7 @@ fn a_squatter_without_the_cookie_keeps_nobody_out() {
         b.connect(a.name()).await.expect("the real b gets in");
         assert!(a.nodes().contains(&b.name().to_string()));
         let (c, d) = (start("c").await, start("d").await);
-        let mut squat_d = Tcp.dial(addr_of(c.name())).await.unwrap();
-        let mut hello = Vec::new();
-        actors::wire::encode(
-            &Hello {
-                version: handshake::VERSION,
-                name: d.name().to_string(),
-                creation: 1,
-                nonce: serde_bytes::ByteBuf::from(vec![9u8; 32]),
-            },
-            &mut hello,
-        )
-        .unwrap();
-        let mut out = (hello.len() as u32).to_be_bytes().to_vec();
-        out.extend_from_slice(&hello);
-        squat_d.writer.write_all(&out).await.unwrap();
+        let _squat_d = claim(&c, d.name()).await;
         c.connect(d.name()).await.expect("c's own dial to d works");
         // The squatter's proof, when it comes, is wrong: it is cut, the real links stay.
         squat
