@@ -134,7 +134,7 @@ impl fmt::Debug for Peer {
 
 fn nonce() -> Result<[u8; NONCE], HandshakeError> {
     let mut n = [0u8; NONCE];
-    getrandom::fill(&mut n).map_err(|e| HandshakeError::Io(format!("no randomness: {e}")))?;
+    actors::rt::fill_random(&mut n).map_err(HandshakeError::Io)?;
     Ok(n)
 }
 

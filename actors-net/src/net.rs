@@ -299,7 +299,7 @@ impl Net {
                         if peers.severed.len() < self.config.max_peers {
                             peers
                                 .severed
-                                .insert(conn.name.clone(), (id.creation(), Instant::now()));
+                                .insert(conn.name.clone(), (id.creation(), actors::rt::now()));
                         }
                     }
                 }
@@ -308,7 +308,7 @@ impl Net {
                 let failures = peers.failed.get(&conn.name).map_or(0, |(_, n)| *n);
                 peers.failed.insert(
                     conn.name.clone(),
-                    (Instant::now(), failures.saturating_add(1)),
+                    (actors::rt::now(), failures.saturating_add(1)),
                 );
             }
         }

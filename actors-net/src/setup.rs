@@ -157,7 +157,7 @@ impl Net {
                     || peers
                         .failed
                         .get(name)
-                        .is_some_and(|(t, n)| t.elapsed() < retry_after(*n))))
+                        .is_some_and(|(t, n)| actors::rt::elapsed(*t) < retry_after(*n))))
         {
             return None;
         }
@@ -195,7 +195,7 @@ impl Net {
                 let mut peers = lock(&self.peers);
                 peers
                     .severed
-                    .retain(|_, (_, since)| since.elapsed() < HEAL_FOR);
+                    .retain(|_, (_, since)| actors::rt::elapsed(*since) < HEAL_FOR);
                 peers
                     .severed
                     .keys()

@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasher, BuildHasherDefault, Hash, Hasher};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::task::Waker;
@@ -57,12 +57,15 @@ impl fmt::Debug for NodeId {
 /// A fresh creation: different on every call, in every OS process.
 pub fn new_creation() -> u32 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
-    // RandomState is seeded from the OS once per process; the counter and the clock make each
-    // node of the process differ.
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    // Random bytes make runs and OS processes differ; the counter, the nodes of one process.
+    let mut random = [0u8; 8];
+    if crate::rt::fill_random(&mut random).is_err() {
+        // Without the OS's randomness, the process id still tells OS processes apart.
+        random[..4].copy_from_slice(&std::process::id().to_le_bytes());
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
     COUNTER.fetch_add(1, Ordering::Relaxed).hash(&mut h);
-    std::time::SystemTime::now().hash(&mut h);
-    std::process::id().hash(&mut h);
+    random.hash(&mut h);
     (h.finish() as u32).max(1)
 }
 

@@ -1,8 +1,9 @@
 //! The async runtime seam: the only module that names async-std (and its executor,
 //! async-global-executor).
 //!
-//! Everything in this workspace that spawns a task, sleeps, or opens a socket does it
-//! through here, so that moving to another runtime is a change to this one file.
+//! Everything in this workspace that spawns a task, sleeps, reads the clock, draws random
+//! bytes or opens a socket does it through here, so that moving to another runtime (or to a
+//! simulated one, in virtual time and with seeded randomness) is a change to this one file.
 //!
 //! Tasks are spawned on async-std's executor directly rather than through
 //! `async_std::task::spawn`, which wraps every task in task-local storage nobody here uses:
@@ -71,6 +72,25 @@ where
 {
     let blocking = async_std::task::spawn_blocking(f);
     spawn(blocking)
+}
+
+/// A point in time of the runtime's clock: every timer, deadline and back-off in the
+/// workspace reads this clock, never the OS's directly.
+pub type Instant = std::time::Instant;
+
+/// The runtime's clock, now.
+pub fn now() -> Instant {
+    std::time::Instant::now()
+}
+
+/// How long since `since`, by the runtime's clock.
+pub fn elapsed(since: Instant) -> Duration {
+    now().saturating_duration_since(since)
+}
+
+/// Fills `buf` with random bytes (from the OS).
+pub fn fill_random(buf: &mut [u8]) -> Result<(), String> {
+    getrandom::fill(buf).map_err(|e| format!("no randomness: {e}"))
 }
 
 /// Waits for `duration`.

@@ -295,7 +295,7 @@ impl Supervisor {
 
     /// Records a restart; false once the intensity is exceeded.
     fn may_restart(&mut self) -> bool {
-        let now = Instant::now();
+        let now = crate::rt::now();
         self.restarts.push_back(now);
         while let Some(first) = self.restarts.front() {
             if now.duration_since(*first) > self.period {

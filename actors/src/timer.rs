@@ -53,7 +53,7 @@ impl Deadlines {
         }
         let now = match (st.sweeping, st.now) {
             (true, Some(now)) => now,
-            _ => Instant::now(),
+            _ => crate::rt::now(),
         };
         let Some(at) = now.checked_add(timeout).and_then(|at| at.checked_add(TICK)) else {
             // No deadline this side of the end of time.
@@ -73,7 +73,7 @@ impl Deadlines {
         loop {
             crate::rt::sleep(TICK).await;
             let mut batch = std::mem::take(&mut self.lock().entries);
-            let now = Instant::now();
+            let now = crate::rt::now();
             batch.retain(|(at, what)| match what.upgrade() {
                 None => false,
                 Some(e) if e.settled() => false,

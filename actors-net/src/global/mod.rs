@@ -23,7 +23,7 @@
 
 use std::future::IntoFuture;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use actors::dist::Origin;
 use actors::{Actor, AnyPid, Node, Pid};
@@ -140,7 +140,7 @@ impl Global {
             )
             .into_future()
         };
-        let started = Instant::now();
+        let started = actors::rt::now();
         let mut attempt = 0u32;
         loop {
             // A node that went away meanwhile (`Err`) is passed over: its names go with it.
@@ -172,7 +172,7 @@ impl Global {
             if let Some(e @ (GlobalError::NotLocal(_) | GlobalError::TableFull(_))) = refused {
                 return Err(e);
             }
-            if started.elapsed() > LOCK_PATIENCE {
+            if actors::rt::elapsed(started) > LOCK_PATIENCE {
                 return Err(GlobalError::Busy(ids.join(",")));
             }
             attempt += 1;
@@ -180,7 +180,7 @@ impl Global {
             let pause = (holder.id().wrapping_mul(0x9e37_79b9)
                 ^ u64::from(attempt)
                 ^ request
-                ^ started.elapsed().as_nanos() as u64)
+                ^ actors::rt::elapsed(started).as_nanos() as u64)
                 % ceiling;
             actors::rt::sleep(Duration::from_millis(pause + 1)).await;
         }

@@ -249,12 +249,12 @@ impl Shared {
     /// The server, once it has started (or restarted: one other than `dead`); `None` if it
     /// does not in time.
     pub(crate) async fn ready_server(&self, dead: Option<&AnyPid>) -> Option<AnyPid> {
-        let deadline = std::time::Instant::now() + SERVER_PATIENCE;
+        let deadline = actors::rt::now() + SERVER_PATIENCE;
         loop {
             if let Some(server) = self.server().filter(|s| Some(s) != dead) {
                 return Some(server);
             }
-            if std::time::Instant::now() > deadline {
+            if actors::rt::now() > deadline {
                 return None;
             }
             actors::rt::sleep(std::time::Duration::from_millis(1)).await;
