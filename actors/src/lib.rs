@@ -58,6 +58,8 @@ mod slot;
 mod timer;
 
 pub mod rt;
+#[cfg(feature = "sim")]
+pub mod sim;
 pub mod supervisor;
 pub mod wire;
 

@@ -18,19 +18,32 @@ use std::time::Duration;
 /// A handle to a spawned task; awaiting it yields the task's output.
 ///
 /// Dropping the handle detaches the task; [`JoinHandle::cancel`] stops it.
-pub struct JoinHandle<T>(Option<async_global_executor::Task<T>>);
+pub struct JoinHandle<T>(Option<Task<T>>);
+
+enum Task<T> {
+    Pool(async_global_executor::Task<T>),
+    #[cfg(feature = "sim")]
+    Sim(async_task::Task<T, u64>),
+}
 
 impl<T> JoinHandle<T> {
     /// Stops the task at its next suspension point and waits until it is gone.
     pub async fn cancel(mut self) -> Option<T> {
-        self.0.take()?.cancel().await
+        match self.0.take()? {
+            Task::Pool(t) => t.cancel().await,
+            #[cfg(feature = "sim")]
+            Task::Sim(t) => t.cancel().await,
+        }
     }
 }
 
 impl<T> Drop for JoinHandle<T> {
     fn drop(&mut self) {
-        if let Some(task) = self.0.take() {
-            task.detach();
+        match self.0.take() {
+            Some(Task::Pool(t)) => t.detach(),
+            #[cfg(feature = "sim")]
+            Some(Task::Sim(t)) => t.detach(),
+            None => {}
         }
     }
 }
@@ -38,21 +51,42 @@ impl<T> Drop for JoinHandle<T> {
 impl<T> Future for JoinHandle<T> {
     type Output = T;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<T> {
-        let task = self
+        match self
             .0
             .as_mut()
-            .expect("a JoinHandle is polled only until it completes");
-        Pin::new(task).poll(cx)
+            .expect("a JoinHandle is polled only until it completes")
+        {
+            Task::Pool(t) => Pin::new(t).poll(cx),
+            #[cfg(feature = "sim")]
+            Task::Sim(t) => Pin::new(t).poll(cx),
+        }
     }
 }
 
-/// Runs `future` on the shared thread pool.
+/// True while a simulation (feature `sim`) runs on this thread: every call below goes to it.
+#[inline]
+fn simulated() -> bool {
+    #[cfg(feature = "sim")]
+    {
+        crate::sim::active()
+    }
+    #[cfg(not(feature = "sim"))]
+    {
+        false
+    }
+}
+
+/// Runs `future` on the shared thread pool (or as a task of the simulation running here).
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    JoinHandle(Some(async_global_executor::spawn(future)))
+    #[cfg(feature = "sim")]
+    if simulated() {
+        return JoinHandle(Some(Task::Sim(crate::sim::spawn(future))));
+    }
+    JoinHandle(Some(Task::Pool(async_global_executor::spawn(future))))
 }
 
 /// Runs `future` to completion on the current thread, driving the pool meanwhile.
@@ -61,6 +95,10 @@ where
 /// assert_eq!(actors::rt::block_on(async { 1 + 1 }), 2);
 /// ```
 pub fn block_on<F: Future>(future: F) -> F::Output {
+    assert!(
+        !simulated(),
+        "block_on inside a simulation would stop it: await the future instead"
+    );
     async_std::task::block_on(future)
 }
 
@@ -70,6 +108,9 @@ where
     F: FnOnce() -> T + Send + 'static,
     T: Send + 'static,
 {
+    if simulated() {
+        return spawn(async move { f() });
+    }
     let blocking = async_std::task::spawn_blocking(f);
     spawn(blocking)
 }
@@ -80,6 +121,10 @@ pub type Instant = std::time::Instant;
 
 /// The runtime's clock, now.
 pub fn now() -> Instant {
+    #[cfg(feature = "sim")]
+    if simulated() {
+        return crate::sim::now();
+    }
     std::time::Instant::now()
 }
 
@@ -90,11 +135,20 @@ pub fn elapsed(since: Instant) -> Duration {
 
 /// Fills `buf` with random bytes (from the OS).
 pub fn fill_random(buf: &mut [u8]) -> Result<(), String> {
+    #[cfg(feature = "sim")]
+    if simulated() {
+        crate::sim::fill_random(buf);
+        return Ok(());
+    }
     getrandom::fill(buf).map_err(|e| format!("no randomness: {e}"))
 }
 
 /// Waits for `duration`.
 pub async fn sleep(duration: Duration) {
+    #[cfg(feature = "sim")]
+    if simulated() {
+        return crate::sim::sleep(duration).await;
+    }
     async_std::task::sleep(duration).await
 }
 
@@ -110,6 +164,15 @@ pub struct Elapsed;
 
 /// Awaits `future`, giving up after `duration`.
 pub async fn timeout<F: Future>(duration: Duration, future: F) -> Result<F::Output, Elapsed> {
+    #[cfg(feature = "sim")]
+    if simulated() {
+        let future = std::pin::pin!(future);
+        let timer = std::pin::pin!(crate::sim::sleep(duration));
+        return match futures::future::select(future, timer).await {
+            futures::future::Either::Left((out, _)) => Ok(out),
+            futures::future::Either::Right(_) => Err(Elapsed),
+        };
+    }
     async_std::future::timeout(duration, future)
         .await
         .map_err(|_| Elapsed)
