@@ -34,6 +34,10 @@ fn retry_after(failures: u32) -> Duration {
         .min(RETRY_CEILING)
 }
 
+/// How soon a dial answered `Alive` (the peer still holds a connection this node closed) is
+/// tried again, within the handshake deadline.
+const ALIVE_RETRY: Duration = Duration::from_millis(20);
+
 /// The longest node name accepted from a peer's list.
 const MAX_NAME: usize = 255;
 
@@ -269,20 +273,28 @@ pub(crate) async fn dial(net: Arc<Net>, conn: Arc<Conn>) {
         net.close(&conn, "no address in the node name", Loss::Quiet);
         return;
     };
-    let attempt = async {
-        let mut stream = net
-            .transport
-            .dial(addr)
-            .await
-            .map_err(HandshakeError::from)?;
-        let peer =
-            handshake::initiate(&mut stream, &net.id, &net.config.cookie, &conn.name).await?;
-        Ok::<_, HandshakeError>((stream, peer))
-    };
-    let result = actors::rt::timeout(net.config.handshake_timeout, attempt).await;
     // The connection may meanwhile be carried by the peer's own attempt: a failure of this
     // one then matters no more.
     let superseded = || !matches!(*conn.state(), State::Connecting(Side::Dialing));
+    let attempt = async {
+        loop {
+            let mut stream = net
+                .transport
+                .dial(addr)
+                .await
+                .map_err(HandshakeError::from)?;
+            match handshake::initiate(&mut stream, &net.id, &net.config.cookie, &conn.name).await {
+                // The peer still holds a connection this node has let go of (closed here a
+                // moment ago; its goodbye is on its way): it will see it close, so try again.
+                Err(HandshakeError::Alive) if !superseded() => {
+                    (stream.close)();
+                    actors::rt::sleep(ALIVE_RETRY).await;
+                }
+                result => return Ok::<_, HandshakeError>((stream, result?)),
+            }
+        }
+    };
+    let result = actors::rt::timeout(net.config.handshake_timeout, attempt).await;
     match result {
         Ok(Ok((stream, peer))) => net.install(conn, stream, peer.id),
         Ok(Err(HandshakeError::Lost)) => {
