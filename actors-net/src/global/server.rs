@@ -628,8 +628,11 @@ impl GlobalServer {
             return Err(GlobalError::TableFull(self.shared.limits.max_names));
         }
         drop(names);
-        // A registration made now supersedes an old conflict's decision.
+        // A registration made now supersedes old conflicts over the name, and what they
+        // left behind here.
         self.excluded.remove(&name);
+        self.acted.retain(|(n, _)| *n != name);
+        self.decided.retain(|(n, _, _)| *n != name);
         self.bind(&name, pid, ctx);
         Ok(())
     }
