@@ -57,8 +57,9 @@ pub(crate) async fn start(node: &Node, config: &Config) {
         .await;
     *lock(&system.0) = Some(sup.clone());
     // A scope first used later is started under the same supervisor.
-    let weak_sup = sup.clone();
-    *lock(&scopes.start) = Some(Box::new(move |shared| start_scope(&weak_sup, shared)));
+    // Cleared when the node shuts down (`Scopes::shutdown`): the pid leads back to the node.
+    let for_scopes = sup.clone();
+    *lock(&scopes.start) = Some(Box::new(move |shared| start_scope(&for_scopes, shared)));
     let mut events = node.monitor_nodes();
     let (global, scopes) = (Arc::downgrade(&global), Arc::downgrade(&scopes));
     actors::rt::spawn(async move {

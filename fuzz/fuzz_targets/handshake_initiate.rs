@@ -4,16 +4,10 @@
 
 use actors::NodeId;
 use actors_net::testing::handshake;
-use actors_net::transport::Stream;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let mut stream = Stream {
-        reader: Box::new(futures::io::Cursor::new(data.to_vec())),
-        writer: Box::new(futures::io::sink()),
-        close: Box::new(|| {}),
-        peer: "fuzz".into(),
-    };
+    let mut stream = actors_fuzz::stream_of(data);
     let me = NodeId::new("me@127.0.0.1:1", 1);
     let result = actors::rt::block_on(handshake::initiate(
         &mut stream,

@@ -446,3 +446,15 @@ pub async fn closed_by_peer(stream: &mut actors_net::transport::Stream, limit: D
         .await
         .unwrap_or(false)
 }
+
+/// A counter on `node`, registered locally as `name`, and its pid as seen from `from` (found
+/// through the wire, so that traffic to it crosses the connection).
+pub async fn remote_counter(node: &Node, from: &Node, name: &str) -> (Pid<Counter>, Pid<Counter>) {
+    let local = node.spawn(Counter { n: 0 });
+    node.register(name, &local).expect("a free name");
+    let remote = from
+        .whereis_on(name, node.name())
+        .await
+        .expect("found across the wire");
+    (local, remote)
+}

@@ -379,9 +379,7 @@ fn a_message_too_large_for_the_wire_fails_alone() {
     block_on(async {
         let nodes = cluster(2).await;
         let (a, b) = (&nodes[0], &nodes[1]);
-        let counter = b.spawn(Counter { n: 0 });
-        b.register("c", &counter).unwrap();
-        let remote: Pid<Counter> = a.whereis_on("c", b.name()).await.unwrap();
+        let (_, remote) = remote_counter(b, a, "c").await;
         let (watcher, log) = probe(a);
         watcher.watch(remote.any()).await.unwrap();
         let huge = serde_bytes::ByteBuf::from(vec![0u8; 5 << 20]);

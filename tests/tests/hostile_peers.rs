@@ -101,9 +101,7 @@ fn partial_frames_are_bounded_across_all_connections() {
             .unwrap();
         let b = start("b").await;
         b.connect(a.name()).await.unwrap();
-        let counter = a.spawn(Counter { n: 0 });
-        a.register("c", &counter).unwrap();
-        let remote: Pid<Counter> = b.whereis_on("c", a.name()).await.unwrap();
+        let (_, remote) = remote_counter(&a, &b, "c").await;
         // Two peers each announce a 4 MiB frame, four times the budget, and send 600 KiB.
         let (mut r1, n1) = rogue("r1", &a).await;
         let (mut r2, n2) = rogue("r2", &a).await;

@@ -28,14 +28,6 @@ fn exit(e: &Event) -> &Exit {
     }
 }
 
-/// A counter on `node`, and its pid as seen from `from`.
-async fn remote_counter(node: &Node, from: &Node, name: &str) -> (Pid<Counter>, Pid<Counter>) {
-    let local = node.spawn(Counter { n: 0 });
-    node.register(name, &local).unwrap();
-    let remote = from.whereis_on(name, node.name()).await.unwrap();
-    (local, remote)
-}
-
 #[test]
 fn a_remote_monitor_reports_the_real_reason() {
     block_on(async {

@@ -694,8 +694,11 @@ impl GlobalServer {
         let (Some(from), Some(link)) = (origin.node(), origin.link()) else {
             return;
         };
+        // A peer has at most as many links as this node lets it have peers.
         let mut lost = lost;
-        lost.truncate(self.shared.limits.max_names);
+        if let Some(net) = Self::net(ctx) {
+            lost.truncate(net.config.max_peers);
+        }
         self.reports.insert(from.name().to_string(), (link, lost));
         self.keep_partitions_clean(ctx);
     }

@@ -155,6 +155,14 @@ fn main() {
     }
 }
 
+/// `peer`'s sink, looked up within a call's timeout.
+async fn find_sink(node: &Node, peer: &str) -> Option<Pid<Sink>> {
+    actors::rt::timeout(CALL_TIMEOUT, node.whereis_on::<Sink>("sink", peer))
+        .await
+        .ok()?
+        .ok()
+}
+
 /// Numbered casts to `peer`'s sink, forever; the sink is looked up again now and then, so a
 /// restarted peer is found.
 async fn stream(node: Node, peer: String) {
@@ -164,11 +172,7 @@ async fn stream(node: Node, peer: String) {
     loop {
         if sink.is_none() || sent_since_lookup > 500 {
             sent_since_lookup = 0;
-            sink = actors::rt::timeout(CALL_TIMEOUT, node.whereis_on::<Sink>("sink", &peer))
-                .await
-                .ok()
-                .and_then(Result::ok)
-                .or(sink);
+            sink = find_sink(&node, &peer).await.or(sink);
         }
         if let Some(s) = &sink {
             if s.push(Origin::local(), seq).is_ok() {
@@ -202,9 +206,7 @@ async fn call_loop(node: Node, peers: Vec<String>, calls: Arc<Calls>) {
         i += 1;
         let peer = &peers[i % peers.len()];
         if i % 20 == 0 || !sinks.contains_key(peer) {
-            if let Ok(Ok(s)) =
-                actors::rt::timeout(CALL_TIMEOUT, node.whereis_on::<Sink>("sink", peer)).await
-            {
+            if let Some(s) = find_sink(&node, peer).await {
                 sinks.insert(peer.clone(), s);
             }
         }
