@@ -6,7 +6,7 @@
 //! when idle. A connection exists from the moment something wants to reach the peer: frames
 //! queue while it connects, and are dropped (calls failing with `NoConnection`) if it fails.
 
-use std::collections::{HashMap, HashSet};
+use actors::rt::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
@@ -128,9 +128,9 @@ impl Conn {
                 space: Vec::new(),
             }),
             cut: Mutex::new(None),
-            pending: Mutex::new(HashMap::new()),
-            lookups: Mutex::new(HashMap::new()),
-            spawns: Mutex::new(HashMap::new()),
+            pending: Mutex::new(HashMap::default()),
+            lookups: Mutex::new(HashMap::default()),
+            spawns: Mutex::new(HashMap::default()),
             next_call: AtomicU64::new(1),
             ties: Mutex::new(Ties::default()),
             received: AtomicU64::new(0),

@@ -70,6 +70,8 @@ mod node;
 mod requests;
 mod router;
 mod setup;
+#[cfg(feature = "sim")]
+pub mod sim;
 mod spawn;
 mod start;
 mod system;

@@ -3,7 +3,7 @@
 //! apart. Setting connections up (dialling, answering, healing) is in `setup`; what arrives
 //! on them is handed to the routing layer through `io::Owner`.
 
-use std::collections::{HashMap, HashSet};
+use actors::rt::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
@@ -32,6 +32,10 @@ pub(crate) struct Peers {
     /// Peers this node keeps away, by name and creation, because a node it keeps lost its
     /// link to them (clean partitions): neither dialled nor accepted while this holds.
     pub(crate) apart: HashMap<String, u32>,
+    /// Nodes a peer listed that this node has not reached yet, and since when: dialled
+    /// again (with the back-off of `failed`) until reached or `HEAL_FOR` has passed, so a
+    /// dial that failed while the network was cut does not leave the mesh with a hole.
+    pub(crate) wanted: HashMap<String, Instant>,
 }
 
 /// Why a connection ended, as far as the rest of the cluster is concerned.
@@ -71,6 +75,8 @@ pub(crate) struct Net {
     /// Where the connections' tasks hand what they read: the routing layer, held weakly so
     /// that the two do not keep each other alive.
     owner: Mutex<Option<Weak<dyn Owner>>>,
+    /// The machine the node runs on: its connections' tasks run there whoever starts them.
+    domain: actors::rt::Domain,
 }
 
 /// The router shuts the peers down (`Router::shutdown`): nothing more to do here.
@@ -87,17 +93,19 @@ impl Net {
     pub(crate) fn new(node: &Node, config: Config, transport: Arc<dyn Transport>) -> Self {
         let config_max_partial = config.max_partial;
         Net {
+            domain: actors::dist::domain_of(node),
             node: node.downgrade(),
             id: node.id().clone(),
             config,
             transport,
             peers: Mutex::new(Peers {
-                conns: HashMap::new(),
-                blocked: HashSet::new(),
-                failed: HashMap::new(),
-                indexes: HashMap::new(),
-                severed: HashMap::new(),
-                apart: HashMap::new(),
+                conns: HashMap::default(),
+                blocked: HashSet::default(),
+                failed: HashMap::default(),
+                indexes: HashMap::default(),
+                severed: HashMap::default(),
+                apart: HashMap::default(),
+                wanted: HashMap::default(),
             }),
             events: Mutex::new(Vec::new()),
             closing: AtomicBool::new(false),
@@ -128,6 +136,8 @@ impl Net {
 
     /// Emitted under the peers lock, so that a node's `Down` always precedes its next `Up`.
     pub(crate) fn emit(&self, event: NodeEvent) {
+        #[cfg(feature = "sim")]
+        actors::sim::note(format_args!("{event:?}"));
         lock(&self.events).retain(|tx| tx.unbounded_send(event.clone()).is_ok());
     }
 
@@ -248,10 +258,19 @@ impl Net {
         conn.is_up().then_some(conn.link)
     }
 
+    /// Runs `future` as a task of this node (in a simulation, on its machine).
+    pub(crate) fn spawn<F>(&self, future: F) -> actors::rt::JoinHandle<F::Output>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        actors::rt::spawn_in(self.domain, future)
+    }
+
     pub(crate) fn shutdown(&self) {
         self.closing.store(true, Ordering::Release);
         if let Some(task) = lock(&self.accept_task).take() {
-            actors::rt::spawn(async move {
+            self.spawn(async move {
                 task.cancel().await;
             });
         }
@@ -280,7 +299,7 @@ impl Net {
                 // The writer cuts the stream once the goodbye is out; a peer that reads
                 // nothing does not keep it open past the farewell time.
                 let conn = conn.clone();
-                actors::rt::spawn(async move {
+                self.spawn(async move {
                     actors::rt::sleep(crate::io::FAREWELL).await;
                     conn.cut();
                 });

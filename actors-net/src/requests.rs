@@ -2,7 +2,7 @@
 //! `{Name, Node}` lookups and remote spawns; and the actor types this node lets others spawn.
 //! `Routing`, the routing layer's state, is defined here, at the bottom of the layer.
 
-use std::collections::HashMap;
+use actors::rt::HashMap;
 use std::sync::{Arc, Mutex};
 
 use actors::{Actor, AnyPid, Node, Pid};
@@ -64,7 +64,7 @@ impl Routing {
     pub(crate) fn new(net: Arc<Net>) -> Self {
         Routing {
             net,
-            spawnable: Mutex::new(HashMap::new()),
+            spawnable: Mutex::new(HashMap::default()),
         }
     }
 

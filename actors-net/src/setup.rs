@@ -115,6 +115,7 @@ impl Net {
             }
             peers.failed.remove(&conn.name);
             peers.severed.remove(&conn.name);
+            peers.wanted.remove(&conn.name);
             // Emitted before anyone waiting in `connect` wakes: whoever subscribes after
             // `connect` returns must not see this connection's `Up`.
             self.emit(NodeEvent::Up(conn.name.clone()));
@@ -125,9 +126,9 @@ impl Net {
             self.close(&conn, "node shutting down", Loss::Quiet);
             return;
         };
-        actors::rt::spawn(write_loop(conn.clone(), writer));
-        actors::rt::spawn(read_loop(owner.clone(), conn.clone(), reader));
-        actors::rt::spawn(heartbeat(owner, conn.clone()));
+        self.spawn(write_loop(conn.clone(), writer));
+        self.spawn(read_loop(owner.clone(), conn.clone(), reader));
+        self.spawn(heartbeat(owner, conn.clone()));
         // Tell the peer who else this node knows: it connects to them too (full mesh).
         let others: Vec<String> = self
             .nodes()
@@ -168,7 +169,7 @@ impl Net {
         let conn = self.new_conn(name, Side::Dialing);
         peers.conns.insert(name.to_string(), conn.clone());
         drop(peers);
-        actors::rt::spawn(dial(self.clone(), conn.clone()));
+        self.spawn(dial(self.clone(), conn.clone()));
         Some(conn)
     }
 
@@ -186,29 +187,42 @@ impl Net {
         Some(conn)
     }
 
-    /// Dials the peers whose link failed, each at most every few seconds, until they are
-    /// reached again or `HEAL_FOR` has passed: a link that failed for a moment heals by
-    /// itself, and a partition heals once the network does.
+    /// Dials the peers whose link failed, and the nodes peers listed that this node has not
+    /// reached, each at most every few seconds and no more than `DIAL_AT_ONCE` at a time,
+    /// until they are reached or `HEAL_FOR` has passed: a link that failed for a moment heals
+    /// by itself, and a partition heals once the network does.
     pub(crate) async fn heal_loop(self: Arc<Self>) {
         loop {
             actors::rt::sleep(HEAL_EVERY).await;
             if self.is_closing() || self.node.upgrade().is_none() {
                 return;
             }
-            let due: Vec<String> = {
+            let (due, room) = {
                 let mut peers = lock(&self.peers);
                 peers
                     .severed
                     .retain(|_, (_, since)| actors::rt::elapsed(*since) < HEAL_FOR);
                 peers
+                    .wanted
+                    .retain(|_, since| actors::rt::elapsed(*since) < HEAL_FOR);
+                let due: std::collections::BTreeSet<String> = peers
                     .severed
                     .keys()
+                    .chain(peers.wanted.keys())
                     .filter(|n| !peers.conns.contains_key(*n))
                     .cloned()
-                    .collect()
+                    .collect();
+                let dialling = peers.conns.values().filter(|c| !c.is_up()).count();
+                (due, DIAL_AT_ONCE.saturating_sub(dialling))
             };
+            let mut started = 0;
             for name in due {
-                self.conn(&name);
+                if started == room {
+                    break;
+                }
+                if self.conn(&name).is_some_and(|c| !c.is_up()) {
+                    started += 1;
+                }
             }
         }
     }
@@ -218,9 +232,9 @@ impl Net {
     /// room for, and no more than `DIAL_AT_ONCE` at a time.
     pub(crate) fn join_peers(self: &Arc<Self>, names: Vec<String>) {
         let wanted: Vec<String> = {
-            let peers = lock(&self.peers);
+            let mut peers = lock(&self.peers);
             let room = self.config.max_peers.saturating_sub(peers.conns.len());
-            names
+            let wanted: Vec<String> = names
                 .into_iter()
                 .filter(|n| {
                     n.len() <= MAX_NAME
@@ -229,13 +243,20 @@ impl Net {
                         && !peers.conns.contains_key(n)
                 })
                 .take(room)
-                .collect()
+                .collect();
+            let now = actors::rt::now();
+            for name in &wanted {
+                if peers.wanted.len() < self.config.max_peers {
+                    peers.wanted.entry(name.clone()).or_insert(now);
+                }
+            }
+            wanted
         };
         if wanted.is_empty() {
             return;
         }
         let net = self.clone();
-        actors::rt::spawn(async move {
+        self.spawn(async move {
             let dial = |name: String| {
                 let net = net.clone();
                 async move {
@@ -257,7 +278,7 @@ impl Net {
         while !self.is_closing() && self.node.upgrade().is_some() {
             match listener.accept().await {
                 Ok(arrived) => {
-                    actors::rt::spawn(incoming(self.clone(), arrived));
+                    self.spawn(incoming(self.clone(), arrived));
                 }
                 Err(e) => {
                     tracing::warn!(node = %self.id.name(), "accept failed: {e}");

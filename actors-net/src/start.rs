@@ -58,9 +58,9 @@ impl NodeBuilder {
         actors::dist::set_extension(&node, net.clone());
         actors::dist::set_extension(&node, routing);
         crate::system::start(&node, &net.config).await;
-        let accept = actors::rt::spawn(net.clone().accept_loop(listener));
+        let accept = net.spawn(net.clone().accept_loop(listener));
         net.set_accept_task(accept);
-        actors::rt::spawn(net.clone().heal_loop());
+        net.spawn(net.clone().heal_loop());
         tracing::info!(node = %name, "started");
         Ok(node)
     }

@@ -27,6 +27,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("spawn", 7),
     ("system", 7),
     ("start", 8),
+    ("sim", 9),
 ];
 
 fn src() -> PathBuf {

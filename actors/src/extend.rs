@@ -1,8 +1,8 @@
 //! What a distribution layer attaches to a node: its router, and state of its own, one value
 //! per type, each told when the node shuts down. Reached through [`crate::dist`].
 
+use crate::rt::HashMap;
 use std::any::{Any, TypeId};
-use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 
 use crate::node::{Node, NodeId};
@@ -41,6 +41,12 @@ impl Extensions {
 /// A node with the given identity: distribution layers name their nodes this way.
 pub fn node_with_id(id: NodeId) -> Node {
     Node::with_id(id)
+}
+
+/// The simulated machine `node` runs on (`rt::Domain`): a distribution layer runs the
+/// node's own tasks there, whoever asks it to start them.
+pub fn domain_of(node: &Node) -> crate::rt::Domain {
+    node.inner.domain
 }
 
 /// Installs the router that carries traffic to other nodes; only once per node.

@@ -87,8 +87,8 @@ pub mod prelude {
 pub mod dist {
     pub use crate::cell::bounce;
     pub use crate::extend::{
-        Extension, extension, install_router, node_with_id, pid_of, remote_pid, set_extension,
-        signal_local,
+        Extension, domain_of, extension, install_router, node_with_id, pid_of, remote_pid,
+        set_extension, signal_local,
     };
     pub use crate::node::new_creation;
     pub use crate::origin::Origin;

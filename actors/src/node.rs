@@ -59,6 +59,11 @@ pub fn new_creation() -> u32 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     // Random bytes make runs and OS processes differ; the counter, the nodes of one process.
     let mut random = [0u8; 8];
+    if crate::rt::simulated() {
+        // A simulation's randomness is its seed's: the counter would differ run to run.
+        let _ = crate::rt::fill_random(&mut random);
+        return (u64::from_le_bytes(random) as u32).max(1);
+    }
     if crate::rt::fill_random(&mut random).is_err() {
         // Without the OS's randomness, the process id still tells OS processes apart.
         random[..4].copy_from_slice(&std::process::id().to_le_bytes());
@@ -171,7 +176,9 @@ pub(crate) struct NodeInner {
     pub(crate) extensions: crate::extend::Extensions,
     stopping: AtomicBool,
     /// How pids of other nodes print when no router gives the numbers.
-    node_indexes: Mutex<HashMap<String, u32>>,
+    node_indexes: Mutex<crate::rt::HashMap<String, u32>>,
+    /// The simulated machine the node runs on: its processes run there whoever spawns them.
+    pub(crate) domain: crate::rt::Domain,
 }
 
 impl NodeInner {
@@ -267,7 +274,8 @@ impl Node {
                 deadlines: Deadlines::new(),
                 extensions: crate::extend::Extensions::default(),
                 stopping: AtomicBool::new(false),
-                node_indexes: Mutex::new(HashMap::new()),
+                node_indexes: Mutex::new(crate::rt::HashMap::default()),
+                domain: crate::rt::current_domain(),
             }),
         }
     }

@@ -75,7 +75,7 @@ pub(crate) fn spawn<A: Actor>(node: &Arc<NodeInner>, actor: A, link: Option<AnyP
     if let Some(parent) = link {
         ctx.add_link(parent);
     }
-    crate::rt::spawn(run(actor, ctx));
+    crate::rt::spawn_in(node.domain, run(actor, ctx));
     pid
 }
 

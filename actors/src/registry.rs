@@ -1,6 +1,6 @@
 //! Local names: `Process.register/2` and `Process.whereis/1` of one node.
 
-use std::collections::HashMap;
+use crate::rt::HashMap;
 use std::sync::PoisonError;
 
 use crate::cell::local_cell;

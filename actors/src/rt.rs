@@ -23,7 +23,7 @@ pub struct JoinHandle<T>(Option<Task<T>>);
 enum Task<T> {
     Pool(async_global_executor::Task<T>),
     #[cfg(feature = "sim")]
-    Sim(async_task::Task<T, u64>),
+    Sim(crate::sim::SimTask<T>),
 }
 
 impl<T> JoinHandle<T> {
@@ -57,15 +57,20 @@ impl<T> Future for JoinHandle<T> {
             .expect("a JoinHandle is polled only until it completes")
         {
             Task::Pool(t) => Pin::new(t).poll(cx),
+            // A task of a killed simulated machine never ends, as a killed OS process's
+            // work never does.
             #[cfg(feature = "sim")]
-            Task::Sim(t) => Pin::new(t).poll(cx),
+            Task::Sim(t) => match Pin::new(t).poll(cx) {
+                Poll::Ready(Some(out)) => Poll::Ready(out),
+                _ => Poll::Pending,
+            },
         }
     }
 }
 
 /// True while a simulation (feature `sim`) runs on this thread: every call below goes to it.
 #[inline]
-fn simulated() -> bool {
+pub fn simulated() -> bool {
     #[cfg(feature = "sim")]
     {
         crate::sim::active()
@@ -76,16 +81,47 @@ fn simulated() -> bool {
     }
 }
 
-/// Runs `future` on the shared thread pool (or as a task of the simulation running here).
+/// The tasks of one simulated machine (feature `sim`), which fail together; outside a
+/// simulation every task is of the one domain there is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Domain(pub(crate) u32);
+
+impl Domain {
+    /// The domain of a simulation's own code, which no fault touches.
+    pub const OBSERVER: Domain = Domain(0);
+}
+
+/// The domain of the running task: what a node made now belongs to.
+pub fn current_domain() -> Domain {
+    #[cfg(feature = "sim")]
+    if simulated() {
+        return crate::sim::running_domain();
+    }
+    Domain::OBSERVER
+}
+
+/// Runs `future` on the shared thread pool (or, in a simulation, as a task of the domain of
+/// the task running now).
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    spawn_in(current_domain(), future)
+}
+
+/// Runs `future` as a task of `domain`: in a simulation, a node's processes run in the
+/// node's domain whoever spawns them. Outside one, the same as [`spawn`].
+pub fn spawn_in<F>(domain: Domain, future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
     #[cfg(feature = "sim")]
     if simulated() {
-        return JoinHandle(Some(Task::Sim(crate::sim::spawn(future))));
+        return JoinHandle(Some(Task::Sim(crate::sim::spawn(domain, future))));
     }
+    let _ = domain;
     JoinHandle(Some(Task::Pool(async_global_executor::spawn(future))))
 }
 
@@ -142,6 +178,48 @@ pub fn fill_random(buf: &mut [u8]) -> Result<(), String> {
     }
     getrandom::fill(buf).map_err(|e| format!("no randomness: {e}"))
 }
+
+/// The hasher of [`HashMap`] and [`HashSet`]: keyed at random per map, so a peer cannot
+/// choose keys that collide, yet in a simulation keyed from the seed, so that a map's order,
+/// and every loop over it, is the same on each run of a seed.
+#[derive(Clone, Debug)]
+pub struct RandomState(u64);
+
+impl Default for RandomState {
+    fn default() -> Self {
+        #[cfg(feature = "sim")]
+        if simulated() {
+            return RandomState(crate::sim::draw());
+        }
+        use std::sync::OnceLock;
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static BASE: OnceLock<u64> = OnceLock::new();
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let base = *BASE.get_or_init(|| {
+            let mut b = [0u8; 8];
+            let _ = getrandom::fill(&mut b);
+            u64::from_le_bytes(b)
+        });
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        RandomState(base ^ n.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+    }
+}
+
+impl std::hash::BuildHasher for RandomState {
+    type Hasher = std::collections::hash_map::DefaultHasher;
+    fn build_hasher(&self) -> Self::Hasher {
+        use std::hash::Hasher;
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        h.write_u64(self.0);
+        h
+    }
+}
+
+/// A hash map keyed by [`RandomState`]: what the workspace's tables use.
+pub type HashMap<K, V> = std::collections::HashMap<K, V, RandomState>;
+
+/// A hash set keyed by [`RandomState`].
+pub type HashSet<T> = std::collections::HashSet<T, RandomState>;
 
 /// Waits for `duration`.
 pub async fn sleep(duration: Duration) {

@@ -19,10 +19,18 @@
 //! The runtime module (`actors::rt`) asks, at each call, whether a simulation runs on this
 //! thread, and hands the call to it if so: code under test is the code that ships. What it
 //! cannot simulate is real I/O: sockets wake their tasks from the OS's reactor thread, and the
-//! simulation would see every task waiting.
+//! simulation would see every task waiting. Networks are simulated above it
+//! (`actors_net::sim`).
+//!
+//! Tasks belong to a [`Domain`]: the tasks of one simulated machine, which fail together. A
+//! task belongs to the domain of the task that spawned it, and a node's processes to the
+//! domain the node was made in. A domain can be killed (its tasks never run again and are
+//! dropped, as after SIGKILL), frozen and thawed (not scheduled meanwhile, as SIGSTOP), and
+//! given a clock that drifts.
 
-use std::cell::RefCell;
-use std::collections::{BinaryHeap, HashMap};
+use std::cell::{Cell, RefCell};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::{Pin, pin};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -32,25 +40,53 @@ use std::time::{Duration, Instant};
 
 use async_task::Runnable;
 
+pub use crate::rt::Domain;
+
 /// A simulation: its seed, its virtual clock, its tasks.
 pub struct Sim {
     shared: Arc<Shared>,
+    seed: u64,
+}
+
+/// What the executor knows of a task.
+pub(crate) struct Meta {
+    /// Counts spawns, so ids are the same every run.
+    id: u64,
+    domain: Domain,
+}
+
+#[derive(Default)]
+struct DomainState {
+    dead: bool,
+    frozen: bool,
+    /// How much faster (positive) or slower its clock runs, in parts per million.
+    drift_ppm: i32,
+    /// Tasks woken while frozen: run once thawed.
+    held: Vec<Runnable<Meta>>,
+    name: String,
 }
 
 struct State {
     rng: u64,
     /// Virtual time since the simulation started.
     now: Duration,
-    /// Tasks ready to run, each with its id (ids count spawns, so they are the same every run).
-    ready: Vec<Runnable<u64>>,
+    /// Tasks ready to run.
+    ready: Vec<Runnable<Meta>>,
+    /// Tasks of killed domains, dropped by the run loop (never under the lock: dropping a
+    /// future may wake others).
+    doomed: Vec<Runnable<Meta>>,
     next_task: u64,
     /// Timers by (deadline, order set); the wakers by order set, gone once cancelled.
     timers: BinaryHeap<std::cmp::Reverse<(Duration, u64)>>,
     wakers: HashMap<u64, Waker>,
     next_timer: u64,
+    domains: Vec<DomainState>,
     /// A hash of every step taken: which task ran, and where the clock jumped.
     trace: u64,
     steps: u64,
+    /// The latest events noted, for a readable timeline.
+    events: VecDeque<String>,
+    keep_events: usize,
 }
 
 struct Shared {
@@ -61,15 +97,24 @@ struct Shared {
 
 thread_local! {
     static CURRENT: RefCell<Option<Arc<Shared>>> = const { RefCell::new(None) };
+    /// The domain of the task being run.
+    static RUNNING: Cell<Domain> = const { Cell::new(Domain::OBSERVER) };
 }
 
-fn current() -> Option<Arc<Shared>> {
-    CURRENT.with(|c| c.borrow().clone())
+fn current() -> Arc<Shared> {
+    CURRENT
+        .with(|c| c.borrow().clone())
+        .expect("a simulation runs on this thread")
 }
 
 /// True while a simulation runs on this thread.
-pub(crate) fn active() -> bool {
+pub fn active() -> bool {
     CURRENT.with(|c| c.borrow().is_some())
+}
+
+/// The domain of the task running now.
+pub(crate) fn running_domain() -> Domain {
+    RUNNING.with(Cell::get)
 }
 
 impl Shared {
@@ -95,43 +140,122 @@ impl State {
         }
         self.steps += 1;
     }
+
+    fn domain(&mut self, d: Domain) -> &mut DomainState {
+        let i = d.0 as usize;
+        if self.domains.len() <= i {
+            self.domains.resize_with(i + 1, DomainState::default);
+        }
+        &mut self.domains[i]
+    }
+
+    /// Where a woken task goes: to run, to wait for a thaw, or to be dropped.
+    fn schedule(&mut self, r: Runnable<Meta>) {
+        let d = self.domain(r.metadata().domain);
+        if d.dead {
+            self.doomed.push(r);
+        } else if d.frozen {
+            d.held.push(r);
+        } else {
+            self.ready.push(r);
+        }
+    }
+
+    /// `true` time as the clock of `domain` reads it.
+    fn local_time(&mut self, domain: Domain, at: Duration) -> Duration {
+        let ppm = self.domain(domain).drift_ppm;
+        let nanos = at.as_nanos() as i128;
+        let skewed = nanos + nanos * i128::from(ppm) / 1_000_000;
+        Duration::from_nanos(skewed.max(0) as u64)
+    }
+
+    /// How long of true time `d` of the clock of `domain` lasts.
+    fn true_span(&mut self, domain: Domain, d: Duration) -> Duration {
+        let ppm = self.domain(domain).drift_ppm;
+        let nanos = d.as_nanos() * 1_000_000 / (1_000_000 + i128::from(ppm)).max(1) as u128;
+        Duration::from_nanos(nanos.min(u128::from(u64::MAX)) as u64)
+    }
+
+    fn note(&mut self, text: String) {
+        if self.events.len() == self.keep_events {
+            self.events.pop_front();
+        }
+        let at = self.now;
+        self.events.push_back(format!(
+            "{:>6}.{:06} {text}",
+            at.as_secs(),
+            at.subsec_micros()
+        ));
+    }
 }
 
 impl Sim {
     /// A simulation drawing every choice from `seed`.
     pub fn new(seed: u64) -> Sim {
         Sim {
+            seed,
             shared: Arc::new(Shared {
                 state: Mutex::new(State {
                     rng: seed,
                     now: Duration::ZERO,
                     ready: Vec::new(),
+                    doomed: Vec::new(),
                     next_task: 0,
                     timers: BinaryHeap::new(),
                     wakers: HashMap::new(),
                     next_timer: 0,
+                    domains: vec![DomainState {
+                        name: "observer".into(),
+                        ..DomainState::default()
+                    }],
                     trace: 0xcbf2_9ce4_8422_2325,
                     steps: 0,
+                    events: VecDeque::new(),
+                    keep_events: 200,
                 }),
                 origin: Instant::now(),
             }),
         }
     }
 
+    /// The seed this simulation draws from.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Keeps the latest `n` events noted (default 200) for [`Sim::timeline`].
+    pub fn keep_events(self, n: usize) -> Self {
+        self.shared.lock().keep_events = n.max(1);
+        self
+    }
+
     /// Runs `main` and every task it spawns on this thread, until `main` ends. Panics if every
     /// task waits and no timer is set: nothing could ever happen again.
     pub fn run<F: Future>(&self, main: F) -> F::Output {
-        struct Reset(Option<Arc<Shared>>);
+        struct Reset(Option<Arc<Shared>>, Domain);
         impl Drop for Reset {
             fn drop(&mut self) {
                 CURRENT.with(|c| *c.borrow_mut() = self.0.take());
+                RUNNING.with(|r| r.set(self.1));
             }
         }
-        let _reset = Reset(CURRENT.with(|c| c.borrow_mut().replace(self.shared.clone())));
+        let _reset = Reset(
+            CURRENT.with(|c| c.borrow_mut().replace(self.shared.clone())),
+            RUNNING.with(|r| r.replace(Domain::OBSERVER)),
+        );
         let woken = Arc::new(Flag(AtomicBool::new(true)));
         let waker = Waker::from(woken.clone());
         let mut main = pin!(main);
         loop {
+            let doomed = std::mem::take(&mut self.shared.lock().doomed);
+            if !doomed.is_empty() {
+                for r in doomed {
+                    RUNNING.with(|d| d.set(r.metadata().domain));
+                    drop(r);
+                }
+                RUNNING.with(|d| d.set(Domain::OBSERVER));
+                continue;
+            }
             if woken.0.swap(false, Ordering::AcqRel) {
                 if let Poll::Ready(out) = main.as_mut().poll(&mut Context::from_waker(&waker)) {
                     return out;
@@ -145,14 +269,16 @@ impl Sim {
                 } else {
                     let i = (st.draw() % st.ready.len() as u64) as usize;
                     let r = st.ready.swap_remove(i);
-                    let id = *r.metadata();
+                    let id = r.metadata().id;
                     st.record(id);
                     Some(r)
                 }
             };
             match next {
                 Some(runnable) => {
+                    RUNNING.with(|d| d.set(runnable.metadata().domain));
                     runnable.run();
+                    RUNNING.with(|d| d.set(Domain::OBSERVER));
                 }
                 None => {
                     if !self.advance() && !woken.0.load(Ordering::Acquire) {
@@ -199,6 +325,16 @@ impl Sim {
     pub fn steps(&self) -> u64 {
         self.shared.lock().steps
     }
+
+    /// The latest events noted ([`note`]), one line each: virtual time, then what happened.
+    pub fn timeline(&self) -> String {
+        let st = self.shared.lock();
+        let mut out = String::new();
+        for e in &st.events {
+            let _ = writeln!(out, "{e}");
+        }
+        out
+    }
 }
 
 struct Flag(AtomicBool);
@@ -209,41 +345,157 @@ impl Wake for Flag {
     }
 }
 
-/// Spawns `future` as a task of the simulation running on this thread.
-pub(crate) fn spawn<F>(future: F) -> async_task::Task<F::Output, u64>
+/// A task of the simulation.
+pub(crate) type SimTask<T> = async_task::FallibleTask<T, Meta>;
+
+/// Spawns `future` as a task of `domain`, in the simulation running on this thread.
+pub(crate) fn spawn<F>(domain: Domain, future: F) -> SimTask<F::Output>
 where
     F: Future + Send + 'static,
     F::Output: Send + 'static,
 {
-    let shared = current().expect("a simulation runs on this thread");
+    let shared = current();
     let id = {
         let mut st = shared.lock();
         st.next_task += 1;
         st.next_task
     };
     let queue = Arc::downgrade(&shared);
-    let schedule = move |r: Runnable<u64>| {
+    let schedule = move |r: Runnable<Meta>| {
         if let Some(shared) = queue.upgrade() {
-            shared.lock().ready.push(r);
+            shared.lock().schedule(r);
         }
     };
     let (runnable, task) = async_task::Builder::new()
-        .metadata(id)
+        .metadata(Meta { id, domain })
         .spawn(move |_| future, schedule);
     runnable.schedule();
-    task
+    task.fallible()
 }
 
-/// The simulation's clock.
+/// A new domain: the tasks of one more simulated machine, named for the timeline.
+pub fn new_domain(name: &str) -> Domain {
+    let shared = current();
+    let mut st = shared.lock();
+    let d = Domain(st.domains.len() as u32);
+    st.domain(d).name = name.to_string();
+    d
+}
+
+/// Runs `future` as a task of `domain` (and every task it spawns with it).
+pub fn spawn_in<F>(domain: Domain, future: F) -> crate::rt::JoinHandle<F::Output>
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    crate::rt::spawn_in(domain, future)
+}
+
+/// Kills `domain`: its tasks never run again, and each is dropped as it is next woken (or at
+/// once if ready), as the OS ends a killed process. A new domain stands for a restart.
+pub fn kill(domain: Domain) {
+    let shared = current();
+    let mut st = shared.lock();
+    let name = st_name(&mut st, domain);
+    st.note(format!("kill {name}"));
+    let d = st.domain(domain);
+    d.dead = true;
+    let held = std::mem::take(&mut d.held);
+    st.doomed.extend(held);
+    let ready = std::mem::take(&mut st.ready);
+    let (gone, stay): (Vec<_>, Vec<_>) = ready
+        .into_iter()
+        .partition(|r| r.metadata().domain == domain);
+    st.ready = stay;
+    st.doomed.extend(gone);
+}
+
+/// Freezes `domain`: none of its tasks runs until [`thaw`]; its timers still come due.
+pub fn freeze(domain: Domain) {
+    let shared = current();
+    let mut st = shared.lock();
+    let name = st_name(&mut st, domain);
+    st.note(format!("freeze {name}"));
+    if st.domain(domain).dead {
+        return;
+    }
+    st.domain(domain).frozen = true;
+    let ready = std::mem::take(&mut st.ready);
+    let (held, stay): (Vec<_>, Vec<_>) = ready
+        .into_iter()
+        .partition(|r| r.metadata().domain == domain);
+    st.ready = stay;
+    st.domain(domain).held.extend(held);
+}
+
+/// Lets a frozen `domain` run again.
+pub fn thaw(domain: Domain) {
+    let shared = current();
+    let mut st = shared.lock();
+    let name = st_name(&mut st, domain);
+    st.note(format!("thaw {name}"));
+    let d = st.domain(domain);
+    d.frozen = false;
+    let held = std::mem::take(&mut d.held);
+    st.ready.extend(held);
+}
+
+/// True once `domain` was killed.
+pub fn is_dead(domain: Domain) -> bool {
+    current().lock().domain(domain).dead
+}
+
+/// True while `domain` is frozen.
+pub fn is_frozen(domain: Domain) -> bool {
+    current().lock().domain(domain).frozen
+}
+
+/// Makes the clock of `domain` run `ppm` parts per million fast (or slow, if negative): its
+/// timers and `rt::now()` drift from the others', as a machine's crystal does.
+pub fn set_drift(domain: Domain, ppm: i32) {
+    current().lock().domain(domain).drift_ppm = ppm.clamp(-500_000, 500_000);
+}
+
+fn st_name(st: &mut State, d: Domain) -> String {
+    st.domain(d).name.clone()
+}
+
+/// Notes an event for the timeline ([`Sim::timeline`]), with the time and the domain running.
+pub fn note(text: impl std::fmt::Display) {
+    let Some(shared) = CURRENT.with(|c| c.borrow().clone()) else {
+        return;
+    };
+    let mut st = shared.lock();
+    let who = st_name(&mut st, running_domain());
+    st.note(format!("[{who}] {text}"));
+}
+
+/// A random number drawn from the simulation's seed (0 outside a simulation: what is dropped
+/// after a run ends may still ask).
+pub fn draw() -> u64 {
+    CURRENT
+        .with(|c| c.borrow().clone())
+        .map_or(0, |s| s.lock().draw())
+}
+
+/// The simulation's true time (no domain's drift), since it started (zero outside one).
+pub fn true_now() -> Duration {
+    CURRENT
+        .with(|c| c.borrow().clone())
+        .map_or(Duration::ZERO, |s| s.lock().now)
+}
+
+/// The running domain's clock.
 pub(crate) fn now() -> Instant {
-    let shared = current().expect("a simulation runs on this thread");
-    let now = shared.lock().now;
-    shared.origin + now
+    let shared = current();
+    let mut st = shared.lock();
+    let now = st.now;
+    shared.origin + st.local_time(running_domain(), now)
 }
 
 /// Random bytes drawn from the simulation's seed.
 pub(crate) fn fill_random(buf: &mut [u8]) {
-    let shared = current().expect("a simulation runs on this thread");
+    let shared = current();
     let mut st = shared.lock();
     for chunk in buf.chunks_mut(8) {
         let bytes = st.draw().to_le_bytes();
@@ -251,12 +503,25 @@ pub(crate) fn fill_random(buf: &mut [u8]) {
     }
 }
 
-/// Waits `duration` of virtual time.
+/// Waits `duration` of the running domain's clock.
 pub(crate) fn sleep(duration: Duration) -> Sleep {
-    let shared = current().expect("a simulation runs on this thread");
-    let at = shared.lock().now + duration;
+    let shared = current();
+    let at = {
+        let mut st = shared.lock();
+        st.now + st.true_span(running_domain(), duration)
+    };
     Sleep {
         shared,
+        at,
+        seq: None,
+    }
+}
+
+/// Waits until the simulation's true time is `at`: for the simulated world itself (links
+/// delivering bytes), which keeps no domain's clock.
+pub fn sleep_until(at: Duration) -> impl Future<Output = ()> + Send + 'static {
+    Sleep {
+        shared: current(),
         at,
         seq: None,
     }

@@ -6,7 +6,7 @@
 //! in from the connection it arrived on: a server acts only on what a peer says of its own
 //! processes and its own links.
 
-use std::collections::{HashMap, HashSet};
+use actors::rt::{HashMap, HashSet};
 use std::sync::Arc;
 
 use actors::dist::Origin;
@@ -64,17 +64,17 @@ impl GlobalServer {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         GlobalServer {
             shared,
-            watched: HashMap::new(),
-            watch_of: HashMap::new(),
-            locks: HashMap::new(),
-            holders: HashMap::new(),
-            locks_by_node: HashMap::new(),
-            decided: HashSet::new(),
-            acted: HashSet::new(),
-            excluded: HashMap::new(),
-            reports: HashMap::new(),
+            watched: HashMap::default(),
+            watch_of: HashMap::default(),
+            locks: HashMap::default(),
+            holders: HashMap::default(),
+            locks_by_node: HashMap::default(),
+            decided: HashSet::default(),
+            acted: HashSet::default(),
+            excluded: HashMap::default(),
+            reports: HashMap::default(),
             told: Vec::new(),
-            differing: HashSet::new(),
+            differing: HashSet::default(),
         }
     }
 
@@ -459,7 +459,7 @@ impl GlobalServer {
         let me = ctx.node().name().to_string();
         self.reports
             .retain(|reporter, (link, _)| net.link_to(reporter) == Some(*link));
-        let mut apart = HashMap::new();
+        let mut apart = HashMap::default();
         for (reporter, (_, lost)) in &self.reports {
             for (name, creation) in lost {
                 if name.as_str() > reporter.as_str() && *name != me {

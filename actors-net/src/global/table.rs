@@ -1,7 +1,7 @@
 //! The cluster-wide registry's table on one node, shared by the node's global server and its
 //! `Global` handles, and the vocabulary both speak: errors, resolvers, lock names.
 
-use std::collections::HashMap;
+use actors::rt::HashMap;
 use std::sync::{Arc, RwLock};
 
 use actors::AnyPid;
@@ -106,7 +106,7 @@ impl Shared {
             names: RwLock::default(),
             resolver: RwLock::new(Resolver::StopLoser),
             server: RwLock::new(None),
-            peers: std::sync::Mutex::new(HashMap::new()),
+            peers: std::sync::Mutex::new(HashMap::default()),
             clean_partitions,
             digest: std::sync::atomic::AtomicU64::new(0),
             limits,

@@ -164,7 +164,7 @@ impl Groups {
 
     /// Every group and its members now, and from then on every change in the scope.
     pub fn monitor_scope(&self) -> (HashMap<String, Members>, GroupEvents) {
-        self.watch(None, |t| t.all.clone())
+        self.watch(None, |t| t.all.clone().into_iter().collect())
     }
 
     fn read<T: Default>(&self, f: impl FnOnce(&Table) -> T) -> T {

@@ -1,7 +1,7 @@
 //! A scope's server: one per node and scope, an ordinary actor holding who joined what on its
 //! node, and what each peer's server last said of its own.
 
-use std::collections::HashMap;
+use actors::rt::HashMap;
 use std::sync::Arc;
 
 use actors::dist::Origin;
@@ -36,8 +36,8 @@ impl GroupServer {
     pub(crate) fn new(shared: Arc<Shared>) -> Self {
         GroupServer {
             shared,
-            local: HashMap::new(),
-            peers: HashMap::new(),
+            local: HashMap::default(),
+            peers: HashMap::default(),
         }
     }
 
@@ -67,7 +67,7 @@ impl GroupServer {
             peer.clone(),
             Peer {
                 monitor,
-                groups: HashMap::new(),
+                groups: HashMap::default(),
             },
         );
         true
@@ -79,7 +79,7 @@ impl GroupServer {
     /// A server (re)started: it watches this node's members again, forgets what peers said
     /// (their servers watched the last one and saw it end), and discovers them anew.
     fn started(&mut self, ctx: &mut Ctx<Self>) {
-        let mut members: HashMap<AnyPid, Vec<String>> = HashMap::new();
+        let mut members: HashMap<AnyPid, Vec<String>> = HashMap::default();
         {
             let mut table = self.shared.write();
             for (group, pids) in &table.local {
@@ -114,7 +114,7 @@ impl GroupServer {
 
     fn on_down(&mut self, down: Down, ctx: &mut Ctx<Self>) {
         if let Some(member) = self.local.remove(&down.pid) {
-            let mut left: HashMap<String, Vec<AnyPid>> = HashMap::new();
+            let mut left: HashMap<String, Vec<AnyPid>> = HashMap::default();
             for group in member.groups {
                 left.entry(group).or_default().push(down.pid.clone());
             }
@@ -320,7 +320,7 @@ fn of_node(peer: &Pid<GroupServer>, mut pids: Vec<AnyPid>) -> Vec<AnyPid> {
 
 /// The elements of `a` not matched one for one in `b`.
 fn difference(a: &[AnyPid], b: &[AnyPid]) -> Vec<AnyPid> {
-    let mut unmatched: HashMap<&AnyPid, usize> = HashMap::new();
+    let mut unmatched: HashMap<&AnyPid, usize> = HashMap::default();
     for pid in b {
         *unmatched.entry(pid).or_insert(0) += 1;
     }

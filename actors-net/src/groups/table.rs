@@ -1,7 +1,7 @@
 //! One process-group scope's table on one node, shared by the scope's server and the node's
 //! `Groups` handles, and the vocabulary both speak.
 
-use std::collections::HashMap;
+use actors::rt::HashMap;
 use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};

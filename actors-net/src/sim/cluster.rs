@@ -1,0 +1,378 @@
+//! The scenario API: `Sim::new(seed).nodes(5).run(|cluster| async move { .. })`.
+
+use std::future::Future;
+use std::panic::AssertUnwindSafe;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actors::Node;
+use actors::rt::Domain;
+use actors::sim::Sim;
+use futures::future::BoxFuture;
+
+use super::world::{NetConfig, SimNet, lock};
+use crate::builder::NodeBuilder;
+use crate::node::DistNode;
+
+type Configure = Arc<dyn Fn(NodeBuilder) -> NodeBuilder + Send + Sync>;
+type Setup = Arc<dyn Fn(Node) -> BoxFuture<'static, ()> + Send + Sync>;
+
+/// Gives a [`Sim`] nodes: `Sim::new(seed).nodes(5)`.
+pub trait SimNodes {
+    /// A cluster of `count` nodes on a simulated network, to be run.
+    fn nodes(self, count: usize) -> SimCluster;
+}
+
+impl SimNodes for Sim {
+    fn nodes(self, count: usize) -> SimCluster {
+        SimCluster {
+            sim: self,
+            count,
+            net: NetConfig::default(),
+            configure: Arc::new(|b| b),
+            setup: Arc::new(|_| Box::pin(async {})),
+        }
+    }
+}
+
+/// A simulated cluster, before it runs.
+pub struct SimCluster {
+    sim: Sim,
+    count: usize,
+    net: NetConfig,
+    configure: Configure,
+    setup: Setup,
+}
+
+impl SimCluster {
+    /// Draws each write's one-way latency from `min..max` (default 50 us to 2 ms).
+    pub fn latency(mut self, min: Duration, max: Duration) -> Self {
+        self.net.latency = (min, max.max(min));
+        self
+    }
+
+    /// Adjusts every node's builder (heartbeats, limits), at each start and restart.
+    pub fn configure(
+        mut self,
+        f: impl Fn(NodeBuilder) -> NodeBuilder + Send + Sync + 'static,
+    ) -> Self {
+        self.configure = Arc::new(f);
+        self
+    }
+
+    /// Runs on each node once it has started, and again after each restart, on that node's
+    /// machine: what a release's boot script would do (spawn the services, `allow_spawn`).
+    pub fn setup<F, Fut>(mut self, f: F) -> Self
+    where
+        F: Fn(Node) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        self.setup = Arc::new(move |node| Box::pin(f(node)));
+        self
+    }
+
+    /// The simulation this cluster runs in: its clock, trace and timeline.
+    pub fn sim(&self) -> &Sim {
+        &self.sim
+    }
+
+    /// Starts the nodes (not yet connected), runs `main` with them, and returns what it
+    /// returns. A run that panics prints its seed, how to replay it, and the last events.
+    pub fn run<F, Fut, T>(&self, main: F) -> T
+    where
+        F: FnOnce(Cluster) -> Fut,
+        Fut: Future<Output = T>,
+    {
+        let outcome = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            self.sim.run(async {
+                let cluster = Cluster {
+                    inner: Arc::new(Inner {
+                        net: SimNet::new(self.net.clone()),
+                        slots: Mutex::new(Vec::new()),
+                        configure: self.configure.clone(),
+                        setup: self.setup.clone(),
+                    }),
+                };
+                for i in 0..self.count {
+                    let (name, host) = (name_of(i), host_of(i));
+                    lock(&cluster.inner.slots).push(Slot {
+                        name,
+                        host,
+                        domain: Domain::OBSERVER,
+                        node: None,
+                    });
+                    cluster.boot(i).await;
+                }
+                main(cluster).await
+            })
+        }));
+        match outcome {
+            Ok(out) => out,
+            Err(panic) => {
+                eprintln!(
+                    "\nthe simulation with seed {seed} failed at {at:?} of virtual time; \
+                     replay it with SIM_SEED={seed}\nlast events:\n{events}",
+                    seed = self.sim.seed(),
+                    at = self.sim.now(),
+                    events = self.sim.timeline(),
+                );
+                std::panic::resume_unwind(panic)
+            }
+        }
+    }
+}
+
+/// The seeds a property test runs: `SIM_SEED=n` replays one; otherwise `SIM_SEEDS=k` seeds
+/// (default `default`) from `first`.
+pub fn seeds(first: u64, default: u64) -> Vec<u64> {
+    if let Some(seed) = replay_seed() {
+        return vec![seed];
+    }
+    let count = std::env::var("SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default);
+    (first..first + count).collect()
+}
+
+/// The seed named by `SIM_SEED`, if any.
+pub fn replay_seed() -> Option<u64> {
+    std::env::var("SIM_SEED").ok()?.parse().ok()
+}
+
+fn host_of(i: usize) -> String {
+    format!("10.0.{}.{}", i / 250, i % 250 + 1)
+}
+
+fn name_of(i: usize) -> String {
+    format!("n{i}@{}:4000", host_of(i))
+}
+
+struct Slot {
+    name: String,
+    host: String,
+    domain: Domain,
+    /// The node running now; `None` while its machine is down.
+    node: Option<Node>,
+}
+
+struct Inner {
+    net: SimNet,
+    slots: Mutex<Vec<Slot>>,
+    configure: Configure,
+    setup: Setup,
+}
+
+/// The nodes of a running simulation, and the faults that can befall them.
+///
+/// Node `i` is named `n{i}@10.0.x.y:4000` and keeps its name across restarts (with a new
+/// creation each time, as a restarted BEAM has).
+#[derive(Clone)]
+pub struct Cluster {
+    inner: Arc<Inner>,
+}
+
+impl Cluster {
+    /// How many nodes (running or not).
+    pub fn len(&self) -> usize {
+        lock(&self.inner.slots).len()
+    }
+
+    /// True for a cluster of no nodes.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The network, for faults finer than the ones below.
+    pub fn net(&self) -> &SimNet {
+        &self.inner.net
+    }
+
+    /// Node `i`'s name.
+    pub fn name(&self, i: usize) -> String {
+        lock(&self.inner.slots)[i].name.clone()
+    }
+
+    /// Node `i`'s host on the network.
+    pub fn host(&self, i: usize) -> String {
+        lock(&self.inner.slots)[i].host.clone()
+    }
+
+    /// Node `i`, as running now. Panics while its machine is down: see [`Cluster::try_node`].
+    pub fn node(&self, i: usize) -> Node {
+        self.try_node(i)
+            .unwrap_or_else(|| panic!("node {i} is down"))
+    }
+
+    /// Node `i`, unless its machine is down.
+    pub fn try_node(&self, i: usize) -> Option<Node> {
+        lock(&self.inner.slots)[i].node.clone()
+    }
+
+    /// The indexes of the nodes running now.
+    pub fn up(&self) -> Vec<usize> {
+        lock(&self.inner.slots)
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.node.is_some())
+            .map(|(i, _)| i)
+            .collect()
+    }
+
+    /// Runs `f` with node `i` as a task of its machine (what a process there would do), and
+    /// returns its result; `None` if the machine is down or dies meanwhile.
+    pub async fn on<F, Fut, T>(&self, i: usize, f: F) -> Option<T>
+    where
+        F: FnOnce(Node) -> Fut,
+        Fut: Future<Output = T> + Send + 'static,
+        T: Send + 'static,
+    {
+        let (node, domain) = {
+            let slots = lock(&self.inner.slots);
+            (slots[i].node.clone()?, slots[i].domain)
+        };
+        let (tx, rx) = futures::channel::oneshot::channel();
+        let task = f(node);
+        actors::sim::spawn_in(domain, async move {
+            let _ = tx.send(task.await);
+        });
+        rx.await.ok()
+    }
+
+    /// Connects every running node to every other, each dial made by the dialling node, and
+    /// returns once each sees all the others.
+    pub async fn connect_all(&self) {
+        let up = self.up();
+        for &i in &up {
+            for &j in up.iter().filter(|&&j| j > i) {
+                let peer = self.name(j);
+                let _ = self
+                    .on(i, move |n| async move { n.connect(&peer).await })
+                    .await;
+            }
+        }
+        let want = up.len().saturating_sub(1);
+        let _ = self
+            .until(Duration::from_secs(30), || {
+                up.iter()
+                    .all(|&i| self.try_node(i).is_some_and(|n| n.nodes().len() >= want))
+            })
+            .await;
+    }
+
+    /// Waits, in virtual time, until `done` holds (checked every 10 ms); false if `within`
+    /// passes first.
+    pub async fn until(&self, within: Duration, mut done: impl FnMut() -> bool) -> bool {
+        let start = actors::sim::true_now();
+        loop {
+            if done() {
+                return true;
+            }
+            if actors::sim::true_now() >= start + within {
+                return false;
+            }
+            actors::rt::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Packets between the nodes of `a` and those of `b` are lost, both ways, until
+    /// [`Cluster::heal`].
+    pub fn partition(&self, a: &[usize], b: &[usize]) {
+        let hosts = |ix: &[usize]| ix.iter().map(|&i| self.host(i)).collect::<Vec<_>>();
+        let (a, b) = (hosts(a), hosts(b));
+        let a: Vec<&str> = a.iter().map(String::as_str).collect();
+        let b: Vec<&str> = b.iter().map(String::as_str).collect();
+        self.inner.net.partition(&a, &b);
+    }
+
+    /// Packets from node `from` to node `to` are lost (and not the other way).
+    pub fn block_one_way(&self, from: usize, to: usize) {
+        self.inner.net.block(&self.host(from), &self.host(to));
+    }
+
+    /// Every partition heals.
+    pub fn heal(&self) {
+        self.inner.net.heal();
+    }
+
+    /// Resets the connections between nodes `a` and `b`.
+    pub fn cut(&self, a: usize, b: usize) {
+        self.inner.net.cut(&self.host(a), &self.host(b));
+    }
+
+    /// Kills node `i`'s machine: every task of it gone, its peers see its connections reset.
+    pub fn kill(&self, i: usize) {
+        let (domain, host) = {
+            let mut slots = lock(&self.inner.slots);
+            let s = &mut slots[i];
+            if s.node.take().is_none() {
+                return;
+            }
+            (s.domain, s.host.clone())
+        };
+        actors::sim::kill(domain);
+        self.inner.net.crash_host(&host);
+    }
+
+    /// Starts node `i` again on a fresh machine (after [`Cluster::kill`]): same name, new
+    /// creation, the setup run again. Its peers reach it again by themselves.
+    pub async fn restart(&self, i: usize) -> Node {
+        self.kill(i);
+        self.boot(i).await
+    }
+
+    /// Stops scheduling node `i` (as SIGSTOP) until [`Cluster::thaw`].
+    pub fn freeze(&self, i: usize) {
+        let slots = lock(&self.inner.slots);
+        if slots[i].node.is_some() {
+            actors::sim::freeze(slots[i].domain);
+        }
+    }
+
+    /// Lets a frozen node run again.
+    pub fn thaw(&self, i: usize) {
+        let slots = lock(&self.inner.slots);
+        if slots[i].node.is_some() {
+            actors::sim::thaw(slots[i].domain);
+        }
+    }
+
+    /// True while node `i` is frozen.
+    pub fn is_frozen(&self, i: usize) -> bool {
+        let slots = lock(&self.inner.slots);
+        slots[i].node.is_some() && actors::sim::is_frozen(slots[i].domain)
+    }
+
+    /// Makes node `i`'s clock run `ppm` parts per million fast (negative: slow).
+    pub fn drift(&self, i: usize, ppm: i32) {
+        actors::sim::set_drift(lock(&self.inner.slots)[i].domain, ppm);
+    }
+
+    async fn boot(&self, i: usize) -> Node {
+        let (name, host) = {
+            let slots = lock(&self.inner.slots);
+            (slots[i].name.clone(), slots[i].host.clone())
+        };
+        let domain = actors::sim::new_domain(&format!("n{i}"));
+        let builder = (self.inner.configure)(
+            Node::builder(&name)
+                .cookie("simulated")
+                .transport(self.inner.net.transport(&host)),
+        );
+        let setup = self.inner.setup.clone();
+        let node = actors::sim::spawn_in(domain, async move {
+            let node = builder
+                .start()
+                .await
+                .unwrap_or_else(|e| panic!("a simulated node did not start: {e}"));
+            setup(node.clone()).await;
+            node
+        })
+        .await;
+        actors::sim::note(format_args!("started {:?}", node.id()));
+        let mut slots = lock(&self.inner.slots);
+        slots[i].domain = domain;
+        slots[i].node = Some(node.clone());
+        node
+    }
+}
