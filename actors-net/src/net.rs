@@ -258,6 +258,14 @@ impl Net {
         conn.is_up().then_some(conn.link)
     }
 
+    /// The creation of the run of `name` connected now, if it is.
+    pub(crate) fn creation_of(&self, name: &str) -> Option<u32> {
+        let peers = lock(&self.peers);
+        let conn = peers.conns.get(name)?;
+        conn.is_up()
+            .then(|| conn.peer_id().map(|id| id.creation()))?
+    }
+
     /// Runs `future` as a task of this node (in a simulation, on its machine).
     pub(crate) fn spawn<F>(&self, future: F) -> actors::rt::JoinHandle<F::Output>
     where

@@ -234,23 +234,25 @@ impl Net {
         let wanted: Vec<String> = {
             let mut peers = lock(&self.peers);
             let room = self.config.max_peers.saturating_sub(peers.conns.len());
-            let wanted: Vec<String> = names
+            let valid: Vec<String> = names
                 .into_iter()
-                .filter(|n| {
-                    n.len() <= MAX_NAME
-                        && n != self.id.name()
-                        && address(n).is_some()
-                        && !peers.conns.contains_key(n)
-                })
-                .take(room)
+                .filter(|n| n.len() <= MAX_NAME && n != self.id.name() && address(n).is_some())
+                .take(self.config.max_peers)
                 .collect();
+            // Every listed node not up now is wanted, a dial under way included: it may fail
+            // (the network still cut) and must then be tried again.
             let now = actors::rt::now();
-            for name in &wanted {
-                if peers.wanted.len() < self.config.max_peers {
+            for name in &valid {
+                let up = peers.conns.get(name).is_some_and(|c| c.is_up());
+                if !up && peers.wanted.len() < self.config.max_peers {
                     peers.wanted.entry(name.clone()).or_insert(now);
                 }
             }
-            wanted
+            valid
+                .into_iter()
+                .filter(|n| !peers.conns.contains_key(n))
+                .take(room)
+                .collect()
         };
         if wanted.is_empty() {
             return;

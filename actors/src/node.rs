@@ -194,8 +194,7 @@ impl NodeInner {
     /// process may signal each other's processes directly, and a monitor's reference must
     /// not collide in the watched process's list.
     pub(crate) fn next_ref(&self) -> MonitorRef {
-        static NEXT_REF: AtomicU64 = AtomicU64::new(1);
-        MonitorRef(NEXT_REF.fetch_add(1, Ordering::Relaxed))
+        MonitorRef(crate::rt::unique())
     }
 
     pub(crate) fn is_stopping(&self) -> bool {

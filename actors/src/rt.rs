@@ -179,6 +179,18 @@ pub fn fill_random(buf: &mut [u8]) -> Result<(), String> {
     getrandom::fill(buf).map_err(|e| format!("no randomness: {e}"))
 }
 
+/// A number no other call in this OS process returns (in a simulation: in this simulation,
+/// counting from 1 on every run, so that ids are the same on each run of a seed).
+pub fn unique() -> u64 {
+    #[cfg(feature = "sim")]
+    if simulated() {
+        return crate::sim::unique();
+    }
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
+}
+
 /// The hasher of [`HashMap`] and [`HashSet`]: keyed at random per map, so a peer cannot
 /// choose keys that collide, yet in a simulation keyed from the seed, so that a map's order,
 /// and every loop over it, is the same on each run of a seed.

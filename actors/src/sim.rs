@@ -76,6 +76,7 @@ struct State {
     /// future may wake others).
     doomed: Vec<Runnable<Meta>>,
     next_task: u64,
+    next_unique: u64,
     /// Timers by (deadline, order set); the wakers by order set, gone once cancelled.
     timers: BinaryHeap<std::cmp::Reverse<(Duration, u64)>>,
     wakers: HashMap<u64, Waker>,
@@ -201,6 +202,7 @@ impl Sim {
                     ready: Vec::new(),
                     doomed: Vec::new(),
                     next_task: 0,
+                    next_unique: 0,
                     timers: BinaryHeap::new(),
                     wakers: HashMap::new(),
                     next_timer: 0,
@@ -483,6 +485,14 @@ pub fn true_now() -> Duration {
     CURRENT
         .with(|c| c.borrow().clone())
         .map_or(Duration::ZERO, |s| s.lock().now)
+}
+
+/// The next of the simulation's unique numbers (`rt::unique`).
+pub(crate) fn unique() -> u64 {
+    let shared = current();
+    let mut st = shared.lock();
+    st.next_unique += 1;
+    st.next_unique
 }
 
 /// The running domain's clock.

@@ -101,3 +101,17 @@ fn tls() {
     assert!(out.contains("stranger -> connection to a@"), "{out}");
     assert!(out.contains("invalid peer certificate"), "{out}");
 }
+
+#[test]
+fn simulate() {
+    let out = run(env!("CARGO_BIN_EXE_simulate"));
+    assert!(out.contains("race found: seed"), "{out}");
+    assert!(
+        out.contains("the same run fails the same way: true"),
+        "{out}"
+    );
+    assert!(
+        out.contains("logs out\n") && out.contains("no race in"),
+        "{out}"
+    );
+}

@@ -102,3 +102,112 @@ fn a_supervisor_restarts_within_its_intensity_in_virtual_time() {
     assert!(alive, "within its intensity, the supervisor lives on");
     assert!(sim.now() >= Duration::from_secs(10));
 }
+
+/// A child that notes each start, in order, and panics on request.
+#[actor]
+struct Noted {
+    id: &'static str,
+    log: std::sync::Arc<std::sync::Mutex<Vec<&'static str>>>,
+}
+
+#[actor]
+impl Noted {
+    fn started(&mut self, _ctx: &mut Ctx<Self>) {
+        self.log.lock().unwrap().push(self.id);
+    }
+
+    #[handle]
+    fn crash(&mut self) -> u32 {
+        panic!("crashed on request")
+    }
+}
+
+/// Over many seeds, children crash at random times: a rest-for-one supervisor restarts the
+/// crashed child and those after it, in order; it gives up exactly when more than its
+/// intensity of restarts fall within its period.
+#[test]
+fn supervisors_restart_in_order_and_within_their_intensity_over_many_seeds() {
+    use actors::supervisor::{ChildSpec, Strategy, Supervisor};
+    use std::sync::{Arc, Mutex};
+    const MAX: usize = 3;
+    const PERIOD: Duration = Duration::from_secs(1);
+    let (mut gave_up, mut lived) = (0, 0);
+    for seed in actors_net::sim::seeds(600, 40) {
+        let log: Arc<Mutex<Vec<&'static str>>> = Arc::default();
+        let sim = Sim::new(seed);
+        let (crashes, alive) = sim.run({
+            let log = log.clone();
+            async move {
+                let node = Node::local();
+                let mut sup = Supervisor::new(Strategy::RestForOne).intensity(MAX, PERIOD);
+                for id in ["a", "b", "c"] {
+                    let log = log.clone();
+                    sup = sup.child(
+                        ChildSpec::new(id, move || Noted {
+                            id,
+                            log: log.clone(),
+                        })
+                        .name(id),
+                    );
+                }
+                let sup = sup.start(&node).await;
+                assert_eq!(*log.lock().unwrap(), ["a", "b", "c"], "started in order");
+                let mut crashes: Vec<(Duration, &'static str)> = Vec::new();
+                for _ in 0..12 {
+                    let mut r = [0u8; 2];
+                    actors::rt::fill_random(&mut r).unwrap();
+                    actors::rt::sleep(Duration::from_millis(u64::from(r[0]) * 4)).await;
+                    let id = ["a", "b", "c"][usize::from(r[1]) % 3];
+                    if !node.is_alive(&sup) {
+                        break;
+                    }
+                    if let Some(pid) = node.whereis::<Noted>(id) {
+                        if pid.crash().await.is_err() {
+                            crashes.push((actors::sim::true_now(), id));
+                        }
+                    }
+                    // Let the supervisor act on the crash.
+                    actors::rt::sleep(Duration::from_millis(1)).await;
+                }
+                (crashes, node.is_alive(&sup))
+            }
+        });
+        // Each crash restarts its child and the ones after it, in order.
+        let log = log.lock().unwrap().clone();
+        let mut expected = vec!["a", "b", "c"];
+        for (_, id) in &crashes {
+            let from = ["a", "b", "c"].iter().position(|c| c == id).unwrap();
+            expected.extend(&["a", "b", "c"][from..]);
+        }
+        if alive {
+            assert_eq!(log, expected, "seed {seed}: restarts in order");
+        }
+        // Most restarts in any one period, against the intensity.
+        let busiest = (0..crashes.len())
+            .map(|i| {
+                crashes[i..]
+                    .iter()
+                    .take_while(|(t, _)| *t < crashes[i].0 + PERIOD)
+                    .count()
+            })
+            .max()
+            .unwrap_or(0);
+        if alive {
+            lived += 1;
+            assert!(
+                busiest <= MAX,
+                "seed {seed}: {busiest} restarts in a period, alive"
+            );
+        } else {
+            gave_up += 1;
+            assert!(
+                busiest > MAX,
+                "seed {seed}: gave up after only {busiest} in a period"
+            );
+        }
+    }
+    assert!(
+        gave_up > 0 && lived > 0,
+        "both outcomes were seen ({gave_up} gave up)"
+    );
+}

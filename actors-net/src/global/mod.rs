@@ -42,8 +42,7 @@ pub use table::{GlobalError, ResolveFn, Resolver, SERVER_NAME};
 
 /// A fresh identity for one lock request: two registrations on one node never share locks.
 fn next_request() -> u64 {
-    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
-    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+    actors::rt::unique()
 }
 
 /// The request under which `set_lock` takes locks: the same for every call of one holder, so

@@ -187,13 +187,46 @@ impl GlobalServer {
             .clone()
     }
 
-    /// Merges a peer's table into ours.
+    /// True if `pid` is of an earlier run of a node whose later run is this node or one
+    /// connected now: that process is gone, whatever a table that has not heard says.
+    fn is_stale(pid: &AnyPid, ctx: &Ctx<Self>) -> bool {
+        let node = ctx.node();
+        if pid.node() == node.name() {
+            return pid.creation() != node.id().creation();
+        }
+        Self::net(ctx)
+            .and_then(|net| net.creation_of(pid.node()))
+            .is_some_and(|now| now != pid.creation())
+    }
+
+    /// Unbinds every name held by a pid of an earlier run of `peer`, which has just
+    /// connected as a new run.
+    fn forget_earlier_runs(&mut self, peer: &str, ctx: &mut Ctx<Self>) {
+        let stale: Vec<(String, AnyPid)> = self
+            .shared
+            .read()
+            .by_name
+            .iter()
+            .filter(|(_, p)| p.node() == peer && Self::is_stale(p, ctx))
+            .map(|(n, p)| (n.clone(), p.clone()))
+            .collect();
+        for (name, pid) in stale {
+            self.unbind(&name, &pid, ctx);
+        }
+    }
+
+    /// Merges a peer's table into ours. An entry of an earlier run of a node is passed over,
+    /// and one of ours gives way to the peer's: no resolver runs for a process that is gone.
     fn merge(&mut self, names: Vec<(String, AnyPid)>, ctx: &mut Ctx<Self>) {
         for (name, theirs) in names {
-            if self.is_excluded(&name, &theirs) {
+            if self.is_excluded(&name, &theirs) || Self::is_stale(&theirs, ctx) {
                 continue;
             }
-            let ours = self.shared.read().by_name.get(&name).cloned();
+            let mut ours = self.shared.read().by_name.get(&name).cloned();
+            if let Some(old) = ours.clone().filter(|p| Self::is_stale(p, ctx)) {
+                self.unbind(&name, &old, ctx);
+                ours = None;
+            }
             match ours {
                 None => {
                     let names = self.shared.read();
@@ -216,11 +249,12 @@ impl GlobalServer {
     /// the loser's own node acts on it (see `exclude`). Other resolvers run once, on the node
     /// of the smaller pid, which tells the others what it decided.
     fn conflict(&mut self, name: &str, a: AnyPid, b: AnyPid, ctx: &mut Ctx<Self>) {
-        let (first, second) = if (a.node(), a.id()) <= (b.node(), b.id()) {
-            (a, b)
-        } else {
-            (b, a)
-        };
+        let (first, second) =
+            if (a.node(), a.creation(), a.id()) <= (b.node(), b.creation(), b.id()) {
+                (a, b)
+            } else {
+                (b, a)
+            };
         let node = ctx.node();
         let winner = match self.resolver() {
             Resolver::StopLoser | Resolver::NotifyLoser => {
@@ -707,6 +741,7 @@ impl GlobalServer {
     /// server that has just (re)started also asks for the peer's table back.
     #[handle(cast)]
     async fn node_up(&mut self, peer: String, answer: bool, ctx: &mut Ctx<Self>) {
+        self.forget_earlier_runs(&peer, ctx);
         self.tell_severed(ctx);
         self.keep_partitions_clean(ctx);
         let node = ctx.node();

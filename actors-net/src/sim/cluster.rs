@@ -89,6 +89,7 @@ impl SimCluster {
                     inner: Arc::new(Inner {
                         net: SimNet::new(self.net.clone()),
                         slots: Mutex::new(Vec::new()),
+                        freezes: Mutex::new(Vec::new()),
                         configure: self.configure.clone(),
                         setup: self.setup.clone(),
                     }),
@@ -120,6 +121,66 @@ impl SimCluster {
             }
         }
     }
+}
+
+/// A seed a scenario failed on: what it said, and the last events of the run.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// Replays the run: `Sim::new(seed)`, or `SIM_SEED=<seed>` in a test that reads it.
+    pub seed: u64,
+    /// What the scenario returned.
+    pub reason: String,
+    /// The run's last events, one line each.
+    pub timeline: String,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "seed {}: {}\nlast events:\n{}",
+            self.seed, self.reason, self.timeline
+        )
+    }
+}
+
+/// Runs `scenario` on a fresh cluster of `nodes` nodes for each of `seeds`, faults or not as
+/// it chooses, and returns the first run it fails (`Err`) on. With no faults at all this is
+/// the "works fine locally" check: each seed draws other latencies for each connection, so
+/// two messages sent over different connections arrive in either order, as they do between
+/// machines and almost never on one laptop.
+///
+/// ```
+/// use actors_net::prelude::*;
+/// use actors_net::sim::find_failure;
+///
+/// let found = find_failure(0..20, 2, |cluster| async move {
+///     cluster.connect_all().await;
+///     match cluster.node(0).nodes().len() {
+///         1 => Ok(()),
+///         n => Err(format!("node 0 sees {n} nodes")),
+///     }
+/// });
+/// assert!(found.is_none());
+/// ```
+pub fn find_failure<F, Fut>(
+    seeds: impl IntoIterator<Item = u64>,
+    nodes: usize,
+    scenario: F,
+) -> Option<Failure>
+where
+    F: Fn(Cluster) -> Fut,
+    Fut: Future<Output = Result<(), String>>,
+{
+    seeds.into_iter().find_map(|seed| {
+        let cluster = Sim::new(seed).nodes(nodes);
+        let outcome = cluster.run(&scenario);
+        outcome.err().map(|reason| Failure {
+            seed,
+            reason,
+            timeline: cluster.sim().timeline(),
+        })
+    })
 }
 
 /// The seeds a property test runs: `SIM_SEED=n` replays one; otherwise `SIM_SEEDS=k` seeds
@@ -159,6 +220,8 @@ struct Slot {
 struct Inner {
     net: SimNet,
     slots: Mutex<Vec<Slot>>,
+    /// Each freeze so far: the node, from when, and until when (`None`: still frozen).
+    freezes: Mutex<Vec<(usize, Duration, Option<Duration>)>>,
     configure: Configure,
     setup: Setup,
 }
@@ -324,17 +387,33 @@ impl Cluster {
     /// Stops scheduling node `i` (as SIGSTOP) until [`Cluster::thaw`].
     pub fn freeze(&self, i: usize) {
         let slots = lock(&self.inner.slots);
-        if slots[i].node.is_some() {
+        if slots[i].node.is_some() && !actors::sim::is_frozen(slots[i].domain) {
             actors::sim::freeze(slots[i].domain);
+            let now = actors::sim::true_now();
+            lock(&self.inner.freezes).push((i, now, None));
         }
     }
 
     /// Lets a frozen node run again.
     pub fn thaw(&self, i: usize) {
         let slots = lock(&self.inner.slots);
-        if slots[i].node.is_some() {
+        if slots[i].node.is_some() && actors::sim::is_frozen(slots[i].domain) {
             actors::sim::thaw(slots[i].domain);
+            let now = actors::sim::true_now();
+            for f in lock(&self.inner.freezes).iter_mut() {
+                if f.0 == i && f.2.is_none() {
+                    f.2 = Some(now);
+                }
+            }
         }
+    }
+
+    /// True if node `i` was frozen at any moment between `from` and `to` (true times, as
+    /// `actors::sim::true_now` gives): what it did then took longer than it could tell.
+    pub fn was_frozen(&self, i: usize, from: Duration, to: Duration) -> bool {
+        lock(&self.inner.freezes)
+            .iter()
+            .any(|&(n, a, b)| n == i && a <= to && b.is_none_or(|b| b >= from))
     }
 
     /// True while node `i` is frozen.

@@ -27,6 +27,6 @@ mod transport;
 mod world;
 
 pub use chaos::Chaos;
-pub use cluster::{Cluster, SimCluster, SimNodes, replay_seed, seeds};
+pub use cluster::{Cluster, Failure, SimCluster, SimNodes, find_failure, replay_seed, seeds};
 pub use transport::SimTransport;
 pub use world::{NetConfig, SimNet};
