@@ -95,3 +95,78 @@ fn after_chaos_every_node_sees_every_other_again() {
 fn a_chaos_run_replays_from_its_seed() {
     assert_eq!(chaos_then_mesh(77), chaos_then_mesh(77));
 }
+
+/// Each fault is seen as on real machines: a killed node at once (its connections reset), a
+/// frozen one once its heartbeats are missed, a partition likewise; and each heals.
+#[test]
+fn faults_are_seen_as_on_real_machines_and_heal() {
+    Sim::new(5).nodes(3).run(|cluster| async move {
+        cluster.connect_all().await;
+        let sees = |i: usize, j: usize| {
+            cluster
+                .try_node(i)
+                .is_some_and(|n| n.nodes().contains(&cluster.name(j)))
+        };
+        // Killed: its peers see it go within a few latencies.
+        let start = actors::sim::true_now();
+        cluster.kill(2);
+        assert!(
+            cluster
+                .until(Duration::from_secs(1), || !sees(0, 2) && !sees(1, 2))
+                .await
+        );
+        assert!(actors::sim::true_now() - start < Duration::from_millis(100));
+        // Restarted: a new creation, and its peers reach it again by themselves.
+        let before = cluster.name(2);
+        let n2 = cluster.restart(2).await;
+        assert_eq!(n2.name(), before);
+        assert!(
+            cluster
+                .until(Duration::from_secs(10), || sees(0, 2) && sees(1, 2))
+                .await
+        );
+        // Frozen: seen down after the missed heartbeats (5 x 500 ms), back after the thaw.
+        let start = actors::sim::true_now();
+        cluster.freeze(1);
+        assert!(cluster.until(Duration::from_secs(5), || !sees(0, 1)).await);
+        let seen = actors::sim::true_now() - start;
+        assert!(
+            seen >= Duration::from_millis(2000) && seen < Duration::from_millis(3600),
+            "{seen:?}"
+        );
+        cluster.thaw(1);
+        assert!(
+            cluster
+                .until(Duration::from_secs(10), || sees(0, 1) && sees(1, 0))
+                .await
+        );
+        // A partition: both sides see the other go; after the heal, all meet again.
+        cluster.partition(&[0], &[1, 2]);
+        assert!(
+            cluster
+                .until(Duration::from_secs(5), || !sees(0, 1) && !sees(2, 0))
+                .await
+        );
+        cluster.heal();
+        assert!(
+            cluster
+                .until(Duration::from_secs(10), || (0..3)
+                    .all(|i| (0..3).all(|j| i == j || sees(i, j))))
+                .await
+        );
+        // A node whose clock runs 10% fast measures ten seconds in about nine.
+        cluster.drift(0, 100_000);
+        let t = cluster
+            .on(0, |_| async {
+                let start = actors::sim::true_now();
+                actors::rt::sleep(Duration::from_secs(10)).await;
+                actors::sim::true_now() - start
+            })
+            .await
+            .unwrap();
+        assert!(
+            t > Duration::from_millis(9000) && t < Duration::from_millis(9200),
+            "{t:?}"
+        );
+    });
+}

@@ -29,8 +29,11 @@ impl Cluster {
     /// Starts faults at about `rate` per simulated second: partitions (two-way and one-way,
     /// healing after up to 3 s), cut connections, nodes killed (restarted within 3 s) and
     /// frozen (thawed within 4 s); never more than a minority of the nodes down or frozen at
-    /// once.
+    /// once. Each node's clock drifts by up to 200 parts per million meanwhile.
     pub fn chaos(&self, rate: f64) -> Chaos {
+        for i in 0..self.len() {
+            self.drift(i, pick(401) as i32 - 200);
+        }
         let stop = Arc::new(AtomicBool::new(false));
         let task = actors::rt::spawn(faults(self.clone(), rate.max(0.001), stop.clone()));
         Chaos {
@@ -51,6 +54,7 @@ impl Chaos {
         let c = &self.cluster;
         c.heal();
         for i in 0..c.len() {
+            c.drift(i, 0);
             if c.try_node(i).is_none() {
                 c.restart(i).await;
             } else {

@@ -101,6 +101,7 @@ impl SimCluster {
                         host,
                         domain: Domain::OBSERVER,
                         node: None,
+                        drift: 0,
                     });
                     cluster.boot(i).await;
                 }
@@ -215,6 +216,8 @@ struct Slot {
     domain: Domain,
     /// The node running now; `None` while its machine is down.
     node: Option<Node>,
+    /// How fast its clock runs, in parts per million off true.
+    drift: i32,
 }
 
 struct Inner {
@@ -422,17 +425,24 @@ impl Cluster {
         slots[i].node.is_some() && actors::sim::is_frozen(slots[i].domain)
     }
 
-    /// Makes node `i`'s clock run `ppm` parts per million fast (negative: slow).
+    /// Makes node `i`'s clock run `ppm` parts per million fast (negative: slow), across its
+    /// restarts too.
     pub fn drift(&self, i: usize, ppm: i32) {
-        actors::sim::set_drift(lock(&self.inner.slots)[i].domain, ppm);
+        let mut slots = lock(&self.inner.slots);
+        slots[i].drift = ppm;
+        if slots[i].domain != Domain::OBSERVER {
+            actors::sim::set_drift(slots[i].domain, ppm);
+        }
     }
 
     async fn boot(&self, i: usize) -> Node {
+        let drift = lock(&self.inner.slots)[i].drift;
         let (name, host) = {
             let slots = lock(&self.inner.slots);
             (slots[i].name.clone(), slots[i].host.clone())
         };
         let domain = actors::sim::new_domain(&format!("n{i}"));
+        actors::sim::set_drift(domain, drift);
         let builder = (self.inner.configure)(
             Node::builder(&name)
                 .cookie("simulated")
