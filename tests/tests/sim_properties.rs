@@ -1,7 +1,7 @@
 //! Properties the cluster keeps under chaos (partitions, cut links, nodes killed, restarted and
 //! frozen), each checked over many seeds of the simulation (`actors_net::sim`).
 //!
-//! Each test runs `SIM_SEEDS` seeds (a few by default, so the suite stays quick);
+//! Each test runs `SIM_SEEDS` seeds (10 by default, so the suite stays quick);
 //! `SIM_SEED=<n> cargo test -p actors-integration --test sim_properties <name>` replays one,
 //! printing the last events of a failing run.
 
@@ -33,7 +33,7 @@ fn logs() {
 /// The seeds a property runs: `SIM_SEED`, or `SIM_SEEDS` from `first`, and always the seeds
 /// of the failures it found (fixed since: each is a regression test).
 fn runs(first: u64, found: &[u64]) -> Vec<u64> {
-    let mut all = seeds(first, 4);
+    let mut all = seeds(first, 10);
     if actors_net::sim::replay_seed().is_none() {
         for seed in found {
             if !all.contains(seed) {
