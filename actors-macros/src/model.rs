@@ -71,6 +71,20 @@ impl HookKind {
         })
     }
 
+    /// The hook a method of this name was likely meant to be: the names OTP, other actor
+    /// libraries and typos give it. Such a method would never run, so it is refused.
+    pub fn meant_by(name: &str) -> Option<Self> {
+        Some(match name {
+            "start" | "on_start" | "on_started" | "init" | "startup" | "pre_start" => {
+                HookKind::Started
+            }
+            "stop" | "on_stop" | "on_stopped" | "terminate" | "post_stop" => HookKind::Stopped,
+            "down" | "ondown" | "handle_down" | "on_monitor_down" => HookKind::OnDown,
+            "onexit" | "handle_exit" | "on_exit_signal" | "on_link_exit" => HookKind::OnExit,
+            _ => return None,
+        })
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             HookKind::Started => "started",

@@ -34,6 +34,8 @@ pub struct ParsedImpl {
     pub handled_hooks: Vec<Span>,
     /// Hook methods, with their receivers, for validation.
     pub hook_methods: Vec<(HookKind, Receiver, usize, Span)>,
+    /// Methods named as a hook is often misnamed (`start`, `terminate`): never run.
+    pub misnamed_hooks: Vec<(String, HookKind, Span)>,
     pub trait_impl: Option<Span>,
     /// The impl block with the `#[handle]` attributes removed, to be emitted as written.
     pub item: ItemImpl,
@@ -207,6 +209,7 @@ pub fn actor_impl(mut item: ItemImpl, local: bool) -> syn::Result<ParsedImpl> {
     let mut hooks = Vec::new();
     let mut hook_methods = Vec::new();
     let mut handled_hooks = Vec::new();
+    let mut misnamed_hooks = Vec::new();
     let mut errors: Option<syn::Error> = None;
     let mut push_err = |e: syn::Error| match &mut errors {
         Some(all) => all.combine(e),
@@ -238,6 +241,8 @@ pub fn actor_impl(mut item: ItemImpl, local: bool) -> syn::Result<ParsedImpl> {
                     }
                     Err(e) => push_err(e),
                 }
+            } else if let Some(kind) = HookKind::meant_by(&name) {
+                misnamed_hooks.push((name, kind, f.sig.ident.span()));
             }
             continue;
         };
@@ -296,6 +301,7 @@ pub fn actor_impl(mut item: ItemImpl, local: bool) -> syn::Result<ParsedImpl> {
         methods,
         handled_hooks,
         hook_methods,
+        misnamed_hooks,
         trait_impl,
         item,
     })

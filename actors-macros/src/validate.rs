@@ -46,6 +46,7 @@ pub fn actor_impl(parsed: &ParsedImpl) -> syn::Result<()> {
         methods,
         handled_hooks,
         hook_methods,
+        misnamed_hooks,
         trait_impl,
         item: _,
     } = parsed;
@@ -64,6 +65,15 @@ pub fn actor_impl(parsed: &ParsedImpl) -> syn::Result<()> {
                 "actors live as long as their process: lifetime parameters are not supported",
             );
         }
+    }
+    for (name, kind, span) in misnamed_hooks {
+        errors.push(
+            *span,
+            format_args!(
+                "`{name}` is not a lifecycle hook and would never run: the hook is `{}`; a helper of this name belongs in a plain `impl` block",
+                kind.name()
+            ),
+        );
     }
     for &span in handled_hooks {
         errors.push(

@@ -192,11 +192,17 @@ fn send_call<A: Actor, R: Send + 'static>(call: Call<A, R>) -> Result<Sent<A, R>
     } = call;
     let node = match &target.0 {
         RouteKind::Local(cell) => {
+            if crate::process::is_running(cell) {
+                return Err(CallError::CallingSelf);
+            }
             push(cell, msg)?;
             &cell.node
         }
         RouteKind::Remote(addr) => {
             match resolve_remote(addr) {
+                Target::Found(cell) if crate::process::is_running(&cell) => {
+                    return Err(CallError::CallingSelf);
+                }
                 Target::Found(cell) => push(&*typed::<A>(cell)?, msg)?,
                 Target::Remote(_) => crate::wire::send_call(&target, msg)?,
                 Target::Gone(reason) => return Err(CallError::exited(reason)),

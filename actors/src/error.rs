@@ -30,6 +30,10 @@ pub enum CallError {
     /// The request or the reply could not cross the wire.
     #[error(transparent)]
     Wire(#[from] WireError),
+    /// A process called itself: it would wait for its own reply, which it can only give
+    /// once the call is over (Erlang's `calling_self`).
+    #[error("a process cannot call itself")]
+    CallingSelf,
 }
 
 impl CallError {

@@ -19,6 +19,9 @@ use crate::pid::{AnyPid, Pid, Route, RouteKind};
 use crate::signal::Signal;
 
 thread_local! {
+    /// The cell of the process being polled on this thread (its address), so that a call
+    /// from a process to itself fails at once instead of waiting out its timeout.
+    static RUNNING: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
     /// A pid the message being handled cast to over a connection that is now too far behind:
     /// the process waits for it before its next message.
     static BUSY: std::cell::RefCell<Option<AnyPid>> = const { std::cell::RefCell::new(None) };
@@ -71,12 +74,51 @@ pub(crate) fn spawn<A: Actor>(node: &Arc<NodeInner>, actor: A, link: Option<AnyP
             ExitReason::Shutdown,
         ))));
     }
+    let running_as = address(&cell);
     let mut ctx = Ctx::new(cell);
     if let Some(parent) = link {
         ctx.add_link(parent);
     }
-    crate::rt::spawn_in(node.domain, run(actor, ctx));
+    let running = Running {
+        cell: running_as,
+        future: run(actor, ctx),
+    };
+    crate::rt::spawn_in(node.domain, running);
     pid
+}
+
+/// The address that tells a process's cell apart while it runs.
+pub(crate) fn address<T: ?Sized>(cell: &Arc<T>) -> usize {
+    Arc::as_ptr(cell) as *const u8 as usize
+}
+
+/// True while the process of `cell` is the one being polled on this thread: its own code
+/// is running, not a task it spawned.
+pub(crate) fn is_running<T: ?Sized>(cell: &Arc<T>) -> bool {
+    RUNNING.with(std::cell::Cell::get) == address(cell)
+}
+
+pin_project_lite::pin_project! {
+    /// A process's future, marking the process as running on its thread while it is polled.
+    struct Running<F> {
+        cell: usize,
+        #[pin]
+        future: F,
+    }
+}
+
+impl<F: Future> Future for Running<F> {
+    type Output = F::Output;
+    fn poll(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        let this = self.project();
+        let before = RUNNING.with(|r| r.replace(*this.cell));
+        let out = this.future.poll(cx);
+        RUNNING.with(|r| r.set(before));
+        out
+    }
 }
 
 /// What a running process owns.

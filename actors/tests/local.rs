@@ -364,3 +364,35 @@ fn pids_round_trip_through_the_wire_codec() {
         assert_eq!(stale.get().await, Err(CallError::NoProc));
     });
 }
+
+/// Calls itself from a handler.
+#[actor]
+struct Narcissus;
+
+#[actor]
+impl Narcissus {
+    #[handle]
+    async fn ask_myself(&self, ctx: &mut Ctx<Self>) -> Result<u32, CallError> {
+        ctx.pid().echo(1).await
+    }
+
+    #[handle]
+    fn echo(&self, n: u32) -> u32 {
+        n
+    }
+}
+
+#[test]
+fn a_process_calling_itself_fails_at_once_with_calling_self() {
+    block_on(async {
+        let node = Node::local();
+        let pid = node.spawn(Narcissus);
+        let start = std::time::Instant::now();
+        assert_eq!(pid.ask_myself().await, Ok(Err(CallError::CallingSelf)));
+        assert!(
+            start.elapsed() < Duration::from_secs(1),
+            "not after the timeout"
+        );
+        assert_eq!(pid.echo(3).await, Ok(3), "and it goes on serving");
+    });
+}
