@@ -247,8 +247,22 @@ fn actor_trait(
     let arms = variants.iter().map(|v| {
         let pattern = v.pattern(msg);
         let ident = &v.h.ident;
-        let args = v.call_args(quote!(&mut *__ctx));
+        let args = v.call_args(
+            quote!(&mut *__ctx),
+            quote!(#actors::__private::defer(__reply)),
+        );
         let call = quote_spanned!(v.h.span=> <#self_ty>::#ident(self, #(#args),*));
+        if v.h.deferred.is_some() {
+            // The handler took its reply handle: it answers through it, now or later.
+            return if v.h.is_async {
+                quote!(#pattern => {
+                    let __kill = #actors::__private::KillSwitch::of(__ctx);
+                    __kill.run(#call).await;
+                })
+            } else {
+                quote!(#pattern => { #call; })
+            };
+        }
         match (v.h.is_async, v.is_call()) {
             (false, true) => quote!(#pattern => { let __r = #call; __reply.send(__r); }),
             (false, false) => quote!(#pattern => { #call; }),

@@ -40,8 +40,13 @@ pub struct Handler {
     pub args: Vec<Arg>,
     /// Where the `&mut Ctx<Self>` argument sits among all arguments, if the handler takes it.
     pub ctx_pos: Option<usize>,
-    /// The reply type; `None` for `-> ()` or no return type.
+    /// The reply type; `None` for `-> ()` or no return type. For a handler that takes its
+    /// `Reply<T>`, `T`.
     pub output: Option<Type>,
+    /// Where a `Reply<T>` argument sits among all arguments, if the handler answers later
+    /// through it rather than by returning; and the handler's own return type, which must
+    /// be none.
+    pub deferred: Option<(usize, Option<Type>)>,
     /// Doc comments, copied onto the stub method.
     pub docs: Vec<Attribute>,
     pub span: Span,

@@ -151,14 +151,42 @@ fn receiver(f: &ImplItemFn) -> Receiver {
     }
 }
 
-/// The typed arguments after `self`: message arguments, and the context's position.
-fn arguments(f: &ImplItemFn) -> syn::Result<(Vec<Arg>, Option<usize>)> {
+/// `T` of an argument of type `Reply<T>`: the handler answers later, through it.
+fn reply_type(ty: &Type) -> Option<Type> {
+    let Type::Path(TypePath { qself: None, path }) = ty else {
+        return None;
+    };
+    let last = path.segments.last()?;
+    if last.ident != "Reply" {
+        return None;
+    }
+    let syn::PathArguments::AngleBracketed(a) = &last.arguments else {
+        return None;
+    };
+    match a.args.first() {
+        Some(syn::GenericArgument::Type(t)) if a.args.len() == 1 => Some(t.clone()),
+        _ => None,
+    }
+}
+
+/// A handler's typed arguments after `self`: the message arguments, the context's position,
+/// and the position and type of a `Reply<T>` it answers through.
+type Arguments = (Vec<Arg>, Option<usize>, Option<(usize, Type)>);
+
+fn arguments(f: &ImplItemFn) -> syn::Result<Arguments> {
     let mut args = Vec::new();
     let mut ctx_pos = None;
+    let mut reply = None;
     for (i, input) in f.sig.inputs.iter().filter_map(typed).enumerate() {
         if is_ctx(&input.ty) {
             ctx_pos = Some(i);
             continue;
+        }
+        if let Some(t) = reply_type(&input.ty) {
+            if reply.is_none() {
+                reply = Some((i, t));
+                continue;
+            }
         }
         let Pat::Ident(p) = &*input.pat else {
             return Err(syn::Error::new(
@@ -171,7 +199,7 @@ fn arguments(f: &ImplItemFn) -> syn::Result<(Vec<Arg>, Option<usize>)> {
             ty: (*input.ty).clone(),
         });
     }
-    Ok((args, ctx_pos))
+    Ok((args, ctx_pos, reply))
 }
 
 fn typed(arg: &FnArg) -> Option<&syn::PatType> {
@@ -231,7 +259,7 @@ pub fn actor_impl(mut item: ItemImpl, local: bool) -> syn::Result<ParsedImpl> {
         let Some(attr) = handle_attrs.first() else {
             if let Some(kind) = hook {
                 match arguments(f) {
-                    Ok((args, ctx_pos)) => {
+                    Ok((args, ctx_pos, _)) => {
                         hook_methods.push((kind, receiver(f), args.len(), f.sig.span()));
                         hooks.push(Hook {
                             kind,
@@ -257,7 +285,7 @@ pub fn actor_impl(mut item: ItemImpl, local: bool) -> syn::Result<ParsedImpl> {
                 continue;
             }
         };
-        let (args, ctx_pos) = match arguments(f) {
+        let (args, ctx_pos, reply) = match arguments(f) {
             Ok(a) => a,
             Err(e) => {
                 push_err(e);
@@ -274,7 +302,11 @@ pub fn actor_impl(mut item: ItemImpl, local: bool) -> syn::Result<ParsedImpl> {
                 is_async: f.sig.asyncness.is_some(),
                 args,
                 ctx_pos,
-                output: output(f),
+                output: match &reply {
+                    Some((_, t)) => Some(t.clone()),
+                    None => output(f),
+                },
+                deferred: reply.map(|(pos, _)| (pos, output(f))),
                 docs: f
                     .attrs
                     .iter()

@@ -122,7 +122,20 @@ pub fn actor_impl(parsed: &ParsedImpl) -> syn::Result<()> {
                 "handlers cannot be generic: each handler is one variant of the actor's message type",
             );
         }
-        if let (HandlerKind::Cast, Some(out)) = (h.kind, &h.output) {
+        if let Some((_, own)) = &h.deferred {
+            if h.kind == HandlerKind::Cast {
+                errors.push(
+                    h.span,
+                    "a cast has no reply to take: `Reply<T>` goes on a `#[handle]` call handler",
+                );
+            }
+            if let Some(own) = own {
+                errors.push(
+                    own.span(),
+                    "a handler that takes its `Reply<T>` answers through it (`reply.send(value)`), so it returns nothing",
+                );
+            }
+        } else if let (HandlerKind::Cast, Some(out)) = (h.kind, &h.output) {
             errors.push(
                 out.span(),
                 "a cast handler cannot return a value, since no one waits for it: use `#[handle]` for a call",

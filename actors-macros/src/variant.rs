@@ -35,13 +35,21 @@ impl Variant<'_> {
         }
     }
 
-    /// The handler's arguments in order, the context put back where it was declared.
-    pub fn call_args(&self, ctx: TokenStream) -> Vec<TokenStream> {
+    /// The handler's arguments in order, the context and the reply handle put back where
+    /// they were declared.
+    pub fn call_args(&self, ctx: TokenStream, reply: TokenStream) -> Vec<TokenStream> {
         let mut binds = self.binds.iter();
-        (0..self.binds.len() + usize::from(self.h.ctx_pos.is_some()))
-            .map(|i| match self.h.ctx_pos {
-                Some(pos) if pos == i => ctx.clone(),
-                _ => {
+        let deferred = self.h.deferred.as_ref().map(|(pos, _)| *pos);
+        let total = self.binds.len()
+            + usize::from(self.h.ctx_pos.is_some())
+            + usize::from(deferred.is_some());
+        (0..total)
+            .map(|i| {
+                if self.h.ctx_pos == Some(i) {
+                    ctx.clone()
+                } else if deferred == Some(i) {
+                    reply.clone()
+                } else {
                     let b = binds.next().expect("one binding per argument");
                     quote!(#b)
                 }

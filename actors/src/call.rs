@@ -31,16 +31,17 @@ impl<R: Send + 'static> Expire for ReplySlot<R> {
     }
 }
 
-/// The reply half of a call, handed to the handler's dispatch: the handler's return value goes
-/// back through it. Dropped without a value (the process ended first), the caller learns why.
+/// The reply half of a call inside its message, handed to the handler's dispatch: the
+/// handler's return value goes back through it. Dropped without a value (the process ended
+/// first), the caller learns why.
 ///
 /// One pointer wide, so that call messages stay small in the mailbox. Encoding a call for the
 /// wire takes the slot out of it (through `&self`, as serde encodes), hence the `Cell`.
-pub struct Reply<R>(pub(crate) std::cell::Cell<Option<Arc<ReplySlot<R>>>>);
+pub struct ReplyHalf<R>(pub(crate) std::cell::Cell<Option<Arc<ReplySlot<R>>>>);
 
-impl<R> Reply<R> {
+impl<R> ReplyHalf<R> {
     pub(crate) fn new(slot: Arc<ReplySlot<R>>) -> Self {
-        Reply(std::cell::Cell::new(Some(slot)))
+        ReplyHalf(std::cell::Cell::new(Some(slot)))
     }
 
     /// Sends the reply to the caller.
@@ -51,11 +52,104 @@ impl<R> Reply<R> {
     }
 }
 
-impl<R> Drop for Reply<R> {
+impl<R> Drop for ReplyHalf<R> {
     fn drop(&mut self) {
         if let Some(slot) = self.0.take() {
             slot.close();
         }
+    }
+}
+
+/// The reply a caller awaits, taken by a handler that answers later: a handler with a
+/// `Reply<T>` argument (and no return value) is a call returning `T` to its caller, answered
+/// when [`Reply::send`] is called, from this process or from any task or process it hands
+/// the `Reply` to. Its mailbox goes on meanwhile, as OTP's `{noreply, State}` and
+/// `gen_server:reply/2`. A `Reply` dropped unanswered fails its caller with
+/// [`CallError::NoReply`] at once; the caller's timeout holds as for any call.
+///
+/// ```
+/// use actors::prelude::*;
+///
+/// #[actor]
+/// struct Router { shard: Pid<Shard> }
+///
+/// #[actor]
+/// impl Router {
+///     /// Asks the shard without holding the router's mailbox.
+///     #[handle]
+///     fn get(&self, key: u32, reply: Reply<Option<u32>>) {
+///         let shard = self.shard.clone();
+///         actors::rt::spawn(async move { reply.send(shard.get(key).await.ok().flatten()) });
+///     }
+/// }
+///
+/// #[actor]
+/// struct Shard;
+///
+/// #[actor]
+/// impl Shard {
+///     #[handle]
+///     fn get(&self, key: u32) -> Option<u32> { Some(key * 2) }
+/// }
+///
+/// actors::rt::block_on(async {
+///     let node = Node::local();
+///     let shard = node.spawn(Shard);
+///     let router = node.spawn(Router { shard });
+///     assert_eq!(router.get(21).await, Ok(Some(42)));
+/// });
+/// ```
+#[must_use = "a Reply dropped unanswered fails its caller with NoReply"]
+pub struct Reply<R> {
+    slot: Option<Arc<ReplySlot<R>>>,
+}
+
+impl<R> Reply<R> {
+    /// Answers the caller (on this node or another). Once the caller has given up (its
+    /// timeout passed), the value is dropped.
+    pub fn send(mut self, value: R) {
+        if let Some(slot) = self.slot.take() {
+            slot.fill(Ok(value));
+        }
+    }
+
+    /// Fails the call with `error` instead of answering it.
+    pub fn fail(mut self, error: CallError) {
+        if let Some(slot) = self.slot.take() {
+            slot.fill(Err(error));
+        }
+    }
+
+    /// True once the call is over: answered, failed, or given up by its caller (timeout).
+    pub fn is_done(&self) -> bool {
+        self.slot.as_ref().is_none_or(|s| s.is_settled())
+    }
+}
+
+impl<R> std::fmt::Debug for Reply<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Reply({})",
+            if self.is_done() { "done" } else { "awaited" }
+        )
+    }
+}
+
+impl<R> Drop for Reply<R> {
+    fn drop(&mut self) {
+        if let Some(slot) = self.slot.take() {
+            slot.fill(Err(CallError::NoReply));
+        }
+    }
+}
+
+/// The handler-facing `Reply` of a call's reply half (generated dispatch of a handler that
+/// takes its `Reply`).
+#[doc(hidden)]
+pub fn defer<R>(half: ReplyHalf<R>) -> Reply<R> {
+    Reply {
+        slot: half.0.take(),
     }
 }
 
@@ -71,9 +165,9 @@ pub struct Call<A: Actor, R> {
 
 impl<A: Actor, R: Send + 'static> Call<A, R> {
     /// Builds a call to `target`: `make` puts the reply half into the message.
-    pub fn new(target: &Route<A>, make: impl FnOnce(Reply<R>) -> A::Msg) -> Self {
+    pub fn new(target: &Route<A>, make: impl FnOnce(ReplyHalf<R>) -> A::Msg) -> Self {
         let slot = Arc::new(Slot::new());
-        let msg = make(Reply::new(slot.clone()));
+        let msg = make(ReplyHalf::new(slot.clone()));
         Call {
             target: target.clone(),
             msg,

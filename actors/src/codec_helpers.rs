@@ -17,7 +17,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::actor::{WireArg, WireReply};
-use crate::call::Reply;
+use crate::call::ReplyHalf as Reply;
 use crate::error::WireError;
 use crate::wire::{IncomingCall, Pending};
 

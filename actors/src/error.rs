@@ -30,6 +30,9 @@ pub enum CallError {
     /// The request or the reply could not cross the wire.
     #[error(transparent)]
     Wire(#[from] WireError),
+    /// The handler took the call's `Reply` and dropped it unanswered.
+    #[error("the call's reply was dropped unanswered")]
+    NoReply,
     /// A process called itself: it would wait for its own reply, which it can only give
     /// once the call is over (Erlang's `calling_self`).
     #[error("a process cannot call itself")]

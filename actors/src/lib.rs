@@ -78,7 +78,7 @@ pub use signal::ProcessInfo;
 pub mod prelude {
     pub use crate::{
         Actor, AnyPid, CallError, Ctx, Down, Exit, ExitReason, MonitorRef, Node, Pid,
-        RegisterError, SendError, Wire, actor, handle,
+        RegisterError, Reply, SendError, Wire, actor, handle,
     };
 }
 
@@ -124,7 +124,7 @@ pub mod dist {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::actor::{WireArg, WireReply};
-    pub use crate::call::{Call, Reply, cast};
+    pub use crate::call::{Call, ReplyHalf as Reply, cast, defer};
     pub use crate::codec_helpers::{
         Codec, Unencodable, ViaSerde, assert_wire_arg, assert_wire_reply, expect_end, put_tag,
         take_tag, unknown_handler,

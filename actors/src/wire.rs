@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::actor::Actor;
-use crate::call::{Reply, ReplySlot};
+use crate::call::{ReplyHalf as Reply, ReplySlot};
 use crate::cell::AnyCell;
 use crate::error::{CallError, SendError, WireError};
 use crate::exit::ExitReason;

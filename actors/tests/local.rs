@@ -396,3 +396,112 @@ fn a_process_calling_itself_fails_at_once_with_calling_self() {
         assert_eq!(pid.echo(3).await, Ok(3), "and it goes on serving");
     });
 }
+
+/// A shard that answers slowly.
+#[actor]
+struct SlowShard;
+
+#[actor]
+impl SlowShard {
+    #[handle]
+    async fn get(&self, key: u64) -> u64 {
+        actors::rt::sleep(Duration::from_millis(300)).await;
+        key * 2
+    }
+}
+
+/// Forwards `get` to the shard and answers when it does, its mailbox free meanwhile.
+#[actor]
+struct Router {
+    shard: Pid<SlowShard>,
+    kept: Option<Reply<u64>>,
+}
+
+#[actor]
+impl Router {
+    #[handle]
+    fn get(&self, key: u64, reply: Reply<u64>) {
+        let shard = self.shard.clone();
+        actors::rt::spawn(async move {
+            match shard.get(key).timeout(Duration::from_secs(30)).await {
+                Ok(v) => reply.send(v),
+                Err(e) => reply.fail(e),
+            }
+        });
+    }
+
+    #[handle]
+    fn quick(&self) -> u64 {
+        7
+    }
+
+    /// Keeps the reply, to answer it with the next `release`.
+    #[handle]
+    fn hold(&mut self, reply: Reply<u64>) {
+        self.kept = Some(reply);
+    }
+
+    #[handle]
+    fn holding(&self) -> bool {
+        self.kept.is_some()
+    }
+
+    #[handle(cast)]
+    fn release(&mut self, value: u64) {
+        if let Some(reply) = self.kept.take() {
+            reply.send(value);
+        }
+    }
+
+    /// Drops the reply unanswered.
+    #[handle]
+    fn forget(&self, reply: Reply<u64>) {
+        drop(reply);
+    }
+}
+
+#[test]
+fn a_handler_that_defers_its_reply_keeps_its_mailbox_free() {
+    block_on(async {
+        let node = Node::local();
+        let shard = node.spawn(SlowShard);
+        let router = node.spawn(Router { shard, kept: None });
+        let slow: Vec<_> = (0..1000u64)
+            .map(|k| {
+                let router = router.clone();
+                actors::rt::spawn(
+                    async move { router.get(k).timeout(Duration::from_secs(600)).await },
+                )
+            })
+            .collect();
+        // The shard takes 0.3 s each, one at a time; the router answers a quick call at once.
+        let start = std::time::Instant::now();
+        assert_eq!(router.quick().await, Ok(7));
+        assert!(
+            start.elapsed() < Duration::from_millis(200),
+            "{:?}",
+            start.elapsed()
+        );
+        // A reply kept in the actor's state and answered by a later message.
+        let held = {
+            let router = router.clone();
+            actors::rt::spawn(async move { router.hold().await })
+        };
+        for _ in 0..5000 {
+            if router.holding().await.unwrap() {
+                break;
+            }
+            actors::rt::sleep(Duration::from_millis(1)).await;
+        }
+        router.release(5).unwrap();
+        assert_eq!(held.await, Ok(5));
+        // Dropped unanswered: the caller learns it at once, not at its timeout.
+        let start = std::time::Instant::now();
+        assert_eq!(router.forget().await, Err(CallError::NoReply));
+        assert!(start.elapsed() < Duration::from_secs(1));
+        // The first slow answers come back, in time.
+        for (k, call) in slow.into_iter().enumerate().take(3) {
+            assert_eq!(call.await, Ok(k as u64 * 2));
+        }
+    });
+}

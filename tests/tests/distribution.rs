@@ -406,3 +406,66 @@ fn a_message_too_large_for_the_wire_fails_alone() {
         assert!(log.lock().unwrap().is_empty(), "no Down: nothing was lost");
     });
 }
+
+/// Forwards `slow` to a counter and answers when it does; `quick` answers at once.
+#[actor]
+struct Router {
+    to: Pid<Counter>,
+}
+
+#[actor]
+impl Router {
+    #[handle]
+    fn slow(&self, ms: u64, reply: Reply<u64>) {
+        let to = self.to.clone();
+        actors::rt::spawn(async move {
+            match to.slow(ms).timeout(Duration::from_secs(60)).await {
+                Ok(v) => reply.send(v),
+                Err(e) => reply.fail(e),
+            }
+        });
+    }
+
+    #[handle]
+    fn quick(&self) -> u64 {
+        1
+    }
+
+    #[handle]
+    fn forget(&self, reply: Reply<u64>) {
+        drop(reply);
+    }
+}
+
+#[test]
+fn a_deferred_reply_answers_a_caller_on_another_node_while_the_mailbox_goes_on() {
+    block_on(async {
+        let nodes = cluster(2).await;
+        let counter = nodes[0].spawn(Counter { n: 3 });
+        let router = nodes[0].spawn(Router { to: counter });
+        nodes[0].register("router", &router).unwrap();
+        let far: Pid<Router> = nodes[1]
+            .whereis_on("router", nodes[0].name())
+            .await
+            .unwrap();
+        let slow: Vec<_> = (0..1000)
+            .map(|_| {
+                let far = far.clone();
+                actors::rt::spawn(
+                    async move { far.slow(200).timeout(Duration::from_secs(60)).await },
+                )
+            })
+            .collect();
+        let start = std::time::Instant::now();
+        assert_eq!(far.quick().await, Ok(1));
+        assert!(
+            start.elapsed() < Duration::from_millis(150),
+            "{:?}",
+            start.elapsed()
+        );
+        assert_eq!(far.forget().await, Err(CallError::NoReply));
+        for call in slow.into_iter().take(3) {
+            assert_eq!(call.await, Ok(3));
+        }
+    });
+}
