@@ -84,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
         b.connect(a.name()).await?;
         c.connect(a.name()).await?;
-        wait_for("a full mesh", || c.nodes().len() == 2).await;
+        wait_for("a full mesh", || nodes.iter().all(|n| n.nodes().len() == 2)).await;
 
         println!("1. one member per node joins \"{ROOM}\"");
         let mut names = HashMap::new();

@@ -63,7 +63,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (a, b, c) = (&nodes[0], &nodes[1], &nodes[2]);
         b.connect(a.name()).await?;
         c.connect(a.name()).await?;
-        wait_for("a full mesh", || c.nodes().len() == 2).await;
+        wait_for("a full mesh", || nodes.iter().all(|n| n.nodes().len() == 2)).await;
         println!("three nodes: {}, {}, {}", a.name(), b.name(), c.name());
 
         println!("\n1. a name registered on one node is seen on every node");
