@@ -245,6 +245,76 @@ impl<A: Actor> Ctx<A> {
         timer
     }
 
+    /// Delivers each item of `stream` to this process, as OTP's `handle_info` does for what
+    /// is not a call: `deliver` turns an item into a message to this process (usually a cast
+    /// to one of its own handlers), one after another in the stream's order. When the
+    /// stream ends, `ended` is called, to tell the process; when the process ends first,
+    /// the stream is dropped. Node events, group monitors, timers and sockets can be followed
+    /// this way without a task that outlives the process.
+    ///
+    /// ```
+    /// use actors::prelude::*;
+    ///
+    /// #[actor]
+    /// #[derive(Default)]
+    /// struct Sum { total: u64, done: bool }
+    ///
+    /// #[actor]
+    /// impl Sum {
+    ///     fn started(&mut self, ctx: &mut Ctx<Self>) {
+    ///         let numbers = futures::stream::iter(1..=10u64);
+    ///         ctx.attach_stream(numbers, |me, n| me.add(n), |me| me.end());
+    ///     }
+    ///     #[handle(cast)]
+    ///     fn add(&mut self, n: u64) { self.total += n }
+    ///     #[handle(cast)]
+    ///     fn end(&mut self) { self.done = true }
+    ///     #[handle]
+    ///     fn total(&self) -> Option<u64> { self.done.then_some(self.total) }
+    /// }
+    ///
+    /// actors::rt::block_on(async {
+    ///     let sum = Node::local().spawn(Sum::default());
+    ///     let total = loop {
+    ///         if let Some(t) = sum.total().await.unwrap() { break t; }
+    ///         actors::rt::yield_now().await;
+    ///     };
+    ///     assert_eq!(total, 55);
+    /// });
+    /// ```
+    pub fn attach_stream<S, F, E>(&mut self, stream: S, mut deliver: F, ended: E)
+    where
+        S: futures::Stream + Send + 'static,
+        S::Item: Send,
+        F: FnMut(&Pid<A>, S::Item) -> Result<(), SendError> + Send + 'static,
+        E: FnOnce(&Pid<A>) -> Result<(), SendError> + Send + 'static,
+    {
+        use futures::StreamExt;
+        let me = self.pid();
+        let gone = self.node().monitor(&me);
+        crate::rt::spawn(async move {
+            let mut stream = std::pin::pin!(stream);
+            let mut gone = std::pin::pin!(gone);
+            loop {
+                match futures::future::select(stream.next(), gone.as_mut()).await {
+                    futures::future::Either::Left((Some(item), _)) => {
+                        if let Err(e) = deliver(&me, item) {
+                            tracing::warn!(pid = %me, "a stream's item could not be delivered: {e}");
+                        }
+                    }
+                    futures::future::Either::Left((None, _)) => {
+                        if let Err(e) = ended(&me) {
+                            tracing::warn!(pid = %me, "a stream's end could not be delivered: {e}");
+                        }
+                        return;
+                    }
+                    // The process ended: the stream goes with it.
+                    futures::future::Either::Right(_) => return,
+                }
+            }
+        });
+    }
+
     pub(crate) fn add_link(&mut self, pid: AnyPid) {
         self.links_mut().push(pid);
     }

@@ -364,3 +364,30 @@ fn a_scope_server_speaks_only_for_its_own_node() {
         assert!(nodes[0].groups().members("forged").is_empty());
     });
 }
+
+#[test]
+fn synced_waits_until_a_newly_connected_node_s_members_are_known() {
+    block_on(async {
+        let (a, b) = (start("a").await, start("b").await);
+        let members: Vec<_> = (0..50).map(|_| b.spawn(Counter { n: 0 })).collect();
+        for m in &members {
+            b.groups().join("crowd", m).await.unwrap();
+        }
+        a.connect(b.name()).await.unwrap();
+        a.groups().synced(b.name(), WAIT).await.unwrap();
+        assert_eq!(
+            a.groups().members("crowd").len(),
+            50,
+            "all there, no polling"
+        );
+        // Known already: at once.
+        a.groups().synced(b.name(), WAIT).await.unwrap();
+        // A node that is not connected never syncs.
+        assert_eq!(
+            a.groups()
+                .synced("nobody@127.0.0.1:1", Duration::from_millis(100))
+                .await,
+            Err(GroupError::NotSynced("nobody@127.0.0.1:1".into()))
+        );
+    });
+}

@@ -136,6 +136,33 @@ impl Groups {
             .await
     }
 
+    /// Waits until this node knows the members `node` has in this scope, for at most
+    /// `within`. `connect` returns once the link is up: the two scope servers then find
+    /// each other and exchange their members, a moment later. Until then `members` lists
+    /// none of `node`'s; after this returns, it lists all that had joined by then.
+    ///
+    /// `Err(NotSynced)` if `within` passed first (the node is not connected, or does not
+    /// run this scope).
+    pub async fn synced(&self, node: &str, within: std::time::Duration) -> Result<(), GroupError> {
+        let shared = self.shared.as_ref().ok_or(GroupError::NotDistributed)?;
+        let down = || GroupError::ScopeDown(shared.scope.clone());
+        let server = shared
+            .ready_server(None)
+            .await
+            .ok_or_else(down)?
+            .downcast::<GroupServer>()
+            .ok_or_else(down)?;
+        match server
+            .await_peer(actors::dist::Origin::local(), node.to_string())
+            .timeout(within)
+            .await
+        {
+            Ok(()) => Ok(()),
+            Err(actors::CallError::Timeout) => Err(GroupError::NotSynced(node.to_string())),
+            Err(_) => Err(down()),
+        }
+    }
+
     /// Every member of `group` this node knows of, on any connected node: a local read. A
     /// group nobody joined is empty.
     pub fn members(&self, group: &str) -> Members {

@@ -20,6 +20,8 @@ struct Member {
 struct Peer {
     monitor: MonitorRef,
     groups: HashMap<String, Vec<AnyPid>>,
+    /// Whether it has sent its members since it was found.
+    synced: bool,
 }
 
 /// One node's server of one process-group scope.
@@ -30,6 +32,8 @@ pub struct GroupServer {
     local: HashMap<AnyPid, Member>,
     /// The servers of this scope on other nodes that discovered us or that we discovered.
     peers: HashMap<Pid<GroupServer>, Peer>,
+    /// Callers on this node waiting for a node's members, by node name.
+    waiting: HashMap<String, Vec<actors::Reply<()>>>,
 }
 
 impl GroupServer {
@@ -38,6 +42,7 @@ impl GroupServer {
             shared,
             local: HashMap::default(),
             peers: HashMap::default(),
+            waiting: HashMap::default(),
         }
     }
 
@@ -68,6 +73,7 @@ impl GroupServer {
             Peer {
                 monitor,
                 groups: HashMap::default(),
+                synced: false,
             },
         );
         true
@@ -235,6 +241,26 @@ impl GroupServer {
             table.add(group, &difference(now, old), false);
         }
         known.groups = new;
+        known.synced = true;
+        drop(table);
+        for reply in self.waiting.remove(peer.node()).unwrap_or_default() {
+            reply.send(());
+        }
+    }
+
+    /// Answers once this server has the members of `node`'s server (at once if it has):
+    /// for callers on this node only, so no peer can grow the list of those waiting.
+    #[handle]
+    fn await_peer(&mut self, origin: Origin, node: String, reply: actors::Reply<()>) {
+        if origin.node().is_some() {
+            return reply.fail(actors::CallError::NoProc);
+        }
+        if self.peers.iter().any(|(p, k)| p.node() == node && k.synced) {
+            return reply.send(());
+        }
+        let waiting = self.waiting.entry(node).or_default();
+        waiting.retain(|r| !r.is_done());
+        waiting.push(reply);
     }
 
     /// `pids` of `peer`'s node joined `group`.

@@ -38,6 +38,9 @@ pub enum GroupError {
     /// This node is not distributed.
     #[error("this node is not distributed")]
     NotDistributed,
+    /// The members of this node were not known within the time given (`Groups::synced`).
+    #[error("the members of {0} did not arrive in time")]
+    NotSynced(String),
 }
 
 /// A change in a group's membership, as `pg`'s monitor messages.
