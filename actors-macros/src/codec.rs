@@ -105,6 +105,13 @@ pub fn wire_codec(
     });
     let phantom_arm =
         (!type_params.is_empty()).then(|| quote!(#msg::__Phantom(__n, _) => match *__n {},));
+    // A reference to a message is never empty to the compiler, even when the actor has no
+    // handlers and so no message: match the message itself then.
+    let scrutinee = if variants.is_empty() && type_params.is_empty() {
+        quote!(*self)
+    } else {
+        quote!(self)
+    };
 
     quote! {
         /// Marker types named after the handlers and their arguments, for error messages.
@@ -121,11 +128,11 @@ pub fn wire_codec(
             }
         };
 
-        #[allow(unused_imports, clippy::let_unit_value)]
+        #[allow(unused_imports, clippy::let_unit_value, unreachable_code)]
         impl #impl_g #msg #ty_g #where_c {
             fn __encode(&self, __out: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<::core::option::Option<#private::Pending>, #actors::WireError> {
                 use #private::{Unencodable as _, ViaSerde as _};
-                ::core::result::Result::Ok(match self {
+                ::core::result::Result::Ok(match #scrutinee {
                     #(#encode_arms)*
                     #phantom_arm
                 })

@@ -282,6 +282,11 @@ fn actor_trait(
     });
     let phantom_arm =
         (!type_params.is_empty()).then(|| quote!(#msg::__Phantom(__n, _) => match __n {},));
+    let names = variants.iter().map(|v| {
+        let ident = &v.h.ident;
+        let name = ident.to_string();
+        quote!(#msg::#ident { .. } => #name,)
+    });
     let hooks = a.hooks.iter().map(|h| hook_fn(a, h));
     let codec = if a.local {
         quote! {
@@ -308,7 +313,10 @@ fn actor_trait(
     };
 
     quote! {
+        // An actor without handlers has a message type with no values: matches on it end
+        // everything after them.
         #[diagnostic::do_not_recommend]
+        #[allow(unreachable_code)]
         impl #impl_g #actors::Actor for #self_ty #where_c {
             type Msg = #msg #ty_g;
             type Api = #api;
@@ -324,6 +332,13 @@ fn actor_trait(
                         #(#arms)*
                         #phantom_arm
                     }
+                }
+            }
+
+            fn handler_name(msg: &Self::Msg) -> &'static str {
+                match *msg {
+                    #(#names)*
+                    #phantom_arm
                 }
             }
 

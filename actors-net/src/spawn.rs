@@ -93,7 +93,8 @@ pub fn remote_child<A: Actor + Serialize>(
 ///         || Worker,
 ///     ))
 ///     .start(&node)
-///     .await;
+///     .await
+///     .expect("a node could start it");
 /// # }
 /// ```
 pub fn failover_child<A: Actor + Serialize>(

@@ -55,6 +55,12 @@ pub(crate) async fn start(node: &Node, config: &Config) {
         .child(scope_spec(default_scope))
         .start(node)
         .await;
+    let Ok(sup) = sup else {
+        // The servers are plain processes that start with nothing to fail on: only a node
+        // shutting down meanwhile stops them.
+        tracing::warn!(node = %node.name(), "the system services did not start");
+        return;
+    };
     *lock(&system.0) = Some(sup.clone());
     // A scope first used later is started under the same supervisor.
     // Cleared when the node shuts down (`Scopes::shutdown`): the pid leads back to the node.

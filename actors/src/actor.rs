@@ -54,6 +54,11 @@ pub trait Actor: Sized + Send + 'static {
     /// Runs the handler a message is for.
     fn handle(&mut self, msg: Self::Msg, ctx: &mut Ctx<Self>) -> impl Future<Output = ()> + Send;
 
+    /// The name of the handler a message is for, for crash reports.
+    fn handler_name(_msg: &Self::Msg) -> &'static str {
+        "?"
+    }
+
     /// Runs once, before the first message.
     fn started(&mut self, _ctx: &mut Ctx<Self>) -> impl Future<Output = ()> + Send {
         async {}

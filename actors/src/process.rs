@@ -127,6 +127,8 @@ struct Proc<A: Actor> {
     ctx: Ctx<A>,
     /// The messages taken from the mailbox, handled one by one.
     batch: VecDeque<Envelope<A::Msg>>,
+    /// The handler of the last message taken, for a crash report.
+    last_handler: &'static str,
 }
 
 async fn run<A: Actor>(actor: A, ctx: Ctx<A>) {
@@ -134,12 +136,14 @@ async fn run<A: Actor>(actor: A, ctx: Ctx<A>) {
         actor,
         ctx,
         batch: VecDeque::new(),
+        last_handler: "started",
     };
     let outcome = AssertUnwindSafe(serve(&mut p)).catch_unwind().await;
     let reason = match outcome {
         Ok(reason) => reason,
         Err(payload) => ExitReason::Panic(panic_message(&*payload)),
     };
+    crash_report(&p.ctx, &reason, p.last_handler);
     let Proc { actor, ctx, .. } = &mut p;
     if reason != ExitReason::Killed {
         let stopped = AssertUnwindSafe(actor.stopped(&reason, ctx))
@@ -149,7 +153,9 @@ async fn run<A: Actor>(actor: A, ctx: Ctx<A>) {
             tracing::warn!(pid = %ctx.pid(), "stopped hook panicked: {}", panic_message(&*payload));
         }
     }
-    let Proc { actor, ctx, batch } = p;
+    let Proc {
+        actor, ctx, batch, ..
+    } = p;
     drop(actor);
     ctx.terminate(reason, batch);
 }
@@ -167,9 +173,39 @@ fn hook_future<'a, A: Actor>(
     }
 }
 
+/// One `error` event for a process that ended of itself and not cleanly (a panic, an error
+/// it stopped with), as OTP's crash report: which process, its name, why, and the handler
+/// of the last message it took. Exits it was sent (`killed`, a linked process's reason) and
+/// clean ends are not crashes of its own.
+fn crash_report<A: Actor>(ctx: &Ctx<A>, reason: &ExitReason, handler: &'static str) {
+    if !matches!(reason, ExitReason::Panic(_) | ExitReason::Error(_)) {
+        return;
+    }
+    let cell = &ctx.cell;
+    let name = cell
+        .node
+        .names
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .name_of(cell.id);
+    tracing::error!(
+        pid = %ctx.pid(),
+        name = name.as_deref().unwrap_or(""),
+        actor = A::IDENTITY.name,
+        handler,
+        %reason,
+        "process crashed"
+    );
+}
+
 /// Handles messages and signals until the process is told to end.
 async fn serve<A: Actor>(p: &mut Proc<A>) -> ExitReason {
-    let Proc { actor, ctx, batch } = p;
+    let Proc {
+        actor,
+        ctx,
+        batch,
+        last_handler,
+    } = p;
     let cell = ctx.cell.clone();
     actor.started(ctx).await;
     if cell.mailbox.is_killed() {
@@ -199,6 +235,7 @@ async fn serve<A: Actor>(p: &mut Proc<A>) -> ExitReason {
                     // Only this message's casts count: a note left on this thread by other
                     // code is not ours.
                     take_busy();
+                    *last_handler = A::handler_name(&msg);
                     actor.handle(msg, ctx).await;
                     if let Some(to) = take_busy() {
                         wait_for_room(to).await;

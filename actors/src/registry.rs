@@ -26,6 +26,11 @@ impl Names {
         names
     }
 
+    /// The name process `id` is registered under, if any.
+    pub(crate) fn name_of(&self, id: u64) -> Option<String> {
+        self.by_id.get(&id).cloned()
+    }
+
     /// Frees the name of a process that ended.
     pub(crate) fn forget(&mut self, id: u64) {
         if let Some(name) = self.by_id.remove(&id) {

@@ -167,6 +167,14 @@ struct Child {
     pid: Option<AnyPid>,
 }
 
+/// Why [`Supervisor::start`] returned no supervisor.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StartError {
+    /// It gave up while starting its children, with this reason.
+    #[error("the supervisor gave up starting its children: {0}")]
+    GaveUp(ExitReason),
+}
+
 /// A supervisor process. Build it, add children, and spawn it like any actor.
 ///
 /// ```
@@ -182,7 +190,8 @@ struct Child {
 ///         .intensity(3, Duration::from_secs(5))
 ///         .child(ChildSpec::new("worker", || Worker).name("worker"))
 ///         .start(&node)
-///         .await;
+///         .await
+///         .expect("the children start");
 ///     let worker: Pid<Worker> = node.whereis("worker").unwrap();
 ///     assert_eq!(worker.work().await, Ok(7));
 ///     assert_eq!(sup.count_children().await.unwrap().active, 1);
@@ -224,12 +233,19 @@ impl Supervisor {
     }
 
     /// Spawns this supervisor on `node` and returns once its children have started, as OTP's
-    /// `supervisor:start_link` does.
-    pub async fn start(self, node: &crate::Node) -> crate::Pid<Supervisor> {
+    /// `supervisor:start_link` does; `Err` with the supervisor's exit reason if it gave up
+    /// instead (a child that could not start, more times than its intensity allows).
+    pub async fn start(self, node: &crate::Node) -> Result<crate::Pid<Supervisor>, StartError> {
         let pid = node.spawn(self);
+        let watch = node.monitor(&pid);
         // Calls are handled after `started`, which starts the children.
-        let _ = pid.count_children().await;
-        pid
+        match pid.count_children().await {
+            Ok(_) => {
+                watch.demonitor();
+                Ok(pid)
+            }
+            Err(_) => Err(StartError::GaveUp(watch.await.reason)),
+        }
     }
 
     /// Starts child `i` and waits until its `started` hook has run, so that children start
@@ -315,7 +331,11 @@ impl Supervisor {
             Restart::Transient => !reason.is_clean(),
             Restart::Temporary => false,
         };
-        tracing::debug!(child = %child.spec.id, %reason, restart, "child exited");
+        if restart && !reason.is_clean() {
+            tracing::warn!(supervisor = %ctx.pid(), child = %child.spec.id, %reason, "child exited; restarting");
+        } else {
+            tracing::debug!(child = %child.spec.id, %reason, restart, "child exited");
+        }
         if !restart {
             if child.spec.restart == Restart::Temporary {
                 self.children.remove(i);

@@ -109,7 +109,10 @@ fn one_for_one_restarts_only_the_failed_child() {
     block_on(async {
         let node = Node::local();
         let log = Log::default();
-        let sup = three(Strategy::OneForOne, &log).start(&node).await;
+        let sup = three(Strategy::OneForOne, &log)
+            .start(&node)
+            .await
+            .expect("the children start");
         assert_eq!(*log.lock().unwrap(), ["start a", "start b", "start c"]);
         let (before, after) = fail_b(&sup).await;
         assert_eq!(before[0], after[0]);
@@ -123,7 +126,10 @@ fn one_for_all_restarts_every_child_in_order() {
     block_on(async {
         let node = Node::local();
         let log = Log::default();
-        let sup = three(Strategy::OneForAll, &log).start(&node).await;
+        let sup = three(Strategy::OneForAll, &log)
+            .start(&node)
+            .await
+            .expect("the children start");
         let (before, after) = fail_b(&sup).await;
         for i in 0..3 {
             assert_ne!(before[i], after[i]);
@@ -147,7 +153,10 @@ fn rest_for_one_restarts_the_failed_child_and_those_after_it() {
     block_on(async {
         let node = Node::local();
         let log = Log::default();
-        let sup = three(Strategy::RestForOne, &log).start(&node).await;
+        let sup = three(Strategy::RestForOne, &log)
+            .start(&node)
+            .await
+            .expect("the children start");
         let (before, after) = fail_b(&sup).await;
         assert_eq!(before[0], after[0]);
         assert_ne!(before[2], after[2]);
@@ -173,7 +182,8 @@ fn restart_types() {
             .child(spec("t2", &log).restart(Restart::Transient))
             .child(spec("tmp", &log).restart(Restart::Temporary))
             .start(&node)
-            .await;
+            .await
+            .expect("the children start");
         let first = pids(&sup).await;
         // Transient, normal exit: not restarted, but still known.
         worker(&first[0]).fail(ExitReason::Normal).await.unwrap();
@@ -221,7 +231,8 @@ fn past_its_intensity_a_supervisor_exits_and_its_own_supervisor_restarts_it() {
                     .child(spec("w", &inner_log))
             }))
             .start(&node)
-            .await;
+            .await
+            .expect("the children start");
         let inner = pids(&top).await[0].clone().expect("inner running");
         let inner_pid: Pid<Supervisor> = inner.downcast().expect("a supervisor");
         let inner_down = node.monitor(&inner);
@@ -265,7 +276,8 @@ fn children_stop_in_reverse_order_and_stragglers_are_killed() {
             .child(spec("b", &log).shutdown(Duration::from_millis(100)))
             .child(spec("c", &log))
             .start(&node)
-            .await;
+            .await
+            .expect("the children start");
         let children = pids(&sup).await;
         // b is busy in a long handler: it cannot stop in time, and is killed. Polling the call
         // once sends it, so it is queued before the stop.
@@ -293,7 +305,10 @@ fn dynamic_children() {
     block_on(async {
         let node = Node::local();
         let log = Log::default();
-        let sup = Supervisor::new(Strategy::OneForOne).start(&node).await;
+        let sup = Supervisor::new(Strategy::OneForOne)
+            .start(&node)
+            .await
+            .expect("the children start");
         assert_eq!(
             sup.count_children().await.unwrap(),
             ChildCounts {
@@ -343,7 +358,8 @@ fn a_named_child_is_found_by_name_across_restarts() {
         let _sup = Supervisor::new(Strategy::OneForOne)
             .child(spec("w", &log).name("worker"))
             .start(&node)
-            .await;
+            .await
+            .expect("the children start");
         let first: Pid<Worker> = node.whereis("worker").expect("registered");
         assert_eq!(first.who().await, Ok("w".to_string()));
         first.fail(ExitReason::Error("crash".into())).await.unwrap();
@@ -365,7 +381,8 @@ fn a_thousand_restarts_leak_nothing() {
             .intensity(2_000, Duration::from_secs(600))
             .child(spec("w", &log).name("worker"))
             .start(&node)
-            .await;
+            .await
+            .expect("the children start");
         let mut current: Pid<Worker> = node.whereis("worker").expect("registered");
         for i in 0..1_000 {
             if i % 2 == 0 {

@@ -253,7 +253,8 @@ fn a_supervisor_restarts_its_child_on_another_node() {
         let sup = Supervisor::new(Strategy::OneForOne)
             .child(remote_child("remote", b.name(), || Counter { n: 10 }))
             .start(&a.clone())
-            .await;
+            .await
+            .expect("the children start");
         let first: Pid<Counter> = sup.which_children().await.unwrap()[0]
             .pid
             .clone()
@@ -308,7 +309,8 @@ fn a_failover_child_restarts_on_the_next_node_when_its_node_is_killed() {
                 || Counter { n: 10 },
             ))
             .start(a)
-            .await;
+            .await
+            .expect("the children start");
         let first = only_child(&sup).await.expect("started");
         assert_eq!(first.node(), preferred, "the first node that can");
         assert_eq!(first.add(1).await, Ok(11));

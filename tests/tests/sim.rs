@@ -85,7 +85,8 @@ fn a_supervisor_restarts_within_its_intensity_in_virtual_time() {
             .intensity(3, Duration::from_secs(5))
             .child(ChildSpec::new("c", || Counter { n: 0 }).name("c"))
             .start(&node)
-            .await;
+            .await
+            .expect("the children start");
         let first: Pid<Counter> = node.whereis("c").unwrap();
         let _ = first.crash().await;
         // Restarted at once; a crash every two virtual seconds stays within 3 in 5 s.
@@ -150,7 +151,7 @@ fn supervisors_restart_in_order_and_within_their_intensity_over_many_seeds() {
                         .name(id),
                     );
                 }
-                let sup = sup.start(&node).await;
+                let sup = sup.start(&node).await.expect("the children start");
                 assert_eq!(*log.lock().unwrap(), ["a", "b", "c"], "started in order");
                 let mut crashes: Vec<(Duration, &'static str)> = Vec::new();
                 for _ in 0..12 {

@@ -424,7 +424,8 @@ fn after_the_faults_exactly_one_failover_singleton_runs() {
                                 }
                                 actors::rt::sleep(Duration::from_millis(10)).await;
                             }
-                            Supervisor::new(Strategy::OneForOne)
+                            // Its own node is the last it may use: it cannot give up.
+                            let _ = Supervisor::new(Strategy::OneForOne)
                                 .intensity(1000, Duration::from_secs(1))
                                 .child(actors_net::failover_child("single", order, || Single))
                                 .start(&node)

@@ -76,6 +76,7 @@ async fn wait_for(what: &str, mut check: impl FnMut() -> bool) -> Result<(), Str
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    examples::logs();
     let args: Vec<String> = std::env::args().collect();
     if let [_, flag, connect] = args.as_slice() {
         if flag == "--child" {
@@ -115,7 +116,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 || Worker { served: 0 },
             ))
             .start(&a)
-            .await;
+            .await?;
         wait_for("the worker's name", || {
             a.global()
                 .whereis::<Worker>("worker")

@@ -50,6 +50,7 @@ async fn split(left: &[&Node], right: &[&Node]) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    examples::logs();
     actors::rt::block_on(async {
         let mut nodes = Vec::new();
         for name in ["a", "b", "c"] {

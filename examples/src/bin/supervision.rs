@@ -68,6 +68,7 @@ async fn flaky(node: &Node) -> Pid<Flaky> {
 }
 
 fn main() {
+    examples::logs();
     // The crashes here are on purpose: one line each instead of the default panic report.
     std::panic::set_hook(Box::new(|info| eprintln!("  (panic: {info})")));
     actors::rt::block_on(async {
@@ -78,7 +79,8 @@ fn main() {
             .child(ChildSpec::new("cache", || Cache { served: 0 }).name("cache"))
             .child(ChildSpec::new("inner", inner_supervisor))
             .start(&node)
-            .await;
+            .await
+            .expect("the children start");
 
         println!("\na client calls the cache by name; it crashes every third request");
         for i in 1..=7 {

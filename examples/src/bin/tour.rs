@@ -77,6 +77,7 @@ fn child(connect: &str) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    examples::logs();
     let args: Vec<String> = std::env::args().collect();
     if let [_, flag, connect] = args.as_slice() {
         if flag == "--child" {
