@@ -89,7 +89,7 @@ pub use node::{ConnectError, DistNode, NodeEvents};
 pub use requests::{LookupError, SpawnError};
 pub use start::StartError;
 
-pub use spawn::{DistCtx, failover_child, remote_child};
+pub use spawn::{DistCtx, GlobalChild, failover_child, remote_child};
 
 /// The raw protocol and the system servers, for tests and fuzz targets that speak them
 /// directly (feature `testing`); applications have no use for them.
@@ -113,6 +113,6 @@ pub mod prelude {
     pub use crate::groups::ProcessGroups;
     pub use crate::net::NodeEvent;
     pub use crate::node::DistNode;
-    pub use crate::spawn::DistCtx;
+    pub use crate::spawn::{DistCtx, GlobalChild};
     pub use actors::prelude::*;
 }

@@ -22,6 +22,32 @@ async fn spawn_on<A: Actor + Serialize>(
     routing.spawn_on(on, actor, link).await
 }
 
+/// A child spec's cluster-wide name: in `actors_net::prelude`.
+pub trait GlobalChild {
+    /// Registers each start of the child under `name` in the cluster-wide registry, moving
+    /// the name from a predecessor whose node is not yet seen as lost (`re_register`); a
+    /// registration that fails counts as a failed start. Callers find the child by the name
+    /// wherever it runs now: `node.global().whereis::<A>(name)`.
+    fn global_name(self, name: impl Into<String>) -> Self;
+}
+
+impl GlobalChild for ChildSpec {
+    fn global_name(self, name: impl Into<String>) -> Self {
+        let name = name.into();
+        self.on_start(move |ctx, pid| {
+            let name = name.clone();
+            let node = ctx.node();
+            Box::pin(async move {
+                crate::global::GlobalNames::global(&node)
+                    .re_register(&name, pid.clone())
+                    .await
+                    .map_err(|e| format!("could not take the name {name:?}: {e}"))?;
+                Ok(pid)
+            })
+        })
+    }
+}
+
 /// What a process can do across nodes beyond a local one; in `actors_net::prelude`.
 pub trait DistCtx {
     /// Starts `actor` on `node`, linked to this process from its first moment.
@@ -79,6 +105,11 @@ pub fn remote_child<A: Actor + Serialize>(
 /// that can start it (this node's own name may be among them), so when its node is lost the
 /// restart lands on the next one, with fresh state, as a Horde or Swarm singleton does. The
 /// child stays where it landed when an earlier node comes back.
+///
+/// Where it may run: on each of `nodes` that allows its type (`allow_spawn::<A>()`, on every
+/// node of the list, this one included when it is listed) and is connected when the start
+/// is tried; a node that refuses or cannot be reached is passed over. Whoever must find it
+/// after a failover finds it by a cluster-wide name: add [`GlobalChild::global_name`].
 ///
 /// ```no_run
 /// # use actors_net::prelude::*;

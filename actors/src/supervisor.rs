@@ -96,6 +96,49 @@ impl ChildSpec {
         }
     }
 
+    /// Runs `then` after each start of the child, with its pid, before the supervisor goes
+    /// on (to register it somewhere: a cluster-wide name, say). An `Err` counts as a start
+    /// that failed: the child is stopped and started again, within the intensity.
+    pub fn on_start(
+        mut self,
+        then: impl for<'a> FnMut(
+            &'a mut Ctx<Supervisor>,
+            AnyPid,
+        ) -> futures::future::BoxFuture<'a, StartResult>
+        + Send
+        + 'static,
+    ) -> Self {
+        // Both run inside the start's future, each with the context in turn.
+        let start = std::sync::Arc::new(std::sync::Mutex::new(self.start));
+        let then = std::sync::Arc::new(std::sync::Mutex::new(then));
+        self.start = Box::new(move |ctx| {
+            let (start, then) = (start.clone(), then.clone());
+            Box::pin(async move {
+                let started = {
+                    let mut start = start
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    (*start)(&mut *ctx)
+                };
+                let pid = started.await?;
+                let checked = {
+                    let mut then = then
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    (*then)(&mut *ctx, pid.clone())
+                };
+                match checked.await {
+                    Ok(pid) => Ok(pid),
+                    Err(why) => {
+                        ctx.exit(&pid, ExitReason::Shutdown);
+                        Err(why)
+                    }
+                }
+            })
+        });
+        self
+    }
+
     /// When to restart the child (default `Permanent`).
     pub fn restart(mut self, restart: Restart) -> Self {
         self.restart = restart;

@@ -115,3 +115,18 @@ fn simulate() {
         "{out}"
     );
 }
+
+#[test]
+fn router() {
+    let out = run(env!("CARGO_BIN_EXE_router"));
+    assert!(out.contains("follows the group: 2 shards"), "{out}");
+    assert!(
+        out.contains("with 8 gets routed and waiting on 2 shards"),
+        "{out}"
+    );
+    assert!(out.contains("value 3 from c"), "{out}");
+    assert!(
+        out.contains("shards now: 1") && out.contains("value 9 from b"),
+        "{out}"
+    );
+}

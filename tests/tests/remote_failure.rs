@@ -303,17 +303,25 @@ fn a_failover_child_restarts_on_the_next_node_when_its_node_is_killed() {
         })
         .await;
         let sup = Supervisor::new(Strategy::OneForOne)
-            .child(failover_child(
-                "singleton",
-                [preferred.as_str(), "gone@127.0.0.1:1", b.name(), a.name()],
-                || Counter { n: 10 },
-            ))
+            .child(
+                failover_child(
+                    "singleton",
+                    [preferred.as_str(), "gone@127.0.0.1:1", b.name(), a.name()],
+                    || Counter { n: 10 },
+                )
+                .global_name("the-singleton"),
+            )
             .start(a)
             .await
             .expect("the children start");
         let first = only_child(&sup).await.expect("started");
         assert_eq!(first.node(), preferred, "the first node that can");
         assert_eq!(first.add(1).await, Ok(11));
+        // Found by its cluster-wide name, from any node.
+        assert_eq!(
+            b.global().whereis::<Counter>("the-singleton"),
+            Some(first.clone())
+        );
 
         child.kill();
         // The preferred node is gone and the next one cannot be reached: b takes it.
@@ -323,6 +331,13 @@ fn a_failover_child_restarts_on_the_next_node_when_its_node_is_killed() {
         .await;
         let second = only_child(&sup).await.expect("restarted");
         assert_eq!(second.add(1).await, Ok(11), "fresh state");
+        // The name moved with it, on every node.
+        for n in [a, b] {
+            assert_eq!(
+                n.global().whereis::<Counter>("the-singleton"),
+                Some(second.clone())
+            );
+        }
 
         // Then on a itself, when b goes too.
         a.block(b.name());

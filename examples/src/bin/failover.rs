@@ -1,7 +1,8 @@
 //! Supervised failover: a supervisor on node `a` keeps one `Worker` running on the first of
-//! `c`, `b`, `a` that can start it; the worker takes the cluster-wide name "worker"; a client
-//! calls it by that name. Node `c` runs in its own OS process and is killed: the supervisor
-//! restarts the worker on `b`, and the client's calls find it there.
+//! `c`, `b`, `a` that can start it, under the cluster-wide name "worker" (`global_name`);
+//! a client calls it by that name. Node `c` runs in its own OS process and is killed: the
+//! supervisor restarts the worker on `b`, the name moves with it, and the client's calls find
+//! it there.
 //!
 //! Run it with `cargo run --bin failover`.
 
@@ -25,12 +26,6 @@ struct Worker {
 
 #[actor]
 impl Worker {
-    async fn started(&mut self, ctx: &mut Ctx<Self>) {
-        // `re_register` takes the name over from a predecessor whose node not every node has
-        // seen go yet.
-        let _ = ctx.node().global().re_register("worker", ctx.pid()).await;
-    }
-
     /// Serves one request: where it ran, and how many this process has served.
     #[handle]
     fn work(&mut self, ctx: &mut Ctx<Self>) -> (String, u64) {
@@ -110,11 +105,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         wait_for("a full mesh", || b.nodes().len() == 2).await?;
 
         let sup = Supervisor::new(Strategy::OneForOne)
-            .child(failover_child(
-                "worker",
-                [c_name.as_str(), b.name(), a.name()],
-                || Worker { served: 0 },
-            ))
+            .child(
+                failover_child("worker", [c_name.as_str(), b.name(), a.name()], || Worker {
+                    served: 0,
+                })
+                // Each start takes the name, from a predecessor whose node not every node has
+                // seen go yet too.
+                .global_name("worker"),
+            )
             .start(&a)
             .await?;
         wait_for("the worker's name", || {
