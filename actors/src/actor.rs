@@ -122,7 +122,8 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned + Send + 'static> Wire fo
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot cross the wire, as argument `{A}` of handler `{H}`",
     label = "not Serialize + Deserialize",
-    note = "derive serde's `Serialize` and `Deserialize` for it, or write `#[actor(local)]` on the impl block if this actor's messages never leave its node"
+    note = "derive serde's `Serialize` and `Deserialize` for it, or write `#[actor(local)]` on the impl block if this actor's messages never leave its node",
+    note = "a type parameter of the actor needs the `Wire` bound: `impl<T: actors::Wire> ...` (on the struct too)"
 )]
 pub trait WireArg<H, A> {}
 
@@ -133,7 +134,8 @@ impl<T: serde::Serialize + serde::de::DeserializeOwned, H, A> WireArg<H, A> for 
 #[diagnostic::on_unimplemented(
     message = "`{Self}` cannot cross the wire, as the reply of handler `{H}`",
     label = "not Serialize + Deserialize",
-    note = "derive serde's `Serialize` and `Deserialize` for it, or write `#[actor(local)]` on the impl block if this actor's messages never leave its node"
+    note = "derive serde's `Serialize` and `Deserialize` for it, or write `#[actor(local)]` on the impl block if this actor's messages never leave its node",
+    note = "a type parameter of the actor needs the `Wire` bound: `impl<T: actors::Wire> ...` (on the struct too)"
 )]
 pub trait WireReply<H> {}
 

@@ -40,6 +40,14 @@ fn tour() {
         "{out}"
     );
     assert!(out.contains("a saw NodeDown(c@"), "{out}");
+    assert!(out.contains("a finds it by name -> add(1) = 101"), "{out}");
+    assert!(out.contains("a lists 3 members"), "{out}");
+    assert!(
+        out.contains("started \"worker\" on c -> add(7) = 7"),
+        "{out}"
+    );
+    assert!(out.contains("\"worker\" restarted on b after"), "{out}");
+    assert!(out.contains("\"counters\" now lists 2 members"), "{out}");
     assert!(out.contains("ended: noconnection"), "{out}");
     assert!(out.contains("Err(NoConnection)"), "{out}");
 }

@@ -249,6 +249,25 @@ impl GlobalServer {
     /// the loser's own node acts on it (see `exclude`). Other resolvers run once, on the node
     /// of the smaller pid, which tells the others what it decided.
     fn conflict(&mut self, name: &str, a: AnyPid, b: AnyPid, ctx: &mut Ctx<Self>) {
+        if a.node() == b.node() {
+            // Two runs of one node: one of them is gone, and only a node that sees the node
+            // now can tell which. It drops the other; no one else decides, lest the live
+            // process lose to its dead predecessor.
+            for p in [&a, &b] {
+                if Self::is_stale(p, ctx) {
+                    self.unbind(name, p, ctx);
+                }
+            }
+            let bound = self.shared.read().by_name.contains_key(name);
+            if !bound {
+                if let Some(live) = [a, b].into_iter().find(|p| !Self::is_stale(p, ctx)) {
+                    if !self.shared.read().by_pid.contains_key(&live) {
+                        self.bind(name, live, ctx);
+                    }
+                }
+            }
+            return;
+        }
         let (first, second) =
             if (a.node(), a.creation(), a.id()) <= (b.node(), b.creation(), b.id()) {
                 (a, b)

@@ -136,10 +136,11 @@ impl Groups {
             .await
     }
 
-    /// Waits until this node knows the members `node` has in this scope, for at most
+    /// Waits until this node knows every member `node` has in this scope now, for at most
     /// `within`. `connect` returns once the link is up: the two scope servers then find
-    /// each other and exchange their members, a moment later. Until then `members` lists
-    /// none of `node`'s; after this returns, it lists all that had joined by then.
+    /// each other and exchange their members, a moment later, and until then `members`
+    /// lists none of `node`'s. This asks `node`'s server afresh and waits for the answer:
+    /// after it returns, `members` lists every member that had joined there before.
     ///
     /// `Err(NotSynced)` if `within` passed first (the node is not connected, or does not
     /// run this scope).

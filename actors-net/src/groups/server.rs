@@ -20,8 +20,6 @@ struct Member {
 struct Peer {
     monitor: MonitorRef,
     groups: HashMap<String, Vec<AnyPid>>,
-    /// Whether it has sent its members since it was found.
-    synced: bool,
 }
 
 /// One node's server of one process-group scope.
@@ -32,8 +30,12 @@ pub struct GroupServer {
     local: HashMap<AnyPid, Member>,
     /// The servers of this scope on other nodes that discovered us or that we discovered.
     peers: HashMap<Pid<GroupServer>, Peer>,
-    /// Callers on this node waiting for a node's members, by node name.
+    /// Callers on this node waiting for the members of a node whose server is not known yet,
+    /// by node name.
     waiting: HashMap<String, Vec<actors::Reply<()>>>,
+    /// Callers waiting for a peer's answer to a fresh request for its members, by token.
+    echoes: HashMap<u64, Vec<actors::Reply<()>>>,
+    next_token: u64,
 }
 
 impl GroupServer {
@@ -43,7 +45,26 @@ impl GroupServer {
             local: HashMap::default(),
             peers: HashMap::default(),
             waiting: HashMap::default(),
+            echoes: HashMap::default(),
+            next_token: 0,
         }
+    }
+
+    /// Asks `peer` for its members afresh, then to echo `token`: the echo comes back after
+    /// the members (one sender, one receiver, in order), so whoever waits on the token then
+    /// sees every member `peer` had when it read the request.
+    fn ask_afresh(
+        &mut self,
+        peer: &Pid<GroupServer>,
+        replies: Vec<actors::Reply<()>>,
+        ctx: &Ctx<Self>,
+    ) {
+        self.next_token += 1;
+        let token = self.next_token;
+        let me = ctx.pid();
+        let _ = peer.discover(Origin::local(), me.clone());
+        let _ = peer.echo(Origin::local(), me, token);
+        self.echoes.insert(token, replies);
     }
 
     /// This node's members, as a `sync` carries them.
@@ -73,7 +94,6 @@ impl GroupServer {
             Peer {
                 monitor,
                 groups: HashMap::default(),
-                synced: false,
             },
         );
         true
@@ -241,26 +261,56 @@ impl GroupServer {
             table.add(group, &difference(now, old), false);
         }
         known.groups = new;
-        known.synced = true;
         drop(table);
-        for reply in self.waiting.remove(peer.node()).unwrap_or_default() {
-            reply.send(());
+        if let Some(replies) = self.waiting.remove(peer.node()) {
+            self.ask_afresh(&peer, replies, ctx);
         }
     }
 
-    /// Answers once this server has the members of `node`'s server (at once if it has):
-    /// for callers on this node only, so no peer can grow the list of those waiting.
+    /// Answers once this server has every member `node` had when the question reached it:
+    /// for callers on this node only, so no peer can grow the lists of those waiting.
     #[handle]
-    fn await_peer(&mut self, origin: Origin, node: String, reply: actors::Reply<()>) {
+    fn await_peer(
+        &mut self,
+        origin: Origin,
+        node: String,
+        reply: actors::Reply<()>,
+        ctx: &mut Ctx<Self>,
+    ) {
         if origin.node().is_some() {
             return reply.fail(actors::CallError::NoProc);
         }
-        if self.peers.iter().any(|(p, k)| p.node() == node && k.synced) {
-            return reply.send(());
+        self.echoes
+            .retain(|_, replies| replies.iter().any(|r| !r.is_done()));
+        let known = self.peers.keys().find(|p| p.node() == node).cloned();
+        match known {
+            Some(peer) => self.ask_afresh(&peer, vec![reply], ctx),
+            None => {
+                let waiting = self.waiting.entry(node).or_default();
+                waiting.retain(|r| !r.is_done());
+                waiting.push(reply);
+            }
         }
-        let waiting = self.waiting.entry(node).or_default();
-        waiting.retain(|r| !r.is_done());
-        waiting.push(reply);
+    }
+
+    /// `peer` asks to have `token` echoed, after the members it asked for just before.
+    #[handle(cast)]
+    fn echo(&mut self, origin: Origin, peer: Pid<GroupServer>, token: u64, ctx: &mut Ctx<Self>) {
+        if peer.node() == ctx.node().name() || !speaks_for(&origin, &peer) {
+            return;
+        }
+        let _ = peer.echoed(Origin::local(), ctx.pid(), token);
+    }
+
+    /// The echo of `token`: the members asked for with it are in.
+    #[handle(cast)]
+    fn echoed(&mut self, origin: Origin, peer: Pid<GroupServer>, token: u64) {
+        if !speaks_for(&origin, &peer) {
+            return;
+        }
+        for reply in self.echoes.remove(&token).unwrap_or_default() {
+            reply.send(());
+        }
     }
 
     /// `pids` of `peer`'s node joined `group`.

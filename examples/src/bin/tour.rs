@@ -1,5 +1,7 @@
 //! A tour of distributed actors: three nodes over loopback, a remote call, a pid sent in a
-//! message and used on the far side, a remote monitor, and a node killed and seen down.
+//! message and used on the far side, a cluster-wide name, a process group, a supervised
+//! worker on another node, and that node killed: seen down, the worker restarted on the next
+//! node under the same name, the group shrunk.
 //!
 //! `cargo run` in the repository runs it. Nodes `a` and `b` run in this process; node `c` is
 //! this same program started again as a child process, so that it can really be killed.
@@ -8,12 +10,16 @@ use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use actors::supervisor::{Strategy, Supervisor};
+use actors_net::failover_child;
 use actors_net::prelude::*;
 
 const COOKIE: &str = "tour";
 
-/// A counter: the state of one process.
+/// A counter: the state of one process (which crosses the wire when a supervisor starts it
+/// on another node).
 #[actor]
+#[derive(serde::Serialize, serde::Deserialize)]
 struct Counter {
     n: u64,
 }
@@ -70,7 +76,10 @@ fn child(connect: &str) {
             .expect("c starts");
         c.register("counter", c.spawn(Counter { n: 1000 }))
             .expect("free name");
+        c.allow_spawn::<Counter>();
         c.connect(connect).await.expect("c connects to a");
+        let member = c.spawn(Counter { n: 0 });
+        c.groups().join("counters", &member).await.expect("joins");
         println!("{}", c.name());
         std::future::pending::<()>().await;
     })
@@ -136,7 +145,49 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             remote.add_to(on_a.clone(), 2).await?
         );
 
-        println!("\n4. a node killed");
+        println!("\n4. a cluster-wide name and a process group");
+        let total = b.spawn(Counter { n: 100 });
+        b.global().register("total", &total).await?;
+        let found: Pid<Counter> = a.global().whereis("total").ok_or("no \"total\"")?;
+        println!(
+            "    b registered \"total\"; a finds it by name -> add(1) = {}",
+            found.add(1).await?
+        );
+        for n in [&a, &b] {
+            let member = n.spawn(Counter { n: 0 });
+            n.groups().join("counters", &member).await?;
+        }
+        for n in [b.name(), c_name.as_str()] {
+            a.groups().synced(n, Duration::from_secs(5)).await?;
+        }
+        println!(
+            "    a counter on each node joined \"counters\": a lists {} members",
+            a.groups().members("counters").len()
+        );
+
+        println!("\n5. a supervised worker, on the first of c, b, a that can run it");
+        b.allow_spawn::<Counter>();
+        let sup = Supervisor::new(Strategy::OneForOne)
+            .child(
+                failover_child("worker", [c_name.as_str(), b.name(), a.name()], || {
+                    Counter { n: 0 }
+                })
+                .global_name("worker"),
+            )
+            .start(&a)
+            .await?;
+        let worker: Pid<Counter> = a.global().whereis("worker").ok_or("no worker")?;
+        println!(
+            "    the supervisor on a started \"worker\" on {} -> add(7) = {}",
+            if worker.node() == c_name {
+                "c"
+            } else {
+                "another node"
+            },
+            worker.add(7).await?
+        );
+
+        println!("\n6. c killed");
         let on_c: Pid<Counter> = a.whereis_on("counter", &c_name).await?;
         println!("    c's counter answers: add(1) -> {}", on_c.add(1).await?);
         let watcher = a.spawn(Watcher { downs: 0 });
@@ -167,8 +218,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         while watcher.downs().await? == 0 && killed.elapsed() < Duration::from_secs(5) {
             actors::rt::sleep(Duration::from_millis(5)).await;
         }
+        let moved = loop {
+            match a.global().whereis::<Counter>("worker") {
+                Some(w) if w.node() != c_name => break w,
+                _ if killed.elapsed() > Duration::from_secs(5) => return Err("no failover".into()),
+                _ => actors::rt::sleep(Duration::from_millis(2)).await,
+            }
+        };
+        println!(
+            "    \"worker\" restarted on {} after {:.1} ms -> add(7) = {} (fresh state)",
+            if moved.node() == b.name() { "b" } else { "a" },
+            killed.elapsed().as_secs_f64() * 1e3,
+            moved.add(7).await?
+        );
+        println!(
+            "    \"counters\" now lists {} members",
+            a.groups().members("counters").len()
+        );
+        a.stop(&sup, ExitReason::Shutdown);
 
-        println!("\n5. shutting down");
+        println!("\n7. shutting down");
         a.shutdown().await;
         b.shutdown().await;
         println!("    done");
