@@ -122,7 +122,65 @@ where
         return JoinHandle(Some(Task::Sim(crate::sim::spawn(domain, future))));
     }
     let _ = domain;
+    #[cfg(feature = "tokio")]
+    let future = tokio_context::InTokio { future };
     JoinHandle(Some(Task::Pool(async_global_executor::spawn(future))))
+}
+
+/// The tokio runtime whose context every task is polled in (feature `tokio`): the one the
+/// application runs (`#[tokio::main]`) if the first task is spawned from inside it, or else
+/// one of our own with a single worker thread, which drives tokio's timers and sockets.
+#[cfg(feature = "tokio")]
+pub fn tokio_handle() -> &'static tokio::runtime::Handle {
+    use std::sync::OnceLock;
+    static HANDLE: OnceLock<tokio::runtime::Handle> = OnceLock::new();
+    HANDLE.get_or_init(|| {
+        if let Ok(current) = tokio::runtime::Handle::try_current() {
+            return current;
+        }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("actors-tokio")
+            .enable_all()
+            .build()
+            .expect("a tokio runtime starts");
+        let handle = runtime.handle().clone();
+        // Lives as long as the process: tasks may hold its timers and sockets at any time.
+        std::mem::forget(runtime);
+        handle
+    })
+}
+
+#[cfg(feature = "tokio")]
+mod tokio_context {
+    use std::future::Future;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    pin_project_lite::pin_project! {
+        /// A future polled inside a tokio runtime's context.
+        pub(super) struct InTokio<F> {
+            #[pin]
+            pub(super) future: F,
+        }
+    }
+
+    thread_local! {
+        static ENTERED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    }
+
+    impl<F: Future> Future for InTokio<F> {
+        type Output = F::Output;
+        fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+            // The context is entered once per thread and stays: entering it at every poll
+            // costs two atomic operations on the runtime's handle, a third of a cast.
+            if !ENTERED.with(std::cell::Cell::get) {
+                std::mem::forget(super::tokio_handle().enter());
+                ENTERED.with(|e| e.set(true));
+            }
+            self.project().future.poll(cx)
+        }
+    }
 }
 
 /// Runs `future` to completion on the current thread, driving the pool meanwhile.
