@@ -173,7 +173,9 @@ fn reply_type(ty: &Type) -> Option<Type> {
 /// and the position and type of a `Reply<T>` it answers through.
 type Arguments = (Vec<Arg>, Option<usize>, Option<(usize, Type)>);
 
-fn arguments(f: &ImplItemFn) -> syn::Result<Arguments> {
+/// `takes_reply`: a call handler's first `Reply<T>` argument is its own reply; a cast's is
+/// an ordinary argument (a reply handed over by another process).
+fn arguments(f: &ImplItemFn, takes_reply: bool) -> syn::Result<Arguments> {
     let mut args = Vec::new();
     let mut ctx_pos = None;
     let mut reply = None;
@@ -182,7 +184,7 @@ fn arguments(f: &ImplItemFn) -> syn::Result<Arguments> {
             ctx_pos = Some(i);
             continue;
         }
-        if let Some(t) = reply_type(&input.ty) {
+        if let Some(t) = reply_type(&input.ty).filter(|_| takes_reply) {
             if reply.is_none() {
                 reply = Some((i, t));
                 continue;
@@ -258,7 +260,7 @@ pub fn actor_impl(mut item: ItemImpl, local: bool) -> syn::Result<ParsedImpl> {
 
         let Some(attr) = handle_attrs.first() else {
             if let Some(kind) = hook {
-                match arguments(f) {
+                match arguments(f, false) {
                     Ok((args, ctx_pos, _)) => {
                         hook_methods.push((kind, receiver(f), args.len(), f.sig.span()));
                         hooks.push(Hook {
@@ -285,7 +287,7 @@ pub fn actor_impl(mut item: ItemImpl, local: bool) -> syn::Result<ParsedImpl> {
                 continue;
             }
         };
-        let (args, ctx_pos, reply) = match arguments(f) {
+        let (args, ctx_pos, reply) = match arguments(f, kind == HandlerKind::Call) {
             Ok(a) => a,
             Err(e) => {
                 push_err(e);

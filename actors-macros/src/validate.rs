@@ -123,12 +123,6 @@ pub fn actor_impl(parsed: &ParsedImpl) -> syn::Result<()> {
             );
         }
         if let Some((_, own)) = &h.deferred {
-            if h.kind == HandlerKind::Cast {
-                errors.push(
-                    h.span,
-                    "a cast has no reply to take: `Reply<T>` goes on a `#[handle]` call handler",
-                );
-            }
             if let Some(own) = own {
                 errors.push(
                     own.span(),

@@ -62,9 +62,10 @@ impl<R> Drop for ReplyHalf<R> {
 
 /// The reply a caller awaits, taken by a handler that answers later: a handler with a
 /// `Reply<T>` argument (and no return value) is a call returning `T` to its caller, answered
-/// when [`Reply::send`] is called, from this process or from any task or process it hands
-/// the `Reply` to. Its mailbox goes on meanwhile, as OTP's `{noreply, State}` and
-/// `gen_server:reply/2`. A `Reply` dropped unanswered fails its caller with
+/// when [`Reply::send`] is called, from this process or from any task or process of its node
+/// it hands the `Reply` to (a cast handler of an `#[actor(local)]` actor may take one). Its
+/// mailbox goes on meanwhile, as OTP's `{noreply, State}` and `gen_server:reply/2`. The
+/// caller may be on any node; the `Reply` itself does not cross the wire. A `Reply` dropped unanswered fails its caller with
 /// [`CallError::NoReply`] at once; the caller's timeout holds as for any call.
 ///
 /// ```

@@ -582,3 +582,39 @@ fn an_attached_stream_delivers_its_items_and_its_end_and_ends_with_the_process()
         assert!(closed, "the stream went with the process");
     });
 }
+
+/// Answers calls it did not receive: the caller's `Reply` is handed to it in a cast.
+#[actor]
+struct Clerk;
+
+#[actor(local)]
+impl Clerk {
+    #[handle(cast)]
+    fn answer(&mut self, question: u64, reply: Reply<u64>) {
+        reply.send(question + 1);
+    }
+}
+
+/// Takes calls and hands each one's `Reply` to the clerk.
+#[actor]
+struct Desk {
+    clerk: Pid<Clerk>,
+}
+
+#[actor(local)]
+impl Desk {
+    #[handle]
+    fn ask(&self, question: u64, reply: Reply<u64>) {
+        let _ = self.clerk.answer(question, reply);
+    }
+}
+
+#[test]
+fn a_reply_handed_to_another_process_answers_the_caller() {
+    block_on(async {
+        let node = Node::local();
+        let clerk = node.spawn(Clerk);
+        let desk = node.spawn(Desk { clerk });
+        assert_eq!(desk.ask(41).await, Ok(42));
+    });
+}

@@ -5,11 +5,6 @@ struct Router;
 
 #[actor]
 impl Router {
-    #[handle(cast)]
-    fn cast_with_reply(&self, reply: Reply<u32>) {
-        reply.send(1)
-    }
-
     #[handle]
     fn both(&self, reply: Reply<u32>) -> u32 {
         drop(reply);
