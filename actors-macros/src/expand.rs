@@ -247,20 +247,20 @@ fn actor_trait(
     let arms = variants.iter().map(|v| {
         let pattern = v.pattern(msg);
         let ident = &v.h.ident;
-        let args = v.call_args(
-            quote!(&mut *__ctx),
-            quote!(#actors::__private::defer(__reply)),
-        );
+        let args = v.call_args(quote!(&mut *__ctx), quote!(__deferred));
         let call = quote_spanned!(v.h.span=> <#self_ty>::#ident(self, #(#args),*));
         if v.h.deferred.is_some() {
             // The handler took its reply handle: it answers through it, now or later.
+            let deferred =
+                quote!(let __deferred = #actors::__private::defer(__reply, __ctx.node()););
             return if v.h.is_async {
                 quote!(#pattern => {
+                    #deferred
                     let __kill = #actors::__private::KillSwitch::of(__ctx);
                     __kill.run(#call).await;
                 })
             } else {
-                quote!(#pattern => { #call; })
+                quote!(#pattern => { #deferred #call; })
             };
         }
         match (v.h.is_async, v.is_call()) {

@@ -62,10 +62,10 @@ impl<R> Drop for ReplyHalf<R> {
 
 /// The reply a caller awaits, taken by a handler that answers later: a handler with a
 /// `Reply<T>` argument (and no return value) is a call returning `T` to its caller, answered
-/// when [`Reply::send`] is called, from this process or from any task or process of its node
-/// it hands the `Reply` to (a cast handler of an `#[actor(local)]` actor may take one). Its
-/// mailbox goes on meanwhile, as OTP's `{noreply, State}` and `gen_server:reply/2`. The
-/// caller may be on any node; the `Reply` itself does not cross the wire. A `Reply` dropped unanswered fails its caller with
+/// when [`Reply::send`] is called, from this process or from any task or process it hands
+/// the `Reply` to (a cast handler may take one as an argument), on this node or another: a
+/// `Reply` sent to another node is lent, and its answer comes back through this node. Its
+/// mailbox goes on meanwhile, as OTP's `{noreply, State}` and `gen_server:reply/2`. A `Reply` dropped unanswered fails its caller with
 /// [`CallError::NoReply`] at once; the caller's timeout holds as for any call.
 ///
 /// ```
@@ -102,28 +102,70 @@ impl<R> Drop for ReplyHalf<R> {
 /// ```
 #[must_use = "a Reply dropped unanswered fails its caller with NoReply"]
 pub struct Reply<R> {
-    slot: Option<Arc<ReplySlot<R>>>,
+    /// Taken when answered, or when the `Reply` is encoded to cross the wire (through
+    /// `&self`, as serde encodes), hence the lock.
+    to: std::sync::Mutex<Option<To<R>>>,
+}
+
+/// Where an answer goes.
+pub(crate) enum To<R> {
+    /// The call's own slot, on the node that took the call.
+    Here {
+        slot: Arc<ReplySlot<R>>,
+        /// That node: a `Reply` handed to another node is lent from it.
+        node: Option<crate::Node>,
+    },
+    /// A `Reply` lent by another node: the answer goes back to it, encoded.
+    There(crate::lend::Lender<R>),
 }
 
 impl<R> Reply<R> {
+    pub(crate) fn new(to: To<R>) -> Self {
+        Reply {
+            to: std::sync::Mutex::new(Some(to)),
+        }
+    }
+
+    pub(crate) fn take(&self) -> Option<To<R>> {
+        self.to
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+    }
+
+    fn answer(&self, result: Result<R, CallError>) {
+        match self.take() {
+            Some(To::Here { slot, .. }) => {
+                slot.fill(result);
+            }
+            Some(To::There(lender)) => lender.answer(Some(result)),
+            None => {}
+        }
+    }
+
     /// Answers the caller (on this node or another). Once the caller has given up (its
     /// timeout passed), the value is dropped.
-    pub fn send(mut self, value: R) {
-        if let Some(slot) = self.slot.take() {
-            slot.fill(Ok(value));
-        }
+    pub fn send(self, value: R) {
+        self.answer(Ok(value));
     }
 
     /// Fails the call with `error` instead of answering it.
-    pub fn fail(mut self, error: CallError) {
-        if let Some(slot) = self.slot.take() {
-            slot.fill(Err(error));
-        }
+    pub fn fail(self, error: CallError) {
+        self.answer(Err(error));
     }
 
     /// True once the call is over: answered, failed, or given up by its caller (timeout).
+    /// A `Reply` lent by another node cannot tell, and says `false` until answered here.
     pub fn is_done(&self) -> bool {
-        self.slot.as_ref().is_none_or(|s| s.is_settled())
+        match &*self
+            .to
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        {
+            Some(To::Here { slot, .. }) => slot.is_settled(),
+            Some(To::There(_)) => false,
+            None => true,
+        }
     }
 }
 
@@ -139,18 +181,28 @@ impl<R> std::fmt::Debug for Reply<R> {
 
 impl<R> Drop for Reply<R> {
     fn drop(&mut self) {
-        if let Some(slot) = self.slot.take() {
-            slot.fill(Err(CallError::NoReply));
+        match self.take() {
+            Some(To::Here { slot, .. }) => {
+                slot.fill(Err(CallError::NoReply));
+            }
+            Some(To::There(lender)) => lender.answer(None),
+            None => {}
         }
     }
 }
 
 /// The handler-facing `Reply` of a call's reply half (generated dispatch of a handler that
-/// takes its `Reply`).
+/// takes its `Reply`), on the node that took the call.
 #[doc(hidden)]
-pub fn defer<R>(half: ReplyHalf<R>) -> Reply<R> {
-    Reply {
-        slot: half.0.take(),
+pub fn defer<R>(half: ReplyHalf<R>, node: crate::Node) -> Reply<R> {
+    match half.0.take() {
+        Some(slot) => Reply::new(To::Here {
+            slot,
+            node: Some(node),
+        }),
+        None => Reply {
+            to: std::sync::Mutex::new(None),
+        },
     }
 }
 

@@ -45,6 +45,7 @@ mod error;
 mod exit;
 mod extend;
 mod kill;
+mod lend;
 mod mailbox;
 mod monitor;
 mod node;

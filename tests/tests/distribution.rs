@@ -533,3 +533,61 @@ fn a_process_follows_node_events_and_a_group_as_messages() {
         assert_eq!(seen, Ok((want, 1)), "b came, its member joined, b went");
     });
 }
+
+/// Answers, on its own node, calls another node took: their `Reply` comes in a cast.
+#[actor]
+struct FarClerk;
+
+#[actor]
+impl FarClerk {
+    #[handle(cast)]
+    fn answer(&mut self, question: u64, reply: Reply<u64>) {
+        if question == 0 {
+            drop(reply);
+        } else {
+            reply.send(question + 1);
+        }
+    }
+}
+
+/// Takes calls and hands each one's `Reply` to a clerk on another node.
+#[actor]
+struct FarDesk {
+    clerk: Pid<FarClerk>,
+}
+
+#[actor]
+impl FarDesk {
+    #[handle]
+    fn ask(&self, question: u64, reply: Reply<u64>) {
+        let _ = self.clerk.answer(question, reply);
+    }
+}
+
+#[test]
+fn a_reply_handed_to_a_process_on_another_node_answers_the_caller_on_a_third() {
+    block_on(async {
+        let nodes = cluster(3).await;
+        let clerk = nodes[2].spawn(FarClerk);
+        nodes[2].register("clerk", &clerk).unwrap();
+        let clerk: Pid<FarClerk> = nodes[0].whereis_on("clerk", nodes[2].name()).await.unwrap();
+        let desk = nodes[0].spawn(FarDesk { clerk });
+        nodes[0].register("desk", &desk).unwrap();
+        let desk: Pid<FarDesk> = nodes[1].whereis_on("desk", nodes[0].name()).await.unwrap();
+        let before = nodes[0].process_count();
+        // Caller on n1, the call taken on n0, answered on n2.
+        assert_eq!(desk.ask(41).await, Ok(42));
+        for q in 1..=100 {
+            assert_eq!(desk.ask(q).await, Ok(q + 1));
+        }
+        // Dropped on n2: the caller learns it at once.
+        let start = std::time::Instant::now();
+        assert_eq!(desk.ask(0).await, Err(CallError::NoReply));
+        assert!(start.elapsed() < Duration::from_secs(2));
+        // Nothing left behind on n0: the lent replies ended once answered.
+        until("the lent replies to end", WAIT, || async {
+            nodes[0].process_count() == before
+        })
+        .await;
+    });
+}
