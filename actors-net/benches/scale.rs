@@ -1,0 +1,151 @@
+//! How the cluster behaves as it grows: nodes in one OS process over loopback, at each size
+//! the time from the last node's `connect` to a full mesh on every node, the time for a
+//! global `register` and a group `join` to be visible on every node (and `register` itself),
+//! the time for every node to see a node that shut down gone and its name and members gone
+//! everywhere, and memory per node.
+//!
+//! `cargo bench -p actors-net --bench scale` (sizes 8, 16, 32); `SCALE_SIZES=8,16,32,64`
+//! for others.
+
+use std::time::{Duration, Instant};
+
+use actors_net::prelude::*;
+
+#[actor]
+struct Idle;
+
+#[actor]
+impl Idle {
+    #[handle]
+    fn ping(&self) {}
+}
+
+/// Resident memory of this process, in KiB (Linux).
+fn rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("VmRSS:"))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Polls `done` every 100 us until it holds; the time it took (or `None` after 60 s).
+async fn until(mut done: impl FnMut() -> bool) -> Option<Duration> {
+    let start = Instant::now();
+    while !done() {
+        if start.elapsed() > Duration::from_secs(60) {
+            return None;
+        }
+        actors::rt::sleep(Duration::from_micros(100)).await;
+    }
+    Some(start.elapsed())
+}
+
+fn ms(d: Option<Duration>) -> String {
+    d.map_or("-".into(), |d| format!("{:.1} ms", d.as_secs_f64() * 1e3))
+}
+
+async fn size(n: usize) {
+    let before = rss_kib();
+    let mut nodes = Vec::new();
+    for i in 0..n {
+        nodes.push(
+            Node::builder(&format!("s{i}@127.0.0.1:0"))
+                .cookie("scale")
+                .start()
+                .await
+                .expect("starts"),
+        );
+    }
+    let started = rss_kib();
+    // Each joins the first; peer lists do the rest.
+    for node in &nodes[1..n - 1] {
+        node.connect(nodes[0].name()).await.expect("connects");
+    }
+    let _ = until(|| nodes[..n - 1].iter().all(|x| x.nodes().len() == n - 2)).await;
+    let last = Instant::now();
+    nodes[n - 1]
+        .connect(nodes[0].name())
+        .await
+        .expect("connects");
+    let mesh = until(|| nodes.iter().all(|x| x.nodes().len() == n - 1))
+        .await
+        .map(|_| last.elapsed());
+    actors::rt::sleep(Duration::from_millis(500)).await;
+    let meshed = rss_kib();
+
+    let idle = nodes[n / 2].spawn(Idle);
+    let t = Instant::now();
+    nodes[n / 2]
+        .global()
+        .register("probe", &idle)
+        .await
+        .expect("registers");
+    let register = t.elapsed();
+    let seen = until(|| {
+        nodes
+            .iter()
+            .all(|x| x.global().whereis_any("probe").is_some())
+    })
+    .await
+    .map(|_| t.elapsed());
+
+    let member = nodes[n / 3].spawn(Idle);
+    let t = Instant::now();
+    nodes[n / 3]
+        .groups()
+        .join("g", &member)
+        .await
+        .expect("joins");
+    let joined = until(|| nodes.iter().all(|x| x.groups().members("g").len() == 1))
+        .await
+        .map(|_| t.elapsed());
+
+    // A node goes (a shutdown: the closest to a kill among nodes of one process), with the
+    // name and the member on it.
+    let gone = nodes.remove(n / 2);
+    let name = gone.name().to_string();
+    let t = Instant::now();
+    gone.shutdown().await;
+    let down = until(|| nodes.iter().all(|x| !x.nodes().contains(&name)))
+        .await
+        .map(|_| t.elapsed());
+    let settled = until(|| {
+        nodes
+            .iter()
+            .all(|x| x.global().whereis_any("probe").is_none())
+    })
+    .await
+    .map(|_| t.elapsed());
+
+    println!(
+        "{n:>3} nodes | mesh {:>9} | register {:>7.2} ms, on all {:>9} | join on all {:>9} | \
+         down on all {:>9}, names settled {:>9} | {:>5} KiB/node, {:>4} KiB/connection",
+        ms(mesh),
+        register.as_secs_f64() * 1e3,
+        ms(seen),
+        ms(joined),
+        ms(down),
+        ms(settled),
+        started.saturating_sub(before) / n as u64,
+        meshed.saturating_sub(started) / (n * (n - 1)) as u64,
+    );
+    for node in nodes {
+        node.shutdown().await;
+    }
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::var("SCALE_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![8, 16, 32]);
+    actors::rt::block_on(actors::rt::spawn(async move {
+        for n in sizes {
+            size(n.max(3)).await;
+        }
+    }));
+}
