@@ -2,7 +2,8 @@
 //! the time from the last node's `connect` to a full mesh on every node, the time for a
 //! global `register` and a group `join` to be visible on every node (and `register` itself),
 //! the time for every node to see a node that shut down gone and its name and members gone
-//! everywhere, and memory per node.
+//! everywhere, idle traffic and CPU per node (nothing but heartbeats and housekeeping
+//! running, over 3 s), and memory per node.
 //!
 //! `cargo bench -p actors-net --bench scale` (sizes 8, 16, 32); `SCALE_SIZES=8,16,32,64`
 //! for others.
@@ -30,6 +31,39 @@ fn rss_kib() -> u64 {
                 .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// CPU time this process has used (user + system), in seconds (Linux).
+fn cpu_secs() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // The fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 11 and 12 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Frames and bytes every node has received from every peer so far.
+fn received(nodes: &[Node]) -> (u64, u64) {
+    let mut total = (0, 0);
+    for node in nodes {
+        for peer in node.nodes() {
+            if let Some(info) = node.connection_info(&peer) {
+                total.0 += info.frames_in;
+                total.1 += info.bytes_in;
+            }
+        }
+    }
+    total
 }
 
 /// Polls `done` every 100 us until it holds; the time it took (or `None` after 60 s).
@@ -77,6 +111,17 @@ async fn size(n: usize) {
     actors::rt::sleep(Duration::from_millis(500)).await;
     let meshed = rss_kib();
 
+    // Idle: nothing runs but what the nodes run by themselves.
+    let window = Duration::from_secs(3);
+    let (frames0, bytes0) = received(&nodes);
+    let cpu0 = cpu_secs();
+    actors::rt::sleep(window).await;
+    let (frames1, bytes1) = received(&nodes);
+    let per_node_s = (n as f64) * window.as_secs_f64();
+    let idle_frames = (frames1 - frames0) as f64 / per_node_s;
+    let idle_bytes = (bytes1 - bytes0) as f64 / per_node_s;
+    let idle_cpu = (cpu_secs() - cpu0) / per_node_s * 100.0;
+
     let idle = nodes[n / 2].spawn(Idle);
     let t = Instant::now();
     nodes[n / 2]
@@ -123,7 +168,8 @@ async fn size(n: usize) {
 
     println!(
         "{n:>3} nodes | mesh {:>9} | register {:>7.2} ms, on all {:>9} | join on all {:>9} | \
-         down on all {:>9}, names settled {:>9} | {:>5} KiB/node, {:>4} KiB/connection",
+         down on all {:>9}, names settled {:>9} | {:>5} KiB/node, {:>4} KiB/connection | \
+         idle per node: {idle_frames:.1} frames/s, {idle_bytes:.0} B/s, {idle_cpu:.2}% CPU",
         ms(mesh),
         register.as_secs_f64() * 1e3,
         ms(seen),

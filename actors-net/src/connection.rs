@@ -33,6 +33,10 @@ pub struct ConnectionInfo {
     pub pending_calls: usize,
     /// Bytes waiting to be written.
     pub queued_bytes: usize,
+    /// Frames received over this connection so far (heartbeats included).
+    pub frames_in: u64,
+    /// Bytes of those frames, length prefixes included.
+    pub bytes_in: u64,
 }
 
 /// How a connection came to be, while it is being set up.
@@ -106,6 +110,7 @@ pub(crate) struct Conn {
     /// Frames received and batches written so far: the heartbeat compares them between its
     /// ticks, which costs less than reading the clock for every frame.
     received: AtomicU64,
+    received_bytes: AtomicU64,
     written: AtomicU64,
     soft_limit: usize,
     hard_limit: usize,
@@ -134,6 +139,7 @@ impl Conn {
             next_call: AtomicU64::new(1),
             ties: Mutex::new(Ties::default()),
             received: AtomicU64::new(0),
+            received_bytes: AtomicU64::new(0),
             written: AtomicU64::new(0),
             soft_limit,
             hard_limit: soft_limit.saturating_mul(4),
@@ -226,8 +232,11 @@ impl Conn {
         }
     }
 
-    pub(crate) fn mark_recv(&self) {
+    /// A frame of `bytes` (its length prefix included) arrived.
+    pub(crate) fn mark_recv(&self, bytes: usize) {
         self.received.fetch_add(1, Ordering::Relaxed);
+        self.received_bytes
+            .fetch_add(bytes as u64, Ordering::Relaxed);
     }
 
     /// (frames received, batches written) so far.
@@ -324,6 +333,8 @@ impl Conn {
             monitors_served: ties.watched.len(),
             pending_calls: lock(&self.pending).len(),
             queued_bytes: self.queued(),
+            frames_in: self.received.load(Ordering::Relaxed),
+            bytes_in: self.received_bytes.load(Ordering::Relaxed),
         }
     }
 

@@ -179,7 +179,7 @@ pub(crate) async fn read_loop(
         };
         let result = if in_place {
             let buffered = reader.buffer();
-            conn.mark_recv();
+            conn.mark_recv(frame::LEN + len);
             let result = frame::parse(&buffered[..len])
                 .map_err(|e| e.to_string())
                 .and_then(|frame| net.frame(&conn, &origin, frame));
@@ -190,7 +190,7 @@ pub(crate) async fn read_loop(
                 Ok(held) => held,
                 Err(e) => break e,
             };
-            conn.mark_recv();
+            conn.mark_recv(frame::LEN + len);
             let result = frame::parse(&body)
                 .map_err(|e| e.to_string())
                 .and_then(|frame| net.frame(&conn, &origin, frame));
