@@ -26,9 +26,7 @@ impl Echo {
 const NODES: usize = 5;
 
 fn names() -> Vec<String> {
-    (0..NODES)
-        .map(|i| format!("n{i}@10.0.0.{}:4000", i + 1))
-        .collect()
+    (0..NODES).map(actors_net::sim::node_name).collect()
 }
 
 /// Calls an echo on a random other node every 50 ms; returns never.

@@ -150,6 +150,15 @@ impl State {
         &mut self.domains[i]
     }
 
+    /// Takes the ready tasks of `domain` out of the run queue, the others' order kept.
+    fn take_ready(&mut self, domain: Domain) -> Vec<Runnable<Meta>> {
+        let (taken, stay) = std::mem::take(&mut self.ready)
+            .into_iter()
+            .partition(|r| r.metadata().domain == domain);
+        self.ready = stay;
+        taken
+    }
+
     /// Where a woken task goes: to run, to wait for a thaw, or to be dropped.
     fn schedule(&mut self, r: Runnable<Meta>) {
         let d = self.domain(r.metadata().domain);
@@ -384,15 +393,6 @@ pub fn new_domain(name: &str) -> Domain {
     d
 }
 
-/// Runs `future` as a task of `domain` (and every task it spawns with it).
-pub fn spawn_in<F>(domain: Domain, future: F) -> crate::rt::JoinHandle<F::Output>
-where
-    F: Future + Send + 'static,
-    F::Output: Send + 'static,
-{
-    crate::rt::spawn_in(domain, future)
-}
-
 /// Kills `domain`: its tasks never run again, and each is dropped as it is next woken (or at
 /// once if ready), as the OS ends a killed process. A new domain stands for a restart.
 pub fn kill(domain: Domain) {
@@ -404,11 +404,7 @@ pub fn kill(domain: Domain) {
     d.dead = true;
     let held = std::mem::take(&mut d.held);
     st.doomed.extend(held);
-    let ready = std::mem::take(&mut st.ready);
-    let (gone, stay): (Vec<_>, Vec<_>) = ready
-        .into_iter()
-        .partition(|r| r.metadata().domain == domain);
-    st.ready = stay;
+    let gone = st.take_ready(domain);
     st.doomed.extend(gone);
 }
 
@@ -422,11 +418,7 @@ pub fn freeze(domain: Domain) {
         return;
     }
     st.domain(domain).frozen = true;
-    let ready = std::mem::take(&mut st.ready);
-    let (held, stay): (Vec<_>, Vec<_>) = ready
-        .into_iter()
-        .partition(|r| r.metadata().domain == domain);
-    st.ready = stay;
+    let held = st.take_ready(domain);
     st.domain(domain).held.extend(held);
 }
 

@@ -124,9 +124,7 @@ fn per_pair_order_is_kept_and_nothing_is_lost_while_a_connection_stays_up() {
     for seed in runs(100, &[]) {
         let log: Received = Arc::default();
         let sink_log = log.clone();
-        let names: Vec<String> = (0..NODES)
-            .map(|i| format!("n{i}@10.0.0.{}:4000", i + 1))
-            .collect();
+        let names: Vec<String> = (0..NODES).map(actors_net::sim::node_name).collect();
         Sim::new(seed)
             .nodes(NODES)
             .setup(move |node| {
@@ -202,9 +200,7 @@ fn every_call_ends_with_a_reply_or_an_error_within_its_timeout() {
     for seed in runs(200, &[]) {
         let calls: Calls = Arc::default();
         let log = calls.clone();
-        let names: Vec<String> = (0..NODES)
-            .map(|i| format!("n{i}@10.0.0.{}:4000", i + 1))
-            .collect();
+        let names: Vec<String> = (0..NODES).map(actors_net::sim::node_name).collect();
         let sim = Sim::new(seed).nodes(NODES).setup(move |node| {
             let calls = log.clone();
             let index = names.iter().position(|n| n == node.name()).expect("a node");
@@ -402,9 +398,7 @@ fn after_the_faults_exactly_one_failover_singleton_runs() {
     let mut failovers = 0;
     for seed in runs(500, &[]) {
         lock(&INSTANCES).clear();
-        let names: Vec<String> = (0..NODES)
-            .map(|i| format!("n{i}@10.0.0.{}:4000", i + 1))
-            .collect();
+        let names: Vec<String> = (0..NODES).map(actors_net::sim::node_name).collect();
         Sim::new(seed)
             .nodes(NODES)
             .setup(move |node| {

@@ -95,7 +95,7 @@ impl SimCluster {
                     }),
                 };
                 for i in 0..self.count {
-                    let (name, host) = (name_of(i), host_of(i));
+                    let (name, host) = (node_name(i), host_of(i));
                     lock(&cluster.inner.slots).push(Slot {
                         name,
                         host,
@@ -206,7 +206,9 @@ fn host_of(i: usize) -> String {
     format!("10.0.{}.{}", i / 250, i % 250 + 1)
 }
 
-fn name_of(i: usize) -> String {
+/// The name node `i` of a simulated cluster has, in every run and across restarts:
+/// `n{i}@10.0.x.y:4000`, what a test's setup can compute before the cluster runs.
+pub fn node_name(i: usize) -> String {
     format!("n{i}@{}:4000", host_of(i))
 }
 
@@ -299,7 +301,7 @@ impl Cluster {
         };
         let (tx, rx) = futures::channel::oneshot::channel();
         let task = f(node);
-        actors::sim::spawn_in(domain, async move {
+        actors::rt::spawn_in(domain, async move {
             let _ = tx.send(task.await);
         });
         rx.await.ok()
@@ -449,7 +451,7 @@ impl Cluster {
                 .transport(self.inner.net.transport(&host)),
         );
         let setup = self.inner.setup.clone();
-        let node = actors::sim::spawn_in(domain, async move {
+        let node = actors::rt::spawn_in(domain, async move {
             let node = builder
                 .start()
                 .await

@@ -27,6 +27,8 @@ mod transport;
 mod world;
 
 pub use chaos::Chaos;
-pub use cluster::{Cluster, Failure, SimCluster, SimNodes, find_failure, replay_seed, seeds};
+pub use cluster::{
+    Cluster, Failure, SimCluster, SimNodes, find_failure, node_name, replay_seed, seeds,
+};
 pub use transport::SimTransport;
 pub use world::{NetConfig, SimNet};
