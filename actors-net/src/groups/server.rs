@@ -33,8 +33,9 @@ pub struct GroupServer {
     /// Callers on this node waiting for the members of a node whose server is not known yet,
     /// by node name.
     waiting: HashMap<String, Vec<actors::Reply<()>>>,
-    /// Callers waiting for a peer's answer to a fresh request for its members, by token.
-    echoes: HashMap<u64, Vec<actors::Reply<()>>>,
+    /// Callers waiting for a peer's answer to a fresh request for its members, by token,
+    /// with the peer asked: only its echo answers them.
+    echoes: HashMap<u64, (Pid<GroupServer>, Vec<actors::Reply<()>>)>,
     next_token: u64,
 }
 
@@ -64,7 +65,7 @@ impl GroupServer {
         let me = ctx.pid();
         let _ = peer.discover(Origin::local(), me.clone());
         let _ = peer.echo(Origin::local(), me, token);
-        self.echoes.insert(token, replies);
+        self.echoes.insert(token, (peer.clone(), replies));
     }
 
     /// This node's members, as a `sync` carries them.
@@ -281,7 +282,7 @@ impl GroupServer {
             return reply.fail(actors::CallError::NoProc);
         }
         self.echoes
-            .retain(|_, replies| replies.iter().any(|r| !r.is_done()));
+            .retain(|_, (_, replies)| replies.iter().any(|r| !r.is_done()));
         let known = self.peers.keys().find(|p| p.node() == node).cloned();
         match known {
             Some(peer) => self.ask_afresh(&peer, vec![reply], ctx),
@@ -302,14 +303,17 @@ impl GroupServer {
         let _ = peer.echoed(Origin::local(), ctx.pid(), token);
     }
 
-    /// The echo of `token`: the members asked for with it are in.
+    /// The echo of `token`: the members asked for with it are in. An echo from another
+    /// server than the one asked (a stray or a lie) answers no one.
     #[handle(cast)]
     fn echoed(&mut self, origin: Origin, peer: Pid<GroupServer>, token: u64) {
-        if !speaks_for(&origin, &peer) {
+        if !speaks_for(&origin, &peer) || self.echoes.get(&token).is_none_or(|(p, _)| *p != peer) {
             return;
         }
-        for reply in self.echoes.remove(&token).unwrap_or_default() {
-            reply.send(());
+        if let Some((_, replies)) = self.echoes.remove(&token) {
+            for reply in replies {
+                reply.send(());
+            }
         }
     }
 
