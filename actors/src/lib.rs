@@ -58,6 +58,7 @@ mod signal;
 mod slot;
 mod timer;
 
+pub mod etf;
 pub mod rt;
 #[cfg(feature = "sim")]
 pub mod sim;
