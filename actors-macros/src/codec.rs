@@ -103,6 +103,33 @@ pub fn wire_codec(
             }
         }
     });
+    let term_arms = variants.iter().map(|v| {
+        let handler = &v.h.ident;
+        let name = handler.to_string();
+        let binds = &v.binds;
+        let arity = binds.len();
+        let args = v.binds.iter().zip(&v.tys).zip(&v.h.args).enumerate().map(|(i, ((bind, ty), arg))| {
+            let arg_name = arg.ident.to_string();
+            quote!(let #bind: #ty = (&#private::Codec::<#ty>::new()).de_term(#name, #arg_name, &__args[#i])?;)
+        });
+        let value = if v.is_call() {
+            quote! {{
+                let __reply = (&#private::Codec::new()).reply_to_term(__call)?;
+                #msg::#handler(#(#binds,)* __reply)
+            }}
+        } else if binds.is_empty() {
+            quote!(#msg::#handler)
+        } else {
+            quote!(#msg::#handler(#(#binds),*))
+        };
+        quote! {
+            #name => {
+                #private::term::expect_arity(#name, __args, #arity)?;
+                #(#args)*
+                #value
+            }
+        }
+    });
     let phantom_arm =
         (!type_params.is_empty()).then(|| quote!(#msg::__Phantom(__n, _) => match *__n {},));
     // A reference to a message is never empty to the compiler, even when the actor has no
@@ -145,6 +172,15 @@ pub fn wire_codec(
                 ::core::result::Result::Ok(match __tag {
                     #(#decode_arms)*
                     __other => return ::core::result::Result::Err(#private::unknown_handler(#actor_name, __other)),
+                })
+            }
+
+            fn __decode_term(__term: &#actors::etf::Term, __call: &mut ::core::option::Option<#private::IncomingCall>) -> ::core::result::Result<Self, #actors::WireError> {
+                use #private::{Unencodable as _, ViaSerde as _};
+                let (__name, __args) = #private::term::request_parts(__term)?;
+                ::core::result::Result::Ok(match __name {
+                    #(#term_arms)*
+                    __other => return ::core::result::Result::Err(#private::term::unknown_request(#actor_name, __other)),
                 })
             }
         }

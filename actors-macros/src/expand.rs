@@ -309,6 +309,9 @@ fn actor_trait(
             fn decode_msg(bytes: &[u8], call: &mut ::core::option::Option<#actors::__private::IncomingCall>) -> ::core::result::Result<Self::Msg, #actors::WireError> {
                 <Self::Msg>::__decode(bytes, call)
             }
+            fn decode_term(request: &#actors::etf::Term, call: &mut ::core::option::Option<#actors::__private::IncomingCall>) -> ::core::result::Result<Self::Msg, #actors::WireError> {
+                <Self::Msg>::__decode_term(request, call)
+            }
         }
     };
 

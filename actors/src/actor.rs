@@ -96,6 +96,17 @@ pub trait Actor: Sized + Send + 'static {
         bytes: &[u8],
         call: &mut Option<crate::wire::IncomingCall>,
     ) -> Result<Self::Msg, WireError>;
+
+    /// Reads a message from an Erlang term, `{handler, Arg1, ..}` or `handler`, as a BEAM
+    /// node sends it; a call's reply half answers `call` with a term (generated; fails for
+    /// `#[actor(local)]`).
+    fn decode_term(
+        request: &crate::etf::Term,
+        _call: &mut Option<crate::wire::IncomingCall>,
+    ) -> Result<Self::Msg, WireError> {
+        let _ = request;
+        Err(WireError::NotRemote(Self::IDENTITY.name.into()))
+    }
 }
 
 /// What `#[actor]` on a struct declares: the actor's wire name.

@@ -43,6 +43,12 @@ pub(crate) trait AnyCell: Send + Sync + 'static {
         payload: &[u8],
         call: &mut Option<crate::wire::IncomingCall>,
     ) -> Result<(), crate::error::WireError>;
+    /// Reads a message of this cell's actor type from an Erlang term and queues it.
+    fn deliver_term(
+        &self,
+        request: &crate::etf::Term,
+        call: &mut Option<crate::wire::IncomingCall>,
+    ) -> Result<(), crate::error::WireError>;
 }
 
 impl<A: Actor> AnyCell for Cell<A> {
@@ -82,6 +88,15 @@ impl<A: Actor> AnyCell for Cell<A> {
     ) -> Result<(), crate::error::WireError> {
         let msg = A::decode_msg(payload, call)?;
         // A closed mailbox drops the message, as a send to a dead pid does.
+        let _ = self.mailbox.push(Envelope::Msg(msg));
+        Ok(())
+    }
+    fn deliver_term(
+        &self,
+        request: &crate::etf::Term,
+        call: &mut Option<crate::wire::IncomingCall>,
+    ) -> Result<(), crate::error::WireError> {
+        let msg = A::decode_term(request, call)?;
         let _ = self.mailbox.push(Envelope::Msg(msg));
         Ok(())
     }

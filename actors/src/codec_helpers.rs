@@ -19,6 +19,7 @@ use serde::de::DeserializeOwned;
 use crate::actor::{WireArg, WireReply};
 use crate::call::ReplyHalf as Reply;
 use crate::error::WireError;
+use crate::etf::Term;
 use crate::wire::{IncomingCall, Pending};
 
 /// Checks that `T` can be argument `A` of handler `H`.
@@ -95,6 +96,10 @@ pub trait ViaSerde<T> {
     fn pending(&self, reply: &Reply<T>) -> Result<Pending, WireError>;
     /// The reply half of a call decoded from the wire, answering `call`.
     fn reply_to(&self, call: &mut Option<IncomingCall>) -> Result<Reply<T>, WireError>;
+    /// Reads argument `name` of `handler` from a term.
+    fn de_term(&self, handler: &str, name: &str, term: &Term) -> Result<T, WireError>;
+    /// The reply half of a call from a BEAM node, answering `call` with a term.
+    fn reply_to_term(&self, call: &mut Option<IncomingCall>) -> Result<Reply<T>, WireError>;
 }
 
 impl<T: Serialize + DeserializeOwned + Send + 'static> ViaSerde<T> for Codec<T> {
@@ -109,6 +114,12 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ViaSerde<T> for Codec<T> 
     }
     fn reply_to(&self, call: &mut Option<IncomingCall>) -> Result<Reply<T>, WireError> {
         crate::wire::reply_to(call)
+    }
+    fn de_term(&self, handler: &str, name: &str, term: &Term) -> Result<T, WireError> {
+        crate::etf::generated::arg(handler, name, term)
+    }
+    fn reply_to_term(&self, call: &mut Option<IncomingCall>) -> Result<Reply<T>, WireError> {
+        crate::etf::reply_to_term(call)
     }
 }
 
@@ -132,6 +143,14 @@ pub trait Unencodable<T> {
     }
     /// Fails.
     fn reply_to(&self, _: &mut Option<IncomingCall>) -> Result<Reply<T>, WireError> {
+        Err(cannot())
+    }
+    /// Fails.
+    fn de_term(&self, _: &str, _: &str, _: &Term) -> Result<T, WireError> {
+        Err(cannot())
+    }
+    /// Fails.
+    fn reply_to_term(&self, _: &mut Option<IncomingCall>) -> Result<Reply<T>, WireError> {
         Err(cannot())
     }
 }

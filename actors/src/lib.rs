@@ -131,6 +131,7 @@ pub mod __private {
         Codec, Unencodable, ViaSerde, assert_wire_arg, assert_wire_reply, expect_end, put_tag,
         take_tag, unknown_handler,
     };
+    pub use crate::etf::generated as term;
     pub use crate::kill::{KillSwitch, Killable};
     pub use crate::pid::{Api, Route};
     pub use crate::wire::{IncomingCall, Pending};

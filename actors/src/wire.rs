@@ -112,8 +112,8 @@ pub(crate) fn decoding_origin() -> Origin {
 /// A call that came over the wire, given to the decoder of its message: who answers it, and
 /// the process it is for (whose exit reason answers it if it ends first).
 pub struct IncomingCall {
-    responder: Box<dyn Responder>,
-    target: Arc<dyn AnyCell>,
+    pub(crate) responder: Box<dyn Responder>,
+    pub(crate) target: Arc<dyn AnyCell>,
 }
 
 /// Where a call's reply goes, as its encoder returns it.
@@ -121,6 +121,10 @@ pub type Pending = Box<dyn PendingCall>;
 
 thread_local! {
     static DECODING: RefCell<Option<Context>> = const { RefCell::new(None) };
+}
+
+pub(crate) fn with_node<T>(node: &Node, f: impl FnOnce() -> T) -> T {
+    with_context(Context::new(node.inner.clone()), f)
 }
 
 fn with_context<T>(ctx: Context, f: impl FnOnce() -> T) -> T {
