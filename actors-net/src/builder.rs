@@ -84,6 +84,32 @@ impl NodeBuilder {
         self
     }
 
+    /// Also joins Erlang and Elixir clusters as the BEAM node `name` (`name@host`): registers
+    /// with EPMD (serving one in the process when none runs) and speaks Erlang's distribution
+    /// to BEAM nodes, with the same cookie. See the `beam` module.
+    pub fn beam(mut self, name: &str) -> Self {
+        self.config.beam = Some(crate::config::BeamConfig::new(name));
+        self
+    }
+
+    /// The port of the EPMD to register with and to ask (default `ERL_EPMD_PORT`, else 4369).
+    pub fn epmd_port(mut self, port: u16) -> Self {
+        if let Some(beam) = &mut self.config.beam {
+            beam.epmd_port = Some(port);
+        }
+        self
+    }
+
+    /// Erlang's `net_ticktime` toward BEAM nodes (default 60 s): a tick goes out after a
+    /// quarter of it without traffic, and a BEAM node silent for all of it is down. Set it as
+    /// the BEAM nodes have it.
+    pub fn beam_ticktime(mut self, ticktime: std::time::Duration) -> Self {
+        if let Some(beam) = &mut self.config.beam {
+            beam.ticktime = ticktime.max(std::time::Duration::from_millis(40));
+        }
+        self
+    }
+
     /// Carries the connections over another transport than TCP.
     pub fn transport(mut self, transport: impl Transport) -> Self {
         self.transport = Arc::new(transport);

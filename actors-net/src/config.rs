@@ -15,6 +15,7 @@ pub(crate) struct Config {
     pub(crate) max_peers: usize,
     pub(crate) max_partial: usize,
     pub(crate) global_limits: GlobalLimits,
+    pub(crate) beam: Option<BeamConfig>,
 }
 
 impl Default for Config {
@@ -31,6 +32,7 @@ impl Default for Config {
             max_peers: 1024,
             max_partial: 64 << 20,
             global_limits: GlobalLimits::default(),
+            beam: None,
         }
     }
 }
@@ -49,6 +51,25 @@ impl Default for GlobalLimits {
         GlobalLimits {
             max_names: 100_000,
             max_locks_per_node: 100_000,
+        }
+    }
+}
+
+/// What starting the BEAM side needs.
+#[derive(Clone, Debug)]
+pub(crate) struct BeamConfig {
+    pub(crate) name: String,
+    pub(crate) epmd_port: Option<u16>,
+    pub(crate) ticktime: Duration,
+}
+
+impl BeamConfig {
+    pub(crate) fn new(name: &str) -> Self {
+        BeamConfig {
+            name: name.to_string(),
+            epmd_port: None,
+            // Erlang's default net_ticktime.
+            ticktime: Duration::from_secs(60),
         }
     }
 }

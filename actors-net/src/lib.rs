@@ -45,7 +45,7 @@
 //! | 4 peers | `net`, `setup` | the peer table, dialling and answering, node events, failed links, healing |
 //! | 5 routing | `router`, `requests`, `control`, `dispatch` | messages and signals out to connections; lookups and remote spawns; control frames, one function each; frames in to processes |
 //! | 6 distributed node | `node` | `DistNode`: what a distributed node adds to a node |
-//! | 7 services | `global`, `groups`, `spawn`, `system` | names, process groups, remote children, the system supervisor; built on the layers below |
+//! | 7 services | `global`, `groups`, `spawn`, `system`, `beam` | names, process groups, remote children, the system supervisor; built on the layers below |
 //! | 8 start | `start` | `NodeBuilder::start`: every layer wired together |
 //!
 //! The connection layer hands what it reads up through `io::Owner`, which the routing layer
@@ -55,6 +55,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod beam;
 mod builder;
 mod config;
 mod connection;
@@ -109,6 +110,7 @@ pub mod testing {
 
 /// Everything a distributed program needs: `use actors_net::prelude::*;`.
 pub mod prelude {
+    pub use crate::beam::BeamNode;
     pub use crate::global::GlobalNames;
     pub use crate::groups::ProcessGroups;
     pub use crate::net::NodeEvent;

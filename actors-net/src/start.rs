@@ -16,6 +16,9 @@ pub enum StartError {
     /// The name is not `name@host:port`.
     #[error("node name {0:?} is not of the form name@host:port")]
     BadName(String),
+    /// The BEAM side could not start.
+    #[error(transparent)]
+    Beam(#[from] crate::beam::BeamStartError),
     /// The address could not be listened on.
     #[error("cannot listen on {addr}: {source}")]
     Listen {
@@ -57,6 +60,9 @@ impl NodeBuilder {
         debug_assert!(installed.is_ok(), "a fresh node has no router");
         actors::dist::set_extension(&node, net.clone());
         actors::dist::set_extension(&node, routing);
+        if let Some(beam) = net.config.beam.clone() {
+            crate::beam::start(&node, beam, &net.config).await?;
+        }
         crate::system::start(&node, &net.config).await;
         let accept = net.spawn(net.clone().accept_loop(listener));
         net.set_accept_task(accept);

@@ -26,6 +26,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("groups", 7),
     ("spawn", 7),
     ("system", 7),
+    ("beam", 7),
     ("start", 8),
     ("sim", 9),
 ];

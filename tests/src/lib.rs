@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use actors_net::prelude::*;
 
 pub mod child;
+pub mod erlang;
 
 /// The cookie test clusters share.
 pub const COOKIE: &str = "test-cookie";

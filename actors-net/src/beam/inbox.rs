@@ -1,0 +1,220 @@
+//! What BEAM nodes send: each distribution message read, checked, and handed to the local
+//! process it is for, the call it answers, or the monitor it concerns.
+
+use std::sync::{Arc, Weak};
+
+use actors::dist::Responder;
+use actors::etf::{self, ErlPid, Term};
+
+use super::conn::Conn;
+use super::control::{self, Control, Proc};
+use super::handshake::flags;
+use super::state::{Inner, Outcome, lock};
+
+impl Inner {
+    /// One packet from `conn`: an error closes the connection, as Erlang closes one that
+    /// sends what it cannot read.
+    pub(crate) fn incoming(&self, conn: &Arc<Conn>, packet: &[u8]) -> Result<(), String> {
+        let (&tag, mut input) = packet.split_first().ok_or("an empty message")?;
+        if tag != control::PASS_THROUGH {
+            return Err(format!("a message of kind {tag}, where 112 was expected"));
+        }
+        let control = etf::decode_prefix(&mut input).map_err(|e| format!("control: {e}"))?;
+        let message = if input.is_empty() {
+            None
+        } else {
+            Some(etf::decode(input).map_err(|e| format!("message: {e}"))?)
+        };
+        let Some(parsed) = Control::parse(&control) else {
+            tracing::debug!(node = %self.me, peer = %conn.peer.name, %control, "unhandled control message dropped");
+            return Ok(());
+        };
+        let message = || message.clone().ok_or("a send without its message");
+        match parsed {
+            Control::Send { to } | Control::SendSender { to, .. } => {
+                self.to_pid(conn, &to, message()?);
+            }
+            Control::RegSend { to, .. } => {
+                let pid = self.node().and_then(|n| n.whereis_any(to.name()));
+                match pid {
+                    Some(pid) if pid.is_local() => self.deliver(conn, pid.id(), message()?),
+                    _ => {
+                        tracing::debug!(node = %self.me, name = %to, "message to an unregistered name dropped")
+                    }
+                }
+            }
+            Control::AliasSend { alias, .. } => self.answer(&alias, Outcome::Reply(message()?)),
+            Control::Monitor {
+                from,
+                to,
+                reference,
+            } => self.monitor(conn, from, to, reference),
+            Control::Demonitor { reference, .. } => {
+                self.monitors.release(conn, &(conn.id, reference));
+            }
+            Control::MonitorExit {
+                reference, reason, ..
+            } => {
+                self.answer(&reference, Outcome::Down(reason));
+            }
+            Control::Link { .. }
+            | Control::Unlink { .. }
+            | Control::Exit { .. }
+            | Control::Exit2 { .. } => {
+                tracing::warn!(node = %self.me, peer = %conn.peer.name, %control, "links across the BEAM border are not supported; signal dropped");
+            }
+        }
+        Ok(())
+    }
+
+    /// A message to a pid: the caller pid's replies, or a local process.
+    fn to_pid(&self, conn: &Arc<Conn>, to: &ErlPid, message: Term) {
+        if *to == self.caller() {
+            // `{Ref, Reply}`: the answer to a call made from this node.
+            if let Term::Tuple(items) = &message {
+                if let [Term::Ref(reference), reply] = items.as_slice() {
+                    self.answer(reference, Outcome::Reply(reply.clone()));
+                    return;
+                }
+            }
+            tracing::debug!(node = %self.me, %message, "message to the caller pid that answers no call dropped");
+            return;
+        }
+        match self.local_id(to) {
+            Some(id) => self.deliver(conn, id, message),
+            None => {
+                tracing::debug!(node = %self.me, pid = ?to, "message to a pid of no live process dropped")
+            }
+        }
+    }
+
+    /// Completes a call waiting on `reference`; a late or unknown one is dropped.
+    fn answer(&self, reference: &etf::ErlRef, outcome: Outcome) {
+        if let Some(pending) = lock(&self.calls).remove(reference) {
+            let _ = pending.done.send(outcome);
+        }
+    }
+
+    /// Hands a message to local process `id`: a `gen_server` call or cast, or a plain
+    /// message, read as a cast request.
+    fn deliver(&self, conn: &Arc<Conn>, id: u64, message: Term) {
+        let Some(node) = self.node() else { return };
+        let (request, responder) = match &message {
+            Term::Tuple(items) if items.len() == 3 && items[0].is_atom("$gen_call") => {
+                match items[1].as_tuple() {
+                    Some([Term::Pid(from), tag]) => {
+                        let responder: Box<dyn Responder> = Box::new(GenReply {
+                            conn: Arc::downgrade(conn),
+                            server: self.erl_pid(id),
+                            to: from.clone(),
+                            tag: tag.clone(),
+                        });
+                        (&items[2], Some(responder))
+                    }
+                    _ => (&message, None),
+                }
+            }
+            Term::Tuple(items) if items.len() == 2 && items[0].is_atom("$gen_cast") => {
+                (&items[1], None)
+            }
+            _ => (&message, None),
+        };
+        let is_call = responder.is_some();
+        if let Err(e) = etf::deliver_term(&node, id, request, responder) {
+            if !is_call {
+                tracing::warn!(node = %self.me, pid = id, %request, "message from a BEAM node fits no handler: {e}");
+            }
+        }
+    }
+}
+
+/// Answers a `gen_server:call` from a BEAM process: `{Tag, Reply}` to the caller, through
+/// its alias when the tag names one (OTP 24 and later).
+struct GenReply {
+    conn: Weak<Conn>,
+    server: ErlPid,
+    to: ErlPid,
+    tag: Term,
+}
+
+impl Responder for GenReply {
+    fn respond(self: Box<Self>, payload: Vec<u8>) {
+        let Some(conn) = self.conn.upgrade() else {
+            return;
+        };
+        // `{Tag, Reply}` spliced from the encoded reply, without decoding it again.
+        let mut message = vec![etf::VERSION, 104, 2];
+        let tag = etf::encode(&self.tag);
+        message.extend_from_slice(&tag[1..]);
+        message.extend_from_slice(payload.get(1..).unwrap_or_default());
+        let alias = match &self.tag {
+            Term::Improper(head, tail) if head.len() == 1 && head[0].is_atom("alias") => {
+                match &**tail {
+                    Term::Ref(r) => Some(r.clone()),
+                    _ => None,
+                }
+            }
+            _ => None,
+        };
+        let control = match alias {
+            Some(alias) if conn.peer.flags & flags::ALIAS != 0 => Control::AliasSend {
+                from: self.server,
+                alias,
+            },
+            _ if conn.peer.flags & flags::SEND_SENDER != 0 => Control::SendSender {
+                from: self.server,
+                to: self.to,
+            },
+            _ => Control::Send { to: self.to },
+        };
+        let _ = conn.send(control::encode(&control, Some(&message)));
+    }
+}
+
+impl Inner {
+    /// A BEAM process monitors a local one (by pid or registered name): `{'DOWN', ..}` goes
+    /// back when it ends, `noproc` at once if there is none.
+    fn monitor(&self, conn: &Arc<Conn>, from: ErlPid, to: Proc, reference: etf::ErlRef) {
+        let Some(node) = self.node() else { return };
+        let target = match &to {
+            Proc::Pid(p) => self.local_id(p).map(|id| actors::dist::pid_of(&node, id)),
+            Proc::Name(name) => node.whereis_any(name.name()).filter(|p| p.is_local()),
+        };
+        let exit = |reason: Term| Control::MonitorExit {
+            from: to.clone(),
+            to: from.clone(),
+            reference: reference.clone(),
+            reason,
+        };
+        let Some(target) = target else {
+            let _ = conn.send(control::encode(&exit(Term::atom("noproc")), None));
+            return;
+        };
+        let (cancel, cancelled) = futures::channel::oneshot::channel::<()>();
+        if !self.monitors.hold(conn, reference.clone(), cancel) {
+            tracing::warn!(node = %self.me, peer = %conn.peer.name, "a BEAM node holds too many monitors; this one fails at once");
+            let _ = conn.send(control::encode(&exit(Term::atom("system_limit")), None));
+            return;
+        }
+        let handle = node.monitor(target);
+        let weak = Arc::downgrade(conn);
+        let monitors = self.monitors.clone();
+        let key = (conn.id, reference.clone());
+        let mut message = exit(Term::atom("normal"));
+        actors::rt::spawn(async move {
+            match futures::future::select(handle, cancelled).await {
+                futures::future::Either::Left((down, _)) => {
+                    let Some(conn) = weak.upgrade() else { return };
+                    // Only a monitor still held fires: one demonitored meanwhile is gone.
+                    if monitors.release(&conn, &key) {
+                        if let Control::MonitorExit { reason, .. } = &mut message {
+                            *reason = etf::exit_reason(&down.reason);
+                        }
+                        let _ = conn.send(control::encode(&message, None));
+                    }
+                }
+                futures::future::Either::Right((_, handle)) => handle.demonitor(),
+            }
+        });
+    }
+}

@@ -1,0 +1,344 @@
+//! A Rust node in an Erlang or Elixir cluster: Erlang's own distribution protocol, spoken to
+//! BEAM nodes beside this crate's protocol to Rust nodes.
+//!
+//! A node started with [`NodeBuilder::beam`](crate::NodeBuilder::beam) registers its BEAM
+//! name with EPMD (starting one in the process when none runs) and accepts BEAM nodes. Their
+//! `gen_server:call({Name, 'rust@host'}, {handler, Arg1, ..})` reaches the handler of the
+//! actor registered as `Name`, and the reply goes back as a term (see [`actors::etf`] for how
+//! Rust types and terms map); `gen_server:cast` reaches a cast handler, and so does a plain
+//! message of that shape. [`Beam`] calls the other way.
+//!
+//! ```no_run
+//! use actors_net::prelude::*;
+//! use actors_net::beam::BeamDest;
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let node = Node::builder("rust@127.0.0.1:0")
+//!     .cookie("secret")
+//!     .beam("rust@localhost")
+//!     .start()
+//!     .await?;
+//! let beam = node.beam()?;
+//! // An Erlang gen_server registered as `kv` on node 'a@localhost':
+//! let old: Option<String> = beam
+//!     .call(BeamDest::name("kv", "a@localhost"), &("put", "k", "v"))
+//!     .await?;
+//! # Ok(()) }
+//! ```
+//!
+//! What is spoken, and what is refused, is in `docs/design-notes.md` ("BEAM nodes").
+
+mod calls;
+mod conn;
+mod control;
+mod epmd;
+mod handshake;
+mod inbox;
+mod packet;
+mod peers;
+mod state;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use actors::Node;
+use actors::etf::{self, ErlPid, Term};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+pub use handshake::BeamHandshakeError;
+
+use conn::Timing;
+use state::{Inner, Limits, Monitors, lock};
+
+use crate::config::BeamConfig;
+use crate::transport::{Tcp, Transport};
+
+/// Why talking to a BEAM node failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BeamError {
+    /// The node was not started with [`NodeBuilder::beam`](crate::NodeBuilder::beam).
+    #[error("this node does not speak to BEAM nodes: start it with NodeBuilder::beam")]
+    NotEnabled,
+    /// Not a BEAM node name (`name@host`), or this node's own.
+    #[error("{0:?} is not the name of another BEAM node (name@host)")]
+    BadName(String),
+    /// EPMD could not be reached, or failed.
+    #[error("EPMD: {0}")]
+    Epmd(String),
+    /// EPMD knows no node of that name.
+    #[error("no node {0} is registered with its host's EPMD")]
+    NoSuchNode(String),
+    /// The handshake failed: a wrong cookie, a refusal, a timeout.
+    #[error("handshake with {0} failed: {1}")]
+    Handshake(String, String),
+    /// This node is connected to as many BEAM nodes as it may be.
+    #[error("already connected to {0} BEAM nodes, the limit")]
+    TooManyPeers(usize),
+    /// No connection to the node, or it was lost before the answer.
+    #[error("no connection to the process's node")]
+    NoConnection,
+    /// No process (of that name) when the call arrived.
+    #[error("no such process")]
+    NoProc,
+    /// The process ended before it answered; the reason as Erlang gave it.
+    #[error("the process exited: {0}")]
+    Exited(Term),
+    /// No answer within the timeout.
+    #[error("the call timed out")]
+    Timeout,
+    /// Too much is queued to the node, or too many calls are in flight.
+    #[error("overloaded: too much is queued to the node, or too many calls wait")]
+    Overloaded,
+    /// The request could not be written as a term, or the reply did not read as the type
+    /// asked for (it is given as Erlang wrote it).
+    #[error("term mismatch: {0}")]
+    Term(String),
+}
+
+/// A BEAM process to send to: a registered name on a node, or a pid.
+#[derive(Debug, Clone, PartialEq)]
+pub enum BeamDest {
+    /// `{Name, Node}`.
+    Name {
+        /// The registered name.
+        name: String,
+        /// The node, `name@host`.
+        node: String,
+    },
+    /// A pid.
+    Pid(ErlPid),
+}
+
+impl BeamDest {
+    /// `{name, node}`.
+    pub fn name(name: &str, node: &str) -> Self {
+        BeamDest::Name {
+            name: name.to_string(),
+            node: node.to_string(),
+        }
+    }
+
+    fn node(&self) -> &str {
+        match self {
+            BeamDest::Name { node, .. } => node,
+            BeamDest::Pid(pid) => pid.node.name(),
+        }
+    }
+}
+
+impl From<ErlPid> for BeamDest {
+    fn from(pid: ErlPid) -> Self {
+        BeamDest::Pid(pid)
+    }
+}
+
+impl From<&ErlPid> for BeamDest {
+    fn from(pid: &ErlPid) -> Self {
+        BeamDest::Pid(pid.clone())
+    }
+}
+
+/// The BEAM side of a node: [`BeamNode::beam`].
+#[derive(Clone)]
+pub struct Beam(Arc<Inner>);
+
+/// How long a call waits by default, as `gen_server:call`.
+pub const DEFAULT_CALL_TIMEOUT: Duration = Duration::from_secs(5);
+
+impl Beam {
+    /// This node's name among BEAM nodes, `name@host`.
+    pub fn name(&self) -> &str {
+        self.0.me.name()
+    }
+
+    /// The BEAM nodes connected now, sorted.
+    pub fn nodes(&self) -> Vec<String> {
+        let mut nodes: Vec<String> = lock(&self.0.peers)
+            .iter()
+            .filter(|(_, c)| !c.is_closed())
+            .map(|(n, _)| n.clone())
+            .collect();
+        nodes.sort();
+        nodes
+    }
+
+    /// Connects to BEAM node `node` (`name@host`), found through its host's EPMD. Calls and
+    /// sends connect by themselves; this waits for the connection.
+    pub async fn connect(&self, node: &str) -> Result<(), BeamError> {
+        self.0.connect(node).await.map(drop)
+    }
+
+    /// Closes the connection to `node`; false if there was none.
+    pub fn disconnect(&self, node: &str) -> bool {
+        match self.0.conn(node) {
+            Some(conn) => {
+                conn.close();
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// The pid a BEAM process sees for a local process: hand it over in a message, and the
+    /// BEAM process can call, monitor or send to it.
+    pub fn pid_of(&self, pid: &actors::AnyPid) -> Option<ErlPid> {
+        pid.is_local().then(|| self.0.erl_pid(pid.id()))
+    }
+
+    /// `gen_server:call(To, Request)` with the default timeout of 5 s; the reply read as `R`.
+    pub async fn call<R: DeserializeOwned>(
+        &self,
+        to: impl Into<BeamDest>,
+        request: &impl Serialize,
+    ) -> Result<R, BeamError> {
+        self.call_timeout(to, request, DEFAULT_CALL_TIMEOUT).await
+    }
+
+    /// `gen_server:call(To, Request, Timeout)`.
+    pub async fn call_timeout<R: DeserializeOwned>(
+        &self,
+        to: impl Into<BeamDest>,
+        request: &impl Serialize,
+        timeout: Duration,
+    ) -> Result<R, BeamError> {
+        let request = term(request)?;
+        let reply = self.0.call(&to.into(), request, timeout).await?;
+        etf::from_term(&reply).map_err(|e| BeamError::Term(format!("the reply {reply}: {e}")))
+    }
+
+    /// `gen_server:cast(To, Request)`: `{'$gen_cast', Request}`, unanswered.
+    pub async fn cast(
+        &self,
+        to: impl Into<BeamDest>,
+        request: &impl Serialize,
+    ) -> Result<(), BeamError> {
+        let message = Term::tuple([Term::atom("$gen_cast"), term(request)?]);
+        self.0.send(&to.into(), message).await
+    }
+
+    /// `To ! Message`. Dropped silently when the process is gone, as in Erlang.
+    pub async fn send(
+        &self,
+        to: impl Into<BeamDest>,
+        message: &impl Serialize,
+    ) -> Result<(), BeamError> {
+        self.0.send(&to.into(), term(message)?).await
+    }
+}
+
+fn term(value: &impl Serialize) -> Result<Term, BeamError> {
+    etf::to_term(value).map_err(|e| BeamError::Term(e.to_string()))
+}
+
+impl actors::dist::Extension for Inner {
+    fn shutdown(&self) {
+        if let Some(task) = lock(&self.accept_task).take() {
+            actors::rt::spawn(async move {
+                task.cancel().await;
+            });
+        }
+        self.close_all();
+        lock(&self.registration).take();
+    }
+}
+
+/// Why the BEAM side could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum BeamStartError {
+    /// The name is not `name@host`.
+    #[error("{0:?} is not a BEAM node name (name@host)")]
+    BadName(String),
+    /// The distribution port could not be listened on.
+    #[error("cannot listen for BEAM nodes: {0}")]
+    Listen(std::io::Error),
+    /// EPMD refused the name, or could not be reached or started.
+    #[error("EPMD: {0}")]
+    Epmd(std::io::Error),
+}
+
+/// The port EPMD listens on: the builder's, else `ERL_EPMD_PORT`, else 4369.
+fn epmd_port(config: &BeamConfig) -> u16 {
+    config.epmd_port.unwrap_or_else(|| {
+        std::env::var("ERL_EPMD_PORT")
+            .ok()
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(epmd::DEFAULT_PORT)
+    })
+}
+
+/// Listens for BEAM nodes, registers with EPMD, and attaches the BEAM side to `node`.
+pub(crate) async fn start(
+    node: &Node,
+    config: BeamConfig,
+    net: &crate::config::Config,
+) -> Result<(), BeamStartError> {
+    let (alive, host) = peers::split_name(&config.name)
+        .ok_or_else(|| BeamStartError::BadName(config.name.clone()))?;
+    let listener = Tcp
+        .listen(&format!("{host}:0"))
+        .await
+        .map_err(BeamStartError::Listen)?;
+    let port = listener
+        .local_addr()
+        .map_err(BeamStartError::Listen)?
+        .rsplit_once(':')
+        .and_then(|(_, p)| p.parse::<u16>().ok())
+        .unwrap_or(0);
+    let epmd_port = epmd_port(&config);
+    let epmd_addr = format!("{host}:{epmd_port}");
+    let registration = match epmd::register(&epmd_addr, alive, port).await {
+        Ok(r) => r,
+        Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+            // No EPMD on this host: serve one, as `erl` starts the daemon. Another node may
+            // have started one meanwhile; registering with it is as good.
+            let _ = epmd::Server::start(&epmd_addr).await;
+            epmd::register(&epmd_addr, alive, port)
+                .await
+                .map_err(BeamStartError::Epmd)?
+        }
+        Err(e) => return Err(BeamStartError::Epmd(e)),
+    };
+    let inner = Arc::new(Inner {
+        node: node.downgrade(),
+        me: etf::Atom::from(config.name.as_str()),
+        creation: registration.creation,
+        cookie: net.cookie.clone(),
+        epmd_port,
+        timing: Timing {
+            ticktime: config.ticktime,
+            max_packet: net.max_frame,
+            send_limit: net.send_limit.saturating_mul(4),
+        },
+        handshake_timeout: net.handshake_timeout,
+        limits: Limits::default(),
+        peers: Mutex::new(Default::default()),
+        arriving: Mutex::new(Vec::new()),
+        dialing: futures::lock::Mutex::new(()),
+        calls: Mutex::new(Default::default()),
+        monitors: Arc::new(Monitors::new(Limits::default().max_monitors_per_peer)),
+        registration: Mutex::new(Some(registration)),
+        accept_task: Mutex::new(None),
+        closing: AtomicBool::new(false),
+    });
+    let task = actors::rt::spawn(inner.clone().accept_loop(listener));
+    *lock(&inner.accept_task) = Some(task);
+    actors::dist::set_extension(node, inner);
+    tracing::info!(node = %config.name, port, "listening for BEAM nodes");
+    Ok(())
+}
+
+/// What a node started with [`NodeBuilder::beam`](crate::NodeBuilder::beam) can do among
+/// BEAM nodes; in `actors_net::prelude`.
+pub trait BeamNode {
+    /// The node's BEAM side.
+    fn beam(&self) -> Result<Beam, BeamError>;
+}
+
+impl BeamNode for Node {
+    fn beam(&self) -> Result<Beam, BeamError> {
+        actors::dist::extension::<Inner>(self)
+            .map(Beam)
+            .ok_or(BeamError::NotEnabled)
+    }
+}

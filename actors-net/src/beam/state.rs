@@ -1,0 +1,169 @@
+//! What the BEAM side of a node keeps: its name and creation, its connections, the calls it
+//! waits on and the monitors BEAM processes hold on its processes. Every table a peer can
+//! grow has a limit.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use actors::etf::{Atom, ErlPid, ErlRef, Term};
+use actors::{Node, WeakNode};
+use futures::channel::oneshot;
+
+use super::conn::{Conn, Timing};
+use super::epmd::Registration;
+
+pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// How a call to a BEAM process ended, short of the caller's own timeout.
+pub(crate) enum Outcome {
+    /// `{Ref, Reply}` arrived.
+    Reply(Term),
+    /// The monitor fired: the process is gone, with this reason.
+    Down(Term),
+    /// The connection it went out on was lost.
+    NoConnection,
+}
+
+/// A call waiting for its reply: which connection it went out on, and where the outcome goes.
+pub(crate) struct Pending {
+    pub(crate) conn: u64,
+    pub(crate) done: oneshot::Sender<Outcome>,
+}
+
+/// The limits on what peers can make this side keep.
+#[derive(Clone, Copy)]
+pub(crate) struct Limits {
+    /// BEAM nodes connected at once.
+    pub(crate) max_peers: usize,
+    /// Monitors one peer's processes may hold on this node's processes.
+    pub(crate) max_monitors_per_peer: usize,
+    /// Calls from this node to BEAM processes in flight at once.
+    pub(crate) max_calls: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_peers: 256,
+            max_monitors_per_peer: 100_000,
+            max_calls: 100_000,
+        }
+    }
+}
+
+/// The BEAM side of one node.
+pub(crate) struct Inner {
+    pub(crate) node: WeakNode,
+    /// `name@host`, as BEAM nodes know this node.
+    pub(crate) me: Atom,
+    pub(crate) creation: u32,
+    pub(crate) cookie: Vec<u8>,
+    pub(crate) epmd_port: u16,
+    pub(crate) timing: Timing,
+    pub(crate) handshake_timeout: Duration,
+    pub(crate) limits: Limits,
+    pub(crate) peers: Mutex<HashMap<String, Arc<Conn>>>,
+    /// Callers of `connect` waiting for a connection the peer is making to us.
+    pub(crate) arriving: Mutex<Vec<(String, oneshot::Sender<()>)>>,
+    /// One dial at a time: two at once to the same node would race each other.
+    pub(crate) dialing: futures::lock::Mutex<()>,
+    pub(crate) calls: Mutex<HashMap<ErlRef, Pending>>,
+    pub(crate) monitors: Arc<Monitors>,
+    pub(crate) registration: Mutex<Option<Registration>>,
+    pub(crate) accept_task: Mutex<Option<actors::rt::JoinHandle<()>>>,
+    pub(crate) closing: AtomicBool,
+}
+
+/// Process ids split as Erlang splits them: 15 bits of number, the rest in the serial.
+const NUMBER_BITS: u32 = 15;
+
+impl Inner {
+    pub(crate) fn node(&self) -> Option<Node> {
+        self.node.upgrade()
+    }
+
+    /// The pid BEAM nodes know a local process by.
+    pub(crate) fn erl_pid(&self, id: u64) -> ErlPid {
+        ErlPid {
+            node: self.me.clone(),
+            id: (id & ((1 << NUMBER_BITS) - 1)) as u32,
+            serial: (id >> NUMBER_BITS) as u32,
+            creation: self.creation,
+        }
+    }
+
+    /// The local process id an Erlang pid names, if it names one of this run of this node.
+    pub(crate) fn local_id(&self, pid: &ErlPid) -> Option<u64> {
+        (pid.node == self.me && pid.creation == self.creation && pid.id < (1 << NUMBER_BITS))
+            .then_some((pid.serial as u64) << NUMBER_BITS | pid.id as u64)
+    }
+
+    /// The pid that calls from Rust go out from (number 0, which no process has): replies to
+    /// it are matched to their calls by reference.
+    pub(crate) fn caller(&self) -> ErlPid {
+        self.erl_pid(0)
+    }
+
+    /// A fresh reference of this node.
+    pub(crate) fn make_ref(&self) -> ErlRef {
+        let n = actors::rt::unique();
+        ErlRef {
+            node: self.me.clone(),
+            creation: self.creation,
+            ids: vec![(n & 0x3_ffff) as u32, (n >> 18) as u32, (n >> 50) as u32],
+        }
+    }
+
+    pub(crate) fn conn(&self, name: &str) -> Option<Arc<Conn>> {
+        lock(&self.peers)
+            .get(name)
+            .filter(|c| !c.is_closed())
+            .cloned()
+    }
+}
+
+/// Monitors BEAM processes hold on local processes, by connection and reference: dropping
+/// an entry's sender cancels the monitor. Each connection counts its own, for its limit.
+pub(crate) struct Monitors {
+    table: Mutex<HashMap<(u64, ErlRef), oneshot::Sender<()>>>,
+    per_peer: usize,
+}
+
+impl Monitors {
+    pub(crate) fn new(per_peer: usize) -> Self {
+        Monitors {
+            table: Mutex::new(HashMap::new()),
+            per_peer,
+        }
+    }
+
+    /// Takes a monitor, unless the connection holds its limit already.
+    pub(crate) fn hold(&self, conn: &Conn, reference: ErlRef, cancel: oneshot::Sender<()>) -> bool {
+        let mut table = lock(&self.table);
+        if conn.monitors.load(Ordering::Acquire) >= self.per_peer {
+            return false;
+        }
+        if table.insert((conn.id, reference), cancel).is_none() {
+            conn.monitors.fetch_add(1, Ordering::AcqRel);
+        }
+        true
+    }
+
+    /// Lets a monitor go (fired or demonitored); false if it was not held.
+    pub(crate) fn release(&self, conn: &Conn, key: &(u64, ErlRef)) -> bool {
+        let released = lock(&self.table).remove(key).is_some();
+        if released {
+            conn.monitors.fetch_sub(1, Ordering::AcqRel);
+        }
+        released
+    }
+
+    /// Drops every monitor of a lost connection.
+    pub(crate) fn forget(&self, conn: &Conn) {
+        lock(&self.table).retain(|(c, _), _| *c != conn.id);
+    }
+}

@@ -1,0 +1,53 @@
+%% The Erlang side of the tests that join a Rust node to a BEAM node: a key-value
+%% gen_server for Rust to call, and a driver that does, on the Rust test's request, what an
+%% Erlang program would do to a Rust node.
+-module(rust_peer).
+-behaviour(gen_server).
+-export([start/0, init/1, handle_call/3, handle_cast/2, handle_info/2]).
+
+start() ->
+    {ok, _} = gen_server:start({local, kv}, ?MODULE, kv, []),
+    {ok, _} = gen_server:start({local, driver}, ?MODULE, driver, []),
+    io:format("ready~n").
+
+init(kv) -> {ok, {kv, #{}}};
+init(driver) -> {ok, driver}.
+
+handle_call({put, K, V}, _From, {kv, M}) ->
+    {reply, maps:get(K, M, undefined), {kv, M#{K => V}}};
+handle_call({get, K}, _From, {kv, M}) ->
+    {reply, maps:get(K, M, undefined), {kv, M}};
+handle_call(stop, _From, {kv, M}) ->
+    {stop, {shutdown, asked}, ok, {kv, M}};
+handle_call(slow, _From, {kv, M}) ->
+    timer:sleep(2000),
+    {reply, late, {kv, M}};
+handle_call(Cmd, _From, driver) ->
+    {reply, drive(Cmd), driver}.
+
+handle_cast({put, K, V}, {kv, M}) -> {noreply, {kv, M#{K => V}}};
+handle_cast(_, S) -> {noreply, S}.
+
+handle_info({put, K, V}, {kv, M}) -> {noreply, {kv, M#{K => V}}};
+handle_info(_, S) -> {noreply, S}.
+
+%% What the Rust test asks the driver to do.
+drive({call, Dest, Request}) ->
+    try gen_server:call(Dest, Request, 5000)
+    catch exit:{Reason, _} -> {exit, Reason}
+    end;
+drive({cast, Dest, Request}) ->
+    gen_server:cast(Dest, Request);
+drive({send, Dest, Message}) ->
+    Dest ! Message,
+    ok;
+drive({monitor_wait, Dest, Timeout}) ->
+    Ref = erlang:monitor(process, Dest),
+    receive
+        {'DOWN', Ref, process, _, Reason} -> {down, Reason}
+    after Timeout ->
+        erlang:demonitor(Ref, [flush]),
+        timeout
+    end;
+drive(nodes) ->
+    nodes(hidden).

@@ -1,0 +1,118 @@
+//! Real Erlang nodes for the tests that join a Rust node to a BEAM cluster: `erl` from
+//! OTP (Debian's `erlang-base`), running `tests/erlang/rust_peer.erl`, compiled by `erlc`
+//! once per test run.
+//!
+//! Each test gets an EPMD port of its own (`ERL_EPMD_PORT`): the Rust node finds none there
+//! and serves one, and the Erlang nodes register with it, so tests never meet another run's
+//! nodes, or a system EPMD.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::sync::mpsc;
+use std::time::Duration;
+
+/// The directory holding the compiled test module.
+fn compiled() -> &'static PathBuf {
+    static DIR: OnceLock<PathBuf> = OnceLock::new();
+    DIR.get_or_init(|| {
+        let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("erlang");
+        let out = std::env::temp_dir().join(format!("actors-erlang-{}", std::process::id()));
+        std::fs::create_dir_all(&out).expect("a directory for the compiled Erlang module");
+        let status = Command::new("erlc")
+            .arg("-o")
+            .arg(&out)
+            .arg(src.join("rust_peer.erl"))
+            .status()
+            .unwrap_or_else(|e| {
+                panic!("erlc does not run ({e}): these tests need Erlang/OTP, `apt-get install erlang-base`")
+            });
+        assert!(status.success(), "rust_peer.erl compiles");
+        out
+    })
+}
+
+/// A free port on loopback for an EPMD of the test's own.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// An `erl` node, killed when dropped.
+pub struct ErlNode {
+    child: Child,
+    /// `name@127.0.0.1`.
+    pub name: String,
+    lines: mpsc::Receiver<String>,
+}
+
+impl ErlNode {
+    /// Starts `erl -name <name>@127.0.0.1 -setcookie <cookie>` registering with the EPMD on
+    /// `epmd_port`, running `rust_peer:start()` (which registers `kv` and `driver`) and then
+    /// `eval`, if given; waits until the module says it is ready.
+    pub fn start(name: &str, cookie: &str, epmd_port: u16, eval: Option<&str>) -> ErlNode {
+        let full = format!("{name}@127.0.0.1");
+        let mut script = "rust_peer:start()".to_string();
+        if let Some(e) = eval {
+            script.push_str(", ");
+            script.push_str(e);
+        }
+        script.push('.');
+        let mut child = Command::new("erl")
+            .args(["-noshell", "-start_epmd", "false", "-name", &full, "-setcookie", cookie])
+            .args(["-kernel", "net_ticktime", "60"])
+            .arg("-pa")
+            .arg(compiled())
+            .args(["-eval", &script])
+            .env("ERL_EPMD_PORT", epmd_port.to_string())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!("erl does not run ({e}): these tests need Erlang/OTP, `apt-get install erlang-base`")
+            });
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let Ok(line) = line else { return };
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        let mut node = ErlNode {
+            child,
+            name: full,
+            lines: rx,
+        };
+        let ready = node.line(Duration::from_secs(30));
+        assert_eq!(
+            ready.as_deref(),
+            Some("ready"),
+            "erl node {name} did not start"
+        );
+        node
+    }
+
+    /// The next line the node prints, within `limit`.
+    pub fn line(&mut self, limit: Duration) -> Option<String> {
+        self.lines.recv_timeout(limit).ok()
+    }
+
+    /// `SIGKILL`.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for ErlNode {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}

@@ -1,0 +1,247 @@
+//! A Rust node in a real Erlang cluster: `erl` nodes call Rust actors with `gen_server:call`,
+//! Rust calls Erlang `gen_server`s, monitors cross the border, and a wrong cookie is refused
+//! on both sides. Needs Erlang/OTP (`apt-get install erlang-base`).
+
+use std::time::Duration;
+
+use actors::etf::Term;
+use actors_integration::erlang::{ErlNode, free_port};
+use actors_net::beam::{BeamDest, BeamError};
+use actors_net::prelude::*;
+use serde::{Deserialize, Serialize};
+
+const COOKIE: &str = "beam-test-cookie";
+const RUST: &str = "rust@127.0.0.1";
+
+#[actor]
+struct Counter {
+    n: u64,
+}
+
+#[actor]
+impl Counter {
+    #[handle]
+    fn add(&mut self, by: u64) -> u64 {
+        self.n += by;
+        self.n
+    }
+    #[handle]
+    fn get(&self) -> u64 {
+        self.n
+    }
+    #[handle(cast)]
+    fn bump(&mut self) {
+        self.n += 1;
+    }
+    #[handle]
+    fn describe(&self, label: String) -> (String, u64, bool) {
+        (label, self.n, self.n > 0)
+    }
+}
+
+/// A Rust node that speaks to BEAM nodes, its EPMD of its own on `epmd`.
+async fn rust_node(name: &str, epmd: u16, cookie: &str) -> Node {
+    Node::builder(&format!("{name}:0"))
+        .cookie(cookie)
+        .beam(name)
+        .epmd_port(epmd)
+        .start()
+        .await
+        .expect("the node starts")
+}
+
+/// What the Erlang driver does on request: `{Command, ..}` to `{driver, Node}`.
+async fn drive(node: &Node, erl: &ErlNode, command: Term) -> Term {
+    node.beam()
+        .unwrap()
+        .call_timeout(
+            BeamDest::name("driver", &erl.name),
+            &command,
+            Duration::from_secs(10),
+        )
+        .await
+        .expect("the driver answers")
+}
+
+fn a(name: &str) -> Term {
+    Term::atom(name)
+}
+
+fn rust_name(name: &str) -> Term {
+    Term::tuple([a(name), a(RUST)])
+}
+
+#[test]
+fn erlang_calls_and_casts_a_rust_actor() {
+    actors::rt::block_on(async {
+        let epmd = free_port();
+        let node = rust_node(RUST, epmd, COOKIE).await;
+        let counter = node.spawn(Counter { n: 0 });
+        node.register("counter", &counter).unwrap();
+        let erl = ErlNode::start("calls", COOKIE, epmd, None);
+
+        let call = |req: Term| Term::tuple([a("call"), rust_name("counter"), req]);
+        let add5 = Term::tuple([a("add"), Term::Int(5)]);
+        assert_eq!(drive(&node, &erl, call(add5)).await, Term::Int(5));
+        // A cast, then a call behind it: the cast has landed.
+        let cast = Term::tuple([a("cast"), rust_name("counter"), a("bump")]);
+        assert_eq!(drive(&node, &erl, cast).await, a("ok"));
+        assert_eq!(drive(&node, &erl, call(a("get"))).await, Term::Int(6));
+        // A plain message of the same shape is a cast too.
+        let send = Term::tuple([a("send"), rust_name("counter"), a("bump")]);
+        drive(&node, &erl, send).await;
+        assert_eq!(drive(&node, &erl, call(a("get"))).await, Term::Int(7));
+        // A reply of several values is a tuple; a String a binary.
+        let describe = Term::tuple([a("describe"), Term::binary("total")]);
+        assert_eq!(
+            drive(&node, &erl, call(describe)).await,
+            Term::tuple([Term::binary("total"), Term::Int(7), a("true")])
+        );
+        // By pid as well as by name.
+        let pid = node.beam().unwrap().pid_of(&counter.any()).unwrap();
+        let by_pid = Term::tuple([a("call"), Term::Pid(pid), a("get")]);
+        assert_eq!(drive(&node, &erl, by_pid).await, Term::Int(7));
+    });
+}
+
+#[test]
+fn a_request_that_fits_no_handler_is_an_error_term_not_a_crash() {
+    actors::rt::block_on(async {
+        let epmd = free_port();
+        let node = rust_node(RUST, epmd, COOKIE).await;
+        let counter = node.spawn(Counter { n: 1 });
+        node.register("counter", &counter).unwrap();
+        let erl = ErlNode::start("nohandler", COOKIE, epmd, None);
+        let call = |req: Term| Term::tuple([a("call"), rust_name("counter"), req]);
+        for bad in [
+            a("nope"),
+            Term::tuple([a("add"), Term::binary("five")]),
+            Term::tuple([a("add")]),
+            Term::Int(3),
+        ] {
+            let reply = drive(&node, &erl, call(bad.clone())).await;
+            match reply {
+                Term::Tuple(items) if items[0] == a("error") => {}
+                other => panic!("{bad} got {other}, not {{error, _}}"),
+            }
+        }
+        // A call to a name nobody has: the caller's monitor says noproc.
+        let missing = Term::tuple([a("call"), rust_name("missing"), a("get")]);
+        assert_eq!(
+            drive(&node, &erl, missing).await,
+            Term::tuple([a("exit"), a("noproc")])
+        );
+        // The actor lived through it all.
+        assert_eq!(counter.get().await, Ok(1));
+    });
+}
+
+#[derive(Serialize, Deserialize)]
+enum Kv {
+    Put(String, i64),
+    Get(String),
+    Stop,
+    Slow,
+}
+
+#[test]
+fn rust_calls_an_erlang_gen_server() {
+    actors::rt::block_on(async {
+        let epmd = free_port();
+        let node = rust_node(RUST, epmd, COOKIE).await;
+        let erl = ErlNode::start("server", COOKIE, epmd, None);
+        let beam = node.beam().unwrap();
+        let kv = || BeamDest::name("kv", &erl.name);
+        let old: Option<i64> = beam.call(kv(), &Kv::Put("a".into(), 1)).await.unwrap();
+        assert_eq!(old, None);
+        let old: Option<i64> = beam.call(kv(), &Kv::Put("a".into(), 2)).await.unwrap();
+        assert_eq!(old, Some(1));
+        beam.cast(kv(), &Kv::Put("b".into(), 3)).await.unwrap();
+        beam.send(kv(), &Kv::Put("c".into(), 4)).await.unwrap();
+        let b: Option<i64> = beam.call(kv(), &Kv::Get("b".into())).await.unwrap();
+        let c: Option<i64> = beam.call(kv(), &Kv::Get("c".into())).await.unwrap();
+        assert_eq!((b, c), (Some(3), Some(4)));
+        assert_eq!(beam.nodes(), vec![erl.name.clone()]);
+
+        // A reply of the wrong type is a typed error naming the term.
+        let wrong: Result<String, _> = beam.call(kv(), &Kv::Get("a".into())).await;
+        assert!(
+            matches!(wrong, Err(BeamError::Term(ref m)) if m.contains('2')),
+            "{wrong:?}"
+        );
+        // Too slow: a timeout, and the late reply is dropped.
+        let slow: Result<Term, _> = beam
+            .call_timeout(kv(), &Kv::Slow, Duration::from_millis(200))
+            .await;
+        assert_eq!(slow, Err(BeamError::Timeout));
+        // No such name: noproc, at once.
+        let missing: Result<Term, _> = beam
+            .call(BeamDest::name("nobody", &erl.name), &Kv::Stop)
+            .await;
+        assert_eq!(missing, Err(BeamError::NoProc));
+        // A server that stops while answering: its reply, then noproc.
+        let stopped: Term = beam.call(kv(), &Kv::Stop).await.unwrap();
+        assert_eq!(stopped, a("ok"));
+        let gone: Result<Term, _> = beam.call(kv(), &Kv::Get("a".into())).await;
+        assert_eq!(gone, Err(BeamError::NoProc));
+        // No such node.
+        let nowhere: Result<Term, _> = beam
+            .call(BeamDest::name("kv", "nowhere@127.0.0.1"), &Kv::Stop)
+            .await;
+        assert!(
+            matches!(nowhere, Err(BeamError::NoSuchNode(_))),
+            "{nowhere:?}"
+        );
+    });
+}
+
+#[test]
+fn an_erlang_monitor_of_a_rust_process_fires_with_the_reason() {
+    actors::rt::block_on(async {
+        let epmd = free_port();
+        let node = rust_node(RUST, epmd, COOKIE).await;
+        let erl = ErlNode::start("monitors", COOKIE, epmd, None);
+        let counter = node.spawn(Counter { n: 0 });
+        node.register("watched", &counter).unwrap();
+        let wait = Term::tuple([a("monitor_wait"), rust_name("watched"), Term::Int(10_000)]);
+        let beam = node.beam().unwrap();
+        let driver = BeamDest::name("driver", &erl.name);
+        let watching = beam.call_timeout::<Term>(driver.clone(), &wait, Duration::from_secs(15));
+        let kill = async {
+            // The monitor is in place once the process shows one more monitor.
+            actors_integration::until("the Erlang monitor", Duration::from_secs(10), || async {
+                let info = node.process_info(counter.any()).await;
+                info.is_some_and(|i| i.monitored_by > 0)
+            })
+            .await;
+            node.kill(&counter);
+        };
+        let (down, ()) = futures::join!(watching, kill);
+        assert_eq!(down.unwrap(), Term::tuple([a("down"), a("killed")]));
+        // A process that is already gone: noproc at once.
+        let again = beam
+            .call_timeout::<Term>(driver, &wait, Duration::from_secs(15))
+            .await;
+        assert_eq!(again.unwrap(), Term::tuple([a("down"), a("noproc")]));
+    });
+}
+
+#[test]
+fn a_wrong_cookie_is_refused_on_both_sides() {
+    actors::rt::block_on(async {
+        let epmd = free_port();
+        let node = rust_node(RUST, epmd, "the-right-cookie").await;
+        // Erlang dials us with another cookie: refused, and it says pang.
+        let mut erl = ErlNode::start(
+            "cookie",
+            "a-wrong-cookie",
+            epmd,
+            Some(&format!("io:format(\"~p~n\", [net_adm:ping('{RUST}')])")),
+        );
+        assert_eq!(erl.line(Duration::from_secs(20)).as_deref(), Some("pang"));
+        // We dial it: refused, with a typed error.
+        let err = node.beam().unwrap().connect(&erl.name).await.unwrap_err();
+        assert!(matches!(err, BeamError::Handshake(..)), "{err:?}");
+        assert!(node.beam().unwrap().nodes().is_empty());
+    });
+}
