@@ -12,6 +12,17 @@ use crate::net::Net;
 
 pub(crate) struct NetRouter {
     pub(crate) net: Arc<Net>,
+    /// Where pids of BEAM nodes (`name@host`, no port) go, when the node speaks to them.
+    pub(crate) beam: std::sync::OnceLock<Arc<dyn Router>>,
+}
+
+impl NetRouter {
+    /// The router of `to`'s node if it is a BEAM node: `None` for a node of ours.
+    fn beam_for(&self, to: &AnyPid) -> Option<Option<&Arc<dyn Router>>> {
+        crate::net::address(to.node())
+            .is_none()
+            .then(|| self.beam.get())
+    }
 }
 
 fn target(pid: &AnyPid) -> Target {
@@ -23,6 +34,9 @@ fn target(pid: &AnyPid) -> Target {
 
 impl Router for NetRouter {
     fn send(&self, to: &AnyPid, msg: Outbound<'_>) -> Result<Backlog, CallError> {
+        if let Some(beam) = self.beam_for(to) {
+            return beam.ok_or(CallError::NoConnection)?.send(to, msg);
+        }
         let to_target = target(to);
         let conn = self.net.conn_for(to).ok_or(CallError::NoConnection)?;
         let call_ref = msg.is_call.then(|| conn.next_call_ref());
@@ -64,6 +78,12 @@ impl Router for NetRouter {
     }
 
     fn signal(&self, to: &AnyPid, sig: Signal) -> Result<(), (Signal, ExitReason)> {
+        if let Some(beam) = self.beam_for(to) {
+            return match beam {
+                Some(beam) => beam.signal(to, sig),
+                None => Err((sig, ExitReason::NoConnection)),
+            };
+        }
         let Some(conn) = self.net.conn_for(to) else {
             return Err((sig, ExitReason::NoConnection));
         };

@@ -55,13 +55,18 @@ impl NodeBuilder {
         let routing = Arc::new(Routing::new(net.clone()));
         let owner: Arc<dyn crate::io::Owner> = routing.clone();
         net.set_owner(Arc::downgrade(&owner));
-        let installed =
-            actors::dist::install_router(&node, Arc::new(NetRouter { net: net.clone() }));
+        let router = Arc::new(NetRouter {
+            net: net.clone(),
+            beam: std::sync::OnceLock::new(),
+        });
+        let installed = actors::dist::install_router(&node, router.clone());
         debug_assert!(installed.is_ok(), "a fresh node has no router");
         actors::dist::set_extension(&node, net.clone());
         actors::dist::set_extension(&node, routing);
         if let Some(beam) = net.config.beam.clone() {
-            crate::beam::start(&node, beam, &net.config).await?;
+            let _ = router
+                .beam
+                .set(crate::beam::start(&node, beam, &net.config).await?);
         }
         crate::system::start(&node, &net.config).await;
         let accept = net.spawn(net.clone().accept_loop(listener));

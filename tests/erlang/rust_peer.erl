@@ -49,5 +49,36 @@ drive({monitor_wait, Dest, Timeout}) ->
         erlang:demonitor(Ref, [flush]),
         timeout
     end;
+drive(spawn_waiter) ->
+    %% A process that ends with the reason it is sent: {exit_with, Reason}.
+    spawn(fun waiter/0);
+drive({link_and_wait, Dest, Timeout}) ->
+    %% Links to a Rust process, trapping exits, and tells what the link brought.
+    Driver = self(),
+    Pid = spawn(fun() ->
+        process_flag(trap_exit, true),
+        link(Dest),
+        Driver ! {linked, self()},
+        receive
+            {'EXIT', Dest, Reason} -> Driver ! {exited, self(), Reason}
+        after Timeout -> Driver ! {exited, self(), timeout}
+        end
+    end),
+    receive {linked, Pid} -> ok end,
+    receive {exited, Pid, R} -> {exit, R} end;
+drive({linked_to, Dest}) ->
+    %% Whether Dest (a Rust pid) is among the links of any process here.
+    lists:any(fun(P) ->
+        case erlang:process_info(P, links) of
+            {links, Ls} -> lists:member(Dest, Ls);
+            _ -> false
+        end
+    end, erlang:processes());
 drive(nodes) ->
     nodes(hidden).
+
+waiter() ->
+    receive
+        {exit_with, Reason} -> exit(Reason);
+        {link_back, Pid} -> link(Pid), waiter()
+    end.

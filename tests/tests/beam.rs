@@ -5,6 +5,7 @@
 use std::time::Duration;
 
 use actors::etf::Term;
+use actors::{Exit, ExitReason};
 use actors_integration::erlang::{ErlNode, free_port};
 use actors_net::beam::{BeamDest, BeamError};
 use actors_net::prelude::*;
@@ -98,7 +99,7 @@ fn erlang_calls_and_casts_a_rust_actor() {
             Term::tuple([Term::binary("total"), Term::Int(7), a("true")])
         );
         // By pid as well as by name.
-        let pid = node.beam().unwrap().pid_of(&counter.any()).unwrap();
+        let pid = node.beam().unwrap().erl_pid(&counter.any()).unwrap();
         let by_pid = Term::tuple([a("call"), Term::Pid(pid), a("get")]);
         assert_eq!(drive(&node, &erl, by_pid).await, Term::Int(7));
     });
@@ -243,5 +244,179 @@ fn a_wrong_cookie_is_refused_on_both_sides() {
         let err = node.beam().unwrap().connect(&erl.name).await.unwrap_err();
         assert!(matches!(err, BeamError::Handshake(..)), "{err:?}");
         assert!(node.beam().unwrap().nodes().is_empty());
+    });
+}
+
+/// Records the exit signals it traps.
+#[actor]
+struct Linker {
+    exits: Vec<ExitReason>,
+}
+
+#[actor]
+impl Linker {
+    #[handle]
+    fn link_to(&mut self, pid: actors::etf::ErlPid, ctx: &mut Ctx<Self>) -> bool {
+        let Ok(beam) = ctx.node().beam() else {
+            return false;
+        };
+        let Some(pid) = beam.pid(&pid) else {
+            return false;
+        };
+        ctx.trap_exit(true);
+        ctx.link(pid);
+        true
+    }
+    #[handle]
+    fn exits(&self) -> Vec<ExitReason> {
+        self.exits.clone()
+    }
+    fn on_exit(&mut self, exit: Exit) {
+        self.exits.push(exit.reason);
+    }
+}
+
+async fn waiter(node: &Node, erl: &ErlNode) -> actors::etf::ErlPid {
+    match drive(node, erl, a("spawn_waiter")).await {
+        Term::Pid(p) => p,
+        other => panic!("expected a pid, got {other}"),
+    }
+}
+
+#[test]
+fn a_rust_monitor_or_link_on_an_erlang_process_gets_its_reason() {
+    actors::rt::block_on(async {
+        let epmd = free_port();
+        let node = rust_node(RUST, epmd, COOKIE).await;
+        let erl = ErlNode::start("watched", COOKIE, epmd, None);
+        let beam = node.beam().unwrap();
+        for (reason, expect) in [
+            (a("normal"), ExitReason::Normal),
+            (
+                Term::tuple([a("shutdown"), a("asked")]),
+                ExitReason::Shutdown,
+            ),
+            (a("boom"), ExitReason::Error("boom".into())),
+        ] {
+            let erl_pid = waiter(&node, &erl).await;
+            let pid = beam.pid(&erl_pid).unwrap();
+            let down = node.monitor(pid);
+            // The monitor is in place before the exit: the control messages keep their order.
+            beam.send(erl_pid, &Term::tuple([a("exit_with"), reason]))
+                .await
+                .unwrap();
+            let down = actors::rt::timeout(Duration::from_secs(10), down)
+                .await
+                .unwrap();
+            assert_eq!(down.reason, expect);
+        }
+        // Monitoring a process that is gone: noproc.
+        let erl_pid = waiter(&node, &erl).await;
+        beam.send(erl_pid.clone(), &Term::tuple([a("exit_with"), a("normal")]))
+            .await
+            .unwrap();
+        let gone = beam.pid(&erl_pid).unwrap();
+        actors_integration::until("the waiter gone", Duration::from_secs(10), || async {
+            let probe = node.monitor(gone.clone());
+            matches!(actors::rt::timeout(Duration::from_millis(200), probe).await, Ok(d) if d.reason == ExitReason::NoProc)
+        })
+        .await;
+
+        // A link: the trapping Rust process gets the Erlang process's reason.
+        let linker = node.spawn(Linker { exits: vec![] });
+        let erl_pid = waiter(&node, &erl).await;
+        assert_eq!(linker.link_to(erl_pid.clone()).await, Ok(true));
+        let rust_pid = Term::Pid(beam.erl_pid(&linker.any()).unwrap());
+        actors_integration::until(
+            "the link on the Erlang side",
+            Duration::from_secs(10),
+            || {
+                let check = Term::tuple([a("linked_to"), rust_pid.clone()]);
+                let (node, erl) = (&node, &erl);
+                async move { drive(node, erl, check).await == a("true") }
+            },
+        )
+        .await;
+        beam.send(erl_pid, &Term::tuple([a("exit_with"), a("boom")]))
+            .await
+            .unwrap();
+        actors_integration::until("the exit signal", Duration::from_secs(10), || async {
+            linker.exits().await == Ok(vec![ExitReason::Error("boom".into())])
+        })
+        .await;
+    });
+}
+
+#[test]
+fn an_erlang_link_to_a_rust_process_brings_its_exit_reason() {
+    actors::rt::block_on(async {
+        let epmd = free_port();
+        let node = rust_node(RUST, epmd, COOKIE).await;
+        let erl = ErlNode::start("linking", COOKIE, epmd, None);
+        let beam = node.beam().unwrap();
+        let counter = node.spawn(Counter { n: 0 });
+        let rust_pid = Term::Pid(beam.erl_pid(&counter.any()).unwrap());
+        let wait = Term::tuple([a("link_and_wait"), rust_pid, Term::Int(10_000)]);
+        let driver = BeamDest::name("driver", &erl.name);
+        let linked = beam.call_timeout::<Term>(driver, &wait, Duration::from_secs(15));
+        let exit = async {
+            actors_integration::until("the Erlang link", Duration::from_secs(10), || async {
+                let info = node.process_info(counter.any()).await;
+                info.is_some_and(|i| !i.links.is_empty())
+            })
+            .await;
+            node.exit(&counter, ExitReason::Error("worn out".into()));
+        };
+        let (got, ()) = futures::join!(linked, exit);
+        assert_eq!(
+            got.unwrap(),
+            Term::tuple([
+                a("exit"),
+                Term::tuple([a("error"), Term::binary("worn out")])
+            ])
+        );
+    });
+}
+
+#[test]
+fn a_killed_erlang_node_breaks_monitors_and_links_with_noconnection() {
+    actors::rt::block_on(async {
+        let epmd = free_port();
+        let node = rust_node(RUST, epmd, COOKIE).await;
+        let mut erl = ErlNode::start("killed", COOKIE, epmd, None);
+        let beam = node.beam().unwrap();
+        let erl_pid = waiter(&node, &erl).await;
+        let pid = beam.pid(&erl_pid).unwrap();
+        let down = node.monitor(pid);
+        let linker = node.spawn(Linker { exits: vec![] });
+        let other = waiter(&node, &erl).await;
+        assert_eq!(linker.link_to(other).await, Ok(true));
+        let calling: Result<Term, _> = {
+            let slow = beam.call_timeout::<Term>(
+                BeamDest::name("kv", &erl.name),
+                &Kv::Slow,
+                Duration::from_secs(10),
+            );
+            let kill = async {
+                // The call is on its way; the node dies under it.
+                actors_integration::until("the link in place", Duration::from_secs(10), || async {
+                    let info = node.process_info(linker.any()).await;
+                    info.is_some_and(|i| !i.links.is_empty())
+                })
+                .await;
+                erl.kill();
+            };
+            futures::join!(slow, kill).0
+        };
+        assert_eq!(calling, Err(BeamError::NoConnection));
+        let down = actors::rt::timeout(Duration::from_secs(10), down)
+            .await
+            .unwrap();
+        assert_eq!(down.reason, ExitReason::NoConnection);
+        actors_integration::until("the link broken", Duration::from_secs(10), || async {
+            linker.exits().await == Ok(vec![ExitReason::NoConnection])
+        })
+        .await;
+        assert!(beam.nodes().is_empty());
     });
 }

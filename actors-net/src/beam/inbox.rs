@@ -55,14 +55,14 @@ impl Inner {
             Control::MonitorExit {
                 reference, reason, ..
             } => {
-                self.answer(&reference, Outcome::Down(reason));
+                if !self.monitor_fired(&reference, &reason) {
+                    self.answer(&reference, Outcome::Down(reason));
+                }
             }
-            Control::Link { .. }
+            signal @ (Control::Link { .. }
             | Control::Unlink { .. }
             | Control::Exit { .. }
-            | Control::Exit2 { .. } => {
-                tracing::warn!(node = %self.me, peer = %conn.peer.name, %control, "links across the BEAM border are not supported; signal dropped");
-            }
+            | Control::Exit2 { .. }) => self.signal_in(conn, signal),
         }
         Ok(())
     }

@@ -36,6 +36,7 @@ mod inbox;
 mod packet;
 mod peers;
 mod state;
+mod ties;
 
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -180,10 +181,18 @@ impl Beam {
         }
     }
 
-    /// The pid a BEAM process sees for a local process: hand it over in a message, and the
-    /// BEAM process can call, monitor or send to it.
-    pub fn pid_of(&self, pid: &actors::AnyPid) -> Option<ErlPid> {
-        pid.is_local().then(|| self.0.erl_pid(pid.id()))
+    /// The Erlang pid of a local process (hand it to a BEAM process in a message, and it can
+    /// call, monitor, link to or send to it), or of a BEAM process.
+    pub fn erl_pid(&self, pid: &actors::AnyPid) -> Option<ErlPid> {
+        self.0.erl_pid_of(pid)
+    }
+
+    /// A BEAM process as a pid here: monitor it, link to it, or send it an exit signal as any
+    /// other process (`ctx.monitor(&pid)`, `ctx.link(&pid)`, `node.exit(&pid, reason)`); its
+    /// `Down` and `Exit` carry Erlang's reason (`normal`, `noproc`, `noconnection`, or
+    /// another term as `ExitReason::Error`).
+    pub fn pid(&self, pid: &ErlPid) -> Option<actors::AnyPid> {
+        self.0.any_pid(pid)
     }
 
     /// `gen_server:call(To, Request)` with the default timeout of 5 s; the reply read as `R`.
@@ -272,7 +281,7 @@ pub(crate) async fn start(
     node: &Node,
     config: BeamConfig,
     net: &crate::config::Config,
-) -> Result<(), BeamStartError> {
+) -> Result<Arc<dyn actors::dist::Router>, BeamStartError> {
     let (alive, host) = peers::split_name(&config.name)
         .ok_or_else(|| BeamStartError::BadName(config.name.clone()))?;
     let listener = Tcp
@@ -317,15 +326,16 @@ pub(crate) async fn start(
         dialing: futures::lock::Mutex::new(()),
         calls: Mutex::new(Default::default()),
         monitors: Arc::new(Monitors::new(Limits::default().max_monitors_per_peer)),
+        ties: Mutex::new(Default::default()),
         registration: Mutex::new(Some(registration)),
         accept_task: Mutex::new(None),
         closing: AtomicBool::new(false),
     });
     let task = actors::rt::spawn(inner.clone().accept_loop(listener));
     *lock(&inner.accept_task) = Some(task);
-    actors::dist::set_extension(node, inner);
+    actors::dist::set_extension(node, inner.clone());
     tracing::info!(node = %config.name, port, "listening for BEAM nodes");
-    Ok(())
+    Ok(Arc::new(ties::BeamRouter(inner)))
 }
 
 /// What a node started with [`NodeBuilder::beam`](crate::NodeBuilder::beam) can do among

@@ -182,5 +182,6 @@ impl Handler for Inner {
         }
         // Monitors its processes held end with it, as Erlang's do.
         self.monitors.forget(conn);
+        self.break_ties(conn);
     }
 }

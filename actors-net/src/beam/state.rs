@@ -73,6 +73,7 @@ pub(crate) struct Inner {
     pub(crate) dialing: futures::lock::Mutex<()>,
     pub(crate) calls: Mutex<HashMap<ErlRef, Pending>>,
     pub(crate) monitors: Arc<Monitors>,
+    pub(crate) ties: Mutex<super::ties::Ties>,
     pub(crate) registration: Mutex<Option<Registration>>,
     pub(crate) accept_task: Mutex<Option<actors::rt::JoinHandle<()>>>,
     pub(crate) closing: AtomicBool,
@@ -114,7 +115,8 @@ impl Inner {
         ErlRef {
             node: self.me.clone(),
             creation: self.creation,
-            ids: vec![(n & 0x3_ffff) as u32, (n >> 18) as u32, (n >> 50) as u32],
+            // Four words, where a monitor's has three: the two never meet.
+            ids: vec![(n & 0x3_ffff) as u32, (n >> 18) as u32, (n >> 50) as u32, 1],
         }
     }
 
