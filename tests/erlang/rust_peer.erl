@@ -74,8 +74,31 @@ drive({linked_to, Dest}) ->
             _ -> false
         end
     end, erlang:processes());
+drive({send_deep, Dest, Depth}) ->
+    %% A term nested deeper than a Rust node reads.
+    Dest ! lists:foldl(fun(_, Acc) -> {Acc} end, leaf, lists:seq(1, Depth)),
+    ok;
+drive({send_fun, Dest}) ->
+    Dest ! {bump, fun() -> ok end},
+    ok;
+drive({flood, Dest, N}) ->
+    %% N messages {record, I}, in order, as fast as they go.
+    lists:foreach(fun(I) -> Dest ! {record, I} end, lists:seq(1, N)),
+    ok;
+drive(spawn_sink) ->
+    %% Counts {n, I} messages and how many came out of order; answers report calls.
+    spawn(fun() -> sink(1, 0) end);
 drive(nodes) ->
     nodes(hidden).
+
+sink(Next, Bad) ->
+    receive
+        {n, Next} -> sink(Next + 1, Bad);
+        {n, _} -> sink(Next + 1, Bad + 1);
+        {'$gen_call', From, report} ->
+            gen_server:reply(From, {Next - 1, Bad}),
+            sink(Next, Bad)
+    end.
 
 waiter() ->
     receive

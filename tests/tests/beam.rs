@@ -126,6 +126,12 @@ fn a_request_that_fits_no_handler_is_an_error_term_not_a_crash() {
                 other => panic!("{bad} got {other}, not {{error, _}}"),
             }
         }
+        // Terms this side does not read (too deep, a fun): dropped, and the connection lives.
+        let deep = Term::tuple([a("send_deep"), rust_name("counter"), Term::Int(10_000)]);
+        assert_eq!(drive(&node, &erl, deep).await, a("ok"));
+        let fun = Term::tuple([a("send_fun"), rust_name("counter")]);
+        assert_eq!(drive(&node, &erl, fun).await, a("ok"));
+        assert_eq!(drive(&node, &erl, call(a("get"))).await, Term::Int(1));
         // A call to a name nobody has: the caller's monitor says noproc.
         let missing = Term::tuple([a("call"), rust_name("missing"), a("get")]);
         assert_eq!(
@@ -418,5 +424,223 @@ fn a_killed_erlang_node_breaks_monitors_and_links_with_noconnection() {
         })
         .await;
         assert!(beam.nodes().is_empty());
+    });
+}
+
+/// A peer that speaks Erlang's handshake by hand, then sends what it likes.
+mod fake {
+    use actors::rt::io::{ReadExt, WriteExt};
+    use actors::rt::net::TcpStream;
+    use md5::{Digest, Md5};
+
+    /// The flags a node requires of its peers.
+    const FLAGS: u64 = 0x4 | 0x100 | 0x800 | 0x10000 | 0x20000 | 0x40000 | 0x100_0000;
+
+    pub async fn send2(s: &mut TcpStream, body: &[u8]) {
+        let mut p = (body.len() as u16).to_be_bytes().to_vec();
+        p.extend_from_slice(body);
+        s.write_all(&p).await.unwrap();
+    }
+
+    pub async fn read2(s: &mut TcpStream) -> Option<Vec<u8>> {
+        let mut len = [0u8; 2];
+        s.read_exact(&mut len).await.ok()?;
+        let mut body = vec![0u8; u16::from_be_bytes(len) as usize];
+        s.read_exact(&mut body).await.ok()?;
+        Some(body)
+    }
+
+    fn digest(cookie: &str, challenge: u32) -> Vec<u8> {
+        let mut md5 = Md5::new();
+        md5.update(cookie.as_bytes());
+        md5.update(challenge.to_string().as_bytes());
+        md5.finalize().to_vec()
+    }
+
+    /// Dials the node's BEAM port as `name` and answers its challenge with `cookie`; the
+    /// stream if the node accepted.
+    pub async fn connect(port: u16, name: &str, cookie: &str) -> Option<TcpStream> {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+        let mut hello = vec![b'N'];
+        hello.extend_from_slice(&FLAGS.to_be_bytes());
+        hello.extend_from_slice(&7u32.to_be_bytes());
+        hello.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        hello.extend_from_slice(name.as_bytes());
+        send2(&mut s, &hello).await;
+        assert_eq!(read2(&mut s).await?, b"sok");
+        let challenge = read2(&mut s).await?;
+        let theirs = u32::from_be_bytes(challenge[9..13].try_into().unwrap());
+        let mut reply = vec![b'r'];
+        reply.extend_from_slice(&1234u32.to_be_bytes());
+        reply.extend_from_slice(&digest(cookie, theirs));
+        send2(&mut s, &reply).await;
+        let ack = read2(&mut s).await?;
+        assert_eq!(
+            ack[1..],
+            digest(cookie, 1234)[..],
+            "the node proves the cookie too"
+        );
+        Some(s)
+    }
+
+    /// Sends one packet with a four-byte length.
+    pub async fn send4(s: &mut TcpStream, body: &[u8]) {
+        let mut p = (body.len() as u32).to_be_bytes().to_vec();
+        p.extend_from_slice(body);
+        s.write_all(&p).await.unwrap();
+    }
+
+    /// True once the node closed the connection (within `limit`); ticks are read past.
+    pub async fn closed(s: &mut TcpStream, limit: std::time::Duration) -> bool {
+        let read = async {
+            let mut buf = [0u8; 256];
+            loop {
+                match s.read(&mut buf).await {
+                    Ok(0) | Err(_) => return true,
+                    Ok(_) => {}
+                }
+            }
+        };
+        actors::rt::timeout(limit, read).await.unwrap_or(false)
+    }
+}
+
+#[test]
+fn a_hostile_beam_peer_is_cut_off_without_harm() {
+    use actors::etf::{Atom, ErlPid, encode};
+    actors::rt::block_on(async {
+        let epmd = free_port();
+        let node = rust_node(RUST, epmd, COOKIE).await;
+        let counter = node.spawn(Counter { n: 0 });
+        node.register("counter", &counter).unwrap();
+        let port = node.beam().unwrap().port();
+        let limit = Duration::from_secs(5);
+
+        // A wrong cookie: no connection.
+        assert!(
+            fake::connect(port, "liar@127.0.0.1", "wrong")
+                .await
+                .is_none()
+        );
+        // A name packet claiming more than a name can be: cut off before the challenge.
+        let mut s = actors::rt::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        actors::rt::io::WriteExt::write_all(&mut s, &[0xff, 0xff, b'N'])
+            .await
+            .unwrap();
+        assert!(fake::closed(&mut s, limit).await);
+
+        let me = ErlPid {
+            node: Atom::from("fake@127.0.0.1"),
+            id: 1,
+            serial: 0,
+            creation: 7,
+        };
+        let reg_send = |message: &[u8]| {
+            let control = Term::tuple([Term::Int(6), Term::Pid(me.clone()), a(""), a("counter")]);
+            let mut p = vec![112];
+            p.extend_from_slice(&encode(&control));
+            p.extend_from_slice(message);
+            p
+        };
+        // A packet claiming 4 GiB: cut off, nothing allocated for it.
+        let mut s = fake::connect(port, "fake@127.0.0.1", COOKIE).await.unwrap();
+        actors::rt::io::WriteExt::write_all(&mut s, &[0xff, 0xff, 0xff, 0xff])
+            .await
+            .unwrap();
+        assert!(fake::closed(&mut s, limit).await);
+        // A control message that is not a term: cut off.
+        let mut s = fake::connect(port, "fake@127.0.0.1", COOKIE).await.unwrap();
+        fake::send4(&mut s, &[112, 131, 108, 255, 255, 255, 255]).await;
+        assert!(fake::closed(&mut s, limit).await);
+        // A message nested far too deep, then a good one: the first dropped, the second
+        // delivered, the connection kept.
+        let mut s = fake::connect(port, "fake@127.0.0.1", COOKIE).await.unwrap();
+        let mut deep = vec![131];
+        for _ in 0..50_000 {
+            deep.extend_from_slice(&[104, 1]);
+        }
+        deep.push(106);
+        fake::send4(&mut s, &reg_send(&deep)).await;
+        fake::send4(&mut s, &reg_send(&encode(&a("bump")))).await;
+        actors_integration::until("the good cast", limit, || async {
+            counter.get().await == Ok(1)
+        })
+        .await;
+        assert!(!fake::closed(&mut s, Duration::from_millis(100)).await);
+        assert_eq!(
+            node.beam().unwrap().nodes(),
+            vec!["fake@127.0.0.1".to_string()]
+        );
+    });
+}
+
+/// Counts `record` casts and how many came out of order.
+#[actor]
+struct Recorder {
+    next: u64,
+    out_of_order: u64,
+}
+
+#[actor]
+impl Recorder {
+    #[handle(cast)]
+    fn record(&mut self, i: u64) {
+        if i != self.next + 1 {
+            self.out_of_order += 1;
+        }
+        self.next = i;
+    }
+    #[handle]
+    fn report(&self) -> (u64, u64) {
+        (self.next, self.out_of_order)
+    }
+}
+
+#[test]
+fn a_hundred_thousand_messages_each_way_arrive_in_order() {
+    const N: u64 = 100_000;
+    actors::rt::block_on(async {
+        let epmd = free_port();
+        let node = rust_node(RUST, epmd, COOKIE).await;
+        let erl = ErlNode::start("flood", COOKIE, epmd, None);
+        let beam = node.beam().unwrap();
+        // Erlang to Rust.
+        let recorder = node.spawn(Recorder {
+            next: 0,
+            out_of_order: 0,
+        });
+        node.register("recorder", &recorder).unwrap();
+        let flood = Term::tuple([a("flood"), rust_name("recorder"), Term::Int(N as i128)]);
+        assert_eq!(drive(&node, &erl, flood).await, a("ok"));
+        actors_integration::until(
+            "every message from Erlang",
+            Duration::from_secs(60),
+            || async { recorder.report().await.is_ok_and(|(n, _)| n == N) },
+        )
+        .await;
+        assert_eq!(recorder.report().await, Ok((N, 0)));
+        // Rust to Erlang.
+        let sink = match drive(&node, &erl, a("spawn_sink")).await {
+            Term::Pid(p) => p,
+            other => panic!("expected a pid, got {other}"),
+        };
+        for i in 1..=N {
+            beam.send(&sink, &(actors::etf::Atom::from("n"), i))
+                .await
+                .unwrap();
+        }
+        actors_integration::until(
+            "every message from Rust",
+            Duration::from_secs(60),
+            || async {
+                let report: Result<(u64, u64), _> = beam.call(&sink, &a("report")).await;
+                report.is_ok_and(|(n, _)| n == N)
+            },
+        )
+        .await;
+        let report: (u64, u64) = beam.call(&sink, &a("report")).await.unwrap();
+        assert_eq!(report, (N, 0));
     });
 }

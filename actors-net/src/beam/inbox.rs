@@ -23,7 +23,15 @@ impl Inner {
         let message = if input.is_empty() {
             None
         } else {
-            Some(etf::decode(input).map_err(|e| format!("message: {e}"))?)
+            match etf::decode(input) {
+                Ok(m) => Some(m),
+                // The framing held: one message this side cannot read (too deep, a fun) is
+                // dropped, and the connection and everything else on it carry on.
+                Err(e) => {
+                    tracing::warn!(node = %self.me, peer = %conn.peer.name, %control, "a message this node cannot read was dropped: {e}");
+                    return Ok(());
+                }
+            }
         };
         let Some(parsed) = Control::parse(&control) else {
             tracing::debug!(node = %self.me, peer = %conn.peer.name, %control, "unhandled control message dropped");

@@ -153,6 +153,11 @@ impl Beam {
         self.0.me.name()
     }
 
+    /// The port BEAM nodes connect to; EPMD tells them.
+    pub fn port(&self) -> u16 {
+        self.0.port
+    }
+
     /// The BEAM nodes connected now, sorted.
     pub fn nodes(&self) -> Vec<String> {
         let mut nodes: Vec<String> = lock(&self.0.peers)
@@ -312,6 +317,7 @@ pub(crate) async fn start(
         node: node.downgrade(),
         me: etf::Atom::from(config.name.as_str()),
         creation: registration.creation,
+        port,
         cookie: net.cookie.clone(),
         epmd_port,
         timing: Timing {

@@ -61,6 +61,8 @@ pub(crate) struct Inner {
     /// `name@host`, as BEAM nodes know this node.
     pub(crate) me: Atom,
     pub(crate) creation: u32,
+    /// The port BEAM nodes connect to (EPMD tells them).
+    pub(crate) port: u16,
     pub(crate) cookie: Vec<u8>,
     pub(crate) epmd_port: u16,
     pub(crate) timing: Timing,
