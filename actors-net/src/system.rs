@@ -108,3 +108,12 @@ fn start_scope(sup: &Pid<Supervisor>, shared: Arc<crate::groups::Shared>) {
         }
     });
 }
+
+/// Starts one more service under the system supervisor of `node`: false if it has none, or
+/// the service did not start.
+pub(crate) async fn add(node: &Node, spec: ChildSpec) -> bool {
+    let Some(sup) = actors::dist::extension::<System>(node).and_then(|s| lock(&s.0).clone()) else {
+        return false;
+    };
+    matches!(sup.start_child(spec).await, Ok(Ok(_)))
+}

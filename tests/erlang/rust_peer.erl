@@ -8,6 +8,7 @@
 start() ->
     {ok, _} = gen_server:start({local, kv}, ?MODULE, kv, []),
     {ok, _} = gen_server:start({local, driver}, ?MODULE, driver, []),
+    {ok, _} = pg:start(pg),
     io:format("ready~n").
 
 init(kv) -> {ok, {kv, #{}}};
@@ -88,6 +89,13 @@ drive({flood, Dest, N}) ->
 drive(spawn_sink) ->
     %% Counts {n, I} messages and how many came out of order; answers report calls.
     spawn(fun() -> sink(1, 0) end);
+drive({pg_join, Group}) ->
+    %% A process that joins Group, then ends when sent {exit_with, Reason}.
+    Pid = spawn(fun waiter/0),
+    ok = pg:join(Group, Pid),
+    Pid;
+drive({pg_members, Group}) ->
+    lists:sort(pg:get_members(Group));
 drive(nodes) ->
     nodes(hidden).
 

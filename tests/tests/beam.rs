@@ -644,3 +644,105 @@ fn a_hundred_thousand_messages_each_way_arrive_in_order() {
         assert_eq!(report, (N, 0));
     });
 }
+
+#[test]
+fn rust_and_erlang_processes_share_pg_groups() {
+    actors::rt::block_on(async {
+        let epmd = free_port();
+        let node = rust_node(RUST, epmd, COOKIE).await;
+        let mut erl = ErlNode::start("groups", COOKIE, epmd, None);
+        let beam = node.beam().unwrap();
+        beam.connect(&erl.name).await.unwrap();
+        let groups = beam.groups().unwrap();
+        let workers = actors::etf::Atom::from("workers");
+        let limit = Duration::from_secs(10);
+        let erl_members = || {
+            let ask = Term::tuple([a("pg_members"), a("workers")]);
+            let (node, erl) = (&node, &erl);
+            async move { drive(node, erl, ask).await }
+        };
+
+        // A Rust process joins: Erlang's pg:get_members lists it.
+        let counter = node.spawn(Counter { n: 0 });
+        let rust_pid = beam.erl_pid(&counter.any()).unwrap();
+        groups.join(&workers, &counter).await.unwrap();
+        actors_integration::until("Erlang lists the Rust member", limit, || async {
+            erl_members().await == Term::List(vec![Term::Pid(rust_pid.clone())])
+        })
+        .await;
+
+        // An Erlang process joins: Rust lists it beside its own.
+        let erl_member = match drive(&node, &erl, Term::tuple([a("pg_join"), a("workers")])).await {
+            Term::Pid(p) => p,
+            other => panic!("expected a pid, got {other}"),
+        };
+        actors_integration::until("Rust lists the Erlang member", limit, || async {
+            let members = groups.members(&workers).await.unwrap();
+            members.len() == 2 && members.contains(&erl_member) && members.contains(&rust_pid)
+        })
+        .await;
+
+        // The scope server is killed: restarted under the system supervisor, it keeps the
+        // local members, and both sides list everyone again.
+        let scope = node.whereis_any("pg").unwrap();
+        node.kill(scope.clone());
+        actors_integration::until("a new scope server", limit, || async {
+            node.whereis_any("pg").is_some_and(|p| p != scope)
+        })
+        .await;
+        let groups = beam.groups().unwrap();
+        actors_integration::until("both sides list both members again", limit, || async {
+            let here = groups.members(&workers).await.unwrap_or_default();
+            let there = erl_members().await;
+            here.len() == 2
+                && here.contains(&erl_member)
+                && matches!(there, Term::List(ref l) if l.contains(&Term::Pid(rust_pid.clone())))
+        })
+        .await;
+
+        // It ends: gone here.
+        beam.send(&erl_member, &Term::tuple([a("exit_with"), a("normal")]))
+            .await
+            .unwrap();
+        actors_integration::until("the Erlang member gone", limit, || async {
+            groups.members(&workers).await.unwrap() == vec![rust_pid.clone()]
+        })
+        .await;
+
+        // The Rust member leaves, joins again, and dies: gone there each time.
+        groups.leave(&workers, &counter).await.unwrap();
+        assert_eq!(
+            groups.leave(&workers, &counter).await,
+            Err(BeamError::NotJoined)
+        );
+        actors_integration::until("Erlang drops the Rust member", limit, || async {
+            erl_members().await == Term::List(vec![])
+        })
+        .await;
+        groups.join(&workers, &counter).await.unwrap();
+        actors_integration::until("the Rust member back", limit, || async {
+            erl_members().await == Term::List(vec![Term::Pid(rust_pid.clone())])
+        })
+        .await;
+        node.kill(&counter);
+        actors_integration::until("Erlang drops the dead member", limit, || async {
+            erl_members().await == Term::List(vec![])
+        })
+        .await;
+
+        // The Erlang node dies: its members are gone here.
+        let erl_member = match drive(&node, &erl, Term::tuple([a("pg_join"), a("workers")])).await {
+            Term::Pid(p) => p,
+            other => panic!("expected a pid, got {other}"),
+        };
+        actors_integration::until("the new Erlang member", limit, || async {
+            groups.members(&workers).await.unwrap() == vec![erl_member.clone()]
+        })
+        .await;
+        erl.kill();
+        actors_integration::until("members of a dead node gone", limit, || async {
+            groups.members(&workers).await.unwrap().is_empty()
+        })
+        .await;
+    });
+}

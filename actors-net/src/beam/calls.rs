@@ -8,8 +8,9 @@ use futures::channel::oneshot;
 
 use super::conn::{Conn, Refused};
 use super::control::{self, Control, Proc};
+use super::dest::BeamDest;
+use super::error::BeamError;
 use super::state::{Inner, Outcome, Pending, lock};
-use super::{BeamDest, BeamError};
 
 impl From<Refused> for BeamError {
     fn from(r: Refused) -> Self {

@@ -30,7 +30,10 @@
 mod calls;
 mod conn;
 mod control;
+mod dest;
 mod epmd;
+mod error;
+mod groups;
 mod handshake;
 mod inbox;
 mod packet;
@@ -47,6 +50,8 @@ use actors::etf::{self, ErlPid, Term};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use dest::{BeamDest, BeamNodeEvent};
+pub use error::{BeamError, BeamStartError};
 pub use handshake::BeamHandshakeError;
 
 use conn::Timing;
@@ -54,91 +59,6 @@ use state::{Inner, Limits, Monitors, lock};
 
 use crate::config::BeamConfig;
 use crate::transport::{Tcp, Transport};
-
-/// Why talking to a BEAM node failed.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-pub enum BeamError {
-    /// The node was not started with [`NodeBuilder::beam`](crate::NodeBuilder::beam).
-    #[error("this node does not speak to BEAM nodes: start it with NodeBuilder::beam")]
-    NotEnabled,
-    /// Not a BEAM node name (`name@host`), or this node's own.
-    #[error("{0:?} is not the name of another BEAM node (name@host)")]
-    BadName(String),
-    /// EPMD could not be reached, or failed.
-    #[error("EPMD: {0}")]
-    Epmd(String),
-    /// EPMD knows no node of that name.
-    #[error("no node {0} is registered with its host's EPMD")]
-    NoSuchNode(String),
-    /// The handshake failed: a wrong cookie, a refusal, a timeout.
-    #[error("handshake with {0} failed: {1}")]
-    Handshake(String, String),
-    /// This node is connected to as many BEAM nodes as it may be.
-    #[error("already connected to {0} BEAM nodes, the limit")]
-    TooManyPeers(usize),
-    /// No connection to the node, or it was lost before the answer.
-    #[error("no connection to the process's node")]
-    NoConnection,
-    /// No process (of that name) when the call arrived.
-    #[error("no such process")]
-    NoProc,
-    /// The process ended before it answered; the reason as Erlang gave it.
-    #[error("the process exited: {0}")]
-    Exited(Term),
-    /// No answer within the timeout.
-    #[error("the call timed out")]
-    Timeout,
-    /// Too much is queued to the node, or too many calls are in flight.
-    #[error("overloaded: too much is queued to the node, or too many calls wait")]
-    Overloaded,
-    /// The request could not be written as a term, or the reply did not read as the type
-    /// asked for (it is given as Erlang wrote it).
-    #[error("term mismatch: {0}")]
-    Term(String),
-}
-
-/// A BEAM process to send to: a registered name on a node, or a pid.
-#[derive(Debug, Clone, PartialEq)]
-pub enum BeamDest {
-    /// `{Name, Node}`.
-    Name {
-        /// The registered name.
-        name: String,
-        /// The node, `name@host`.
-        node: String,
-    },
-    /// A pid.
-    Pid(ErlPid),
-}
-
-impl BeamDest {
-    /// `{name, node}`.
-    pub fn name(name: &str, node: &str) -> Self {
-        BeamDest::Name {
-            name: name.to_string(),
-            node: node.to_string(),
-        }
-    }
-
-    fn node(&self) -> &str {
-        match self {
-            BeamDest::Name { node, .. } => node,
-            BeamDest::Pid(pid) => pid.node.name(),
-        }
-    }
-}
-
-impl From<ErlPid> for BeamDest {
-    fn from(pid: ErlPid) -> Self {
-        BeamDest::Pid(pid)
-    }
-}
-
-impl From<&ErlPid> for BeamDest {
-    fn from(pid: &ErlPid) -> Self {
-        BeamDest::Pid(pid.clone())
-    }
-}
 
 /// The BEAM side of a node: [`BeamNode::beam`].
 #[derive(Clone)]
@@ -160,13 +80,13 @@ impl Beam {
 
     /// The BEAM nodes connected now, sorted.
     pub fn nodes(&self) -> Vec<String> {
-        let mut nodes: Vec<String> = lock(&self.0.peers)
-            .iter()
-            .filter(|(_, c)| !c.is_closed())
-            .map(|(n, _)| n.clone())
-            .collect();
-        nodes.sort();
-        nodes
+        self.0.nodes()
+    }
+
+    /// BEAM nodes connecting and disconnecting, from now on, as Erlang's `monitor_node`
+    /// (a `Down` for each connection that goes, an `Up` for each that comes).
+    pub fn monitor_nodes(&self) -> futures::channel::mpsc::UnboundedReceiver<BeamNodeEvent> {
+        self.0.subscribe()
     }
 
     /// Connects to BEAM node `node` (`name@host`), found through its host's EPMD. Calls and
@@ -198,6 +118,13 @@ impl Beam {
     /// another term as `ExitReason::Error`).
     pub fn pid(&self, pid: &ErlPid) -> Option<actors::AnyPid> {
         self.0.any_pid(pid)
+    }
+
+    /// The `pg` scope shared with BEAM nodes.
+    pub fn groups(&self) -> Result<BeamGroups, BeamError> {
+        let node = self.0.node().ok_or(BeamError::NoProc)?;
+        let scope = node.whereis(groups::SCOPE).ok_or(BeamError::NoProc)?;
+        Ok(BeamGroups { scope })
     }
 
     /// `gen_server:call(To, Request)` with the default timeout of 5 s; the reply read as `R`.
@@ -254,21 +181,60 @@ impl actors::dist::Extension for Inner {
         }
         self.close_all();
         lock(&self.registration).take();
+        lock(&self.events).clear();
     }
 }
 
-/// Why the BEAM side could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum BeamStartError {
-    /// The name is not `name@host`.
-    #[error("{0:?} is not a BEAM node name (name@host)")]
-    BadName(String),
-    /// The distribution port could not be listened on.
-    #[error("cannot listen for BEAM nodes: {0}")]
-    Listen(std::io::Error),
-    /// EPMD refused the name, or could not be reached or started.
-    #[error("EPMD: {0}")]
-    Epmd(std::io::Error),
+/// The child spec of the `pg` scope server toward BEAM nodes, if `node` speaks to them.
+pub(crate) fn groups_spec(node: &Node) -> Option<actors::supervisor::ChildSpec> {
+    groups::spec(node)
+}
+
+/// Erlang's process groups (`pg`, the default scope) shared with BEAM nodes: a local process
+/// joins a group, and `pg:get_members(Group)` on a BEAM node lists it; members on BEAM
+/// nodes are listed here. From [`Beam::groups`].
+pub struct BeamGroups {
+    scope: actors::Pid<groups::PgScope>,
+}
+
+impl BeamGroups {
+    /// Local process `pid` joins `group` (any term: `Atom::from("workers")`, a tuple, ..);
+    /// a process may join a group several times.
+    pub async fn join(
+        &self,
+        group: &impl Serialize,
+        pid: impl Into<actors::AnyPid>,
+    ) -> Result<(), BeamError> {
+        let joined = self.scope.join_local(term(group)?, pid.into()).await;
+        match joined {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(BeamError::BadName(
+                "only local processes join groups".into(),
+            )),
+            Err(_) => Err(BeamError::NoProc),
+        }
+    }
+
+    /// `pid` leaves `group` once; [`BeamError::NotJoined`] if it had not joined.
+    pub async fn leave(
+        &self,
+        group: &impl Serialize,
+        pid: impl Into<actors::AnyPid>,
+    ) -> Result<(), BeamError> {
+        match self.scope.leave_local(term(group)?, pid.into()).await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(BeamError::NotJoined),
+            Err(_) => Err(BeamError::NoProc),
+        }
+    }
+
+    /// Every member of `group`, on this node and on the BEAM nodes of the scope.
+    pub async fn members(&self, group: &impl Serialize) -> Result<Vec<ErlPid>, BeamError> {
+        self.scope
+            .members(term(group)?)
+            .await
+            .map_err(|_| BeamError::NoProc)
+    }
 }
 
 /// The port EPMD listens on: the builder's, else `ERL_EPMD_PORT`, else 4369.
@@ -333,6 +299,7 @@ pub(crate) async fn start(
         calls: Mutex::new(Default::default()),
         monitors: Arc::new(Monitors::new(Limits::default().max_monitors_per_peer)),
         ties: Mutex::new(Default::default()),
+        events: Mutex::new(Vec::new()),
         registration: Mutex::new(Some(registration)),
         accept_task: Mutex::new(None),
         closing: AtomicBool::new(false),

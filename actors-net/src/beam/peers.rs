@@ -5,9 +5,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use super::conn::{self, Conn, Handler};
+use super::epmd;
+use super::error::BeamError;
 use super::handshake::{self, BeamHandshakeError, Me};
 use super::state::{Inner, Outcome, lock};
-use super::{BeamError, epmd};
 use crate::transport::{Listener, Tcp, Transport};
 
 /// `(alive, host)` of `alive@host`.
@@ -99,6 +100,8 @@ impl Inner {
         }
         if self.closing.load(Ordering::Acquire) {
             conn.close();
+        } else {
+            self.emit(super::dest::BeamNodeEvent::Up(name));
         }
         conn
     }
@@ -183,5 +186,6 @@ impl Handler for Inner {
         // Monitors its processes held end with it, as Erlang's do.
         self.monitors.forget(conn);
         self.break_ties(conn);
+        self.emit(super::dest::BeamNodeEvent::Down(conn.peer.name.clone()));
     }
 }

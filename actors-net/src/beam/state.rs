@@ -2,13 +2,14 @@
 //! waits on and the monitors BEAM processes hold on its processes. Every table a peer can
 //! grow has a limit.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+use actors::dist::Watcher;
 use actors::etf::{Atom, ErlPid, ErlRef, Term};
-use actors::{Node, WeakNode};
+use actors::{AnyPid, Node, WeakNode};
 use futures::channel::oneshot;
 
 use super::conn::{Conn, Timing};
@@ -43,6 +44,8 @@ pub(crate) struct Limits {
     pub(crate) max_monitors_per_peer: usize,
     /// Calls from this node to BEAM processes in flight at once.
     pub(crate) max_calls: usize,
+    /// Group members one BEAM node's `pg` scope may list here.
+    pub(crate) max_group_members_per_peer: usize,
 }
 
 impl Default for Limits {
@@ -51,6 +54,7 @@ impl Default for Limits {
             max_peers: 256,
             max_monitors_per_peer: 100_000,
             max_calls: 100_000,
+            max_group_members_per_peer: 100_000,
         }
     }
 }
@@ -75,7 +79,10 @@ pub(crate) struct Inner {
     pub(crate) dialing: futures::lock::Mutex<()>,
     pub(crate) calls: Mutex<HashMap<ErlRef, Pending>>,
     pub(crate) monitors: Arc<Monitors>,
-    pub(crate) ties: Mutex<super::ties::Ties>,
+    pub(crate) ties: Mutex<Ties>,
+    /// Subscribers to BEAM nodes coming and going.
+    pub(crate) events:
+        Mutex<Vec<futures::channel::mpsc::UnboundedSender<super::dest::BeamNodeEvent>>>,
     pub(crate) registration: Mutex<Option<Registration>>,
     pub(crate) accept_task: Mutex<Option<actors::rt::JoinHandle<()>>>,
     pub(crate) closing: AtomicBool,
@@ -120,6 +127,30 @@ impl Inner {
             // Four words, where a monitor's has three: the two never meet.
             ids: vec![(n & 0x3_ffff) as u32, (n >> 18) as u32, (n >> 50) as u32, 1],
         }
+    }
+
+    /// The BEAM nodes connected now, sorted.
+    pub(crate) fn nodes(&self) -> Vec<String> {
+        let mut nodes: Vec<String> = lock(&self.peers)
+            .iter()
+            .filter(|(_, c)| !c.is_closed())
+            .map(|(n, _)| n.clone())
+            .collect();
+        nodes.sort();
+        nodes
+    }
+
+    /// BEAM nodes connecting and disconnecting, from now on.
+    pub(crate) fn subscribe(
+        &self,
+    ) -> futures::channel::mpsc::UnboundedReceiver<super::dest::BeamNodeEvent> {
+        let (tx, rx) = futures::channel::mpsc::unbounded();
+        lock(&self.events).push(tx);
+        rx
+    }
+
+    pub(crate) fn emit(&self, event: super::dest::BeamNodeEvent) {
+        lock(&self.events).retain(|tx| tx.unbounded_send(event.clone()).is_ok());
     }
 
     pub(crate) fn conn(&self, name: &str) -> Option<Arc<Conn>> {
@@ -170,4 +201,14 @@ impl Monitors {
     pub(crate) fn forget(&self, conn: &Conn) {
         lock(&self.table).retain(|(c, _), _| *c != conn.id);
     }
+}
+
+/// The ties that crossed each connection, so that its loss can break them.
+#[derive(Default)]
+pub(crate) struct Ties {
+    /// Links between a local process (by id) and a BEAM process, by connection.
+    pub(crate) links: HashMap<u64, HashSet<(u64, ErlPid)>>,
+    /// Monitors local watchers hold on BEAM processes: by reference, the connection, the
+    /// watcher and the watched pid.
+    pub(crate) watching: HashMap<ErlRef, (u64, Watcher, AnyPid)>,
 }

@@ -5,26 +5,15 @@
 //! A BEAM process is an [`AnyPid`] here (see `Beam::pid`), so `ctx.monitor`, `ctx.link` and
 //! `exit` work on it as on any pid: the node's router hands such signals to this module.
 
-use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use actors::dist::{Backlog, Outbound, Router, Signal, Watcher};
+use actors::dist::{Backlog, Outbound, Router, Signal};
 use actors::etf::{self, ErlPid, ErlRef, Term};
 use actors::{AnyPid, CallError, Down, ExitReason, MonitorRef, NodeId};
 
 use super::conn::Conn;
 use super::control::{self, Control, Proc};
 use super::state::{Inner, lock};
-
-/// The ties that crossed each connection, so that its loss can break them.
-#[derive(Default)]
-pub(crate) struct Ties {
-    /// Links between a local process (by id) and a BEAM process, by connection.
-    links: HashMap<u64, HashSet<(u64, ErlPid)>>,
-    /// Monitors local watchers hold on BEAM processes: by reference, the connection, the
-    /// watcher and the watched pid.
-    watching: HashMap<ErlRef, (u64, Watcher, AnyPid)>,
-}
 
 impl Inner {
     /// The pid a BEAM process is known by here.
