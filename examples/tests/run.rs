@@ -138,3 +138,21 @@ fn router() {
         "{out}"
     );
 }
+
+#[test]
+fn beam() {
+    let out = run(env!("CARGO_BIN_EXE_beam"));
+    assert!(
+        out.contains(
+            "erlang -> rust: gen_server:call({counter, 'rust_demo@127.0.0.1'}, {add, 5}) -> 5"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("-> \"hello, rust\""), "{out}");
+    assert!(out.contains("end: shutdown"), "{out}");
+    assert!(
+        out.contains("erlang: pg:get_members(rust_workers) -> [<'rust_demo@127.0.0.1'."),
+        "{out}"
+    );
+    assert!(out.contains("done"), "{out}");
+}
