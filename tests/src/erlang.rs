@@ -13,22 +13,28 @@ use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::time::Duration;
 
-/// The directory holding the compiled test module.
+/// The directory holding the compiled modules of `tests/erlang`.
 fn compiled() -> &'static PathBuf {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
         let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("erlang");
         let out = std::env::temp_dir().join(format!("actors-erlang-{}", std::process::id()));
         std::fs::create_dir_all(&out).expect("a directory for the compiled Erlang module");
+        let sources: Vec<PathBuf> = std::fs::read_dir(&src)
+            .expect("tests/erlang is readable")
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "erl"))
+            .collect();
         let status = Command::new("erlc")
             .arg("-o")
             .arg(&out)
-            .arg(src.join("rust_peer.erl"))
+            .args(&sources)
             .status()
             .unwrap_or_else(|e| {
                 panic!("erlc does not run ({e}): these tests need Erlang/OTP, `apt-get install erlang-base`")
             });
-        assert!(status.success(), "rust_peer.erl compiles");
+        assert!(status.success(), "the Erlang modules compile");
         out
     })
 }
@@ -54,8 +60,19 @@ impl ErlNode {
     /// `epmd_port`, running `rust_peer:start()` (which registers `kv` and `driver`) and then
     /// `eval`, if given; waits until the module says it is ready.
     pub fn start(name: &str, cookie: &str, epmd_port: u16, eval: Option<&str>) -> ErlNode {
+        Self::start_module("rust_peer", name, cookie, epmd_port, eval)
+    }
+
+    /// As [`ErlNode::start`], running `module:start()` of `tests/erlang` instead.
+    pub fn start_module(
+        module: &str,
+        name: &str,
+        cookie: &str,
+        epmd_port: u16,
+        eval: Option<&str>,
+    ) -> ErlNode {
         let full = format!("{name}@127.0.0.1");
-        let mut script = "rust_peer:start()".to_string();
+        let mut script = format!("{module}:start()");
         if let Some(e) = eval {
             script.push_str(", ");
             script.push_str(e);

@@ -1,12 +1,12 @@
-//! One connection to a BEAM node: a writer task that sends queued packets and ticks when
-//! idle, a reader task that hands each packet up and declares the peer down when nothing
-//! arrived for a whole tick time.
+//! One connection to a BEAM node: a writer task that sends queued packets, a reader task that
+//! hands each packet up, and a ticker that sends a tick when nothing went out for a quarter
+//! of the tick time and declares the peer down when nothing came in for all of it.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actors::rt::io::{BufWriter, WriteExt};
+use actors::rt::io::{BufReader, BufWriter, WriteExt};
 use futures::StreamExt;
 use futures::channel::mpsc;
 
@@ -27,6 +27,12 @@ pub(crate) struct Conn {
     limit: usize,
     close: Box<dyn Fn() + Send + Sync>,
     closed: AtomicBool,
+    /// When something was last read and written, in milliseconds since `born`.
+    last_in: AtomicU64,
+    last_out: AtomicU64,
+    born: actors::rt::Instant,
+    /// Why the ticker closed the connection, for the reader to report.
+    cut: Mutex<Option<String>>,
 }
 
 /// Why a packet was not queued.
@@ -63,6 +69,10 @@ impl Conn {
     pub(crate) fn is_closed(&self) -> bool {
         self.closed.load(Ordering::Acquire)
     }
+
+    fn now(&self) -> u64 {
+        actors::rt::elapsed(self.born).as_millis() as u64
+    }
 }
 
 /// What a connection hands up.
@@ -89,7 +99,7 @@ pub(crate) fn start(
     handler: Arc<dyn Handler>,
 ) -> Arc<Conn> {
     let Stream {
-        mut reader,
+        reader,
         writer,
         close,
         ..
@@ -104,55 +114,80 @@ pub(crate) fn start(
         limit: timing.send_limit,
         close,
         closed: AtomicBool::new(false),
+        last_in: AtomicU64::new(0),
+        last_out: AtomicU64::new(0),
+        born: actors::rt::now(),
+        cut: Mutex::new(None),
+    });
+    let writing = conn.clone();
+    actors::rt::spawn(async move {
+        let mut w = BufWriter::with_capacity(64 * 1024, writer);
+        while let Some(packet) = rx.next().await {
+            let mut batch = 0;
+            let mut next = Some(packet);
+            while let Some(p) = next.take() {
+                batch += p.len();
+                if w.write_all(&(p.len() as u32).to_be_bytes()).await.is_err()
+                    || w.write_all(&p).await.is_err()
+                {
+                    writing.close();
+                    return;
+                }
+                if let Ok(p) = rx.try_recv() {
+                    next = Some(p);
+                }
+            }
+            writing.queued.fetch_sub(batch, Ordering::AcqRel);
+            if w.flush().await.is_err() {
+                writing.close();
+                return;
+            }
+            writing.last_out.store(writing.now(), Ordering::Release);
+        }
     });
     // Erlang ticks four times per tick time, and declares a peer down after a tick time of
     // silence; this side does the same.
     let tick = timing.ticktime / 4;
-    let writing = conn.clone();
+    let ticking = Arc::downgrade(&conn);
     actors::rt::spawn(async move {
-        let mut w = BufWriter::with_capacity(64 * 1024, writer);
         loop {
-            match actors::rt::timeout(tick, rx.next()).await {
-                Ok(Some(packet)) => {
-                    let mut batch = 0;
-                    let mut next = Some(packet);
-                    while let Some(p) = next.take() {
-                        batch += p.len();
-                        if w.write_all(&(p.len() as u32).to_be_bytes()).await.is_err()
-                            || w.write_all(&p).await.is_err()
-                        {
-                            writing.close();
-                            return;
-                        }
-                        if let Ok(p) = rx.try_recv() {
-                            next = Some(p);
-                        }
-                    }
-                    writing.queued.fetch_sub(batch, Ordering::AcqRel);
-                    if w.flush().await.is_err() {
-                        writing.close();
-                        return;
-                    }
-                }
-                Ok(None) => return,
-                Err(_) => {
-                    if w.write_all(&[0, 0, 0, 0]).await.is_err() || w.flush().await.is_err() {
-                        writing.close();
-                        return;
-                    }
-                }
+            actors::rt::sleep(tick).await;
+            let Some(conn) = ticking.upgrade() else {
+                return;
+            };
+            if conn.is_closed() {
+                return;
+            }
+            let now = conn.now();
+            if now.saturating_sub(conn.last_in.load(Ordering::Acquire))
+                >= timing.ticktime.as_millis() as u64
+            {
+                *conn
+                    .cut
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
+                    Some("no tick from the peer within the tick time".into());
+                conn.close();
+                return;
+            }
+            if now.saturating_sub(conn.last_out.load(Ordering::Acquire)) >= tick.as_millis() as u64
+            {
+                // An empty packet is a tick.
+                let _ = conn.send(Vec::new());
             }
         }
     });
     let reading = conn.clone();
     actors::rt::spawn(async move {
+        let mut reader = BufReader::with_capacity(64 * 1024, reader);
         let reason = loop {
-            match actors::rt::timeout(timing.ticktime, read4(&mut reader, timing.max_packet)).await
-            {
-                Err(_) => break "no tick from the peer within the tick time".to_string(),
-                Ok(Err(e)) => break format!("connection closed: {e}"),
-                Ok(Ok(p)) if p.is_empty() => {}
-                Ok(Ok(p)) => {
+            match read4(&mut reader, timing.max_packet).await {
+                Err(e) => break format!("connection closed: {e}"),
+                Ok(p) => {
+                    reading.last_in.store(reading.now(), Ordering::Release);
+                    if p.is_empty() {
+                        continue;
+                    }
                     if let Err(e) = handler.packet(&reading, p) {
                         break format!("invalid data from the peer: {e}");
                     }
@@ -160,6 +195,12 @@ pub(crate) fn start(
             }
         };
         reading.close();
+        let reason = reading
+            .cut
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+            .unwrap_or(reason);
         handler.lost(&reading, &reason);
     });
     conn

@@ -58,7 +58,10 @@ impl Inner {
                 reference,
             } => self.monitor(conn, from, to, reference),
             Control::Demonitor { reference, .. } => {
-                self.monitors.release(conn, &(conn.id, reference));
+                if let Some((target, monitor)) = self.monitors.release(conn, &(conn.id, reference))
+                {
+                    self.demonitor(&target, monitor);
+                }
             }
             Control::MonitorExit {
                 reference, reason, ..
@@ -180,6 +183,17 @@ impl Responder for GenReply {
 }
 
 impl Inner {
+    /// Takes back our monitor on a local process.
+    pub(crate) fn demonitor(&self, target: &actors::AnyPid, monitor: actors::MonitorRef) {
+        if let Some(node) = self.node() {
+            actors::dist::signal_local(
+                &node,
+                target.id(),
+                actors::dist::Signal::Demonitor(monitor),
+            );
+        }
+    }
+
     /// A BEAM process monitors a local one (by pid or registered name): `{'DOWN', ..}` goes
     /// back when it ends, `noproc` at once if there is none.
     fn monitor(&self, conn: &Arc<Conn>, from: ErlPid, to: Proc, reference: etf::ErlRef) {
@@ -198,31 +212,35 @@ impl Inner {
             let _ = conn.send(control::encode(&exit(Term::atom("noproc")), None));
             return;
         };
-        let (cancel, cancelled) = futures::channel::oneshot::channel::<()>();
-        if !self.monitors.hold(conn, reference.clone(), cancel) {
+        // A callback on the process itself, not a task per monitor: `gen_server:call` takes
+        // one per call.
+        let monitor = node.make_ref();
+        if !self
+            .monitors
+            .hold(conn, reference.clone(), target.clone(), monitor)
+        {
             tracing::warn!(node = %self.me, peer = %conn.peer.name, "a BEAM node holds too many monitors; this one fails at once");
             let _ = conn.send(control::encode(&exit(Term::atom("system_limit")), None));
             return;
         }
-        let handle = node.monitor(target);
         let weak = Arc::downgrade(conn);
         let monitors = self.monitors.clone();
         let key = (conn.id, reference.clone());
         let mut message = exit(Term::atom("normal"));
-        actors::rt::spawn(async move {
-            match futures::future::select(handle, cancelled).await {
-                futures::future::Either::Left((down, _)) => {
-                    let Some(conn) = weak.upgrade() else { return };
-                    // Only a monitor still held fires: one demonitored meanwhile is gone.
-                    if monitors.release(&conn, &key) {
-                        if let Control::MonitorExit { reason, .. } = &mut message {
-                            *reason = etf::exit_reason(&down.reason);
-                        }
-                        let _ = conn.send(control::encode(&message, None));
-                    }
+        let watcher = actors::dist::Watcher::callback(move |down| {
+            let Some(conn) = weak.upgrade() else { return };
+            // Only a monitor still held fires: one demonitored meanwhile is gone.
+            if monitors.release(&conn, &key).is_some() {
+                if let Control::MonitorExit { reason, .. } = &mut message {
+                    *reason = etf::exit_reason(&down.reason);
                 }
-                futures::future::Either::Right((_, handle)) => handle.demonitor(),
+                let _ = conn.send(control::encode(&message, None));
             }
         });
+        actors::dist::signal_local(
+            &node,
+            target.id(),
+            actors::dist::Signal::Monitor(monitor, watcher),
+        );
     }
 }

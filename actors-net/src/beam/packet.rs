@@ -37,8 +37,12 @@ async fn read_body<R: AsyncRead + Unpin + ?Sized>(
             format!("a packet of {len} bytes exceeds the limit of {max}"),
         ));
     }
-    let mut body = vec![0u8; len];
-    r.read_exact(&mut body).await?;
+    // Grown as the bytes arrive, not sized by what the peer claims.
+    let mut body = Vec::with_capacity(len.min(64 * 1024));
+    let got = (&mut *r).take(len as u64).read_to_end(&mut body).await?;
+    if got < len {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
     Ok(body)
 }
 

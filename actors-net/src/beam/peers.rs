@@ -184,7 +184,9 @@ impl Handler for Inner {
             let _ = pending.done.send(Outcome::NoConnection);
         }
         // Monitors its processes held end with it, as Erlang's do.
-        self.monitors.forget(conn);
+        for (target, monitor) in self.monitors.forget(conn) {
+            self.demonitor(&target, monitor);
+        }
         self.break_ties(conn);
         self.emit(super::dest::BeamNodeEvent::Down(conn.peer.name.clone()));
     }

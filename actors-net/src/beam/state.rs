@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use actors::dist::Watcher;
 use actors::etf::{Atom, ErlPid, ErlRef, Term};
-use actors::{AnyPid, Node, WeakNode};
+use actors::{AnyPid, MonitorRef, Node, WeakNode};
 use futures::channel::oneshot;
 
 use super::conn::{Conn, Timing};
@@ -161,10 +161,10 @@ impl Inner {
     }
 }
 
-/// Monitors BEAM processes hold on local processes, by connection and reference: dropping
-/// an entry's sender cancels the monitor. Each connection counts its own, for its limit.
+/// Monitors BEAM processes hold on local processes, by connection and reference: the
+/// watched process and our monitor on it. Each connection counts its own, for its limit.
 pub(crate) struct Monitors {
-    table: Mutex<HashMap<(u64, ErlRef), oneshot::Sender<()>>>,
+    table: Mutex<HashMap<(u64, ErlRef), (AnyPid, MonitorRef)>>,
     per_peer: usize,
 }
 
@@ -177,29 +177,45 @@ impl Monitors {
     }
 
     /// Takes a monitor, unless the connection holds its limit already.
-    pub(crate) fn hold(&self, conn: &Conn, reference: ErlRef, cancel: oneshot::Sender<()>) -> bool {
+    pub(crate) fn hold(
+        &self,
+        conn: &Conn,
+        reference: ErlRef,
+        target: AnyPid,
+        monitor: MonitorRef,
+    ) -> bool {
         let mut table = lock(&self.table);
         if conn.monitors.load(Ordering::Acquire) >= self.per_peer {
             return false;
         }
-        if table.insert((conn.id, reference), cancel).is_none() {
+        if table
+            .insert((conn.id, reference), (target, monitor))
+            .is_none()
+        {
             conn.monitors.fetch_add(1, Ordering::AcqRel);
         }
         true
     }
 
-    /// Lets a monitor go (fired or demonitored); false if it was not held.
-    pub(crate) fn release(&self, conn: &Conn, key: &(u64, ErlRef)) -> bool {
-        let released = lock(&self.table).remove(key).is_some();
-        if released {
+    /// Lets a monitor go (fired or demonitored): what it watched, if it was held. Exactly one
+    /// of a firing and a demonitor racing each other gets it.
+    pub(crate) fn release(&self, conn: &Conn, key: &(u64, ErlRef)) -> Option<(AnyPid, MonitorRef)> {
+        let released = lock(&self.table).remove(key);
+        if released.is_some() {
             conn.monitors.fetch_sub(1, Ordering::AcqRel);
         }
         released
     }
 
-    /// Drops every monitor of a lost connection.
-    pub(crate) fn forget(&self, conn: &Conn) {
-        lock(&self.table).retain(|(c, _), _| *c != conn.id);
+    /// Drops every monitor of a lost connection: what they watched.
+    pub(crate) fn forget(&self, conn: &Conn) -> Vec<(AnyPid, MonitorRef)> {
+        let mut table = lock(&self.table);
+        let keys: Vec<_> = table
+            .keys()
+            .filter(|(c, _)| *c == conn.id)
+            .cloned()
+            .collect();
+        keys.into_iter().filter_map(|k| table.remove(&k)).collect()
     }
 }
 
