@@ -356,6 +356,9 @@ impl<'a> Reader<'a, '_> {
                     .trim()
                     .parse()
                     .map_err(|_| EtfError::BadFloat)?;
+                if !x.is_finite() {
+                    return Err(EtfError::BadFloat);
+                }
                 Term::Float(x)
             }
             119 | 118 | 115 | 100 | 82 => Term::Atom(self.atom_tagged(tag)?),

@@ -132,6 +132,21 @@ fn hostile_input_is_refused_without_harm() {
     assert_eq!(decode(&[130, 106]), Err(EtfError::BadVersion(130)));
     assert_eq!(decode(&[131, 106, 0]), Err(EtfError::Trailing(1)));
     assert_eq!(decode(&[131, 119, 2, 0xff, 0xfe]), Err(EtfError::BadAtom));
+    // Floats in the old text form: read, but never as a NaN or an infinity, which no float
+    // term is (and which would not re-encode to themselves).
+    let text = |t: &str| {
+        let mut b = vec![131, 99];
+        let mut field = t.as_bytes().to_vec();
+        field.resize(31, 0);
+        b.extend_from_slice(&field);
+        b
+    };
+    assert_eq!(
+        decode(&text("1.50000000000000000000e+00")),
+        Ok(Term::Float(1.5))
+    );
+    assert_eq!(decode(&text("nan")), Err(EtfError::BadFloat));
+    assert_eq!(decode(&text("1e400")), Err(EtfError::BadFloat));
     // Every prefix of a valid term is truncated, never a panic.
     let whole = encode(&Term::tuple([
         Term::Pid(pid()),
