@@ -53,6 +53,7 @@ pub struct ErlNode {
     /// `name@127.0.0.1`.
     pub name: String,
     lines: mpsc::Receiver<String>,
+    frozen: bool,
 }
 
 impl ErlNode {
@@ -71,6 +72,18 @@ impl ErlNode {
         epmd_port: u16,
         eval: Option<&str>,
     ) -> ErlNode {
+        Self::start_ticking(module, name, cookie, epmd_port, eval, 60)
+    }
+
+    /// As [`ErlNode::start_module`], with `net_ticktime` set to `ticktime` seconds.
+    pub fn start_ticking(
+        module: &str,
+        name: &str,
+        cookie: &str,
+        epmd_port: u16,
+        eval: Option<&str>,
+        ticktime: u32,
+    ) -> ErlNode {
         let full = format!("{name}@127.0.0.1");
         let mut script = format!("{module}:start()");
         if let Some(e) = eval {
@@ -80,7 +93,7 @@ impl ErlNode {
         script.push('.');
         let mut child = Command::new("erl")
             .args(["-noshell", "-start_epmd", "false", "-name", &full, "-setcookie", cookie])
-            .args(["-kernel", "net_ticktime", "60"])
+            .args(["-kernel", "net_ticktime", &ticktime.to_string()])
             .arg("-pa")
             .arg(compiled())
             .args(["-eval", &script])
@@ -106,6 +119,7 @@ impl ErlNode {
             child,
             name: full,
             lines: rx,
+            frozen: false,
         };
         let ready = node.line(Duration::from_secs(30));
         assert_eq!(
@@ -121,8 +135,26 @@ impl ErlNode {
         self.lines.recv_timeout(limit).ok()
     }
 
+    /// `SIGSTOP`: the node freezes, its sockets open and silent.
+    pub fn freeze(&mut self) {
+        let status = Command::new("kill")
+            .arg("-STOP")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill(1) runs");
+        assert!(status.success(), "kill -STOP failed");
+        self.frozen = true;
+    }
+
     /// `SIGKILL`.
     pub fn kill(&mut self) {
+        if self.frozen {
+            let _ = Command::new("kill")
+                .arg("-CONT")
+                .arg(self.child.id().to_string())
+                .status();
+            self.frozen = false;
+        }
         let _ = self.child.kill();
         let _ = self.child.wait();
     }

@@ -746,3 +746,93 @@ fn rust_and_erlang_processes_share_pg_groups() {
         .await;
     });
 }
+
+#[test]
+fn a_killed_rust_node_is_seen_down_by_erlang() {
+    actors::rt::block_on(async {
+        let epmd = free_port();
+        // This node serves the EPMD, so that it outlives the child that is killed.
+        let node = rust_node(RUST, epmd, COOKIE).await;
+        let child_name = "child@127.0.0.1";
+        let mut child = actors_integration::child::ChildNode::start(
+            env!("CARGO_BIN_EXE_testnode"),
+            "child@127.0.0.1:0",
+            &[],
+            &[
+                "--cookie",
+                COOKIE,
+                "--beam",
+                child_name,
+                "--epmd",
+                &epmd.to_string(),
+            ],
+        );
+        let erl = ErlNode::start("watcher", COOKIE, epmd, None);
+        // Erlang calls the child's counter, then monitors it while the child is killed.
+        let call = Term::tuple([
+            a("call"),
+            Term::tuple([a("counter"), a(child_name)]),
+            Term::tuple([a("add"), Term::Int(2)]),
+        ]);
+        assert_eq!(drive(&node, &erl, call).await, Term::Int(2));
+        let wait = Term::tuple([
+            a("monitor_wait"),
+            Term::tuple([a("counter"), a(child_name)]),
+            Term::Int(10_000),
+        ]);
+        let beam = node.beam().unwrap();
+        let watching = beam.call_timeout::<Term>(
+            BeamDest::name("driver", &erl.name),
+            &wait,
+            Duration::from_secs(15),
+        );
+        let kill = async {
+            // The connection is up (the call went over it). Whether the monitor reaches the
+            // child before it dies or after, Erlang's answer is the same: noconnection.
+            child.kill();
+        };
+        let (down, ()) = futures::join!(watching, kill);
+        assert_eq!(down.unwrap(), Term::tuple([a("down"), a("noconnection")]));
+    });
+}
+
+#[test]
+fn a_frozen_erlang_node_is_seen_down_by_its_ticks() {
+    actors::rt::block_on(async {
+        let epmd = free_port();
+        let node = Node::builder(&format!("{RUST}:0"))
+            .cookie(COOKIE)
+            .beam(RUST)
+            .epmd_port(epmd)
+            .beam_ticktime(Duration::from_secs(2))
+            .start()
+            .await
+            .unwrap();
+        let mut erl = ErlNode::start_ticking("rust_peer", "frozen", COOKIE, epmd, None, 2);
+        let beam = node.beam().unwrap();
+        let erl_pid = waiter(&node, &erl).await;
+        let down = node.monitor(beam.pid(&erl_pid).unwrap());
+        let mut events = beam.monitor_nodes();
+        erl.freeze();
+        let frozen_at = std::time::Instant::now();
+        let down = actors::rt::timeout(Duration::from_secs(10), down)
+            .await
+            .unwrap();
+        assert_eq!(down.reason, ExitReason::NoConnection);
+        let seen = frozen_at.elapsed();
+        assert!(
+            seen >= Duration::from_millis(1500),
+            "seen down after {seen:?}: too soon for a tick time of 2 s"
+        );
+        let event = actors::rt::timeout(
+            Duration::from_secs(5),
+            futures::StreamExt::next(&mut events),
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            event,
+            Some(actors_net::beam::BeamNodeEvent::Down(erl.name.clone()))
+        );
+    });
+}

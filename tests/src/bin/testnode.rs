@@ -1,7 +1,8 @@
 //! A node in its own OS process, for tests that kill or freeze it.
 //!
 //! `testnode --name n@127.0.0.1:0 --cookie c [--connect other]... [--heartbeat-ms 200]
-//! [--join group]...` starts the node, registers a `Counter` as "counter", has it join the
+//! [--join group]... [--beam name@host --epmd port]` starts the node (speaking to BEAM nodes
+//! as `name@host` when asked), registers a `Counter` as "counter", has it join the
 //! process groups given (default scope), connects to the peers given, prints `READY <name>`
 //! and runs until killed. Other nodes may spawn `Counter`s on it.
 
@@ -16,6 +17,8 @@ fn main() {
     let mut connect = Vec::new();
     let mut heartbeat_ms = None;
     let mut groups = Vec::new();
+    let mut beam = None;
+    let mut epmd = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().expect("a value after the flag");
@@ -24,6 +27,8 @@ fn main() {
             "--cookie" => cookie = value(),
             "--connect" => connect.push(value()),
             "--join" => groups.push(value()),
+            "--beam" => beam = Some(value()),
+            "--epmd" => epmd = Some(value().parse::<u16>().expect("a port")),
             "--heartbeat-ms" => heartbeat_ms = Some(value().parse::<u64>().expect("a number")),
             other => panic!("unknown argument {other}"),
         }
@@ -32,6 +37,12 @@ fn main() {
         let mut builder = Node::builder(&name).cookie(&cookie);
         if let Some(ms) = heartbeat_ms {
             builder = builder.heartbeat(Duration::from_millis(ms), 5);
+        }
+        if let Some(beam) = &beam {
+            builder = builder.beam(beam);
+            if let Some(port) = epmd {
+                builder = builder.epmd_port(port);
+            }
         }
         let node = builder.start().await.expect("node starts");
         node.allow_spawn::<Counter>();
