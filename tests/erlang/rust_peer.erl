@@ -67,6 +67,12 @@ drive({link_and_wait, Dest, Timeout}) ->
     end),
     receive {linked, Pid} -> ok end,
     receive {exited, Pid, R} -> {exit, R} end;
+drive({link_unlink_call, Dest}) ->
+    %% Links to a Rust process and unlinks again, then calls it: the signals arrive before
+    %% the call, so once it answers the Rust process holds no link.
+    link(Dest),
+    unlink(Dest),
+    gen_server:call(Dest, get);
 drive({linked_to, Dest}) ->
     %% Whether Dest (a Rust pid) is among the links of any process here.
     lists:any(fun(P) ->

@@ -274,6 +274,12 @@ impl Linker {
         true
     }
     #[handle]
+    fn unlink_from(&mut self, pid: actors::etf::ErlPid, ctx: &mut Ctx<Self>) {
+        if let Some(pid) = ctx.node().beam().ok().and_then(|b| b.pid(&pid)) {
+            ctx.unlink(pid);
+        }
+    }
+    #[handle]
     fn exits(&self) -> Vec<ExitReason> {
         self.exits.clone()
     }
@@ -349,6 +355,23 @@ fn a_rust_monitor_or_link_on_an_erlang_process_gets_its_reason() {
         actors_integration::until("the exit signal", Duration::from_secs(10), || async {
             linker.exits().await == Ok(vec![ExitReason::Error("boom".into())])
         })
+        .await;
+
+        // Linked again and unlinked (UNLINK_ID): the Erlang side lets go too.
+        let erl_pid = waiter(&node, &erl).await;
+        assert_eq!(linker.link_to(erl_pid.clone()).await, Ok(true));
+        let linked = |on: bool| {
+            let check = Term::tuple([a("linked_to"), rust_pid.clone()]);
+            let (node, erl) = (&node, &erl);
+            async move { (drive(node, erl, check).await == a("true")) == on }
+        };
+        actors_integration::until("linked", Duration::from_secs(10), || linked(true)).await;
+        linker.unlink_from(erl_pid).await.unwrap();
+        actors_integration::until(
+            "unlinked on the Erlang side",
+            Duration::from_secs(10),
+            || linked(false),
+        )
         .await;
     });
 }

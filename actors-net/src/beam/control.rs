@@ -73,6 +73,10 @@ pub(crate) enum Control {
     SendSender { from: ErlPid, to: ErlPid },
     /// `{33, From, Alias}` + message
     AliasSend { from: ErlPid, alias: ErlRef },
+    /// `{35, Id, From, To}`: an unlink the receiver acknowledges (OTP 23 and later).
+    UnlinkId { id: u64, from: ErlPid, to: ErlPid },
+    /// `{36, Id, From, To}`
+    UnlinkIdAck { id: u64, from: ErlPid, to: ErlPid },
 }
 
 fn pid(t: &Term) -> Option<ErlPid> {
@@ -146,6 +150,18 @@ impl Control {
                 from: pid(at(1)?)?,
                 to: pid(at(2)?)?,
             },
+            (35, 4) | (36, 4) => {
+                let id = match at(1)? {
+                    Term::Int(n) => u64::try_from(*n).ok()?,
+                    _ => return None,
+                };
+                let (from, to) = (pid(at(2)?)?, pid(at(3)?)?);
+                if op == 35 {
+                    Control::UnlinkId { id, from, to }
+                } else {
+                    Control::UnlinkIdAck { id, from, to }
+                }
+            }
             (33, 3) => Control::AliasSend {
                 from: pid(at(1)?)?,
                 alias: reference(at(2)?)?,
@@ -188,6 +204,10 @@ impl Control {
             }
             Control::SendSender { from, to } => vec![int(22), p(from), p(to)],
             Control::AliasSend { from, alias } => vec![int(33), p(from), r(alias)],
+            Control::UnlinkId { id, from, to } => vec![int(35), int(*id as i128), p(from), p(to)],
+            Control::UnlinkIdAck { id, from, to } => {
+                vec![int(36), int(*id as i128), p(from), p(to)]
+            }
         })
     }
 }
@@ -270,6 +290,16 @@ mod tests {
             Control::SendSender {
                 from: p(1),
                 to: p(2),
+            },
+            Control::UnlinkId {
+                id: 7,
+                from: p(1),
+                to: p(2),
+            },
+            Control::UnlinkIdAck {
+                id: 7,
+                from: p(2),
+                to: p(1),
             },
             Control::AliasSend {
                 from: p(1),

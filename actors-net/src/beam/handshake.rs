@@ -25,6 +25,7 @@ pub(crate) mod flags {
     pub const BIG_CREATION: u64 = 0x40000;
     pub const SEND_SENDER: u64 = 0x80000;
     pub const HANDSHAKE_23: u64 = 0x100_0000;
+    pub const UNLINK_ID: u64 = 0x200_0000;
     pub const MANDATORY_25_DIGEST: u64 = 0x400_0000;
     pub const V4_NC: u64 = 1 << 34;
     pub const ALIAS: u64 = 1 << 35;
@@ -46,6 +47,7 @@ pub(crate) mod flags {
         | BIG_CREATION
         | SEND_SENDER
         | HANDSHAKE_23
+        | UNLINK_ID
         | MANDATORY_25_DIGEST
         | V4_NC
         | ALIAS;

@@ -70,6 +70,17 @@ impl Inner {
                     self.answer(&reference, Outcome::Down(reason));
                 }
             }
+            Control::UnlinkId { id, from, to } => {
+                let ack = Control::UnlinkIdAck {
+                    id,
+                    from: to.clone(),
+                    to: from.clone(),
+                };
+                self.signal_in(conn, Control::Unlink { from, to });
+                let _ = conn.send(control::encode(&ack, None));
+            }
+            // Our unlinks take effect at once here; the peer's acknowledgement adds nothing.
+            Control::UnlinkIdAck { .. } => {}
             signal @ (Control::Link { .. }
             | Control::Unlink { .. }
             | Control::Exit { .. }

@@ -13,6 +13,7 @@ use actors::{AnyPid, CallError, Down, ExitReason, MonitorRef, NodeId};
 
 use super::conn::Conn;
 use super::control::{self, Control, Proc};
+use super::handshake::flags;
 use super::state::{Inner, lock};
 
 impl Inner {
@@ -114,9 +115,15 @@ impl Inner {
                     if let Some(set) = ties.links.get_mut(&conn.id) {
                         set.remove(&(from.id(), target.clone()));
                     }
-                    Control::Unlink {
-                        from: self.erl_pid(from.id()),
-                        to: target,
+                    let from = self.erl_pid(from.id());
+                    if conn.peer.flags & flags::UNLINK_ID != 0 {
+                        Control::UnlinkId {
+                            id: actors::rt::unique(),
+                            from,
+                            to: target,
+                        }
+                    } else {
+                        Control::Unlink { from, to: target }
                     }
                 }
                 Signal::Exit {
