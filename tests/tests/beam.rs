@@ -859,3 +859,78 @@ fn a_frozen_erlang_node_is_seen_down_by_its_ticks() {
         );
     });
 }
+
+#[test]
+fn a_beam_peer_holds_at_most_its_limit_of_monitors() {
+    use actors::etf::{Atom, ErlPid, ErlRef, decode_prefix, encode};
+    use actors::rt::io::ReadExt;
+    const LIMIT: u32 = 100_000;
+    actors::rt::block_on(async {
+        let epmd = free_port();
+        let node = rust_node(RUST, epmd, COOKIE).await;
+        let counter = node.spawn(Counter { n: 0 });
+        node.register("counter", &counter).unwrap();
+        let port = node.beam().unwrap().port();
+        let mut s = fake::connect(port, "fake@127.0.0.1", COOKIE).await.unwrap();
+        let me = ErlPid {
+            node: Atom::from("fake@127.0.0.1"),
+            id: 1,
+            serial: 0,
+            creation: 7,
+        };
+        // One more monitor than a peer may hold, all on the same process, in one write.
+        let mut all = Vec::new();
+        for i in 0..=LIMIT {
+            let r = ErlRef {
+                node: Atom::from("fake@127.0.0.1"),
+                creation: 7,
+                ids: vec![i, 0, 0],
+            };
+            let control = Term::tuple([
+                Term::Int(19),
+                Term::Pid(me.clone()),
+                a("counter"),
+                Term::Ref(r),
+            ]);
+            let mut p = vec![112];
+            p.extend_from_slice(&encode(&control));
+            all.extend_from_slice(&(p.len() as u32).to_be_bytes());
+            all.extend_from_slice(&p);
+        }
+        actors::rt::io::WriteExt::write_all(&mut s, &all)
+            .await
+            .unwrap();
+        // The only monitor exit: the last one failed at once, with system_limit (the node's
+        // pg scope also says hello, with a discover).
+        let items = actors::rt::timeout(Duration::from_secs(30), async {
+            loop {
+                let mut len = [0u8; 4];
+                s.read_exact(&mut len).await.unwrap();
+                let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+                s.read_exact(&mut body).await.unwrap();
+                if body.is_empty() {
+                    continue;
+                }
+                let control = decode_prefix(&mut &body[1..]).unwrap();
+                let items = control.as_tuple().unwrap().to_vec();
+                if items[0] == Term::Int(21) {
+                    return items;
+                }
+            }
+        })
+        .await
+        .expect("an answer");
+        assert_eq!(
+            items[3],
+            Term::Ref(ErlRef {
+                node: Atom::from("fake@127.0.0.1"),
+                creation: 7,
+                ids: vec![LIMIT, 0, 0]
+            })
+        );
+        assert_eq!(items[4], a("system_limit"));
+        // The ones within the limit are held.
+        let info = node.process_info(counter.any()).await.unwrap();
+        assert_eq!(info.monitored_by, LIMIT as usize);
+    });
+}

@@ -29,6 +29,9 @@ const NORMAL: u8 = 77;
 /// The most names the built-in EPMD holds: one per node of the host.
 const MAX_NAMES: usize = 1024;
 
+/// The most connections the built-in EPMD serves at once (registrations hold theirs).
+const MAX_CONNECTIONS: usize = 2048;
+
 /// A registration: EPMD keeps the name while this connection stays open.
 pub(crate) struct Registration {
     _stream: TcpStream,
@@ -110,6 +113,7 @@ struct Entry {
 pub(crate) struct Server {
     names: Mutex<HashMap<String, Entry>>,
     next_creation: Mutex<u32>,
+    open: std::sync::atomic::AtomicUsize,
 }
 
 impl Server {
@@ -122,13 +126,23 @@ impl Server {
         let server = Arc::new(Server {
             names: Mutex::new(HashMap::new()),
             next_creation: Mutex::new(u32::from_le_bytes(seed).max(1)),
+            open: std::sync::atomic::AtomicUsize::new(0),
         });
         tracing::info!(%addr, "no EPMD was running: serving one in this process");
         actors::rt::spawn(async move {
+            use std::sync::atomic::Ordering;
             while let Ok((stream, _)) = listener.accept().await {
+                // Past the limit a connection is closed at once: no client holds this EPMD's
+                // memory, however many connections it opens.
+                if server.open.fetch_add(1, Ordering::AcqRel) >= MAX_CONNECTIONS {
+                    server.open.fetch_sub(1, Ordering::AcqRel);
+                    continue;
+                }
                 let server = server.clone();
                 actors::rt::spawn(async move {
+                    // A request must come within a few seconds; a registration then stays.
                     let _ = server.serve(stream).await;
+                    server.open.fetch_sub(1, Ordering::AcqRel);
                 });
             }
         });
@@ -142,7 +156,9 @@ impl Server {
     }
 
     async fn serve(&self, mut stream: TcpStream) -> io::Result<()> {
-        let req = read2(&mut stream, 1024).await?;
+        let req = actors::rt::timeout(std::time::Duration::from_secs(5), read2(&mut stream, 1024))
+            .await
+            .map_err(|_| io::Error::from(io::ErrorKind::TimedOut))??;
         match req.first() {
             Some(&ALIVE2_REQ) => self.alive(stream, &req).await,
             Some(&PORT_PLEASE2_REQ) => {

@@ -295,7 +295,7 @@ pub(crate) async fn start(
         limits: Limits::default(),
         peers: Mutex::new(Default::default()),
         arriving: Mutex::new(Vec::new()),
-        dialing: futures::lock::Mutex::new(()),
+        dialing: Mutex::new(Default::default()),
         calls: Mutex::new(Default::default()),
         monitors: Arc::new(Monitors::new(Limits::default().max_monitors_per_peer)),
         ties: Mutex::new(Default::default()),

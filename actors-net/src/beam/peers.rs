@@ -35,10 +35,32 @@ impl Inner {
         if name == self.me.name() {
             return Err(BeamError::BadName(name.to_string()));
         }
-        let _one_at_a_time = self.dialing.lock().await;
-        if let Some(conn) = self.conn(name) {
-            return Ok(conn);
+        let gate = lock(&self.dialing)
+            .entry(name.to_string())
+            .or_default()
+            .clone();
+        let result = {
+            let _one_at_a_time = gate.lock().await;
+            match self.conn(name) {
+                Some(conn) => Ok(conn),
+                None => self.dial(name, alive, host).await,
+            }
+        };
+        // The last one through takes the gate away, so the table holds only dials under way.
+        let mut dialing = lock(&self.dialing);
+        if dialing.get(name).is_some_and(|g| Arc::ptr_eq(g, &gate)) && Arc::strong_count(&gate) == 2
+        {
+            dialing.remove(name);
         }
+        result
+    }
+
+    async fn dial(
+        self: &Arc<Self>,
+        name: &str,
+        alive: &str,
+        host: &str,
+    ) -> Result<Arc<Conn>, BeamError> {
         if lock(&self.peers).len() >= self.limits.max_peers {
             return Err(BeamError::TooManyPeers(self.limits.max_peers));
         }
@@ -67,7 +89,12 @@ impl Inner {
     /// Waits for the connection `name` is making to us.
     async fn arrival(&self, name: &str) -> Result<Arc<Conn>, BeamError> {
         let (tx, rx) = futures::channel::oneshot::channel();
-        lock(&self.arriving).push((name.to_string(), tx));
+        {
+            let mut arriving = lock(&self.arriving);
+            // Callers that gave up waiting (timed out, dropped) leave nothing behind.
+            arriving.retain(|(_, waiting)| !waiting.is_canceled());
+            arriving.push((name.to_string(), tx));
+        }
         if let Some(conn) = self.conn(name) {
             return Ok(conn);
         }

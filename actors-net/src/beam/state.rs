@@ -75,8 +75,9 @@ pub(crate) struct Inner {
     pub(crate) peers: Mutex<HashMap<String, Arc<Conn>>>,
     /// Callers of `connect` waiting for a connection the peer is making to us.
     pub(crate) arriving: Mutex<Vec<(String, oneshot::Sender<()>)>>,
-    /// One dial at a time: two at once to the same node would race each other.
-    pub(crate) dialing: futures::lock::Mutex<()>,
+    /// One dial at a time to each node: two at once to the same node would race each other,
+    /// while a node that does not answer holds up no dial to another.
+    pub(crate) dialing: Mutex<HashMap<String, Arc<futures::lock::Mutex<()>>>>,
     pub(crate) calls: Mutex<HashMap<ErlRef, Pending>>,
     pub(crate) monitors: Arc<Monitors>,
     pub(crate) ties: Mutex<Ties>,
