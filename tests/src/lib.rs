@@ -18,6 +18,32 @@ pub const COOKIE: &str = "test-cookie";
 /// process-group scope's servers monitor each other, as `pg`'s do.
 pub const SYSTEM_MONITORS: usize = 1;
 
+/// What a node sees of the cluster, asked from another OS process: how a bench that runs
+/// nodes in child processes watches them settle.
+#[actor]
+pub struct Status;
+
+#[actor]
+impl Status {
+    /// The nodes this node is connected to.
+    #[handle]
+    fn nodes(&self, ctx: &mut Ctx<Self>) -> usize {
+        ctx.node().nodes().len()
+    }
+
+    /// Whether this node knows the global name.
+    #[handle]
+    fn has_global(&self, name: String, ctx: &mut Ctx<Self>) -> bool {
+        ctx.node().global().whereis_any(&name).is_some()
+    }
+
+    /// The members of a group of the default scope, as this node lists them.
+    #[handle]
+    fn members(&self, group: String, ctx: &mut Ctx<Self>) -> usize {
+        ctx.node().groups().members(&group).len()
+    }
+}
+
 /// A counter every test node knows; its state crosses the wire for remote spawns.
 #[actor]
 #[derive(serde::Serialize, serde::Deserialize)]

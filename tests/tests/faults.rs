@@ -132,6 +132,12 @@ fn a_replayed_handshake_is_refused() {
         handshake::initiate(&mut s, &me, COOKIE.as_bytes(), a.name())
             .await
             .expect("the genuine handshake succeeds");
+        // The node may finish its side a moment after ours: seen up first, then closed, so
+        // that "gone" below is not read before it was ever there.
+        until("the recorded node to be up", WAIT, || async {
+            a.nodes().contains(&me.name().to_string())
+        })
+        .await;
         (s.close)();
         until("the recorded node to be gone", WAIT, || async {
             !a.nodes().contains(&me.name().to_string())

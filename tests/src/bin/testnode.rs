@@ -1,9 +1,10 @@
 //! A node in its own OS process, for tests that kill or freeze it.
 //!
 //! `testnode --name n@127.0.0.1:0 --cookie c [--connect other]... [--heartbeat-ms 200]
-//! [--join group]... [--beam name@host --epmd port]` starts the node (speaking to BEAM nodes
+//! [--join group]... [--global name] [--beam name@host --epmd port]` starts the node (speaking to BEAM nodes
 //! as `name@host` when asked), registers a `Counter` as "counter", has it join the
-//! process groups given (default scope), connects to the peers given, prints `READY <name>`
+//! process groups given (default scope), connects to the peers given, registers the counter
+//! under the global name given, registers a `Status` as "status", prints `READY <name>`
 //! and runs until killed. Other nodes may spawn `Counter`s on it.
 
 use std::time::Duration;
@@ -18,6 +19,7 @@ fn main() {
     let mut heartbeat_ms = None;
     let mut groups = Vec::new();
     let mut beam = None;
+    let mut global = None;
     let mut epmd = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -28,6 +30,7 @@ fn main() {
             "--connect" => connect.push(value()),
             "--join" => groups.push(value()),
             "--beam" => beam = Some(value()),
+            "--global" => global = Some(value()),
             "--epmd" => epmd = Some(value().parse::<u16>().expect("a port")),
             "--heartbeat-ms" => heartbeat_ms = Some(value().parse::<u64>().expect("a number")),
             other => panic!("unknown argument {other}"),
@@ -53,6 +56,14 @@ fn main() {
         }
         for peer in &connect {
             node.connect(peer).await.expect("connects");
+        }
+        let status = node.spawn(actors_integration::Status);
+        node.register("status", &status).expect("free name");
+        if let Some(name) = &global {
+            node.global()
+                .register(name, &counter)
+                .await
+                .expect("registers");
         }
         println!("READY {}", node.name());
         std::future::pending::<()>().await;

@@ -1,0 +1,290 @@
+//! The scale bench with one OS process per node: N-1 `testnode` children and one node in
+//! this process that drives and watches them, over loopback. Per size: the time from the
+//! last `connect` to a full mesh on every node, a global `register` and a group `join` seen
+//! on every node, a node killed with `SIGKILL` seen down on every node with its global name
+//! and group member gone everywhere, idle traffic (frames and bytes this node receives from
+//! each peer) and idle CPU and memory per child.
+//!
+//! `cargo bench -p actors-integration --bench scale_processes` (8 and 16 nodes);
+//! `SCALE_SIZES=8,16,32` for others. What each child sees is asked of it over the cluster
+//! (`Status`), so a figure is good to one polling round (a call to each child, in parallel).
+
+use std::time::{Duration, Instant};
+
+use actors_integration::child::ChildNode;
+use actors_integration::{COOKIE, Status};
+use actors_net::prelude::*;
+
+#[actor]
+struct Idle;
+
+#[actor]
+impl Idle {
+    #[handle]
+    fn ping(&self) {}
+}
+
+fn proc_field(pid: u32, file: &str, key: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/{file}"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(key))
+                .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// CPU ticks (user + system, 1/100 s) of process `pid`.
+fn cpu_ticks(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map_or("", |(_, rest)| rest)
+        .split_whitespace()
+        .collect();
+    let at = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    at(11) + at(12)
+}
+
+/// Every node's view, the observer's own and each child's (asked in parallel).
+async fn all(
+    observer: &Node,
+    status: &[Pid<Status>],
+    ask: impl Fn(&Node, Option<&Pid<Status>>) -> futures::future::BoxFuture<'static, bool>,
+) -> bool {
+    let mut checks = vec![ask(observer, None)];
+    checks.extend(status.iter().map(|s| ask(observer, Some(s))));
+    futures::future::join_all(checks)
+        .await
+        .into_iter()
+        .all(|ok| ok)
+}
+
+async fn until<F: std::future::Future<Output = bool>>(
+    mut done: impl FnMut() -> F,
+) -> Option<Duration> {
+    let start = Instant::now();
+    while !done().await {
+        if start.elapsed() > Duration::from_secs(60) {
+            return None;
+        }
+        actors::rt::sleep(Duration::from_micros(200)).await;
+    }
+    Some(start.elapsed())
+}
+
+fn ms(d: Option<Duration>) -> String {
+    d.map_or("-".into(), |d| format!("{:.1} ms", d.as_secs_f64() * 1e3))
+}
+
+async fn size(n: usize) {
+    let bin = env!("CARGO_BIN_EXE_testnode");
+    let observer = Node::builder("o@127.0.0.1:0")
+        .cookie(COOKIE)
+        .start()
+        .await
+        .expect("starts");
+    let me = observer.name().to_string();
+    // The victim holds a global name and a group member, for the kill below.
+    let mut children = vec![ChildNode::start(
+        bin,
+        "c1@127.0.0.1:0",
+        &[&me],
+        &["--global", "victim", "--join", "g2"],
+    )];
+    for i in 2..n - 1 {
+        children.push(ChildNode::start(
+            bin,
+            &format!("c{i}@127.0.0.1:0"),
+            &[&me],
+            &[],
+        ));
+    }
+    let mut status: Vec<Pid<Status>> = Vec::new();
+    for c in &children {
+        status.push(
+            observer
+                .whereis_on("status", &c.name)
+                .await
+                .expect("status"),
+        );
+    }
+    let meshed = |want: usize, status: Vec<Pid<Status>>| {
+        let observer = observer.clone();
+        move || {
+            let status = status.clone();
+            let observer = observer.clone();
+            async move {
+                all(&observer, &status, move |o, s| {
+                    let (o, s) = (o.clone(), s.cloned());
+                    Box::pin(async move {
+                        match s {
+                            None => o.nodes().len() == want,
+                            Some(s) => s.nodes().await == Ok(want),
+                        }
+                    })
+                })
+                .await
+            }
+        }
+    };
+    let _ = until(meshed(n - 2, status.clone())).await;
+    // The last node: started alone, then joined by one `connect`.
+    let last = ChildNode::start(bin, &format!("c{}@127.0.0.1:0", n - 1), &[], &[]);
+    let t = Instant::now();
+    observer.connect(&last.name).await.expect("connects");
+    status.push(
+        observer
+            .whereis_on("status", &last.name)
+            .await
+            .expect("status"),
+    );
+    children.push(last);
+    let mesh = until(meshed(n - 1, status.clone()))
+        .await
+        .map(|_| t.elapsed());
+
+    // Idle: nothing runs but what the nodes run by themselves.
+    actors::rt::sleep(Duration::from_millis(500)).await;
+    let window = Duration::from_secs(3);
+    let frames = |o: &Node| -> (u64, u64) {
+        o.nodes()
+            .iter()
+            .filter_map(|p| o.connection_info(p))
+            .fold((0, 0), |a, i| (a.0 + i.frames_in, a.1 + i.bytes_in))
+    };
+    let (f0, b0) = frames(&observer);
+    let cpu0: Vec<u64> = children.iter().map(|c| cpu_ticks(c.pid())).collect();
+    actors::rt::sleep(window).await;
+    let (f1, b1) = frames(&observer);
+    let cpu1: Vec<u64> = children.iter().map(|c| cpu_ticks(c.pid())).collect();
+    let secs = window.as_secs_f64();
+    let idle_frames = (f1 - f0) as f64 / secs;
+    let idle_bytes = (b1 - b0) as f64 / secs;
+    let cpu: f64 = cpu0
+        .iter()
+        .zip(&cpu1)
+        .map(|(a, b)| (b - a) as f64)
+        .sum::<f64>()
+        / children.len() as f64
+        / 100.0
+        / secs
+        * 100.0;
+    let rss: u64 = children
+        .iter()
+        .map(|c| proc_field(c.pid(), "status", "VmRSS:"))
+        .sum::<u64>()
+        / children.len() as u64;
+
+    // A global name and a group member from the observer, seen everywhere.
+    let idle = observer.spawn(Idle);
+    let t = Instant::now();
+    observer
+        .global()
+        .register("probe", &idle)
+        .await
+        .expect("registers");
+    let register = t.elapsed();
+    let seen = until(|| {
+        let (observer, status) = (observer.clone(), status.clone());
+        async move {
+            all(&observer, &status, |o, s| {
+                let (o, s) = (o.clone(), s.cloned());
+                Box::pin(async move {
+                    match s {
+                        None => o.global().whereis_any("probe").is_some(),
+                        Some(s) => s.has_global("probe".into()).await == Ok(true),
+                    }
+                })
+            })
+            .await
+        }
+    })
+    .await
+    .map(|_| t.elapsed());
+    let t = Instant::now();
+    observer.groups().join("g", &idle).await.expect("joins");
+    let joined = until(|| {
+        let (observer, status) = (observer.clone(), status.clone());
+        async move {
+            all(&observer, &status, |o, s| {
+                let (o, s) = (o.clone(), s.cloned());
+                Box::pin(async move {
+                    match s {
+                        None => o.groups().members("g").len() == 1,
+                        Some(s) => s.members("g".into()).await == Ok(1),
+                    }
+                })
+            })
+            .await
+        }
+    })
+    .await
+    .map(|_| t.elapsed());
+
+    // SIGKILL the victim: down everywhere, its name and member gone everywhere.
+    let mut victim = children.remove(0);
+    status.remove(0);
+    let t = Instant::now();
+    victim.kill();
+    let down = until(meshed(n - 2, status.clone()))
+        .await
+        .map(|_| t.elapsed());
+    let settled = until(|| {
+        let (observer, status) = (observer.clone(), status.clone());
+        async move {
+            all(&observer, &status, |o, s| {
+                let (o, s) = (o.clone(), s.cloned());
+                Box::pin(async move {
+                    match s {
+                        None => {
+                            o.global().whereis_any("victim").is_none()
+                                && o.groups().members("g2").is_empty()
+                        }
+                        Some(s) => {
+                            s.has_global("victim".into()).await == Ok(false)
+                                && s.members("g2".into()).await == Ok(0)
+                        }
+                    }
+                })
+            })
+            .await
+        }
+    })
+    .await
+    .map(|_| t.elapsed());
+
+    println!(
+        "{n:>3} nodes, one OS process each | mesh {:>9} | register {:>6.2} ms, on all {:>9} | join on all {:>9} | \
+         SIGKILL seen by all {:>9}, name and member gone on all {:>9} | idle, from each peer: {:.1} frames/s, {:.0} B/s | \
+         per child: {cpu:.2}% CPU idle, {rss} KiB",
+        ms(mesh),
+        register.as_secs_f64() * 1e3,
+        ms(seen),
+        ms(joined),
+        ms(down),
+        ms(settled),
+        idle_frames / (n - 1) as f64,
+        idle_bytes / (n - 1) as f64,
+    );
+    drop(children);
+    observer.shutdown().await;
+}
+
+fn main() {
+    let sizes: Vec<usize> = std::env::var("SCALE_SIZES")
+        .ok()
+        .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
+        .unwrap_or_else(|| vec![8, 16]);
+    actors::rt::block_on(async move {
+        for n in sizes {
+            size(n.max(4)).await;
+        }
+    });
+}
