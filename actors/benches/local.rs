@@ -134,6 +134,55 @@ async fn raw_channel_round_trip() -> f64 {
     ns
 }
 
+/// The floor under any call between two tasks on this executor: two tasks handing a baton
+/// back and forth through an atomic flag and a waker each, with no lock, no allocation and
+/// no queue. What a call costs above this is the mailbox, the reply slot and the timeout.
+async fn task_switch_floor() -> f64 {
+    use futures::task::AtomicWaker;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicU8;
+    struct Baton {
+        turn: AtomicU8,
+        wakers: [AtomicWaker; 2],
+    }
+    fn wait(b: &Baton, me: u8) -> impl std::future::Future<Output = ()> + '_ {
+        std::future::poll_fn(move |cx| {
+            if b.turn.load(Ordering::Acquire) == me {
+                return std::task::Poll::Ready(());
+            }
+            b.wakers[me as usize].register(cx.waker());
+            if b.turn.load(Ordering::Acquire) == me {
+                std::task::Poll::Ready(())
+            } else {
+                std::task::Poll::Pending
+            }
+        })
+    }
+    fn pass(b: &Baton, to: u8) {
+        b.turn.store(to, Ordering::Release);
+        b.wakers[to as usize].wake();
+    }
+    let baton = Arc::new(Baton {
+        turn: AtomicU8::new(0),
+        wakers: [AtomicWaker::new(), AtomicWaker::new()],
+    });
+    let theirs = baton.clone();
+    let server = actors::rt::spawn(async move {
+        for _ in 0..CALLS {
+            wait(&theirs, 1).await;
+            pass(&theirs, 0);
+        }
+    });
+    let start = Instant::now();
+    for _ in 0..CALLS {
+        pass(&baton, 1);
+        wait(&baton, 0).await;
+    }
+    let ns = start.elapsed().as_nanos() as f64 / CALLS as f64;
+    server.await;
+    ns
+}
+
 async fn call_round_trip(node: &Node) -> f64 {
     let sink = node.spawn(Sink { sum: 0 });
     let start = Instant::now();
@@ -240,16 +289,21 @@ fn main() {
         if wanted("call") {
             let mut raw_rtt = Vec::new();
             let mut call_rtt = Vec::new();
+            let mut floor = Vec::new();
             for _ in 0..RUNS {
                 raw_rtt.push(raw_channel_round_trip().await);
                 call_rtt.push(call_round_trip(&node).await);
+                floor.push(task_switch_floor().await);
             }
-            let (raw_rtt, call_rtt) = (median(raw_rtt), median(call_rtt));
+            let (raw_rtt, call_rtt, floor) = (median(raw_rtt), median(call_rtt), median(floor));
             println!(
                 "call round trip:   {:>8.0} ns         raw channel ping-pong {:>6.0} ns         ratio {:.2}x",
                 call_rtt,
                 raw_rtt,
                 call_rtt / raw_rtt
+            );
+            println!(
+                "task switch floor: {floor:>8.0} ns         (two tasks, a baton: no lock, no allocation)"
             );
         }
         if !wanted("spawn") {
