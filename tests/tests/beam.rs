@@ -490,7 +490,13 @@ mod fake {
         hello.extend_from_slice(&(name.len() as u16).to_be_bytes());
         hello.extend_from_slice(name.as_bytes());
         send2(&mut s, &hello).await;
-        assert_eq!(read2(&mut s).await?, b"sok");
+        let status = read2(&mut s).await?;
+        if status == b"salive" {
+            // A connection of ours stands there already: this one replaces it.
+            send2(&mut s, b"strue").await;
+        } else {
+            assert_eq!(status, b"sok");
+        }
         let challenge = read2(&mut s).await?;
         let theirs = u32::from_be_bytes(challenge[9..13].try_into().unwrap());
         let mut reply = vec![b'r'];
@@ -932,5 +938,89 @@ fn a_beam_peer_holds_at_most_its_limit_of_monitors() {
         // The ones within the limit are held.
         let info = node.process_info(counter.any()).await.unwrap();
         assert_eq!(info.monitored_by, LIMIT as usize);
+    });
+}
+
+#[test]
+fn a_connection_replaced_by_its_node_goes_down_before_the_new_one_comes_up() {
+    use actors_net::beam::BeamNodeEvent::{Down, Up};
+    actors::rt::block_on(async {
+        let epmd = free_port();
+        let node = rust_node(RUST, epmd, COOKIE).await;
+        let beam = node.beam().unwrap();
+        let mut events = beam.monitor_nodes();
+        let port = beam.port();
+        let name = "fake@127.0.0.1";
+        let first = fake::connect(port, name, COOKIE).await.unwrap();
+        // The same node again, as a restarted node would: the old connection is replaced.
+        let second = fake::connect(port, name, COOKIE).await.unwrap();
+        let mut seen = Vec::new();
+        while seen.len() < 3 {
+            let next = actors::rt::timeout(
+                Duration::from_secs(5),
+                futures::StreamExt::next(&mut events),
+            );
+            seen.push(next.await.expect("an event").expect("the stream goes on"));
+        }
+        assert_eq!(
+            seen,
+            vec![Up(name.into()), Down(name.into()), Up(name.into())]
+        );
+        assert_eq!(beam.nodes(), vec![name.to_string()]);
+        drop((first, second));
+    });
+}
+
+#[test]
+fn a_beam_scope_lists_at_most_its_limit_of_group_members() {
+    use actors::etf::{Atom, ErlPid, encode};
+    const LIMIT: u32 = 100_000;
+    actors::rt::block_on(async {
+        let epmd = free_port();
+        let node = rust_node(RUST, epmd, COOKIE).await;
+        let beam = node.beam().unwrap();
+        let mut s = fake::connect(beam.port(), "fake@127.0.0.1", COOKIE)
+            .await
+            .unwrap();
+        let pid = |id: u32| ErlPid {
+            node: Atom::from("fake@127.0.0.1"),
+            id: id & 0x7fff,
+            serial: id >> 15,
+            creation: 7,
+        };
+        let scope = pid(0);
+        let sync = |group: &str, members: u32| {
+            let list = Term::List((1..=members).map(|i| Term::Pid(pid(i))).collect());
+            let sync = Term::tuple([
+                a("sync"),
+                Term::Pid(scope.clone()),
+                Term::List(vec![Term::tuple([a(group), list])]),
+            ]);
+            let control = Term::tuple([Term::Int(6), Term::Pid(scope.clone()), a(""), a("pg")]);
+            let mut p = vec![112];
+            p.extend_from_slice(&encode(&control));
+            p.extend_from_slice(&encode(&Term::tuple([a("$gen_cast"), sync])));
+            p
+        };
+        let groups = beam.groups().unwrap();
+        let members = |g: &'static str| {
+            let groups = &groups;
+            async move { groups.members(&Atom::from(g)).await.unwrap().len() }
+        };
+        // As many as allowed: taken.
+        fake::send4(&mut s, &sync("full", LIMIT)).await;
+        actors_integration::until("the members listed", Duration::from_secs(20), || async {
+            members("full").await == LIMIT as usize
+        })
+        .await;
+        // One more than allowed (the sync replaces what the scope said before): none taken.
+        fake::send4(&mut s, &sync("over", LIMIT + 1)).await;
+        actors_integration::until(
+            "the full group replaced",
+            Duration::from_secs(20),
+            || async { members("full").await == 0 },
+        )
+        .await;
+        assert_eq!(members("over").await, 0);
     });
 }

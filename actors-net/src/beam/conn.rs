@@ -33,6 +33,8 @@ pub(crate) struct Conn {
     born: actors::rt::Instant,
     /// Why the ticker closed the connection, for the reader to report.
     cut: Mutex<Option<String>>,
+    /// Set by whoever first handles the connection's loss: it is handled once.
+    lost: AtomicBool,
 }
 
 /// Why a packet was not queued.
@@ -64,6 +66,11 @@ impl Conn {
             self.out.close_channel();
             (self.close)();
         }
+    }
+
+    /// True the first time it is called: the caller handles the loss.
+    pub(crate) fn take_loss(&self) -> bool {
+        !self.lost.swap(true, Ordering::AcqRel)
     }
 
     pub(crate) fn is_closed(&self) -> bool {
@@ -118,6 +125,7 @@ pub(crate) fn start(
         last_out: AtomicU64::new(0),
         born: actors::rt::now(),
         cut: Mutex::new(None),
+        lost: AtomicBool::new(false),
     });
     let writing = conn.clone();
     actors::rt::spawn(async move {

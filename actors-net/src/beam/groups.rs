@@ -122,13 +122,28 @@ impl PgScope {
             .collect()
     }
 
-    fn know(&mut self, peer: &ErlPid, ctx: &mut Ctx<Self>) -> bool {
+    /// Takes `peer` as the scope server of its node, monitored: `Some(true)` if it was known,
+    /// `Some(false)` if it is new, `None` if it is refused. One
+    /// server per connected node: a new one (its scope restarted) replaces the old, and a
+    /// pid of a node not connected is not taken, so no peer can grow this table by naming
+    /// servers that do not exist.
+    fn know(&mut self, peer: &ErlPid, ctx: &mut Ctx<Self>) -> Option<bool> {
         if self.peers.contains_key(peer) {
-            return true;
+            return Some(true);
         }
-        let Some(pid) = self.inner.any_pid(peer) else {
-            return false;
-        };
+        self.inner.conn(peer.node.name())?;
+        let old: Vec<ErlPid> = self
+            .peers
+            .keys()
+            .filter(|p| p.node == peer.node)
+            .cloned()
+            .collect();
+        for old in old {
+            if let Some(p) = self.peers.remove(&old) {
+                ctx.demonitor(p.monitor);
+            }
+        }
+        let pid = self.inner.any_pid(peer)?;
         let monitor = ctx.monitor(pid);
         self.peers.insert(
             peer.clone(),
@@ -138,7 +153,7 @@ impl PgScope {
                 count: 0,
             },
         );
-        false
+        Some(false)
     }
 
     fn add(&mut self, peer: &ErlPid, group: Term, members: Vec<ErlPid>) {
@@ -196,6 +211,9 @@ impl PgScope {
     /// back if it is new.
     #[handle(cast)]
     fn discover(&mut self, peer: ErlPid, ctx: &mut Ctx<Self>) {
+        let Some(known) = self.know(&peer, ctx) else {
+            return;
+        };
         let me = Term::Pid(self.me(ctx));
         let sync = Term::tuple([
             Term::atom("sync"),
@@ -203,7 +221,7 @@ impl PgScope {
             Term::List(self.local_groups()),
         ]);
         self.send(peer.clone(), Term::tuple([Term::atom("$gen_cast"), sync]));
-        if !self.know(&peer, ctx) {
+        if !known {
             self.send(peer, Term::tuple([Term::atom("discover"), me]));
         }
     }
@@ -211,7 +229,9 @@ impl PgScope {
     /// `{sync, Peer, [{Group, Pids}]}`: everything the peer has, replacing what it had.
     #[handle(cast)]
     fn sync(&mut self, peer: ErlPid, groups: Vec<(Term, Vec<ErlPid>)>, ctx: &mut Ctx<Self>) {
-        self.know(&peer, ctx);
+        if self.know(&peer, ctx).is_none() {
+            return;
+        }
         if let Some(p) = self.peers.get_mut(&peer) {
             p.groups.clear();
             p.count = 0;

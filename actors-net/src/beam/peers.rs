@@ -115,7 +115,15 @@ impl Inner {
         let conn = conn::start(stream, peer, self.timing, handler);
         let old = lock(&self.peers).insert(name.clone(), conn.clone());
         if let Some(old) = old {
+            // The old connection's loss is handled now, before the new one is announced: its
+            // Down comes before the new Up, and what it carried fails before anything can use
+            // the new one (its reader, when it ends, finds this done).
             old.close();
+            Handler::lost(
+                &**self,
+                &old,
+                "replaced by a new connection from the same node",
+            );
         }
         tracing::info!(node = %self.me, peer = %name, creation, "BEAM node connected");
         let mut arriving = lock(&self.arriving);
@@ -190,6 +198,9 @@ impl Handler for Inner {
     }
 
     fn lost(&self, conn: &Arc<Conn>, reason: &str) {
+        if !conn.take_loss() {
+            return;
+        }
         {
             let mut peers = lock(&self.peers);
             if peers.get(&conn.peer.name).is_some_and(|c| c.id == conn.id) {
