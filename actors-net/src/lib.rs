@@ -25,7 +25,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Between two nodes there is one TCP connection (TLS with the `tls` feature: [`tls::Tls`]).
+//! Between two nodes there is one TCP connection (TLS with the `tls` feature: `tls::Tls`).
 //! A handshake proves both know the cookie (HMAC-SHA256 over fresh nonces; the cookie never
 //! crosses the wire). Frames are
 //! length-prefixed; messages are CBOR. Heartbeats find a frozen node; a killed one is seen at

@@ -2,7 +2,7 @@
 
 use actors::etf::ErlPid;
 
-/// A BEAM node connected or disconnected: [`Beam::monitor_nodes`].
+/// A BEAM node connected or disconnected: [`Beam::monitor_nodes`](super::Beam::monitor_nodes).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BeamNodeEvent {
     /// A connection to the node is up.

@@ -4,7 +4,7 @@
 //! A scope is an independent overlay: each node runs one `GroupServer` per scope, an ordinary
 //! actor registered locally as `pg_scope:<scope>`. Its table is shared with the node's
 //! [`Groups`] handle, so `members` is a local read. The default scope, [`DEFAULT_SCOPE`],
-//! starts with the node; others start on a node at their first [`ProcessGroups::scope`](crate::groups::ProcessGroups::scope).
+//! starts with the node; others start on a node at their first [`ProcessGroups::scope`].
 //!
 //! Protocol (as `pg.erl`):
 //! - A server knows only its own node's members first-hand. On start, and whenever a node

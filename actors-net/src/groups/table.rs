@@ -62,7 +62,7 @@ pub enum GroupEvent {
     },
 }
 
-/// A stream of [`GroupEvent`]s from [`Groups::monitor`] or [`Groups::monitor_scope`]; dropping
+/// A stream of [`GroupEvent`]s from [`Groups::monitor`](super::Groups::monitor) or [`Groups::monitor_scope`](super::Groups::monitor_scope); dropping
 /// it ends the subscription.
 pub struct GroupEvents(pub(crate) mpsc::UnboundedReceiver<GroupEvent>);
 
