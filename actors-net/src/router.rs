@@ -17,11 +17,11 @@ pub(crate) struct NetRouter {
 }
 
 impl NetRouter {
-    /// The router of `to`'s node if it is a BEAM node: `None` for a node of ours.
-    fn beam_for(&self, to: &AnyPid) -> Option<Option<&Arc<dyn Router>>> {
-        crate::net::address(to.node())
-            .is_none()
-            .then(|| self.beam.get())
+    /// The router of `to`'s node if it is a BEAM node: `None` for a node of ours. A node
+    /// that does not speak to BEAM nodes reads no name here: every remote send asks.
+    fn beam_for(&self, to: &AnyPid) -> Option<&Arc<dyn Router>> {
+        let beam = self.beam.get()?;
+        crate::net::address(to.node()).is_none().then_some(beam)
     }
 }
 
@@ -35,7 +35,7 @@ fn target(pid: &AnyPid) -> Target {
 impl Router for NetRouter {
     fn send(&self, to: &AnyPid, msg: Outbound<'_>) -> Result<Backlog, CallError> {
         if let Some(beam) = self.beam_for(to) {
-            return beam.ok_or(CallError::NoConnection)?.send(to, msg);
+            return beam.send(to, msg);
         }
         let to_target = target(to);
         let conn = self.net.conn_for(to).ok_or(CallError::NoConnection)?;
@@ -79,10 +79,7 @@ impl Router for NetRouter {
 
     fn signal(&self, to: &AnyPid, sig: Signal) -> Result<(), (Signal, ExitReason)> {
         if let Some(beam) = self.beam_for(to) {
-            return match beam {
-                Some(beam) => beam.signal(to, sig),
-                None => Err((sig, ExitReason::NoConnection)),
-            };
+            return beam.signal(to, sig);
         }
         let Some(conn) = self.net.conn_for(to) else {
             return Err((sig, ExitReason::NoConnection));
