@@ -92,7 +92,9 @@ impl NodeBuilder {
         self
     }
 
-    /// The port of the EPMD to register with and to ask (default `ERL_EPMD_PORT`, else 4369).
+    /// The port of the EPMD to register with and to ask (default `ERL_EPMD_PORT`, else 4369);
+    /// 0 serves an EPMD of the node's own on a free port (`Beam::epmd_port` tells which), for
+    /// tests that must meet no other run's nodes.
     pub fn epmd_port(mut self, port: u16) -> Self {
         if let Some(beam) = &mut self.config.beam {
             beam.epmd_port = Some(port);

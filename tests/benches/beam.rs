@@ -12,7 +12,7 @@
 use std::time::{Duration, Instant};
 
 use actors::etf::{Atom, Term};
-use actors_integration::erlang::{ErlNode, free_port};
+use actors_integration::erlang::ErlNode;
 use actors_net::beam::BeamDest;
 use actors_net::prelude::*;
 
@@ -55,15 +55,15 @@ fn main() {
     let sends = count("BEAM_SENDS", 200_000);
     let cookie = "bench-cookie";
     actors::rt::block_on(async {
-        let epmd = free_port();
         let rust = "rust@127.0.0.1";
         let node = Node::builder(&format!("{rust}:0"))
             .cookie(cookie)
             .beam(rust)
-            .epmd_port(epmd)
+            .epmd_port(0)
             .start()
             .await
             .expect("the node starts");
+        let epmd = node.beam().expect("beam").epmd_port();
         let counter = node.spawn(Counter { n: 0 });
         node.register("counter", &counter).expect("free name");
         let client = ErlNode::start_module("beam_bench", "client", cookie, epmd, None);

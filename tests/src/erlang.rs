@@ -2,9 +2,9 @@
 //! OTP (Debian's `erlang-base`), running `tests/erlang/rust_peer.erl`, compiled by `erlc`
 //! once per test run.
 //!
-//! Each test gets an EPMD port of its own (`ERL_EPMD_PORT`): the Rust node finds none there
-//! and serves one, and the Erlang nodes register with it, so tests never meet another run's
-//! nodes, or a system EPMD.
+//! Each test's Rust node serves an EPMD of its own on a free port (`epmd_port(0)`), and the
+//! Erlang nodes register with it (`ERL_EPMD_PORT`), so tests never meet another run's nodes,
+//! or a system EPMD.
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -37,14 +37,6 @@ fn compiled() -> &'static PathBuf {
         assert!(status.success(), "the Erlang modules compile");
         out
     })
-}
-
-/// A free port on loopback for an EPMD of the test's own.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 /// An `erl` node, killed when dropped.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use actors::etf::Term;
 use actors::{Exit, ExitReason};
-use actors_integration::erlang::{ErlNode, free_port};
+use actors_integration::erlang::ErlNode;
 use actors_net::beam::{BeamDest, BeamError};
 use actors_net::prelude::*;
 use serde::{Deserialize, Serialize};
@@ -40,7 +40,8 @@ impl Counter {
     }
 }
 
-/// A Rust node that speaks to BEAM nodes, its EPMD of its own on `epmd`.
+/// A Rust node that speaks to BEAM nodes, registered with the EPMD on `epmd` (0: an EPMD of
+/// its own on a free port, which `Beam::epmd_port` tells).
 async fn rust_node(name: &str, epmd: u16, cookie: &str) -> Node {
     Node::builder(&format!("{name}:0"))
         .cookie(cookie)
@@ -75,8 +76,8 @@ fn rust_name(name: &str) -> Term {
 #[test]
 fn erlang_calls_and_casts_a_rust_actor() {
     actors::rt::block_on(async {
-        let epmd = free_port();
-        let node = rust_node(RUST, epmd, COOKIE).await;
+        let node = rust_node(RUST, 0, COOKIE).await;
+        let epmd = node.beam().unwrap().epmd_port();
         let counter = node.spawn(Counter { n: 0 });
         node.register("counter", &counter).unwrap();
         let erl = ErlNode::start("calls", COOKIE, epmd, None);
@@ -108,8 +109,8 @@ fn erlang_calls_and_casts_a_rust_actor() {
 #[test]
 fn a_request_that_fits_no_handler_is_an_error_term_not_a_crash() {
     actors::rt::block_on(async {
-        let epmd = free_port();
-        let node = rust_node(RUST, epmd, COOKIE).await;
+        let node = rust_node(RUST, 0, COOKIE).await;
+        let epmd = node.beam().unwrap().epmd_port();
         let counter = node.spawn(Counter { n: 1 });
         node.register("counter", &counter).unwrap();
         let erl = ErlNode::start("nohandler", COOKIE, epmd, None);
@@ -154,8 +155,8 @@ enum Kv {
 #[test]
 fn rust_calls_an_erlang_gen_server() {
     actors::rt::block_on(async {
-        let epmd = free_port();
-        let node = rust_node(RUST, epmd, COOKIE).await;
+        let node = rust_node(RUST, 0, COOKIE).await;
+        let epmd = node.beam().unwrap().epmd_port();
         let erl = ErlNode::start("server", COOKIE, epmd, None);
         let beam = node.beam().unwrap();
         let kv = || BeamDest::name("kv", &erl.name);
@@ -205,8 +206,8 @@ fn rust_calls_an_erlang_gen_server() {
 #[test]
 fn an_erlang_monitor_of_a_rust_process_fires_with_the_reason() {
     actors::rt::block_on(async {
-        let epmd = free_port();
-        let node = rust_node(RUST, epmd, COOKIE).await;
+        let node = rust_node(RUST, 0, COOKIE).await;
+        let epmd = node.beam().unwrap().epmd_port();
         let erl = ErlNode::start("monitors", COOKIE, epmd, None);
         let counter = node.spawn(Counter { n: 0 });
         node.register("watched", &counter).unwrap();
@@ -236,8 +237,8 @@ fn an_erlang_monitor_of_a_rust_process_fires_with_the_reason() {
 #[test]
 fn a_wrong_cookie_is_refused_on_both_sides() {
     actors::rt::block_on(async {
-        let epmd = free_port();
-        let node = rust_node(RUST, epmd, "the-right-cookie").await;
+        let node = rust_node(RUST, 0, "the-right-cookie").await;
+        let epmd = node.beam().unwrap().epmd_port();
         // Erlang dials us with another cookie: refused, and it says pang.
         let mut erl = ErlNode::start(
             "cookie",
@@ -298,8 +299,8 @@ async fn waiter(node: &Node, erl: &ErlNode) -> actors::etf::ErlPid {
 #[test]
 fn a_rust_monitor_or_link_on_an_erlang_process_gets_its_reason() {
     actors::rt::block_on(async {
-        let epmd = free_port();
-        let node = rust_node(RUST, epmd, COOKIE).await;
+        let node = rust_node(RUST, 0, COOKIE).await;
+        let epmd = node.beam().unwrap().epmd_port();
         let erl = ErlNode::start("watched", COOKIE, epmd, None);
         let beam = node.beam().unwrap();
         for (reason, expect) in [
@@ -379,8 +380,8 @@ fn a_rust_monitor_or_link_on_an_erlang_process_gets_its_reason() {
 #[test]
 fn an_erlang_link_to_a_rust_process_brings_its_exit_reason() {
     actors::rt::block_on(async {
-        let epmd = free_port();
-        let node = rust_node(RUST, epmd, COOKIE).await;
+        let node = rust_node(RUST, 0, COOKIE).await;
+        let epmd = node.beam().unwrap().epmd_port();
         let erl = ErlNode::start("linking", COOKIE, epmd, None);
         let beam = node.beam().unwrap();
         let counter = node.spawn(Counter { n: 0 });
@@ -410,8 +411,8 @@ fn an_erlang_link_to_a_rust_process_brings_its_exit_reason() {
 #[test]
 fn a_killed_erlang_node_breaks_monitors_and_links_with_noconnection() {
     actors::rt::block_on(async {
-        let epmd = free_port();
-        let node = rust_node(RUST, epmd, COOKIE).await;
+        let node = rust_node(RUST, 0, COOKIE).await;
+        let epmd = node.beam().unwrap().epmd_port();
         let mut erl = ErlNode::start("killed", COOKIE, epmd, None);
         let beam = node.beam().unwrap();
         let erl_pid = waiter(&node, &erl).await;
@@ -538,8 +539,7 @@ mod fake {
 fn a_hostile_beam_peer_is_cut_off_without_harm() {
     use actors::etf::{Atom, ErlPid, encode};
     actors::rt::block_on(async {
-        let epmd = free_port();
-        let node = rust_node(RUST, epmd, COOKIE).await;
+        let node = rust_node(RUST, 0, COOKIE).await;
         let counter = node.spawn(Counter { n: 0 });
         node.register("counter", &counter).unwrap();
         let port = node.beam().unwrap().port();
@@ -631,8 +631,8 @@ impl Recorder {
 fn a_hundred_thousand_messages_each_way_arrive_in_order() {
     const N: u64 = 100_000;
     actors::rt::block_on(async {
-        let epmd = free_port();
-        let node = rust_node(RUST, epmd, COOKIE).await;
+        let node = rust_node(RUST, 0, COOKIE).await;
+        let epmd = node.beam().unwrap().epmd_port();
         let erl = ErlNode::start("flood", COOKIE, epmd, None);
         let beam = node.beam().unwrap();
         // Erlang to Rust.
@@ -677,8 +677,8 @@ fn a_hundred_thousand_messages_each_way_arrive_in_order() {
 #[test]
 fn rust_and_erlang_processes_share_pg_groups() {
     actors::rt::block_on(async {
-        let epmd = free_port();
-        let node = rust_node(RUST, epmd, COOKIE).await;
+        let node = rust_node(RUST, 0, COOKIE).await;
+        let epmd = node.beam().unwrap().epmd_port();
         let mut erl = ErlNode::start("groups", COOKIE, epmd, None);
         let beam = node.beam().unwrap();
         beam.connect(&erl.name).await.unwrap();
@@ -779,9 +779,9 @@ fn rust_and_erlang_processes_share_pg_groups() {
 #[test]
 fn a_killed_rust_node_is_seen_down_by_erlang() {
     actors::rt::block_on(async {
-        let epmd = free_port();
         // This node serves the EPMD, so that it outlives the child that is killed.
-        let node = rust_node(RUST, epmd, COOKIE).await;
+        let node = rust_node(RUST, 0, COOKIE).await;
+        let epmd = node.beam().unwrap().epmd_port();
         let child_name = "child@127.0.0.1";
         let mut child = actors_integration::child::ChildNode::start(
             env!("CARGO_BIN_EXE_testnode"),
@@ -828,15 +828,15 @@ fn a_killed_rust_node_is_seen_down_by_erlang() {
 #[test]
 fn a_frozen_erlang_node_is_seen_down_by_its_ticks() {
     actors::rt::block_on(async {
-        let epmd = free_port();
         let node = Node::builder(&format!("{RUST}:0"))
             .cookie(COOKIE)
             .beam(RUST)
-            .epmd_port(epmd)
+            .epmd_port(0)
             .beam_ticktime(Duration::from_secs(2))
             .start()
             .await
             .unwrap();
+        let epmd = node.beam().unwrap().epmd_port();
         let mut erl = ErlNode::start_ticking("rust_peer", "frozen", COOKIE, epmd, None, 2);
         let beam = node.beam().unwrap();
         let erl_pid = waiter(&node, &erl).await;
@@ -872,8 +872,7 @@ fn a_beam_peer_holds_at_most_its_limit_of_monitors() {
     use actors::rt::io::ReadExt;
     const LIMIT: u32 = 100_000;
     actors::rt::block_on(async {
-        let epmd = free_port();
-        let node = rust_node(RUST, epmd, COOKIE).await;
+        let node = rust_node(RUST, 0, COOKIE).await;
         let counter = node.spawn(Counter { n: 0 });
         node.register("counter", &counter).unwrap();
         let port = node.beam().unwrap().port();
@@ -945,8 +944,7 @@ fn a_beam_peer_holds_at_most_its_limit_of_monitors() {
 fn a_connection_replaced_by_its_node_goes_down_before_the_new_one_comes_up() {
     use actors_net::beam::BeamNodeEvent::{Down, Up};
     actors::rt::block_on(async {
-        let epmd = free_port();
-        let node = rust_node(RUST, epmd, COOKIE).await;
+        let node = rust_node(RUST, 0, COOKIE).await;
         let beam = node.beam().unwrap();
         let mut events = beam.monitor_nodes();
         let port = beam.port();
@@ -976,8 +974,7 @@ fn a_beam_scope_lists_at_most_its_limit_of_group_members() {
     use actors::etf::{Atom, ErlPid, encode};
     const LIMIT: u32 = 100_000;
     actors::rt::block_on(async {
-        let epmd = free_port();
-        let node = rust_node(RUST, epmd, COOKIE).await;
+        let node = rust_node(RUST, 0, COOKIE).await;
         let beam = node.beam().unwrap();
         let mut s = fake::connect(beam.port(), "fake@127.0.0.1", COOKIE)
             .await

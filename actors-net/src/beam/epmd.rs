@@ -117,10 +117,12 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Listens on `addr` and serves until the process ends. Fails if the port is taken
-    /// (another EPMD may have started meanwhile).
-    pub(crate) async fn start(addr: &str) -> io::Result<()> {
+    /// Listens on `addr` and serves until the process ends; the port it listens on (port 0
+    /// picks a free one). Fails if the port is taken (another EPMD may have started
+    /// meanwhile).
+    pub(crate) async fn start(addr: &str) -> io::Result<u16> {
         let listener = TcpListener::bind(addr).await?;
+        let port = listener.local_addr()?.port();
         let mut seed = [0u8; 4];
         let _ = actors::rt::fill_random(&mut seed);
         let server = Arc::new(Server {
@@ -128,7 +130,7 @@ impl Server {
             next_creation: Mutex::new(u32::from_le_bytes(seed).max(1)),
             open: std::sync::atomic::AtomicUsize::new(0),
         });
-        tracing::info!(%addr, "no EPMD was running: serving one in this process");
+        tracing::info!(%addr, port, "serving an EPMD in this process");
         actors::rt::spawn(async move {
             use std::sync::atomic::Ordering;
             while let Ok((stream, _)) = listener.accept().await {
@@ -146,7 +148,7 @@ impl Server {
                 });
             }
         });
-        Ok(())
+        Ok(port)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {

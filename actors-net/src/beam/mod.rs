@@ -78,6 +78,12 @@ impl Beam {
         self.0.port
     }
 
+    /// The port of the EPMD this node registered with: the one BEAM nodes must use
+    /// (`ERL_EPMD_PORT`) to find it, if it is not the default.
+    pub fn epmd_port(&self) -> u16 {
+        self.0.epmd_port
+    }
+
     /// The BEAM nodes connected now, sorted.
     pub fn nodes(&self) -> Vec<String> {
         self.0.nodes()
@@ -265,7 +271,13 @@ pub(crate) async fn start(
         .rsplit_once(':')
         .and_then(|(_, p)| p.parse::<u16>().ok())
         .unwrap_or(0);
-    let epmd_port = epmd_port(&config);
+    let mut epmd_port = epmd_port(&config);
+    if epmd_port == 0 {
+        // An EPMD of this node's own, on a free port: nothing else on the host meets it.
+        epmd_port = epmd::Server::start(&format!("{host}:0"))
+            .await
+            .map_err(BeamStartError::Epmd)?;
+    }
     let epmd_addr = format!("{host}:{epmd_port}");
     let registration = match epmd::register(&epmd_addr, alive, port).await {
         Ok(r) => r,
