@@ -52,18 +52,30 @@ fn cpu_ticks(pid: u32) -> u64 {
     at(11) + at(12)
 }
 
-/// Every node's view, the observer's own and each child's (asked in parallel).
-async fn all(
+/// Whether every node holds `here` of its view: the observer asked directly, each child
+/// over the cluster (`there`, all children at once).
+async fn everywhere(
     observer: &Node,
     status: &[Pid<Status>],
-    ask: impl Fn(&Node, Option<&Pid<Status>>) -> futures::future::BoxFuture<'static, bool>,
+    here: impl Fn(&Node) -> bool,
+    there: impl Fn(Pid<Status>) -> futures::future::BoxFuture<'static, bool>,
 ) -> bool {
-    let mut checks = vec![ask(observer, None)];
-    checks.extend(status.iter().map(|s| ask(observer, Some(s))));
-    futures::future::join_all(checks)
-        .await
-        .into_iter()
-        .all(|ok| ok)
+    here(observer)
+        && futures::future::join_all(status.iter().cloned().map(there))
+            .await
+            .into_iter()
+            .all(|ok| ok)
+}
+
+/// Whether every node sees `want` others.
+async fn meshed(observer: &Node, status: &[Pid<Status>], want: usize) -> bool {
+    everywhere(
+        observer,
+        status,
+        move |o| o.nodes().len() == want,
+        move |s| Box::pin(async move { s.nodes().await == Ok(want) }),
+    )
+    .await
 }
 
 async fn until<F: std::future::Future<Output = bool>>(
@@ -115,26 +127,7 @@ async fn size(n: usize) {
                 .expect("status"),
         );
     }
-    let meshed = |want: usize, status: Vec<Pid<Status>>| {
-        let observer = observer.clone();
-        move || {
-            let status = status.clone();
-            let observer = observer.clone();
-            async move {
-                all(&observer, &status, move |o, s| {
-                    let (o, s) = (o.clone(), s.cloned());
-                    Box::pin(async move {
-                        match s {
-                            None => o.nodes().len() == want,
-                            Some(s) => s.nodes().await == Ok(want),
-                        }
-                    })
-                })
-                .await
-            }
-        }
-    };
-    let _ = until(meshed(n - 2, status.clone())).await;
+    let _ = until(|| meshed(&observer, &status, n - 2)).await;
     // The last node: started alone, then joined by one `connect`.
     let last = ChildNode::start(bin, &format!("c{}@127.0.0.1:0", n - 1), &[], &[]);
     let t = Instant::now();
@@ -146,7 +139,7 @@ async fn size(n: usize) {
             .expect("status"),
     );
     children.push(last);
-    let mesh = until(meshed(n - 1, status.clone()))
+    let mesh = until(|| meshed(&observer, &status, n - 1))
         .await
         .map(|_| t.elapsed());
 
@@ -192,38 +185,24 @@ async fn size(n: usize) {
         .expect("registers");
     let register = t.elapsed();
     let seen = until(|| {
-        let (observer, status) = (observer.clone(), status.clone());
-        async move {
-            all(&observer, &status, |o, s| {
-                let (o, s) = (o.clone(), s.cloned());
-                Box::pin(async move {
-                    match s {
-                        None => o.global().whereis_any("probe").is_some(),
-                        Some(s) => s.has_global("probe".into()).await == Ok(true),
-                    }
-                })
-            })
-            .await
-        }
+        everywhere(
+            &observer,
+            &status,
+            |o| o.global().whereis_any("probe").is_some(),
+            |s| Box::pin(async move { s.has_global("probe".into()).await == Ok(true) }),
+        )
     })
     .await
     .map(|_| t.elapsed());
     let t = Instant::now();
     observer.groups().join("g", &idle).await.expect("joins");
     let joined = until(|| {
-        let (observer, status) = (observer.clone(), status.clone());
-        async move {
-            all(&observer, &status, |o, s| {
-                let (o, s) = (o.clone(), s.cloned());
-                Box::pin(async move {
-                    match s {
-                        None => o.groups().members("g").len() == 1,
-                        Some(s) => s.members("g".into()).await == Ok(1),
-                    }
-                })
-            })
-            .await
-        }
+        everywhere(
+            &observer,
+            &status,
+            |o| o.groups().members("g").len() == 1,
+            |s| Box::pin(async move { s.members("g".into()).await == Ok(1) }),
+        )
     })
     .await
     .map(|_| t.elapsed());
@@ -233,29 +212,21 @@ async fn size(n: usize) {
     status.remove(0);
     let t = Instant::now();
     victim.kill();
-    let down = until(meshed(n - 2, status.clone()))
+    let down = until(|| meshed(&observer, &status, n - 2))
         .await
         .map(|_| t.elapsed());
     let settled = until(|| {
-        let (observer, status) = (observer.clone(), status.clone());
-        async move {
-            all(&observer, &status, |o, s| {
-                let (o, s) = (o.clone(), s.cloned());
+        everywhere(
+            &observer,
+            &status,
+            |o| o.global().whereis_any("victim").is_none() && o.groups().members("g2").is_empty(),
+            |s| {
                 Box::pin(async move {
-                    match s {
-                        None => {
-                            o.global().whereis_any("victim").is_none()
-                                && o.groups().members("g2").is_empty()
-                        }
-                        Some(s) => {
-                            s.has_global("victim".into()).await == Ok(false)
-                                && s.members("g2".into()).await == Ok(0)
-                        }
-                    }
+                    s.has_global("victim".into()).await == Ok(false)
+                        && s.members("g2".into()).await == Ok(0)
                 })
-            })
-            .await
-        }
+            },
+        )
     })
     .await
     .map(|_| t.elapsed());
