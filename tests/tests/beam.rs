@@ -1021,3 +1021,108 @@ fn a_beam_scope_lists_at_most_its_limit_of_group_members() {
         assert_eq!(members("over").await, 0);
     });
 }
+
+#[test]
+fn a_peer_cannot_speak_for_another_nodes_processes() {
+    use actors::etf::{Atom, ErlRef, encode};
+    actors::rt::block_on(async {
+        let node = rust_node(RUST, 0, COOKIE).await;
+        let epmd = node.beam().unwrap().epmd_port();
+        let erl = ErlNode::start("honest", COOKIE, epmd, None);
+        let beam = node.beam().unwrap();
+        // A monitor and a link on processes of the honest node.
+        let watched = waiter(&node, &erl).await;
+        let down = node.monitor(beam.pid(&watched).unwrap());
+        let monitor_ref = down.monitor_ref().as_raw();
+        let linker = node.spawn(Linker { exits: vec![] });
+        let linked = waiter(&node, &erl).await;
+        assert_eq!(linker.link_to(linked.clone()).await, Ok(true));
+        let rust_linker = beam.erl_pid(&linker.any()).unwrap();
+
+        // A liar claims both ended: an exit from the linked process, and the monitor's
+        // MONITOR_P_EXIT with its reference (which it guessed).
+        let mut liar = fake::connect(beam.port(), "liar@127.0.0.1", COOKIE)
+            .await
+            .unwrap();
+        let packet = |control: Term| {
+            let mut p = vec![112];
+            p.extend_from_slice(&encode(&control));
+            p
+        };
+        let exit = Term::tuple([
+            Term::Int(3),
+            Term::Pid(linked.clone()),
+            Term::Pid(rust_linker),
+            a("lie"),
+        ]);
+        fake::send4(&mut liar, &packet(exit)).await;
+        let reference = ErlRef {
+            node: Atom::from(RUST),
+            creation: rust_linker_creation(&beam, &linker),
+            ids: vec![
+                (monitor_ref & 0x3_ffff) as u32,
+                (monitor_ref >> 18) as u32,
+                (monitor_ref >> 50) as u32,
+            ],
+        };
+        let caller = beam.erl_pid(&actors::dist::pid_of(&node, 0)).unwrap();
+        let monitor_exit = Term::tuple([
+            Term::Int(21),
+            Term::Pid(watched.clone()),
+            Term::Pid(caller),
+            Term::Ref(reference),
+            a("lie"),
+        ]);
+        fake::send4(&mut liar, &packet(monitor_exit)).await;
+        // Then something observable on the same connection: once it has landed, the lies
+        // before it have been read.
+        let counter = node.spawn(Counter { n: 0 });
+        node.register("counter", &counter).unwrap();
+        let liar_pid = actors::etf::ErlPid {
+            node: Atom::from("liar@127.0.0.1"),
+            id: 1,
+            serial: 0,
+            creation: 7,
+        };
+        let mut cast = packet(Term::tuple([
+            Term::Int(6),
+            Term::Pid(liar_pid),
+            a(""),
+            a("counter"),
+        ]));
+        cast.extend_from_slice(&encode(&a("bump")));
+        fake::send4(&mut liar, &cast).await;
+        actors_integration::until(
+            "the liar's messages read",
+            Duration::from_secs(10),
+            || async { counter.get().await == Ok(1) },
+        )
+        .await;
+
+        // The honest node's processes end: only their own reasons arrive.
+        beam.send(&watched, &Term::tuple([a("exit_with"), a("normal")]))
+            .await
+            .unwrap();
+        beam.send(&linked, &Term::tuple([a("exit_with"), a("boom")]))
+            .await
+            .unwrap();
+        let down = actors::rt::timeout(Duration::from_secs(10), down)
+            .await
+            .unwrap();
+        assert_eq!(down.reason, ExitReason::Normal);
+        actors_integration::until("the real exit signal", Duration::from_secs(10), || async {
+            !linker.exits().await.unwrap().is_empty()
+        })
+        .await;
+        assert_eq!(
+            linker.exits().await,
+            Ok(vec![ExitReason::Error("boom".into())])
+        );
+        // And the liar is still connected: it was not believed, not cut off.
+        assert!(beam.nodes().contains(&"liar@127.0.0.1".to_string()));
+    });
+}
+
+fn rust_linker_creation(beam: &actors_net::beam::Beam, pid: &Pid<Linker>) -> u32 {
+    beam.erl_pid(&pid.any()).unwrap().creation
+}

@@ -94,6 +94,29 @@ fn reference(t: &Term) -> Option<ErlRef> {
 }
 
 impl Control {
+    /// The node of the process this message says it is from, where it says one: a peer
+    /// speaks only for its own processes.
+    pub(crate) fn sender_node(&self) -> Option<&Atom> {
+        match self {
+            Control::Link { from, .. }
+            | Control::Exit { from, .. }
+            | Control::Unlink { from, .. }
+            | Control::RegSend { from, .. }
+            | Control::Exit2 { from, .. }
+            | Control::Monitor { from, .. }
+            | Control::Demonitor { from, .. }
+            | Control::SendSender { from, .. }
+            | Control::AliasSend { from, .. }
+            | Control::UnlinkId { from, .. }
+            | Control::UnlinkIdAck { from, .. } => Some(&from.node),
+            Control::MonitorExit {
+                from: Proc::Pid(from),
+                ..
+            } => Some(&from.node),
+            Control::MonitorExit { .. } | Control::Send { .. } => None,
+        }
+    }
+
     /// Reads a control tuple; `None` for one this side does not handle (it is logged and
     /// dropped, never acted on half-way).
     pub(crate) fn parse(term: &Term) -> Option<Control> {

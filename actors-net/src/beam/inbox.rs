@@ -37,7 +37,15 @@ impl Inner {
             tracing::debug!(node = %self.me, peer = %conn.peer.name, %control, "unhandled control message dropped");
             return Ok(());
         };
-        let message = || message.clone().ok_or("a send without its message");
+        if parsed
+            .sender_node()
+            .is_some_and(|node| node.name() != conn.peer.name)
+        {
+            tracing::warn!(node = %self.me, peer = %conn.peer.name, %control, "a message on behalf of another node's process dropped");
+            return Ok(());
+        }
+        let mut message = message;
+        let mut message = move || message.take().ok_or("a send without its message");
         match parsed {
             Control::Send { to } | Control::SendSender { to, .. } => {
                 self.to_pid(conn, &to, message()?);
@@ -51,7 +59,9 @@ impl Inner {
                     }
                 }
             }
-            Control::AliasSend { alias, .. } => self.answer(&alias, Outcome::Reply(message()?)),
+            Control::AliasSend { alias, .. } => {
+                self.answer(conn, &alias, Outcome::Reply(message()?))
+            }
             Control::Monitor {
                 from,
                 to,
@@ -66,8 +76,8 @@ impl Inner {
             Control::MonitorExit {
                 reference, reason, ..
             } => {
-                if !self.monitor_fired(&reference, &reason) {
-                    self.answer(&reference, Outcome::Down(reason));
+                if !self.monitor_fired(conn, &reference, &reason) {
+                    self.answer(conn, &reference, Outcome::Down(reason));
                 }
             }
             Control::UnlinkId { id, from, to } => {
@@ -91,18 +101,22 @@ impl Inner {
 
     /// A message to a pid: the caller pid's replies, or a local process.
     fn to_pid(&self, conn: &Arc<Conn>, to: &ErlPid, message: Term) {
-        if *to == self.caller() {
-            // `{Ref, Reply}`: the answer to a call made from this node.
-            if let Term::Tuple(items) = &message {
-                if let [Term::Ref(reference), reply] = items.as_slice() {
-                    self.answer(reference, Outcome::Reply(reply.clone()));
-                    return;
+        let id = self.local_id(to);
+        if id == Some(0) {
+            // To the caller pid: `{Ref, Reply}`, the answer to a call made from this node.
+            match message {
+                Term::Tuple(mut items) if items.len() == 2 && matches!(items[0], Term::Ref(_)) => {
+                    if let (Some(reply), Some(Term::Ref(reference))) = (items.pop(), items.pop()) {
+                        self.answer(conn, &reference, Outcome::Reply(reply));
+                    }
+                }
+                other => {
+                    tracing::debug!(node = %self.me, message = %other, "message to the caller pid that answers no call dropped")
                 }
             }
-            tracing::debug!(node = %self.me, %message, "message to the caller pid that answers no call dropped");
             return;
         }
-        match self.local_id(to) {
+        match id {
             Some(id) => self.deliver(conn, id, message),
             None => {
                 tracing::debug!(node = %self.me, pid = ?to, "message to a pid of no live process dropped")
@@ -110,9 +124,17 @@ impl Inner {
         }
     }
 
-    /// Completes a call waiting on `reference`; a late or unknown one is dropped.
-    fn answer(&self, reference: &etf::ErlRef, outcome: Outcome) {
-        if let Some(pending) = lock(&self.calls).remove(reference) {
+    /// Completes a call waiting on `reference`, if it went out on `conn`: a late or unknown
+    /// answer is dropped, and so is one from another node than the call went to.
+    fn answer(&self, conn: &Conn, reference: &etf::ErlRef, outcome: Outcome) {
+        let pending = {
+            let mut calls = lock(&self.calls);
+            match calls.get(reference) {
+                Some(p) if p.conn == conn.id => calls.remove(reference),
+                _ => None,
+            }
+        };
+        if let Some(pending) = pending {
             let _ = pending.done.send(outcome);
         }
     }

@@ -198,8 +198,16 @@ impl Inner {
 
     /// A BEAM process's monitor of ours ended, or a monitor of ours on one of its processes
     /// fired: `true` if `reference` was one of our monitors.
-    pub(crate) fn monitor_fired(&self, reference: &ErlRef, reason: &Term) -> bool {
-        let Some((_, watcher, pid)) = lock(&self.ties).watching.remove(reference) else {
+    pub(crate) fn monitor_fired(&self, conn: &Conn, reference: &ErlRef, reason: &Term) -> bool {
+        let held = {
+            let mut ties = lock(&self.ties);
+            match ties.watching.get(reference) {
+                // Only the connection the monitor went out on may fire it.
+                Some((c, _, _)) if *c == conn.id => ties.watching.remove(reference),
+                _ => None,
+            }
+        };
+        let Some((_, watcher, pid)) = held else {
             return false;
         };
         if let Some(monitor_ref) = self.monitor_ref(reference) {
