@@ -37,7 +37,7 @@ impl Inner {
                 to: pid.clone(),
             },
         };
-        conn.send(control::encode(&control, Some(&etf::encode(message))))?;
+        conn.send(control::encode(&control, Some(message)))?;
         Ok(())
     }
 
@@ -86,7 +86,7 @@ impl Inner {
                 to: target.clone(),
                 reference: reference.clone(),
             };
-            let guard = Forget {
+            let mut guard = Forget {
                 inner: self,
                 reference: reference.clone(),
                 conn: conn.clone(),
@@ -106,7 +106,7 @@ impl Inner {
             self.send_control(&conn, to, &message)?;
             let outcome = outcome.await.map_err(|_| BeamError::NoConnection)?;
             if !matches!(outcome, Outcome::Down(_)) {
-                let _ = conn.send(guard.demonitor.clone());
+                let _ = conn.send(std::mem::take(&mut guard.demonitor));
             }
             match outcome {
                 Outcome::Reply(reply) => Ok(reply),

@@ -12,6 +12,7 @@ use futures::channel::mpsc;
 
 use super::handshake::Peer;
 use super::packet::read4;
+use crate::connection::lock;
 use crate::transport::Stream;
 
 /// A connection, as the rest of the BEAM side holds it.
@@ -170,11 +171,7 @@ pub(crate) fn start(
             if now.saturating_sub(conn.last_in.load(Ordering::Acquire))
                 >= timing.ticktime.as_millis() as u64
             {
-                *conn
-                    .cut
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner) =
-                    Some("no tick from the peer within the tick time".into());
+                *lock(&conn.cut) = Some("no tick from the peer within the tick time".into());
                 conn.close();
                 return;
             }
@@ -203,12 +200,7 @@ pub(crate) fn start(
             }
         };
         reading.close();
-        let reason = reading
-            .cut
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
-            .unwrap_or(reason);
+        let reason = lock(&reading.cut).take().unwrap_or(reason);
         handler.lost(&reading, &reason);
     });
     conn

@@ -235,13 +235,14 @@ impl Control {
     }
 }
 
-/// A whole distribution message: pass-through tag, the control tuple, the message if any.
-pub(crate) fn encode(control: &Control, message: Option<&[u8]>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(64 + message.map_or(0, <[u8]>::len));
+/// A whole distribution message: pass-through tag, the control tuple, the message if any,
+/// encoded into one buffer.
+pub(crate) fn encode(control: &Control, message: Option<&Term>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64);
     out.push(PASS_THROUGH);
     actors::etf::encode_into(&control.term(), &mut out);
     if let Some(m) = message {
-        out.extend_from_slice(m);
+        actors::etf::encode_into(m, &mut out);
     }
     out
 }

@@ -186,11 +186,6 @@ impl Responder for GenReply {
         let Some(conn) = self.conn.upgrade() else {
             return;
         };
-        // `{Tag, Reply}` spliced from the encoded reply, without decoding it again.
-        let mut message = vec![etf::VERSION, 104, 2];
-        let tag = etf::encode(&self.tag);
-        message.extend_from_slice(&tag[1..]);
-        message.extend_from_slice(payload.get(1..).unwrap_or_default());
         let alias = match &self.tag {
             Term::Improper(head, tail) if head.len() == 1 && head[0].is_atom("alias") => {
                 match &**tail {
@@ -211,7 +206,15 @@ impl Responder for GenReply {
             },
             _ => Control::Send { to: self.to },
         };
-        let _ = conn.send(control::encode(&control, Some(&message)));
+        // `{Tag, Reply}` spliced behind the control from the encoded reply, in one buffer,
+        // without decoding the reply again.
+        let mut packet = control::encode(&control, None);
+        packet.extend_from_slice(&[etf::VERSION, 104, 2]);
+        let tag = packet.len();
+        etf::encode_into(&self.tag, &mut packet);
+        packet.remove(tag); // the tag's own version byte: it sits inside the tuple
+        packet.extend_from_slice(payload.get(1..).unwrap_or_default());
+        let _ = conn.send(packet);
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actors::dist::Watcher;
@@ -15,9 +15,7 @@ use futures::channel::oneshot;
 use super::conn::{Conn, Timing};
 use super::epmd::Registration;
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
+pub(crate) use crate::connection::lock;
 
 /// How a call to a BEAM process ended, short of the caller's own timeout.
 pub(crate) enum Outcome {
