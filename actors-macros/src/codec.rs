@@ -78,23 +78,12 @@ pub fn wire_codec(
     });
     let decode_arms = variants.iter().map(|v| {
         let tag = v.tag;
-        let handler = &v.h.ident;
-        let binds = &v.binds;
         let args = v.binds.iter().zip(&v.tys).map(|(bind, ty)| {
             quote!(let #bind: #ty = (&#private::Codec::<#ty>::new()).de_arg(&mut __input)?;)
         });
         // The reply half is made from the incoming call last, once every argument has
         // decoded: a call that fails to decode keeps its responder, which answers the error.
-        let value = if v.is_call() {
-            quote! {{
-                let __reply = (&#private::Codec::new()).reply_to(__call)?;
-                #msg::#handler(#(#binds,)* __reply)
-            }}
-        } else if binds.is_empty() {
-            quote!(#msg::#handler)
-        } else {
-            quote!(#msg::#handler(#(#binds),*))
-        };
+        let value = message_value(v, msg, &format_ident!("reply_to"));
         quote! {
             #tag => {
                 #(#args)*
@@ -112,16 +101,7 @@ pub fn wire_codec(
             let arg_name = arg.ident.to_string();
             quote!(let #bind: #ty = (&#private::Codec::<#ty>::new()).de_term(#name, #arg_name, &__args[#i])?;)
         });
-        let value = if v.is_call() {
-            quote! {{
-                let __reply = (&#private::Codec::new()).reply_to_term(__call)?;
-                #msg::#handler(#(#binds,)* __reply)
-            }}
-        } else if binds.is_empty() {
-            quote!(#msg::#handler)
-        } else {
-            quote!(#msg::#handler(#(#binds),*))
-        };
+        let value = message_value(v, msg, &format_ident!("reply_to_term"));
         quote! {
             #name => {
                 #private::term::expect_arity(#name, __args, #arity)?;
@@ -184,5 +164,26 @@ pub fn wire_codec(
                 })
             }
         }
+    }
+}
+
+/// The message a decoded handler's arguments make, once each is bound; a call's reply half
+/// is made last, by `reply` (`reply_to` for our wire, `reply_to_term` for a BEAM node's).
+fn message_value(v: &Variant, msg: &Ident, reply: &Ident) -> TokenStream {
+    let private = {
+        let actors = crate::crate_path::actors();
+        quote!(#actors::__private)
+    };
+    let handler = &v.h.ident;
+    let binds = &v.binds;
+    if v.is_call() {
+        quote! {{
+            let __reply = (&#private::Codec::new()).#reply(__call)?;
+            #msg::#handler(#(#binds,)* __reply)
+        }}
+    } else if binds.is_empty() {
+        quote!(#msg::#handler)
+    } else {
+        quote!(#msg::#handler(#(#binds),*))
     }
 }
