@@ -8,6 +8,31 @@ use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+/// A child's output, line by line, read by a thread of its own that keeps draining it, so
+/// the child never blocks on a full pipe.
+pub(crate) fn lines(stdout: std::process::ChildStdout) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { return };
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+/// Sends `sig` (`-STOP`, `-CONT`) to process `pid` with kill(1).
+pub(crate) fn signal(pid: u32, sig: &str) {
+    let status = Command::new("kill")
+        .arg(sig)
+        .arg(pid.to_string())
+        .status()
+        .expect("kill(1) runs");
+    assert!(status.success(), "kill {sig} failed");
+}
+
 /// A node running the `testnode` binary in its own process.
 pub struct ChildNode {
     child: Child,
@@ -64,16 +89,7 @@ impl ChildNode {
         let mut child = cmd.spawn().expect("the test node binary starts");
         let stdout = child.stdout.take().expect("piped stdout");
         let stdin = child.stdin.take();
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            // Keeps draining, so the child never blocks on a full pipe.
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
+        let rx = lines(stdout);
         let line = match rx.recv_timeout(Duration::from_secs(20)) {
             Ok(line) => line,
             Err(_) => {
@@ -127,12 +143,7 @@ impl ChildNode {
     }
 
     fn signal(&self, sig: &str) {
-        let status = Command::new("kill")
-            .arg(sig)
-            .arg(self.pid().to_string())
-            .status()
-            .expect("kill(1) runs");
-        assert!(status.success(), "kill {sig} failed");
+        signal(self.pid(), sig);
     }
 
     /// `SIGSTOP`: the process freezes; its sockets stay open but nothing answers. Returns

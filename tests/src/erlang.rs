@@ -6,7 +6,6 @@
 //! Erlang nodes register with it (`ERL_EPMD_PORT`), so tests never meet another run's nodes,
 //! or a system EPMD.
 
-use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -98,15 +97,7 @@ impl ErlNode {
                 panic!("erl does not run ({e}): these tests need Erlang/OTP, `apt-get install erlang-base`")
             });
         let stdout = child.stdout.take().expect("piped stdout");
-        let (tx, rx) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { return };
-                if tx.send(line).is_err() {
-                    return;
-                }
-            }
-        });
+        let rx = crate::child::lines(stdout);
         let mut node = ErlNode {
             child,
             name: full,
@@ -129,12 +120,7 @@ impl ErlNode {
 
     /// `SIGSTOP`: the node freezes, its sockets open and silent.
     pub fn freeze(&mut self) {
-        let status = Command::new("kill")
-            .arg("-STOP")
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill(1) runs");
-        assert!(status.success(), "kill -STOP failed");
+        crate::child::signal(self.child.id(), "-STOP");
         self.frozen = true;
     }
 
