@@ -171,7 +171,12 @@ impl GlobalServer {
                 match resolver {
                     Resolver::StopLoser => node.stop(pid, ExitReason::NameConflict),
                     Resolver::NotifyLoser => node.exit(pid, ExitReason::NameConflict),
-                    _ => continue,
+                    // Decided (and counted) once, on the node of the smaller pid.
+                    Resolver::NotifyBoth => {
+                        node.exit(pid, ExitReason::NameConflict);
+                        continue;
+                    }
+                    Resolver::Custom(_) => continue,
                 }
                 self.count_decision();
                 tracing::info!(name, loser = %pid, "name conflict: this node's process lost");
@@ -287,9 +292,9 @@ impl GlobalServer {
                 return;
             }
             Resolver::NotifyBoth => {
+                // Each loser's own node tells it (see `exclude`): an exit signal sent from
+                // here to a node not connected yet would be lost.
                 self.count_decision();
-                node.exit(&first, ExitReason::NameConflict);
-                node.exit(&second, ExitReason::NameConflict);
                 None
             }
             Resolver::Custom(f) => {
