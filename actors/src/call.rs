@@ -15,21 +15,11 @@ use crate::monitor::MonitorHandle;
 use crate::node::NodeInner;
 use crate::pid::{Route, RouteKind};
 use crate::slot::Slot;
-use crate::timer::Expire;
 
 /// How long a call waits for its reply unless told otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(crate) type ReplySlot<R> = Slot<Result<R, CallError>>;
-
-impl<R: Send + 'static> Expire for ReplySlot<R> {
-    fn expire(&self) {
-        self.fill(Err(CallError::Timeout));
-    }
-    fn settled(&self) -> bool {
-        self.is_settled()
-    }
-}
 
 /// The reply half of a call inside its message, handed to the handler's dispatch: the
 /// handler's return value goes back through it. Dropped without a value (the process ended
@@ -219,7 +209,7 @@ pub struct Call<A: Actor, R> {
 impl<A: Actor, R: Send + 'static> Call<A, R> {
     /// Builds a call to `target`: `make` puts the reply half into the message.
     pub fn new(target: &Route<A>, make: impl FnOnce(ReplyHalf<R>) -> A::Msg) -> Self {
-        let slot = Arc::new(Slot::new());
+        let slot = crate::spare::take(&node_of(target).deadlines);
         let msg = make(ReplyHalf::new(slot.clone()));
         Call {
             target: target.clone(),
@@ -286,10 +276,16 @@ impl<A: Actor, R: Send + 'static> Future for CallFuture<A, R> {
                         }
                     }
                 }
-                State::Waiting { target, slot } => match slot.poll_take(cx) {
+                State::Waiting { target, slot } => match slot.poll_recycle(cx) {
                     Poll::Pending => return Poll::Pending,
-                    Poll::Ready(Some(result)) => {
-                        self.state = State::Done;
+                    Poll::Ready(Some((result, reuse))) => {
+                        if let State::Waiting { target, slot } =
+                            std::mem::replace(&mut self.state, State::Done)
+                        {
+                            if reuse {
+                                crate::spare::give(&node_of(&target).deadlines, slot);
+                            }
+                        }
                         return Poll::Ready(result);
                     }
                     Poll::Ready(None) => match callee_exit(target) {
@@ -337,28 +333,26 @@ fn send_call<A: Actor, R: Send + 'static>(call: Call<A, R>) -> Result<Sent<A, R>
         slot,
         timeout,
     } = call;
-    let node = match &target.0 {
+    match &target.0 {
         RouteKind::Local(cell) => {
             if crate::process::is_running(cell) {
                 return Err(CallError::CallingSelf);
             }
             push(cell, msg)?;
-            &cell.node
         }
-        RouteKind::Remote(addr) => {
-            match resolve_remote(addr) {
-                Target::Found(cell) if crate::process::is_running(&cell) => {
-                    return Err(CallError::CallingSelf);
-                }
-                Target::Found(cell) => push(&*typed::<A>(cell)?, msg)?,
-                Target::Remote(_) => crate::wire::send_call(&target, msg)?,
-                Target::Gone(reason) => return Err(CallError::exited(reason)),
-                Target::Local(_) => unreachable!("a remote address resolves to a found cell"),
+        RouteKind::Remote(addr) => match resolve_remote(addr) {
+            Target::Found(cell) if crate::process::is_running(&cell) => {
+                return Err(CallError::CallingSelf);
             }
-            &addr.via
-        }
-    };
-    arm(node, &slot, timeout);
+            Target::Found(cell) => push(&*typed::<A>(cell)?, msg)?,
+            Target::Remote(_) => crate::wire::send_call(&target, msg)?,
+            Target::Gone(reason) => return Err(CallError::exited(reason)),
+            Target::Local(_) => unreachable!("a remote address resolves to a found cell"),
+        },
+    }
+    let deadlines = &node_of(&target).deadlines;
+    slot.set_deadline(deadlines.deadline(timeout));
+    deadlines.watch();
     Ok((target, slot))
 }
 
@@ -375,9 +369,12 @@ fn typed<A: Actor>(cell: Arc<dyn AnyCell>) -> Result<Arc<Cell<A>>, CallError> {
     })
 }
 
-fn arm<R: Send + 'static>(node: &Arc<NodeInner>, slot: &Arc<ReplySlot<R>>, timeout: Duration) {
-    let weak = Arc::downgrade(slot);
-    node.deadlines.add(timeout, weak);
+/// The node whose deadline sweeper watches calls to `target`.
+fn node_of<A: Actor>(target: &Route<A>) -> &Arc<NodeInner> {
+    match &target.0 {
+        RouteKind::Local(cell) => &cell.node,
+        RouteKind::Remote(addr) => &addr.via,
+    }
 }
 
 /// Why the callee ended: known now, or a handle that will tell.

@@ -56,6 +56,7 @@ mod registry;
 mod router;
 mod signal;
 mod slot;
+mod spare;
 mod timer;
 
 pub mod etf;

@@ -3,13 +3,19 @@
 //! Used for call replies and for `Down`s awaited outside an actor. Cheaper than a channel:
 //! one allocation, one short lock on each side.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use crate::timer::NEVER;
 use std::task::{Context, Poll, Waker};
 
 pub(crate) struct Slot<T> {
     state: Mutex<State<T>>,
-    /// Set once filled or closed: read without the lock by the deadline sweeper.
+    /// Set once filled or closed: read without the lock.
     settled: std::sync::atomic::AtomicBool,
+    /// When a value awaited here is overdue, on the node's deadline clock (`timer`): 0 for
+    /// not yet set, `timer::NEVER` for never.
+    deadline: AtomicU64,
 }
 
 enum State<T> {
@@ -27,6 +33,7 @@ impl<T> Slot<T> {
         Slot {
             state: Mutex::new(State::Empty(None)),
             settled: std::sync::atomic::AtomicBool::new(false),
+            deadline: AtomicU64::new(0),
         }
     }
 
@@ -35,6 +42,7 @@ impl<T> Slot<T> {
         Slot {
             state: Mutex::new(State::Forward(Box::new(f))),
             settled: std::sync::atomic::AtomicBool::new(false),
+            deadline: AtomicU64::new(0),
         }
     }
 
@@ -44,7 +52,11 @@ impl<T> Slot<T> {
 
     /// Fills the slot; false (and `value` dropped) if it was already filled or closed.
     pub(crate) fn fill(&self, value: T) -> bool {
-        let mut st = self.lock();
+        let st = self.lock();
+        self.fill_locked(st, value)
+    }
+
+    fn fill_locked(&self, mut st: MutexGuard<'_, State<T>>, value: T) -> bool {
         self.settled
             .store(true, std::sync::atomic::Ordering::Release);
         match &mut *st {
@@ -106,6 +118,61 @@ impl<T> Slot<T> {
                 _ => unreachable!("matched Full above"),
             },
             State::Closed | State::Taken | State::Forward(_) => Poll::Ready(None),
+        }
+    }
+
+    /// As `poll_take`, for a slot registered with a deadline list: once the value is taken,
+    /// the slot is emptied for another round in the same step if nobody holds it but the
+    /// caller and that list (the callee has let go of it, and no weak reference could reach
+    /// it later), and the answer says so.
+    pub(crate) fn poll_recycle(self: &Arc<Self>, cx: &mut Context<'_>) -> Poll<Option<(T, bool)>> {
+        let mut st = self.lock();
+        if !matches!(*st, State::Full(_)) {
+            drop(st);
+            return self.poll_take(cx).map(|v| v.map(|v| (v, false)));
+        }
+        let reuse = Arc::strong_count(self) == 2 && Arc::weak_count(self) == 0;
+        let next = if reuse {
+            self.deadline.store(0, Ordering::Relaxed);
+            self.settled.store(false, Ordering::Relaxed);
+            State::Empty(None)
+        } else {
+            State::Taken
+        };
+        match std::mem::replace(&mut *st, next) {
+            State::Full(v) => Poll::Ready(Some((v, reuse))),
+            _ => unreachable!("matched Full above"),
+        }
+    }
+
+    /// Sets when the value awaited here is overdue (see `fill_if_due`). A full barrier, so
+    /// that a deadline sweeper stopping meanwhile either sees it or is seen stopped (see
+    /// `timer`).
+    pub(crate) fn set_deadline(&self, at: u64) {
+        self.deadline.swap(at, Ordering::SeqCst);
+    }
+
+    /// Fills the slot with `value()` if it is still awaited and its deadline is at or before
+    /// `now`, in one step: a slot emptied again for another round meanwhile is left alone.
+    /// True while it is still awaited before a deadline to come.
+    pub(crate) fn fill_if_due(&self, now: u64, value: impl FnOnce() -> T) -> bool {
+        // The deadline first: one set after a sweeper stopping looked is seen here, or that
+        // setter saw the sweeper stopped and started another.
+        if matches!(self.deadline.load(Ordering::SeqCst), 0 | NEVER) {
+            return false;
+        }
+        let st = self.lock();
+        if !matches!(*st, State::Empty(_)) {
+            return false;
+        }
+        // Again under the lock: the slot may have been emptied for another call meanwhile.
+        match self.deadline.load(Ordering::Relaxed) {
+            0 | NEVER => false,
+            at if at <= now => {
+                self.fill_locked(st, value());
+                false
+            }
+            _ => true,
         }
     }
 

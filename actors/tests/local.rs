@@ -118,6 +118,29 @@ fn each_senders_order_is_kept() {
     });
 }
 
+/// Reply slots are reused call after call: each call keeps its own deadline and its own
+/// answer, whether the one before it was answered or timed out.
+#[test]
+fn every_call_keeps_its_own_deadline_and_answer() {
+    block_on(async {
+        let node = Node::local();
+        let c = node.spawn(Counter { n: 0 });
+        for round in 0..5u64 {
+            for i in 1..=200u64 {
+                let r = c.add(1).timeout(Duration::from_millis(500)).await;
+                assert_eq!(r, Ok(round * 200 + i));
+            }
+            let r = c
+                .slow(Duration::from_millis(60))
+                .timeout(Duration::from_millis(15))
+                .await;
+            assert_eq!(r, Err(CallError::Timeout), "round {round}");
+        }
+        // The late answers of the slow calls reached none of the calls after them.
+        assert_eq!(c.get().await, Ok(1000));
+    });
+}
+
 #[test]
 fn call_times_out_and_the_process_lives_on() {
     block_on(async {
