@@ -153,7 +153,8 @@ async fn remote_casts(remote: &Pid<Sink>, local: &Pid<Sink>) -> f64 {
 }
 
 fn main() {
-    // `-- call` or `-- cast` runs only that part.
+    // `-- call` or `-- cast` runs only that part; `-- onlycast` runs our casts without the
+    // baseline, for a profiler.
     let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with('-'));
     let wanted = move |part: &str| only.as_deref().is_none_or(|o| o == part);
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
@@ -194,6 +195,12 @@ fn main() {
             );
         }
 
+        if wanted("onlycast") {
+            // Ours alone, for a profiler.
+            for _ in 0..RUNS {
+                remote_casts(&remote_sink, &sink).await;
+            }
+        }
         if wanted("cast") {
             let (mut raw, mut ours) = (vec![], vec![]);
             for _ in 0..RUNS {

@@ -81,7 +81,12 @@ pub(crate) fn spawn<A: Actor>(node: &Arc<NodeInner>, actor: A, link: Option<AnyP
     }
     let running = Running {
         cell: running_as,
-        future: run(actor, ctx),
+        future: run(Proc {
+            actor,
+            ctx,
+            batch: VecDeque::new(),
+            last_handler: "started",
+        }),
     };
     crate::rt::spawn_in(node.domain, running);
     pid
@@ -131,33 +136,30 @@ struct Proc<A: Actor> {
     last_handler: &'static str,
 }
 
-async fn run<A: Actor>(actor: A, ctx: Ctx<A>) {
-    let mut p = Proc {
-        actor,
-        ctx,
-        batch: VecDeque::new(),
-        last_handler: "started",
-    };
-    let outcome = AssertUnwindSafe(serve(&mut p)).catch_unwind().await;
-    let reason = match outcome {
-        Ok(reason) => reason,
-        Err(payload) => ExitReason::Panic(panic_message(&*payload)),
-    };
-    crash_report(&p.ctx, &reason, p.last_handler);
-    let Proc { actor, ctx, .. } = &mut p;
-    if reason != ExitReason::Killed {
-        let stopped = AssertUnwindSafe(actor.stopped(&reason, ctx))
-            .catch_unwind()
-            .await;
-        if let Err(payload) = stopped {
-            tracing::warn!(pid = %ctx.pid(), "stopped hook panicked: {}", panic_message(&*payload));
+/// A process's life. Not an async fn: one moves its arguments into locals of its own, beside
+/// the captured originals, so the `Proc` would take its room in the future twice.
+fn run<A: Actor>(mut p: Proc<A>) -> impl Future<Output = ()> + Send {
+    async move {
+        let outcome = AssertUnwindSafe(serve(&mut p)).catch_unwind().await;
+        let reason = match outcome {
+            Ok(reason) => reason,
+            Err(payload) => ExitReason::Panic(panic_message(&*payload)),
+        };
+        crash_report(&p.ctx, &reason, p.last_handler);
+        if reason != ExitReason::Killed {
+            let stopped = AssertUnwindSafe(p.actor.stopped(&reason, &mut p.ctx))
+                .catch_unwind()
+                .await;
+            if let Err(payload) = stopped {
+                tracing::warn!(pid = %p.ctx.pid(), "stopped hook panicked: {}", panic_message(&*payload));
+            }
         }
+        let Proc {
+            actor, ctx, batch, ..
+        } = p;
+        drop(actor);
+        ctx.terminate(reason, batch);
     }
-    let Proc {
-        actor, ctx, batch, ..
-    } = p;
-    drop(actor);
-    ctx.terminate(reason, batch);
 }
 
 /// The future of the hook a signal calls for. Not an async fn: the signal's value moves into
@@ -237,13 +239,21 @@ async fn serve<A: Actor>(p: &mut Proc<A>) -> ExitReason {
                     take_busy();
                     *last_handler = A::handler_name(&msg);
                     actor.handle(msg, ctx).await;
-                    if let Some(to) = take_busy() {
-                        wait_for_room(to).await;
+                    // Boxed: a wait that is rare would otherwise widen every process's
+                    // future by its size.
+                    let wait = take_busy().map(|to| Box::pin(wait_for_room(to)));
+                    if let Some(wait) = wait {
+                        wait.await;
                     }
                 }
                 Envelope::Signal(sig) => {
-                    if let Some(hook) = ctx.handle_signal(*sig) {
-                        hook_future(actor, ctx, hook).await
+                    // The hook's call moves into its future before the await, so the
+                    // process's future does not keep room for it beside the future.
+                    let hook = ctx
+                        .handle_signal(*sig)
+                        .map(|hook| hook_future(actor, ctx, hook));
+                    if let Some(hook) = hook {
+                        hook.await
                     }
                 }
             }
