@@ -138,6 +138,7 @@ struct Proc<A: Actor> {
 
 /// A process's life. Not an async fn: one moves its arguments into locals of its own, beside
 /// the captured originals, so the `Proc` would take its room in the future twice.
+#[allow(clippy::manual_async_fn)]
 fn run<A: Actor>(mut p: Proc<A>) -> impl Future<Output = ()> + Send {
     async move {
         let outcome = AssertUnwindSafe(serve(&mut p)).catch_unwind().await;
