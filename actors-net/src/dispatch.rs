@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use actors::CallError;
-use actors::dist::{Origin, Responder};
+use actors::dist::{Inbound, Origin, Responder};
 
 use crate::config::Config;
 use crate::connection::{Conn, lock};
@@ -23,8 +23,21 @@ impl Owner for Routing {
     fn budget(&self) -> &PartialBudget {
         &self.net.partial
     }
-    fn frame(&self, conn: &Arc<Conn>, origin: &Origin, frame: Frame<'_>) -> Result<(), String> {
-        self.dispatch(conn, origin, frame)
+    fn frame(
+        &self,
+        conn: &Arc<Conn>,
+        origin: &Origin,
+        frame: Frame<'_>,
+        inbound: &mut Option<Inbound>,
+    ) -> Result<(), String> {
+        let inbound = match inbound {
+            Some(inbound) => inbound,
+            None => {
+                let node = self.net.node.upgrade().ok_or("node gone")?;
+                inbound.insert(Inbound::new(node, origin.clone()))
+            }
+        };
+        self.dispatch(conn, inbound, frame)
     }
     fn failed(&self, conn: &Arc<Conn>, reason: &str) {
         self.net.close(conn, reason, Loss::Severed)
@@ -33,9 +46,13 @@ impl Owner for Routing {
 
 impl Routing {
     /// Acts on one frame from `conn`; an error closes the connection.
-    fn dispatch(&self, conn: &Arc<Conn>, origin: &Origin, frame: Frame<'_>) -> Result<(), String> {
+    fn dispatch(
+        &self,
+        conn: &Arc<Conn>,
+        inbound: &mut Inbound,
+        frame: Frame<'_>,
+    ) -> Result<(), String> {
         let net = &self.net;
-        let node = net.node.upgrade().ok_or("node gone")?;
         match frame {
             Frame::Tick => {}
             Frame::Cast {
@@ -44,9 +61,7 @@ impl Routing {
                 payload,
             } => {
                 if to.creation == net.id.creation() {
-                    if let Err(e) =
-                        actors::dist::deliver(&node, to.id, identity, payload, None, origin)
-                    {
+                    if let Err(e) = inbound.cast(to.id, identity, payload) {
                         if e != CallError::NoProc {
                             tracing::warn!(peer = %conn.name, "cast to process {} dropped: {e}", to.id);
                         }
@@ -65,15 +80,8 @@ impl Routing {
                     max_frame: net.config.max_frame,
                 });
                 if to.creation == net.id.creation() {
-                    // Failures are answered to the caller by `deliver` itself.
-                    let _ = actors::dist::deliver(
-                        &node,
-                        to.id,
-                        identity,
-                        payload,
-                        Some(responder),
-                        origin,
-                    );
+                    // Failures are answered to the caller by `call` itself.
+                    let _ = inbound.call(to.id, identity, payload, responder);
                 } else {
                     responder.fail(CallError::NoProc);
                 }
@@ -81,13 +89,14 @@ impl Routing {
             Frame::Reply { call_ref, payload } => {
                 let call = lock(&conn.pending).remove(&call_ref);
                 if let Some(call) = call {
-                    call.complete(&node, Ok(payload));
+                    call.complete(inbound.node(), Ok(payload));
                 }
             }
             Frame::Control(cbor) => {
-                let control: Control = actors::wire::decode(&node, cbor)
+                let node = inbound.node();
+                let control: Control = actors::wire::decode(node, cbor)
                     .map_err(|e| format!("malformed control frame: {e}"))?;
-                self.control(&node, conn, control);
+                self.control(node, conn, control);
             }
         }
         Ok(())

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use actors::rt::io::{AsyncBufReadExt, BufReader, ReadExt, WriteExt};
 
-use actors::dist::Origin;
+use actors::dist::{Inbound, Origin};
 
 use crate::config::Config;
 use crate::connection::Conn;
@@ -21,8 +21,16 @@ pub(crate) trait Owner: Send + Sync {
     fn config(&self) -> &Config;
     /// The node-wide budget of partial frames.
     fn budget(&self) -> &PartialBudget;
-    /// Acts on one frame from `conn`; an error closes the connection with it.
-    fn frame(&self, conn: &Arc<Conn>, origin: &Origin, frame: Frame<'_>) -> Result<(), String>;
+    /// Acts on one frame from `conn`; an error closes the connection with it. `inbound` is
+    /// the delivery state of the batch of frames this one is read in (made by the first
+    /// frame that needs it, dropped at the end of the batch).
+    fn frame(
+        &self,
+        conn: &Arc<Conn>,
+        origin: &Origin,
+        frame: Frame<'_>,
+        inbound: &mut Option<Inbound>,
+    ) -> Result<(), String>;
     /// The link failed: the connection is to be closed, and its failure told.
     fn failed(&self, conn: &Arc<Conn>, reason: &str);
 }
@@ -163,6 +171,21 @@ pub(crate) async fn read_loop(
         if conn.is_closed() {
             break "closed".to_string();
         }
+        // Every frame already whole in the read buffer is handled in one go, where it lies.
+        let whole = match reader.fill_buf().await {
+            Ok(buffered) => handle_whole(&*net, &conn, &origin, buffered),
+            Err(e) => break format!("read failed: {e}"),
+        };
+        match whole {
+            Ok(0) => {}
+            Ok(used) => {
+                reader.consume_unpin(used);
+                continue;
+            }
+            Err(e) => break e,
+        }
+        // The frame in front is not all here yet (or the peer closed): it is read on its
+        // own, into `body`, bounded by the frame limit.
         let mut len = [0u8; frame::LEN];
         if let Err(e) = reader.read_exact(&mut len).await {
             break format!("read failed: {e}");
@@ -171,35 +194,18 @@ pub(crate) async fn read_loop(
             Ok(len) => len,
             Err(e) => break e.to_string(),
         };
-        // A frame already in the read buffer is parsed where it lies; a larger one is read
-        // into `body`, bounded by the frame limit.
-        let in_place = match reader.fill_buf().await {
-            Ok(buffered) => buffered.len() >= len,
-            Err(e) => break format!("read failed: {e}"),
+        let held = match read_body(&mut reader, &mut body, len, net.budget()).await {
+            Ok(held) => held,
+            Err(e) => break e,
         };
-        let result = if in_place {
-            let buffered = reader.buffer();
-            conn.mark_recv(frame::LEN + len);
-            let result = frame::parse(&buffered[..len])
-                .map_err(|e| e.to_string())
-                .and_then(|frame| net.frame(&conn, &origin, frame));
-            reader.consume_unpin(len);
-            result
-        } else {
-            let held = match read_body(&mut reader, &mut body, len, net.budget()).await {
-                Ok(held) => held,
-                Err(e) => break e,
-            };
-            conn.mark_recv(frame::LEN + len);
-            let result = frame::parse(&body)
-                .map_err(|e| e.to_string())
-                .and_then(|frame| net.frame(&conn, &origin, frame));
-            drop(held);
-            if body.capacity() > 1 << 20 {
-                body = Vec::new();
-            }
-            result
-        };
+        conn.mark_recv(frame::LEN + len);
+        let result = frame::parse(&body)
+            .map_err(|e| e.to_string())
+            .and_then(|frame| net.frame(&conn, &origin, frame, &mut None));
+        drop(held);
+        if body.capacity() > 1 << 20 {
+            body = Vec::new();
+        }
         if let Err(e) = result {
             break e;
         }
@@ -208,6 +214,35 @@ pub(crate) async fn read_loop(
         tracing::warn!(node = %net.node_name(), peer = %conn.name, "closing the connection to {}: {reason}", conn.name);
     }
     net.failed(&conn, &reason);
+}
+
+/// Handles the frames that lie whole at the front of `buffered`; returns the bytes they
+/// took. The batch shares one delivery state, dropped before the reader waits again.
+fn handle_whole(
+    net: &dyn Owner,
+    conn: &Arc<Conn>,
+    origin: &Origin,
+    buffered: &[u8],
+) -> Result<usize, String> {
+    let mut inbound = None;
+    let mut used = 0;
+    while let Some(prefix) = buffered.get(used..used + frame::LEN) {
+        let prefix: [u8; frame::LEN] = prefix.try_into().map_err(|_| "short prefix")?;
+        let len = frame::body_len(prefix, net.config().max_frame).map_err(|e| e.to_string())?;
+        let start = used + frame::LEN;
+        let Some(body) = buffered.get(start..start + len) else {
+            break;
+        };
+        if conn.is_closed() {
+            // As the read loop does between frames.
+            return Err("closed".to_string());
+        }
+        conn.mark_recv(frame::LEN + len);
+        let frame = frame::parse(body).map_err(|e| e.to_string())?;
+        net.frame(conn, origin, frame, &mut inbound)?;
+        used = start + len;
+    }
+    Ok(used)
 }
 
 /// Sends a tick when nothing else went out for an interval; declares the peer down when

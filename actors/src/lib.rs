@@ -44,6 +44,7 @@ mod ctx;
 mod error;
 mod exit;
 mod extend;
+mod inbound;
 mod kill;
 mod lend;
 mod mailbox;
@@ -93,11 +94,12 @@ pub mod dist {
         Extension, domain_of, extension, install_router, node_with_id, pid_of, remote_pid,
         set_extension, signal_local,
     };
+    pub use crate::inbound::Inbound;
     pub use crate::node::new_creation;
     pub use crate::origin::Origin;
     pub use crate::router::{Backlog, Router};
     pub use crate::signal::{InfoRequest, Signal, Watcher};
-    pub use crate::wire::{Outbound, PendingCall, Responder, deliver};
+    pub use crate::wire::{Outbound, PendingCall, Responder};
 
     use std::any::Any;
     use std::sync::Arc;

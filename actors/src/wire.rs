@@ -84,14 +84,14 @@ pub(crate) fn decode_item<T: DeserializeOwned>(input: &mut &[u8]) -> Result<T, W
     })
 }
 
-struct Context {
-    node: Arc<NodeInner>,
+pub(crate) struct Context {
+    pub(crate) node: Arc<NodeInner>,
     /// Set while decoding a message that came over the wire: who sent it, on which connection.
-    origin: Origin,
+    pub(crate) origin: Origin,
 }
 
 impl Context {
-    fn new(node: Arc<NodeInner>) -> Self {
+    pub(crate) fn new(node: Arc<NodeInner>) -> Self {
         Context {
             node,
             origin: Origin::local(),
@@ -135,6 +135,24 @@ fn with_context<T>(ctx: Context, f: impl FnOnce() -> T) -> T {
         }
     }
     let _restore = Restore(DECODING.with(|d| d.borrow_mut().replace(ctx)));
+    f()
+}
+
+/// Runs `f` with `ctx` as the decoding context, lent for the while and put back after, so a
+/// caller decoding message after message in one context sets it up once.
+pub(crate) fn with_lent_context<T>(ctx: &mut Option<Context>, f: impl FnOnce() -> T) -> T {
+    struct Restore<'a> {
+        lent: &'a mut Option<Context>,
+        before: Option<Context>,
+    }
+    impl Drop for Restore<'_> {
+        fn drop(&mut self) {
+            let before = self.before.take();
+            *self.lent = DECODING.with(|d| std::mem::replace(&mut *d.borrow_mut(), before));
+        }
+    }
+    let before = DECODING.with(|d| std::mem::replace(&mut *d.borrow_mut(), ctx.take()));
+    let _restore = Restore { lent: ctx, before };
     f()
 }
 
@@ -320,49 +338,8 @@ pub(crate) fn send_cast<A: Actor>(target: &Route<A>, msg: A::Msg) -> Result<(), 
     }
 }
 
-/// Delivers a message that came over the wire from `origin` to a local process.
-///
-/// A call (`responder` given) always gets an answer: the handler's reply, or an error reply
-/// when the process is gone, of another type, or the payload does not decode.
-pub fn deliver(
-    node: &Node,
-    id: u64,
-    identity: u64,
-    payload: &[u8],
-    responder: Option<Box<dyn Responder>>,
-    origin: &Origin,
-) -> Result<(), CallError> {
-    let Some(cell) = node.inner.procs.get(id) else {
-        return fail(responder, CallError::NoProc);
-    };
-    if cell.identity().hash != identity {
-        let err = CallError::TypeMismatch(format!(
-            "process {id} is a {}; the sender's actor type differs (another type, or another version of it)",
-            cell.identity().name
-        ));
-        return fail(responder, err);
-    }
-    let mut ctx = Context::new(node.inner.clone());
-    ctx.origin = origin.clone();
-    let is_call = responder.is_some();
-    let mut call = responder.map(|responder| IncomingCall {
-        responder,
-        target: cell.clone(),
-    });
-    let result = with_context(ctx, || cell.deliver_wire(payload, &mut call));
-    let unused = call;
-    match (result, unused) {
-        (Ok(()), None) => Ok(()),
-        (Ok(()), Some(call)) if is_call => fail(
-            Some(call.responder),
-            WireError::Decode("a call frame carried a cast".into()).into(),
-        ),
-        (Ok(()), Some(_)) => Ok(()),
-        (Err(e), call) => fail(call.map(|c| c.responder), e.into()),
-    }
-}
-
-fn fail(responder: Option<Box<dyn Responder>>, err: CallError) -> Result<(), CallError> {
+/// Answers a call's `responder`, if it is one, with `err`; and returns it.
+pub(crate) fn fail(responder: Option<Box<dyn Responder>>, err: CallError) -> Result<(), CallError> {
     if let Some(r) = responder {
         r.respond(encode_reply::<()>(Err(err.clone())));
     }
