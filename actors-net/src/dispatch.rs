@@ -87,12 +87,16 @@ impl Routing {
                 }
             }
             Frame::Reply { call_ref, payload } => {
+                // What the peer sent before the reply is queued before the caller goes on.
+                inbound.flush();
                 let call = lock(&conn.pending).remove(&call_ref);
                 if let Some(call) = call {
                     call.complete(inbound.node(), Ok(payload));
                 }
             }
             Frame::Control(cbor) => {
+                // A signal comes after the messages sent before it.
+                inbound.flush();
                 let node = inbound.node();
                 let control: Control = actors::wire::decode(node, cbor)
                     .map_err(|e| format!("malformed control frame: {e}"))?;

@@ -37,12 +37,17 @@ pub(crate) trait AnyCell: Send + Sync + 'static {
     fn exit_reason(&self) -> Option<ExitReason>;
     fn set_named(&self, named: bool) -> Result<(), ()>;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
-    /// Decodes a message of this cell's actor type and queues it.
+    /// Queues messages of this cell's actor type that came over the wire from `origin`,
+    /// still encoded, one after the other in `payloads` (each as long as `lens` says): the
+    /// process decodes them. A call comes alone; its `responder` is handed back if the
+    /// process has ended.
     fn deliver_wire(
         &self,
-        payload: &[u8],
-        call: &mut Option<crate::wire::IncomingCall>,
-    ) -> Result<(), crate::error::WireError>;
+        payloads: &[u8],
+        lens: &[usize],
+        origin: &crate::origin::Origin,
+        call: Option<Box<dyn crate::wire::Responder>>,
+    ) -> Result<(), Option<Box<dyn crate::wire::Responder>>>;
     /// Reads a message of this cell's actor type from an Erlang term and queues it.
     fn deliver_term(
         &self,
@@ -66,7 +71,7 @@ impl<A: Actor> AnyCell for Cell<A> {
             .push(Envelope::Signal(Box::new(sig)))
             .map_err(|env| match env {
                 Envelope::Signal(sig) => *sig,
-                Envelope::Msg(_) => unreachable!("a signal was pushed"),
+                Envelope::Msg(_) | Envelope::Wire(_) => unreachable!("a signal was pushed"),
             })
     }
     fn kill(&self) {
@@ -83,13 +88,12 @@ impl<A: Actor> AnyCell for Cell<A> {
     }
     fn deliver_wire(
         &self,
-        payload: &[u8],
-        call: &mut Option<crate::wire::IncomingCall>,
-    ) -> Result<(), crate::error::WireError> {
-        let msg = A::decode_msg(payload, call)?;
-        // A closed mailbox drops the message, as a send to a dead pid does.
-        let _ = self.mailbox.push(Envelope::Msg(msg));
-        Ok(())
+        payloads: &[u8],
+        lens: &[usize],
+        origin: &crate::origin::Origin,
+        call: Option<Box<dyn crate::wire::Responder>>,
+    ) -> Result<(), Option<Box<dyn crate::wire::Responder>>> {
+        self.mailbox.push_wire(payloads, lens, origin, call)
     }
     fn deliver_term(
         &self,

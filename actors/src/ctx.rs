@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::actor::Actor;
 use crate::cell::{Cell, send_signal};
-use crate::error::SendError;
+use crate::error::{CallError, SendError};
 use crate::exit::{Down, Exit, ExitReason, MonitorRef};
 use crate::mailbox::Envelope;
 use crate::node::Node;
@@ -417,12 +417,19 @@ impl<A: Actor> Ctx<A> {
         // Signals that arrived before the end are answered as if the process had seen them
         // just before ending. Queued messages are dropped; their callers read the exit reason.
         for env in leftover.into_iter().chain(queued) {
-            if let Envelope::Signal(sig) = env {
-                match *sig {
+            match env {
+                Envelope::Signal(sig) => match *sig {
                     Signal::Monitor(monitor_ref, watcher) => watcher.notify(down(monitor_ref)),
                     Signal::Link(pid) => exit(&pid),
                     _ => {}
+                },
+                Envelope::Wire(mut w) => {
+                    if let Some(responder) = w.take_call() {
+                        let _ =
+                            crate::wire::fail(Some(responder), CallError::exited(reason.clone()));
+                    }
                 }
+                Envelope::Msg(_) => {}
             }
         }
     }

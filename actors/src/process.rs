@@ -12,11 +12,13 @@ use futures::future::Either;
 use crate::actor::Actor;
 use crate::cell::Cell;
 use crate::ctx::{Ctx, HookCall};
+use crate::error::WireError;
 use crate::exit::{ExitReason, panic_message};
-use crate::mailbox::Envelope;
+use crate::mailbox::{Envelope, Wire};
 use crate::node::NodeInner;
 use crate::pid::{AnyPid, Pid, Route, RouteKind};
 use crate::signal::Signal;
+use crate::wire::{Context, IncomingCall, fail, with_lent_context};
 
 thread_local! {
     /// The cell of the process being polled on this thread (its address), so that a call
@@ -56,6 +58,9 @@ const BUDGET: u32 = 1024;
 /// Batch buffers larger than this (in messages) shrink when traffic is light.
 const SHRINK_ABOVE: usize = 1024;
 
+/// Wire byte buffers larger than this shrink when traffic is light.
+const SHRINK_BYTES_ABOVE: usize = 64 * 1024;
+
 pub(crate) fn spawn<A: Actor>(node: &Arc<NodeInner>, actor: A, link: Option<AnyPid>) -> Pid<A> {
     let cell = Arc::new(Cell::<A>::new(node.clone(), node.next_id()));
     let pid = Pid::from_route(Route(RouteKind::Local(cell.clone())));
@@ -85,6 +90,7 @@ pub(crate) fn spawn<A: Actor>(node: &Arc<NodeInner>, actor: A, link: Option<AnyP
             actor,
             ctx,
             batch: VecDeque::new(),
+            wire: None,
             last_handler: "started",
         }),
     };
@@ -132,6 +138,8 @@ struct Proc<A: Actor> {
     ctx: Ctx<A>,
     /// The messages taken from the mailbox, handled one by one.
     batch: VecDeque<Envelope<A::Msg>>,
+    /// What it decodes messages from other nodes with; made for the first.
+    wire: Option<Box<WireIn>>,
     /// The handler of the last message taken, for a crash report.
     last_handler: &'static str,
 }
@@ -201,64 +209,150 @@ fn crash_report<A: Actor>(ctx: &Ctx<A>, reason: &ExitReason, handler: &'static s
     );
 }
 
-/// Handles messages and signals until the process is told to end.
+/// What a process decodes its messages from other nodes with (see `mailbox::Wire`).
+struct WireIn {
+    /// The bytes of the `Wire` messages of the batch at hand, in order.
+    bytes: Vec<u8>,
+    /// Where the next one starts.
+    at: usize,
+    /// This node, and the origin of the last one: lent to each decode.
+    ctx: Option<Context>,
+}
+
+impl WireIn {
+    /// The batch is done: its bytes are cleared, keeping their room for the next unless a
+    /// burst left far more than this batch used.
+    fn taken(&mut self) {
+        let used = self.bytes.len();
+        self.bytes.clear();
+        if self.bytes.capacity() > SHRINK_BYTES_ABOVE && used < self.bytes.capacity() / 4 {
+            self.bytes.shrink_to(used.max(SHRINK_BYTES_ABOVE / 4));
+        }
+        self.at = 0;
+    }
+}
+
+/// Takes the mailbox's backlog into `batch`, and the bytes of its wire messages into `wire`.
+fn poll_batch<A: Actor>(
+    cell: &Arc<Cell<A>>,
+    cx: &mut std::task::Context<'_>,
+    batch: &mut VecDeque<Envelope<A::Msg>>,
+    wire: &mut Option<Box<WireIn>>,
+) -> std::task::Poll<()> {
+    cell.mailbox.poll_batch(cx, batch, |bytes| {
+        let w = wire.get_or_insert_with(|| {
+            Box::new(WireIn {
+                bytes: Vec::new(),
+                at: 0,
+                ctx: Some(Context::new(cell.node.clone())),
+            })
+        });
+        std::mem::swap(&mut w.bytes, bytes);
+    })
+}
+
+/// Decodes a message that came over the wire; a call that cannot be is answered with why,
+/// a cast is dropped with a log line.
+fn decode_wire<A: Actor>(
+    cell: &Arc<Cell<A>>,
+    wire: &mut Option<Box<WireIn>>,
+    mut w: Wire,
+) -> Option<A::Msg> {
+    let mut call = w.take_call().map(|responder| IncomingCall {
+        responder,
+        target: cell.clone(),
+    });
+    let result = match wire {
+        Some(wire) => {
+            let start = wire.at;
+            wire.at += w.len as usize;
+            if let (Some(origin), Some(ctx)) = (w.take_origin(), &mut wire.ctx) {
+                ctx.origin = origin;
+            }
+            match wire.bytes.get(start..start + w.len as usize) {
+                Some(bytes) => with_lent_context(&mut wire.ctx, || A::decode_msg(bytes, &mut call)),
+                None => Err(WireError::Decode("a message's bytes are missing".into())),
+            }
+        }
+        None => Err(WireError::Decode("a message's bytes are missing".into())),
+    };
+    match (result, call) {
+        (Ok(msg), None) => Some(msg),
+        // The decoder takes a call's reply half into the message; one left over was a cast.
+        (Ok(msg), Some(call)) => {
+            let _ = fail(
+                Some(call.responder),
+                WireError::Decode("a call frame carried a cast".into()).into(),
+            );
+            Some(msg)
+        }
+        (Err(e), Some(call)) => {
+            let _ = fail(Some(call.responder), e.into());
+            None
+        }
+        (Err(e), None) => {
+            tracing::warn!(pid = %cell.id, actor = A::IDENTITY.name, "a cast from another node dropped: {e}");
+            None
+        }
+    }
+}
+
+/// Handles messages and signals until the process is told to end. Reaches the process's
+/// parts through `p` rather than a reference to each, which its future would keep apiece.
 async fn serve<A: Actor>(p: &mut Proc<A>) -> ExitReason {
-    let Proc {
-        actor,
-        ctx,
-        batch,
-        last_handler,
-    } = p;
-    let cell = ctx.cell.clone();
-    actor.started(ctx).await;
-    if cell.mailbox.is_killed() {
+    p.actor.started(&mut p.ctx).await;
+    if p.ctx.cell.mailbox.is_killed() {
         return ExitReason::Killed;
     }
     let mut budget = BUDGET;
     let mut was_busy = false;
     loop {
-        if let Some(reason) = ctx.take_stop() {
+        if let Some(reason) = p.ctx.take_stop() {
             return reason;
         }
-        if was_busy && cell.mailbox.is_empty() {
+        if was_busy && p.ctx.cell.mailbox.is_empty() {
             // A sender on another thread is likely still sending: going round the executor
             // once is far cheaper than parking and being woken, which costs the sender a
             // system call.
             crate::rt::yield_now().await;
         }
-        poll_fn(|cx| cell.mailbox.poll_batch(cx, batch)).await;
-        let taken = batch.len();
-        while let Some(env) = batch.pop_front() {
-            if cell.mailbox.is_killed() {
-                batch.push_front(env);
+        poll_fn(|cx| poll_batch(&p.ctx.cell, cx, &mut p.batch, &mut p.wire)).await;
+        let taken = p.batch.len();
+        while let Some(env) = p.batch.pop_front() {
+            if p.ctx.cell.mailbox.is_killed() {
+                p.batch.push_front(env);
                 return ExitReason::Killed;
             }
-            match env {
-                Envelope::Msg(msg) => {
-                    // Only this message's casts count: a note left on this thread by other
-                    // code is not ours.
-                    take_busy();
-                    *last_handler = A::handler_name(&msg);
-                    actor.handle(msg, ctx).await;
-                    // Boxed: a wait that is rare would otherwise widen every process's
-                    // future by its size.
-                    let wait = take_busy().map(|to| Box::pin(wait_for_room(to)));
-                    if let Some(wait) = wait {
-                        wait.await;
-                    }
-                }
+            let msg = match env {
+                Envelope::Msg(msg) => Some(msg),
+                Envelope::Wire(w) => decode_wire(&p.ctx.cell, &mut p.wire, w),
                 Envelope::Signal(sig) => {
                     // The hook's call moves into its future before the await, so the
                     // process's future does not keep room for it beside the future.
-                    let hook = ctx
+                    let hook = p
+                        .ctx
                         .handle_signal(*sig)
-                        .map(|hook| hook_future(actor, ctx, hook));
+                        .map(|hook| hook_future(&mut p.actor, &mut p.ctx, hook));
                     if let Some(hook) = hook {
                         hook.await
                     }
+                    None
+                }
+            };
+            if let Some(msg) = msg {
+                // Only this message's casts count: a note left on this thread by other
+                // code is not ours.
+                take_busy();
+                p.last_handler = A::handler_name(&msg);
+                p.actor.handle(msg, &mut p.ctx).await;
+                // Boxed: a wait that is rare would otherwise widen every process's future
+                // by its size.
+                let wait = take_busy().map(|to| Box::pin(wait_for_room(to)));
+                if let Some(wait) = wait {
+                    wait.await;
                 }
             }
-            if let Some(reason) = ctx.take_stop() {
+            if let Some(reason) = p.ctx.take_stop() {
                 return reason;
             }
             budget -= 1;
@@ -267,12 +361,15 @@ async fn serve<A: Actor>(p: &mut Proc<A>) -> ExitReason {
                 crate::rt::yield_now().await;
             }
         }
+        if let Some(w) = &mut p.wire {
+            w.taken();
+        }
         was_busy = taken > 0;
         // A burst leaves a large buffer behind: give it back once traffic is light again.
-        if batch.capacity() > SHRINK_ABOVE && taken < batch.capacity() / 4 {
-            batch.shrink_to(taken.max(SHRINK_ABOVE / 4));
+        if p.batch.capacity() > SHRINK_ABOVE && taken < p.batch.capacity() / 4 {
+            p.batch.shrink_to(taken.max(SHRINK_ABOVE / 4));
         }
-        if cell.mailbox.is_killed() {
+        if p.ctx.cell.mailbox.is_killed() {
             return ExitReason::Killed;
         }
     }

@@ -591,3 +591,90 @@ fn a_reply_handed_to_a_process_on_another_node_answers_the_caller_on_a_third() {
         .await;
     });
 }
+
+/// Says which node each message came from, as its receiving node saw it.
+#[actor]
+struct Whom {
+    casts: Vec<String>,
+}
+
+#[actor]
+impl Whom {
+    #[handle]
+    fn whom(&self, from: actors::dist::Origin) -> String {
+        from.node().map_or("here".into(), |n| n.name().to_string())
+    }
+
+    #[handle(cast)]
+    fn note(&mut self, from: actors::dist::Origin) {
+        let name = from.node().map_or("here".into(), |n| n.name().to_string());
+        self.casts.push(name);
+    }
+
+    #[handle]
+    fn noted(&self) -> Vec<String> {
+        self.casts.clone()
+    }
+}
+
+/// Messages from two nodes interleave in one mailbox; each is decoded by the process with
+/// the origin of the connection it came over, not of the one before it.
+#[test]
+fn each_message_from_another_node_carries_its_own_origin() {
+    const EACH: usize = 2_000;
+    block_on(async {
+        let nodes = cluster(3).await;
+        let whom = nodes[2].spawn(Whom { casts: Vec::new() });
+        nodes[2].register("whom", &whom).unwrap();
+        let mut senders = Vec::new();
+        for n in &nodes[..2] {
+            let remote: Pid<Whom> = n.whereis_on("whom", nodes[2].name()).await.unwrap();
+            let name = n.name().to_string();
+            senders.push(actors::rt::spawn(async move {
+                for i in 0..EACH {
+                    remote.note(actors::dist::Origin::local()).unwrap();
+                    if i % 100 == 0 {
+                        let seen = remote.whom(actors::dist::Origin::local()).await;
+                        assert_eq!(seen.as_deref(), Ok(name.as_str()));
+                        actors::rt::yield_now().await;
+                    }
+                }
+            }));
+        }
+        for s in senders {
+            s.await;
+        }
+        until("every cast to arrive", WAIT, || async {
+            whom.noted().await.is_ok_and(|n| n.len() == 2 * EACH)
+        })
+        .await;
+        let noted = whom.noted().await.unwrap();
+        for n in &nodes[..2] {
+            let from = noted.iter().filter(|x| x.as_str() == n.name()).count();
+            assert_eq!(from, EACH, "casts noted as from {}", n.name());
+        }
+    });
+}
+
+/// Calls from another node queued behind one that ends the process learn why it ended.
+#[test]
+fn calls_queued_behind_a_crash_learn_why_it_ended() {
+    block_on(async {
+        let nodes = cluster(2).await;
+        let (a, b) = (&nodes[0], &nodes[1]);
+        let counter = b.spawn(Counter { n: 0 });
+        b.register("c", &counter).unwrap();
+        let remote: Pid<Counter> = a.whereis_on("c", b.name()).await.unwrap();
+        let busy = remote.slow(200).into_future();
+        let crash = remote.crash().into_future();
+        let queued: Vec<_> = (0..5).map(|_| remote.get().into_future()).collect();
+        let (busy, crash, queued) =
+            futures::join!(busy, crash, futures::future::join_all(queued));
+        assert_eq!(busy, Ok(0));
+        let why = ExitReason::Panic("counter crashed on request".into());
+        assert_eq!(crash, Err(CallError::Exited(why.clone())));
+        for r in queued {
+            assert_eq!(r, Err(CallError::Exited(why.clone())));
+        }
+    });
+}
