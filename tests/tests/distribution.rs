@@ -668,8 +668,7 @@ fn calls_queued_behind_a_crash_learn_why_it_ended() {
         let busy = remote.slow(200).into_future();
         let crash = remote.crash().into_future();
         let queued: Vec<_> = (0..5).map(|_| remote.get().into_future()).collect();
-        let (busy, crash, queued) =
-            futures::join!(busy, crash, futures::future::join_all(queued));
+        let (busy, crash, queued) = futures::join!(busy, crash, futures::future::join_all(queued));
         assert_eq!(busy, Ok(0));
         let why = ExitReason::Panic("counter crashed on request".into());
         assert_eq!(crash, Err(CallError::Exited(why.clone())));
