@@ -59,7 +59,7 @@ const BUDGET: u32 = 1024;
 const SHRINK_ABOVE: usize = 1024;
 
 /// Wire byte buffers larger than this shrink when traffic is light.
-const SHRINK_BYTES_ABOVE: usize = 64 * 1024;
+const SHRINK_BYTES_ABOVE: usize = 4 * 1024;
 
 pub(crate) fn spawn<A: Actor>(node: &Arc<NodeInner>, actor: A, link: Option<AnyPid>) -> Pid<A> {
     let cell = Arc::new(Cell::<A>::new(node.clone(), node.next_id()));
