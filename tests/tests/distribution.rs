@@ -12,6 +12,12 @@ use actors_net::{ConnectError, LookupError};
 
 const WAIT: Duration = Duration::from_secs(10);
 
+/// A counter started on `on` and registered there as "c", as `from` finds it by name.
+async fn counter_seen_from(from: &Node, on: &Node, n: u64) -> Pid<Counter> {
+    on.register("c", on.spawn(Counter { n })).unwrap();
+    from.whereis_on("c", on.name()).await.unwrap()
+}
+
 #[test]
 fn remote_call_and_cast() {
     block_on(async {
@@ -58,9 +64,7 @@ fn pids_travel_in_messages_and_work_on_the_far_side() {
     block_on(async {
         let nodes = cluster(2).await;
         let (a, b) = (&nodes[0], &nodes[1]);
-        let on_b = b.spawn(Counter { n: 100 });
-        b.register("c", &on_b).unwrap();
-        let remote: Pid<Counter> = a.whereis_on("c", b.name()).await.unwrap();
+        let remote = counter_seen_from(a, b, 100).await;
         // The far process returns its own pid: it arrives as a pid of node b.
         let back = remote.me().await.unwrap();
         assert_eq!(back, remote);
@@ -168,9 +172,7 @@ fn simultaneous_connects_end_with_one_connection() {
             assert_eq!(a.nodes(), vec![b.name().to_string()]);
             assert_eq!(b.nodes(), vec![a.name().to_string()]);
             // It carries traffic both ways.
-            let on_b = b.spawn(Counter { n: 0 });
-            b.register("c", &on_b).unwrap();
-            let remote: Pid<Counter> = a.whereis_on("c", b.name()).await.unwrap();
+            let remote = counter_seen_from(&a, &b, 0).await;
             assert_eq!(remote.add(1).await, Ok(1));
             // And no second connection came up.
             assert!(
@@ -247,9 +249,7 @@ fn calls_fail_fast_when_the_node_is_gone() {
     block_on(async {
         let nodes = cluster(2).await;
         let (a, b) = (&nodes[0], &nodes[1]);
-        let counter = b.spawn(Counter { n: 0 });
-        b.register("c", &counter).unwrap();
-        let remote: Pid<Counter> = a.whereis_on("c", b.name()).await.unwrap();
+        let remote = counter_seen_from(a, b, 0).await;
         let mut events = a.monitor_nodes();
         // A call in flight when the connection is lost fails with NoConnection, not a timeout.
         let mut call = std::pin::pin!(
@@ -280,9 +280,7 @@ fn a_call_to_a_dead_remote_process_is_noproc() {
     block_on(async {
         let nodes = cluster(2).await;
         let (a, b) = (&nodes[0], &nodes[1]);
-        let counter = b.spawn(Counter { n: 0 });
-        b.register("c", &counter).unwrap();
-        let remote: Pid<Counter> = a.whereis_on("c", b.name()).await.unwrap();
+        let remote = counter_seen_from(a, b, 0).await;
         assert_eq!(
             remote.crash().await,
             Err(CallError::Exited(ExitReason::Panic(
@@ -662,9 +660,7 @@ fn calls_queued_behind_a_crash_learn_why_it_ended() {
     block_on(async {
         let nodes = cluster(2).await;
         let (a, b) = (&nodes[0], &nodes[1]);
-        let counter = b.spawn(Counter { n: 0 });
-        b.register("c", &counter).unwrap();
-        let remote: Pid<Counter> = a.whereis_on("c", b.name()).await.unwrap();
+        let remote = counter_seen_from(a, b, 0).await;
         let busy = remote.slow(200).into_future();
         let crash = remote.crash().into_future();
         let queued: Vec<_> = (0..5).map(|_| remote.get().into_future()).collect();
