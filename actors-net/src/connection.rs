@@ -233,8 +233,11 @@ impl Conn {
     }
 
     /// A frame of `bytes` (its length prefix included) arrived.
-    pub(crate) fn mark_recv(&self, bytes: usize) {
-        self.received.fetch_add(1, Ordering::Relaxed);
+    pub(crate) fn mark_recv(&self, frames: u64, bytes: usize) {
+        if frames == 0 {
+            return;
+        }
+        self.received.fetch_add(frames, Ordering::Relaxed);
         self.received_bytes
             .fetch_add(bytes as u64, Ordering::Relaxed);
     }

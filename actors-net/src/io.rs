@@ -198,7 +198,7 @@ pub(crate) async fn read_loop(
             Ok(held) => held,
             Err(e) => break e,
         };
-        conn.mark_recv(frame::LEN + len);
+        conn.mark_recv(1, frame::LEN + len);
         let result = frame::parse(&body)
             .map_err(|e| e.to_string())
             .and_then(|frame| net.frame(&conn, &origin, frame, &mut None));
@@ -225,7 +225,7 @@ fn handle_whole(
     buffered: &[u8],
 ) -> Result<usize, String> {
     let mut inbound = None;
-    let mut used = 0;
+    let (mut used, mut frames) = (0, 0);
     while let Some(prefix) = buffered.get(used..used + frame::LEN) {
         let prefix: [u8; frame::LEN] = prefix.try_into().map_err(|_| "short prefix")?;
         let len = frame::body_len(prefix, net.config().max_frame).map_err(|e| e.to_string())?;
@@ -237,11 +237,13 @@ fn handle_whole(
             // As the read loop does between frames.
             return Err("closed".to_string());
         }
-        conn.mark_recv(frame::LEN + len);
         let frame = frame::parse(body).map_err(|e| e.to_string())?;
         net.frame(conn, origin, frame, &mut inbound)?;
         used = start + len;
+        frames += 1;
     }
+    // Counted once for the batch: the heartbeat asks only whether anything arrived.
+    conn.mark_recv(frames, used);
     Ok(used)
 }
 

@@ -287,13 +287,12 @@ fn answer_exit(responder: Box<dyn Responder>, target: Arc<dyn AnyCell>) {
 }
 
 pub(crate) fn send_call<A: Actor>(target: &Route<A>, msg: A::Msg) -> Result<(), CallError> {
-    let any = target.any();
-    let router = any
+    let router = target
         .view()
         .binding()
         .router()
-        .ok_or(CallError::NoConnection)?
-        .clone();
+        .ok_or(CallError::NoConnection)?;
+    let any = target.any();
     let mut encode = |out: &mut Vec<u8>| match A::encode_msg(&msg, out)? {
         Some(pending) => Ok(Some(pending)),
         None => Err(WireError::Encode(
@@ -313,10 +312,10 @@ pub(crate) fn send_call<A: Actor>(target: &Route<A>, msg: A::Msg) -> Result<(), 
 }
 
 pub(crate) fn send_cast<A: Actor>(target: &Route<A>, msg: A::Msg) -> Result<(), SendError> {
-    let any = target.any();
-    let Some(router) = any.view().binding().router().cloned() else {
+    let Some(router) = target.view().binding().router() else {
         return Ok(());
     };
+    let any = target.any();
     let mut encode = |out: &mut Vec<u8>| A::encode_msg(&msg, out).map(|_| None);
     // A cast to an unreachable node is dropped, as an Erlang send is; one that cannot be
     // encoded is the sender's error.
