@@ -673,3 +673,146 @@ fn calls_queued_behind_a_crash_learn_why_it_ended() {
         }
     });
 }
+
+/// Counts casts; trapping exits, notes how many it had when an exit signal came.
+#[actor]
+struct Tally {
+    seen: u64,
+    at_exit: std::sync::Arc<std::sync::Mutex<Option<u64>>>,
+}
+
+#[actor]
+impl Tally {
+    fn started(&mut self, ctx: &mut Ctx<Self>) {
+        ctx.trap_exit(true);
+    }
+
+    fn on_exit(&mut self, _exit: Exit) {
+        *self.at_exit.lock().unwrap() = Some(self.seen);
+    }
+
+    #[handle(cast)]
+    fn tick(&mut self) {
+        self.seen += 1;
+    }
+}
+
+/// Links to a tally, casts to it, and ends.
+#[actor]
+struct Burst;
+
+#[actor]
+impl Burst {
+    #[handle]
+    fn burst(&mut self, to: Pid<Tally>, n: u64, ctx: &mut Ctx<Self>) {
+        ctx.link(to.any());
+        for _ in 0..n {
+            to.tick().expect("cast");
+        }
+        ctx.stop(ExitReason::Shutdown);
+    }
+}
+
+/// A process's messages and its exit signal cross to another node in the order it sent
+/// them: the link's exit comes after every cast before it.
+#[test]
+fn an_exit_signal_comes_after_the_messages_sent_before_it() {
+    const N: u64 = 20_000;
+    block_on(async {
+        let nodes = cluster(2).await;
+        let (a, b) = (&nodes[0], &nodes[1]);
+        for round in 0..3 {
+            let at_exit = std::sync::Arc::new(std::sync::Mutex::new(None));
+            let tally = b.spawn(Tally {
+                seen: 0,
+                at_exit: at_exit.clone(),
+            });
+            b.register("tally", &tally).unwrap();
+            let remote: Pid<Tally> = a.whereis_on("tally", b.name()).await.unwrap();
+            a.spawn(Burst).burst(remote, N).await.unwrap();
+            until("the exit signal", WAIT, || async {
+                at_exit.lock().unwrap().is_some()
+            })
+            .await;
+            assert_eq!(*at_exit.lock().unwrap(), Some(N), "round {round}");
+            b.unregister("tally");
+        }
+    });
+}
+
+/// Asks another node, which casts back before it answers; then checks, by a cast to
+/// itself queued after the answer, that the casts back were queued first.
+#[actor]
+struct Asker {
+    noted: u32,
+    verdicts: std::sync::Arc<std::sync::Mutex<Vec<u32>>>,
+}
+
+#[actor]
+impl Asker {
+    #[handle(cast)]
+    fn note(&mut self) {
+        self.noted += 1;
+    }
+
+    #[handle(cast)]
+    fn check(&mut self) {
+        self.verdicts.lock().unwrap().push(self.noted);
+        self.noted = 0;
+    }
+
+    #[handle]
+    async fn ask(&mut self, there: Pid<Answerer>, ctx: &mut Ctx<Self>) {
+        there.answer(ctx.pid()).await.expect("answer");
+        ctx.pid().check().expect("cast to itself");
+    }
+}
+
+/// Casts back before it answers.
+#[actor]
+struct Answerer;
+
+/// Casts an answer sends back first: enough that they and the answer share a read.
+const NOTES: u32 = 100;
+
+#[actor]
+impl Answerer {
+    #[handle]
+    fn answer(&self, back: Pid<Asker>) {
+        for _ in 0..NOTES {
+            back.note().expect("cast back");
+        }
+    }
+}
+
+/// A reply from another node comes after the messages its sender sent before it: a process
+/// that casts to its caller and then answers has the casts queued before the caller goes on.
+#[test]
+fn a_reply_comes_after_the_messages_sent_before_it() {
+    const ASKS: usize = 300;
+    block_on(async {
+        let nodes = cluster(2).await;
+        let (a, b) = (&nodes[0], &nodes[1]);
+        b.register("answerer", b.spawn(Answerer)).unwrap();
+        let there: Pid<Answerer> = a.whereis_on("answerer", b.name()).await.unwrap();
+        let verdicts = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let asker = a.spawn(Asker {
+            noted: 0,
+            verdicts: verdicts.clone(),
+        });
+        for _ in 0..ASKS {
+            asker.ask(there.clone()).await.unwrap();
+        }
+        until("every check", WAIT, || async {
+            verdicts.lock().unwrap().len() == ASKS
+        })
+        .await;
+        let late = verdicts
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|n| **n != NOTES)
+            .count();
+        assert_eq!(late, 0, "casts queued after the reply that followed them");
+    });
+}
