@@ -89,12 +89,14 @@ impl Deadlines {
         if self.sweeping.load(Ordering::SeqCst) || self.is_closed() {
             return;
         }
+        // The clock first: a caller that sees the flag set reads `now`, which must not be
+        // the time the last sweeper stopped, or its deadline would be due at once.
+        self.now.store(self.clock(), Ordering::Release);
         if self
             .sweeping
             .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
             .is_ok()
         {
-            self.now.store(self.clock(), Ordering::Release);
             crate::rt::spawn(self.clone().sweep());
         }
     }
