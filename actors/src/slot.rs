@@ -3,16 +3,16 @@
 //! Used for call replies and for `Down`s awaited outside an actor. Cheaper than a channel:
 //! one allocation, one short lock on each side.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::task::{Context, Poll, Waker};
 
 use crate::timer::NEVER;
-use std::task::{Context, Poll, Waker};
 
 pub(crate) struct Slot<T> {
     state: Mutex<State<T>>,
     /// Set once filled or closed: read without the lock.
-    settled: std::sync::atomic::AtomicBool,
+    settled: AtomicBool,
     /// When a value awaited here is overdue, on the node's deadline clock (`timer`): 0 for
     /// not yet set, `timer::NEVER` for never.
     deadline: AtomicU64,
@@ -32,7 +32,7 @@ impl<T> Slot<T> {
     pub(crate) fn new() -> Self {
         Slot {
             state: Mutex::new(State::Empty(None)),
-            settled: std::sync::atomic::AtomicBool::new(false),
+            settled: AtomicBool::new(false),
             deadline: AtomicU64::new(0),
         }
     }
@@ -41,7 +41,7 @@ impl<T> Slot<T> {
     pub(crate) fn forward(f: impl FnOnce(Option<T>) + Send + 'static) -> Self {
         Slot {
             state: Mutex::new(State::Forward(Box::new(f))),
-            settled: std::sync::atomic::AtomicBool::new(false),
+            settled: AtomicBool::new(false),
             deadline: AtomicU64::new(0),
         }
     }
@@ -57,8 +57,7 @@ impl<T> Slot<T> {
     }
 
     fn fill_locked(&self, mut st: MutexGuard<'_, State<T>>, value: T) -> bool {
-        self.settled
-            .store(true, std::sync::atomic::Ordering::Release);
+        self.settled.store(true, Ordering::Release);
         match &mut *st {
             State::Empty(waker) => {
                 let waker = waker.take();
@@ -84,8 +83,7 @@ impl<T> Slot<T> {
     /// The filling side gives up: the awaiting side sees `None`.
     pub(crate) fn close(&self) {
         let mut st = self.lock();
-        self.settled
-            .store(true, std::sync::atomic::Ordering::Release);
+        self.settled.store(true, Ordering::Release);
         match std::mem::replace(&mut *st, State::Closed) {
             State::Empty(waker) => {
                 drop(st);
@@ -104,6 +102,29 @@ impl<T> Slot<T> {
 
     /// The value once filled; `None` if closed without one.
     pub(crate) fn poll_take(&self, cx: &mut Context<'_>) -> Poll<Option<T>> {
+        self.poll_then(cx, || State::Taken)
+    }
+
+    /// As `poll_take`, for a slot registered with a deadline list: once the value is taken,
+    /// the slot is emptied for another round in the same step if nobody holds it but the
+    /// caller and that list (the callee has let go of it, and no weak reference could reach
+    /// it later), and the answer says so.
+    pub(crate) fn poll_recycle(self: &Arc<Self>, cx: &mut Context<'_>) -> Poll<Option<(T, bool)>> {
+        let mut reuse = false;
+        let polled = self.poll_then(cx, || {
+            reuse = Arc::strong_count(self) == 2 && Arc::weak_count(self) == 0;
+            if !reuse {
+                return State::Taken;
+            }
+            self.deadline.store(0, Ordering::Relaxed);
+            self.settled.store(false, Ordering::Relaxed);
+            State::Empty(None)
+        });
+        polled.map(|v| v.map(|v| (v, reuse)))
+    }
+
+    /// The value once filled, under one lock; the slot then becomes what `next` makes.
+    fn poll_then(&self, cx: &mut Context<'_>, next: impl FnOnce() -> State<T>) -> Poll<Option<T>> {
         let mut st = self.lock();
         match &mut *st {
             State::Empty(waker) => {
@@ -113,35 +134,11 @@ impl<T> Slot<T> {
                 }
                 Poll::Pending
             }
-            State::Full(_) => match std::mem::replace(&mut *st, State::Taken) {
+            State::Full(_) => match std::mem::replace(&mut *st, next()) {
                 State::Full(v) => Poll::Ready(Some(v)),
                 _ => unreachable!("matched Full above"),
             },
             State::Closed | State::Taken | State::Forward(_) => Poll::Ready(None),
-        }
-    }
-
-    /// As `poll_take`, for a slot registered with a deadline list: once the value is taken,
-    /// the slot is emptied for another round in the same step if nobody holds it but the
-    /// caller and that list (the callee has let go of it, and no weak reference could reach
-    /// it later), and the answer says so.
-    pub(crate) fn poll_recycle(self: &Arc<Self>, cx: &mut Context<'_>) -> Poll<Option<(T, bool)>> {
-        let mut st = self.lock();
-        if !matches!(*st, State::Full(_)) {
-            drop(st);
-            return self.poll_take(cx).map(|v| v.map(|v| (v, false)));
-        }
-        let reuse = Arc::strong_count(self) == 2 && Arc::weak_count(self) == 0;
-        let next = if reuse {
-            self.deadline.store(0, Ordering::Relaxed);
-            self.settled.store(false, Ordering::Relaxed);
-            State::Empty(None)
-        } else {
-            State::Taken
-        };
-        match std::mem::replace(&mut *st, next) {
-            State::Full(v) => Poll::Ready(Some((v, reuse))),
-            _ => unreachable!("matched Full above"),
         }
     }
 
@@ -182,7 +179,7 @@ impl<T> Slot<T> {
 
     /// True once filled or closed; no lock taken.
     pub(crate) fn is_settled(&self) -> bool {
-        self.settled.load(std::sync::atomic::Ordering::Acquire)
+        self.settled.load(Ordering::Acquire)
     }
 }
 
