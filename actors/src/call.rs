@@ -21,6 +21,12 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(crate) type ReplySlot<R> = Slot<Result<R, CallError>>;
 
+impl<R: Send + 'static> crate::timer::Expire for ReplySlot<R> {
+    fn expire_due(&self, now: u64) -> bool {
+        self.fill_if_due(now, || Err(CallError::Timeout))
+    }
+}
+
 /// The reply half of a call inside its message, handed to the handler's dispatch: the
 /// handler's return value goes back through it. Dropped without a value (the process ended
 /// first), the caller learns why.

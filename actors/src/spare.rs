@@ -10,7 +10,6 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use crate::call::ReplySlot;
-use crate::error::CallError;
 use crate::slot::Slot;
 use crate::timer::Deadlines;
 
@@ -79,10 +78,4 @@ pub(crate) fn give<R: Send + 'static>(deadlines: &Arc<Deadlines>, slot: Arc<Repl
             kinds[at].spare.push(slot);
         }
     });
-}
-
-impl<R: Send + 'static> crate::timer::Expire for Slot<Result<R, CallError>> {
-    fn expire_due(&self, now: u64) -> bool {
-        self.fill_if_due(now, || Err(CallError::Timeout))
-    }
 }

@@ -128,14 +128,7 @@ pub(crate) fn with_node<T>(node: &Node, f: impl FnOnce() -> T) -> T {
 }
 
 fn with_context<T>(ctx: Context, f: impl FnOnce() -> T) -> T {
-    struct Restore(Option<Context>);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            DECODING.with(|d| *d.borrow_mut() = self.0.take());
-        }
-    }
-    let _restore = Restore(DECODING.with(|d| d.borrow_mut().replace(ctx)));
-    f()
+    with_lent_context(&mut Some(ctx), f)
 }
 
 /// Runs `f` with `ctx` as the decoding context, lent for the while and put back after, so a
