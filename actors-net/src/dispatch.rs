@@ -53,6 +53,11 @@ impl Routing {
         frame: Frame<'_>,
     ) -> Result<(), String> {
         let net = &self.net;
+        if !matches!(frame, Frame::Cast { .. }) {
+            // Whatever else the peer sent (a reply, a signal, a call) comes after the casts
+            // it sent before it: those held are queued first.
+            inbound.flush();
+        }
         match frame {
             Frame::Tick => {}
             Frame::Cast {
@@ -87,16 +92,12 @@ impl Routing {
                 }
             }
             Frame::Reply { call_ref, payload } => {
-                // What the peer sent before the reply is queued before the caller goes on.
-                inbound.flush();
                 let call = lock(&conn.pending).remove(&call_ref);
                 if let Some(call) = call {
                     call.complete(inbound.node(), Ok(payload));
                 }
             }
             Frame::Control(cbor) => {
-                // A signal comes after the messages sent before it.
-                inbound.flush();
                 let node = inbound.node();
                 let control: Control = actors::wire::decode(node, cbor)
                     .map_err(|e| format!("malformed control frame: {e}"))?;
