@@ -81,6 +81,18 @@ impl PgScope {
         self.inner.erl_pid(ctx.pid().id())
     }
 
+    /// Tells every BEAM scope server that local process `id` left `groups`.
+    fn tell_left(&self, id: u64, groups: Vec<Term>, ctx: &Ctx<Self>) {
+        let me = Term::Pid(self.me(ctx));
+        let member = Term::Pid(self.inner.erl_pid(id));
+        self.broadcast(Term::tuple([
+            Term::atom("leave"),
+            me,
+            member,
+            Term::List(groups),
+        ]));
+    }
+
     /// Sends `message` to every BEAM scope server we know.
     fn broadcast(&self, message: Term) {
         for peer in self.peers.keys() {
@@ -316,14 +328,7 @@ impl PgScope {
                 ctx.demonitor(monitor);
             }
         }
-        let me = Term::Pid(self.me(ctx));
-        let member = Term::Pid(self.inner.erl_pid(id));
-        self.broadcast(Term::tuple([
-            Term::atom("leave"),
-            me,
-            member,
-            Term::List(vec![group]),
-        ]));
+        self.tell_left(id, vec![group], ctx);
         true
     }
 
@@ -366,14 +371,7 @@ impl PgScope {
         let Some((_, groups)) = lock(&self.local.members).remove(&id) else {
             return;
         };
-        let me = Term::Pid(self.me(ctx));
-        let member = Term::Pid(self.inner.erl_pid(id));
-        self.broadcast(Term::tuple([
-            Term::atom("leave"),
-            me,
-            member,
-            Term::List(groups),
-        ]));
+        self.tell_left(id, groups, ctx);
     }
 }
 
