@@ -2,15 +2,51 @@
 //! OTP (Debian's `erlang-base`), running `tests/erlang/rust_peer.erl`, compiled by `erlc`
 //! once per test run.
 //!
+//! On a machine without Erlang these tests skip, each with one line saying what is missing
+//! ([`present`]); where `ACTORS_REQUIRE_ERLANG` is set (as `.ci/run` sets it) a missing
+//! Erlang fails them instead, so that CI cannot pass by skipping.
+//!
 //! Each test's Rust node serves an EPMD of its own on a free port (`epmd_port(0)`), and the
 //! Erlang nodes register with it (`ERL_EPMD_PORT`), so tests never meet another run's nodes,
 //! or a system EPMD.
 
+use std::io::Write;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::mpsc;
 use std::time::Duration;
+
+/// What a machine without Erlang is told to install.
+const INSTALL: &str = "Erlang/OTP's erl and erlc (apt-get install erlang-base)";
+
+/// Whether `erl` and `erlc` run here. A test that needs them begins with
+/// `if !erlang::present("test name") { return; }`: without them it prints one line naming the
+/// test and what to install, and passes, unless `ACTORS_REQUIRE_ERLANG` is set, when it panics.
+pub fn present(test: &str) -> bool {
+    static FOUND: OnceLock<bool> = OnceLock::new();
+    let found = *FOUND.get_or_init(|| on_path("erl") && on_path("erlc"));
+    if !found {
+        assert!(
+            std::env::var_os("ACTORS_REQUIRE_ERLANG").is_none(),
+            "{test} needs {INSTALL}, and ACTORS_REQUIRE_ERLANG is set"
+        );
+        // Past the test harness's capture of `eprintln!`, so the line shows in a passing run.
+        let _ = writeln!(std::io::stderr(), "skipped {test}: needs {INSTALL}");
+    }
+    found
+}
+
+/// Whether `program` is an executable file in a directory of `PATH`.
+fn on_path(program: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|dir| {
+            std::fs::metadata(dir.join(program))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
 
 /// The directory holding the compiled modules of `tests/erlang`.
 fn compiled() -> &'static PathBuf {
@@ -30,9 +66,7 @@ fn compiled() -> &'static PathBuf {
             .arg(&out)
             .args(&sources)
             .status()
-            .unwrap_or_else(|e| {
-                panic!("erlc does not run ({e}): these tests need Erlang/OTP, `apt-get install erlang-base`")
-            });
+            .unwrap_or_else(|e| panic!("erlc does not run ({e}): these tests need {INSTALL}"));
         assert!(status.success(), "the Erlang modules compile");
         out
     })
@@ -83,7 +117,15 @@ impl ErlNode {
         }
         script.push('.');
         let mut child = Command::new("erl")
-            .args(["-noshell", "-start_epmd", "false", "-name", &full, "-setcookie", cookie])
+            .args([
+                "-noshell",
+                "-start_epmd",
+                "false",
+                "-name",
+                &full,
+                "-setcookie",
+                cookie,
+            ])
             .args(["-kernel", "net_ticktime", &ticktime.to_string()])
             .arg("-pa")
             .arg(compiled())
@@ -93,9 +135,7 @@ impl ErlNode {
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
-            .unwrap_or_else(|e| {
-                panic!("erl does not run ({e}): these tests need Erlang/OTP, `apt-get install erlang-base`")
-            });
+            .unwrap_or_else(|e| panic!("erl does not run ({e}): these tests need {INSTALL}"));
         let stdout = child.stdout.take().expect("piped stdout");
         let rx = crate::child::lines(stdout);
         let mut node = ErlNode {

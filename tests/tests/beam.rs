@@ -75,6 +75,9 @@ fn rust_name(name: &str) -> Term {
 
 #[test]
 fn erlang_calls_and_casts_a_rust_actor() {
+    if !actors_integration::erlang::present("erlang_calls_and_casts_a_rust_actor") {
+        return;
+    }
     actors::rt::block_on(async {
         let node = rust_node(RUST, 0, COOKIE).await;
         let epmd = node.beam().unwrap().epmd_port();
@@ -108,6 +111,11 @@ fn erlang_calls_and_casts_a_rust_actor() {
 
 #[test]
 fn a_request_that_fits_no_handler_is_an_error_term_not_a_crash() {
+    if !actors_integration::erlang::present(
+        "a_request_that_fits_no_handler_is_an_error_term_not_a_crash",
+    ) {
+        return;
+    }
     actors::rt::block_on(async {
         let node = rust_node(RUST, 0, COOKIE).await;
         let epmd = node.beam().unwrap().epmd_port();
@@ -154,6 +162,9 @@ enum Kv {
 
 #[test]
 fn rust_calls_an_erlang_gen_server() {
+    if !actors_integration::erlang::present("rust_calls_an_erlang_gen_server") {
+        return;
+    }
     actors::rt::block_on(async {
         let node = rust_node(RUST, 0, COOKIE).await;
         let epmd = node.beam().unwrap().epmd_port();
@@ -205,6 +216,11 @@ fn rust_calls_an_erlang_gen_server() {
 
 #[test]
 fn an_erlang_monitor_of_a_rust_process_fires_with_the_reason() {
+    if !actors_integration::erlang::present(
+        "an_erlang_monitor_of_a_rust_process_fires_with_the_reason",
+    ) {
+        return;
+    }
     actors::rt::block_on(async {
         let node = rust_node(RUST, 0, COOKIE).await;
         let epmd = node.beam().unwrap().epmd_port();
@@ -236,6 +252,9 @@ fn an_erlang_monitor_of_a_rust_process_fires_with_the_reason() {
 
 #[test]
 fn a_wrong_cookie_is_refused_on_both_sides() {
+    if !actors_integration::erlang::present("a_wrong_cookie_is_refused_on_both_sides") {
+        return;
+    }
     actors::rt::block_on(async {
         let node = rust_node(RUST, 0, "the-right-cookie").await;
         let epmd = node.beam().unwrap().epmd_port();
@@ -298,6 +317,11 @@ async fn waiter(node: &Node, erl: &ErlNode) -> actors::etf::ErlPid {
 
 #[test]
 fn a_rust_monitor_or_link_on_an_erlang_process_gets_its_reason() {
+    if !actors_integration::erlang::present(
+        "a_rust_monitor_or_link_on_an_erlang_process_gets_its_reason",
+    ) {
+        return;
+    }
     actors::rt::block_on(async {
         let node = rust_node(RUST, 0, COOKIE).await;
         let epmd = node.beam().unwrap().epmd_port();
@@ -379,6 +403,11 @@ fn a_rust_monitor_or_link_on_an_erlang_process_gets_its_reason() {
 
 #[test]
 fn an_erlang_link_to_a_rust_process_brings_its_exit_reason() {
+    if !actors_integration::erlang::present(
+        "an_erlang_link_to_a_rust_process_brings_its_exit_reason",
+    ) {
+        return;
+    }
     actors::rt::block_on(async {
         let node = rust_node(RUST, 0, COOKIE).await;
         let epmd = node.beam().unwrap().epmd_port();
@@ -410,6 +439,11 @@ fn an_erlang_link_to_a_rust_process_brings_its_exit_reason() {
 
 #[test]
 fn a_killed_erlang_node_breaks_monitors_and_links_with_noconnection() {
+    if !actors_integration::erlang::present(
+        "a_killed_erlang_node_breaks_monitors_and_links_with_noconnection",
+    ) {
+        return;
+    }
     actors::rt::block_on(async {
         let node = rust_node(RUST, 0, COOKIE).await;
         let epmd = node.beam().unwrap().epmd_port();
@@ -629,6 +663,10 @@ impl Recorder {
 
 #[test]
 fn a_hundred_thousand_messages_each_way_arrive_in_order() {
+    if !actors_integration::erlang::present("a_hundred_thousand_messages_each_way_arrive_in_order")
+    {
+        return;
+    }
     const N: u64 = 100_000;
     actors::rt::block_on(async {
         let node = rust_node(RUST, 0, COOKIE).await;
@@ -676,6 +714,9 @@ fn a_hundred_thousand_messages_each_way_arrive_in_order() {
 
 #[test]
 fn rust_and_erlang_processes_share_pg_groups() {
+    if !actors_integration::erlang::present("rust_and_erlang_processes_share_pg_groups") {
+        return;
+    }
     actors::rt::block_on(async {
         let node = rust_node(RUST, 0, COOKIE).await;
         let epmd = node.beam().unwrap().epmd_port();
@@ -778,6 +819,9 @@ fn rust_and_erlang_processes_share_pg_groups() {
 
 #[test]
 fn a_killed_rust_node_is_seen_down_by_erlang() {
+    if !actors_integration::erlang::present("a_killed_rust_node_is_seen_down_by_erlang") {
+        return;
+    }
     actors::rt::block_on(async {
         // This node serves the EPMD, so that it outlives the child that is killed.
         let node = rust_node(RUST, 0, COOKIE).await;
@@ -827,6 +871,9 @@ fn a_killed_rust_node_is_seen_down_by_erlang() {
 
 #[test]
 fn a_frozen_erlang_node_is_seen_down_by_its_ticks() {
+    if !actors_integration::erlang::present("a_frozen_erlang_node_is_seen_down_by_its_ticks") {
+        return;
+    }
     actors::rt::block_on(async {
         let node = Node::builder(&format!("{RUST}:0"))
             .cookie(COOKIE)
@@ -1024,6 +1071,9 @@ fn a_beam_scope_lists_at_most_its_limit_of_group_members() {
 
 #[test]
 fn a_peer_cannot_speak_for_another_nodes_processes() {
+    if !actors_integration::erlang::present("a_peer_cannot_speak_for_another_nodes_processes") {
+        return;
+    }
     use actors::etf::{Atom, ErlRef, encode};
     actors::rt::block_on(async {
         let node = rust_node(RUST, 0, COOKIE).await;
