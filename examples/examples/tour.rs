@@ -85,14 +85,14 @@ fn child(connect: &str) {
     })
 }
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+pub fn main() -> Result<(), Box<dyn std::error::Error>> {
     examples::logs();
     let args: Vec<String> = std::env::args().collect();
-    if let [_, flag, connect] = args.as_slice() {
-        if flag == "--child" {
-            child(connect);
-            return Ok(());
-        }
+    if let [_, flag, connect] = args.as_slice()
+        && flag == "--child"
+    {
+        child(connect);
+        return Ok(());
     }
     actors::rt::block_on(async {
         println!("1. three nodes over loopback");

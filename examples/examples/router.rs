@@ -1,4 +1,4 @@
-//! A router in front of shards: `cargo run --bin router`.
+//! A router in front of shards: `cargo run --example router`.
 //!
 //! Shards on nodes `b` and `c` join the process group "shards"; a router on node `a` follows
 //! the group as messages (`ctx.attach_stream`), so it always knows the shards that live, and

@@ -1,4 +1,4 @@
-//! A race a laptop hides, found by the simulation: `cargo run --bin simulate`.
+//! A race a laptop hides, found by the simulation: `cargo run --example simulate`.
 //!
 //! Ann logs in through one process and out through another. The first casts `login` to the
 //! session service and then tells the second, which casts `logout`. On one machine the login

@@ -6,7 +6,7 @@
 //! - Rust monitors an Erlang process and sees it end with its reason;
 //! - a Rust process joins a `pg` group, and Erlang's `pg:get_members` lists it.
 //!
-//! `cargo run --bin beam` runs it all and ends by itself. `cargo run --bin beam -- --serve`
+//! `cargo run --example beam` runs it all and ends by itself. `cargo run --example beam -- --serve`
 //! only starts the Rust node (`rust@<host>`, cookie `c`) for an `erl -sname a -setcookie c`
 //! of your own to call: see the README, "Joining an Erlang or Elixir cluster".
 
@@ -49,7 +49,7 @@ enum Greeter {
     Members(Atom),
 }
 
-const ERLANG_SOURCE: &str = include_str!("../../erlang/demo.erl");
+const ERLANG_SOURCE: &str = include_str!("../erlang/demo.erl");
 
 fn main() {
     examples::logs();

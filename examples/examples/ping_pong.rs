@@ -1,11 +1,11 @@
 //! Ping-pong between two nodes.
 //!
-//! `cargo run --bin ping_pong` runs both nodes in this process. To run one node per terminal,
+//! `cargo run --example ping_pong` runs both nodes in this process. To run one node per terminal,
 //! as with `iex --name a@host --cookie c`:
 //!
 //! ```text
-//! cargo run --bin ping_pong -- --name pong@127.0.0.1:4370 --cookie secret
-//! cargo run --bin ping_pong -- --name ping@127.0.0.1:0 --cookie secret --connect pong@127.0.0.1:4370
+//! cargo run --example ping_pong -- --name pong@127.0.0.1:4370 --cookie secret
+//! cargo run --example ping_pong -- --name ping@127.0.0.1:0 --cookie secret --connect pong@127.0.0.1:4370
 //! ```
 //!
 //! The first waits; the second plays against it and exits.
@@ -69,10 +69,10 @@ impl Ping {
     #[handle(cast)]
     fn pong(&mut self, round: u64, ctx: &mut Ctx<Self>) {
         if round < self.rounds {
-            if let Some(opponent) = &self.opponent {
-                if let Err(e) = opponent.ping(round + 1, ctx.pid()) {
-                    eprintln!("cannot ping {opponent}: {e}");
-                }
+            if let Some(opponent) = &self.opponent
+                && let Err(e) = opponent.ping(round + 1, ctx.pid())
+            {
+                eprintln!("cannot ping {opponent}: {e}");
             }
         } else if let (Some(done), Some(started)) = (self.done.take(), self.started) {
             let _ = done.send(started.elapsed());

@@ -2,7 +2,7 @@
 //! reaches every member; a monitor shows who joins and leaves, including the member of a node
 //! that is cut off, and that member coming back when its node reconnects.
 //!
-//! Run it with `cargo run --bin chat`.
+//! Run it with `cargo run --example chat`.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};

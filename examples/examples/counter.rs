@@ -1,6 +1,6 @@
 //! A counter process: calls, casts, a timeout, and a registered name.
 //!
-//! Run it with `cargo run --bin counter`.
+//! Run it with `cargo run --example counter`.
 
 use std::time::Duration;
 

@@ -5,7 +5,7 @@
 //! requests; then the flaky worker fails faster than its supervisor's intensity allows, the
 //! inner supervisor gives up, and the top supervisor restarts it.
 //!
-//! Run it with `cargo run --bin supervision`.
+//! Run it with `cargo run --example supervision`.
 
 use std::time::Duration;
 

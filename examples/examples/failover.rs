@@ -4,7 +4,7 @@
 //! supervisor restarts the worker on `b`, the name moves with it, and the client's calls find
 //! it there.
 //!
-//! Run it with `cargo run --bin failover`.
+//! Run it with `cargo run --example failover`.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -73,11 +73,11 @@ async fn wait_for(what: &str, mut check: impl FnMut() -> bool) -> Result<(), Str
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     examples::logs();
     let args: Vec<String> = std::env::args().collect();
-    if let [_, flag, connect] = args.as_slice() {
-        if flag == "--child" {
-            child(connect);
-            return Ok(());
-        }
+    if let [_, flag, connect] = args.as_slice()
+        && flag == "--child"
+    {
+        child(connect);
+        return Ok(());
     }
     actors::rt::block_on(async {
         println!(

@@ -1,7 +1,7 @@
 //! Cluster-wide names: register on one node, look up and call from the others; then split
 //! the cluster, register the same name on both sides, heal, and see the conflict resolved.
 //!
-//! Run it with `cargo run --bin registry`.
+//! Run it with `cargo run --example registry`.
 
 use std::time::{Duration, Instant};
 

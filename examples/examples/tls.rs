@@ -2,7 +2,7 @@
 //! a remote call inside the encrypted stream, and nodes without the right certificate turned
 //! away before the cookie handshake starts.
 //!
-//! Run it with `cargo run --bin tls`. In a real cluster the CA and each node's certificate
+//! Run it with `cargo run --example tls`. In a real cluster the CA and each node's certificate
 //! and key come from files or a secret store; here they are made on the spot with `rcgen`.
 
 use actors_net::prelude::*;
