@@ -62,11 +62,12 @@ struct ReplaceSelf<'a>(&'a Type);
 
 impl VisitMut for ReplaceSelf<'_> {
     fn visit_type_mut(&mut self, ty: &mut Type) {
-        if let Type::Path(p) = ty {
-            if p.qself.is_none() && p.path.is_ident("Self") {
-                *ty = self.0.clone();
-                return;
-            }
+        if let Type::Path(p) = ty
+            && p.qself.is_none()
+            && p.path.is_ident("Self")
+        {
+            *ty = self.0.clone();
+            return;
         }
         syn::visit_mut::visit_type_mut(self, ty);
     }
@@ -354,10 +355,10 @@ fn actor_trait(
 /// The handle type as seen from the impl: the self type's path, last segment `{Type}Api`.
 fn api_type(a: &ActorImpl) -> Type {
     let mut ty = a.self_ty.clone();
-    if let Type::Path(p) = &mut ty {
-        if let Some(last) = p.path.segments.last_mut() {
-            last.ident = format_ident!("{}Api", a.self_ident);
-        }
+    if let Type::Path(p) = &mut ty
+        && let Some(last) = p.path.segments.last_mut()
+    {
+        last.ident = format_ident!("{}Api", a.self_ident);
     }
     ty
 }
@@ -417,10 +418,10 @@ pub fn fallback(item: &syn::ItemImpl) -> TokenStream {
         return TokenStream::new();
     };
     let mut api = (**self_ty).clone();
-    if let Type::Path(p) = &mut api {
-        if let Some(seg) = p.path.segments.last_mut() {
-            seg.ident = format_ident!("{}Api", last.ident);
-        }
+    if let Type::Path(p) = &mut api
+        && let Some(seg) = p.path.segments.last_mut()
+    {
+        seg.ident = format_ident!("{}Api", last.ident);
     }
     let (impl_g, _, where_c) = item.generics.split_for_impl();
     quote! {

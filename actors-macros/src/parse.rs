@@ -184,11 +184,11 @@ fn arguments(f: &ImplItemFn, takes_reply: bool) -> syn::Result<Arguments> {
             ctx_pos = Some(i);
             continue;
         }
-        if let Some(t) = reply_type(&input.ty).filter(|_| takes_reply) {
-            if reply.is_none() {
-                reply = Some((i, t));
-                continue;
-            }
+        if let Some(t) = reply_type(&input.ty).filter(|_| takes_reply)
+            && reply.is_none()
+        {
+            reply = Some((i, t));
+            continue;
         }
         let Pat::Ident(p) = &*input.pat else {
             return Err(syn::Error::new(
@@ -222,10 +222,10 @@ fn output(f: &ImplItemFn) -> Option<Type> {
 }
 
 fn self_ident(ty: &Type) -> syn::Result<syn::Ident> {
-    if let Type::Path(TypePath { qself: None, path }) = ty {
-        if let Some(last) = path.segments.last() {
-            return Ok(last.ident.clone());
-        }
+    if let Type::Path(TypePath { qself: None, path }) = ty
+        && let Some(last) = path.segments.last()
+    {
+        return Ok(last.ident.clone());
     }
     Err(syn::Error::new(
         ty.span(),

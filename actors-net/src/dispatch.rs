@@ -65,12 +65,11 @@ impl Routing {
                 identity,
                 payload,
             } => {
-                if to.creation == net.id.creation() {
-                    if let Err(e) = inbound.cast(to.id, identity, payload) {
-                        if e != CallError::NoProc {
-                            tracing::warn!(peer = %conn.name, "cast to process {} dropped: {e}", to.id);
-                        }
-                    }
+                if to.creation == net.id.creation()
+                    && let Err(e) = inbound.cast(to.id, identity, payload)
+                    && e != CallError::NoProc
+                {
+                    tracing::warn!(peer = %conn.name, "cast to process {} dropped: {e}", to.id);
                 }
             }
             Frame::Call {

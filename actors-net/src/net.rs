@@ -321,14 +321,14 @@ impl Net {
             }
             if was_up {
                 tracing::info!(node = %self.id.name(), peer = %conn.name, reason, "connection lost");
-                if loss == Loss::Severed && !self.is_closing() {
-                    if let Some(id) = conn.peer_id() {
-                        if peers.severed.len() < self.config.max_peers {
-                            peers
-                                .severed
-                                .insert(conn.name.clone(), (id.creation(), actors::rt::now()));
-                        }
-                    }
+                if loss == Loss::Severed
+                    && !self.is_closing()
+                    && let Some(id) = conn.peer_id()
+                    && peers.severed.len() < self.config.max_peers
+                {
+                    peers
+                        .severed
+                        .insert(conn.name.clone(), (id.creation(), actors::rt::now()));
                 }
                 self.emit(NodeEvent::Down(conn.name.clone()));
             } else {

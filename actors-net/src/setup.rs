@@ -175,12 +175,11 @@ impl Net {
 
     /// The connection to the node of `pid`, remembered in the pid for its next sends.
     pub(crate) fn conn_for(self: &Arc<Self>, pid: &actors::AnyPid) -> Option<Arc<Conn>> {
-        if let Some(hint) = actors::dist::route_hint(pid) {
-            if let Ok(conn) = hint.downcast::<Conn>() {
-                if !conn.is_closed() {
-                    return Some(conn);
-                }
-            }
+        if let Some(hint) = actors::dist::route_hint(pid)
+            && let Ok(conn) = hint.downcast::<Conn>()
+            && !conn.is_closed()
+        {
+            return Some(conn);
         }
         let conn = self.conn(pid.node())?;
         actors::dist::set_route_hint(pid, conn.clone());

@@ -69,10 +69,10 @@ impl NodeBuilder {
                 .set(crate::beam::start(&node, beam, &net.config).await?);
         }
         crate::system::start(&node, &net.config).await;
-        if let Some(spec) = crate::beam::groups_spec(&node) {
-            if !crate::system::add(&node, spec).await {
-                tracing::warn!(node = %name, "the pg scope server for BEAM nodes did not start");
-            }
+        if let Some(spec) = crate::beam::groups_spec(&node)
+            && !crate::system::add(&node, spec).await
+        {
+            tracing::warn!(node = %name, "the pg scope server for BEAM nodes did not start");
         }
         let accept = net.spawn(net.clone().accept_loop(listener));
         net.set_accept_task(accept);

@@ -144,10 +144,10 @@ fn references(file: &Path, text: &str) -> BTreeSet<PathBuf> {
             if let Some(rest) = line.strip_prefix("use ") {
                 let mut path = me.clone();
                 path.extend(words(rest));
-                if path.len() > me.len() {
-                    if let Some(f) = file_of(&path[..me.len() + 1]) {
-                        found.insert(f);
-                    }
+                if path.len() > me.len()
+                    && let Some(f) = file_of(&path[..me.len() + 1])
+                {
+                    found.insert(f);
                 }
             }
         }

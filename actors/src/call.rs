@@ -287,10 +287,9 @@ impl<A: Actor, R: Send + 'static> Future for CallFuture<A, R> {
                     Poll::Ready(Some((result, reuse))) => {
                         if let State::Waiting { target, slot } =
                             std::mem::replace(&mut self.state, State::Done)
+                            && reuse
                         {
-                            if reuse {
-                                crate::spare::give(&node_of(&target).deadlines, slot);
-                            }
+                            crate::spare::give(&node_of(&target).deadlines, slot);
                         }
                         return Poll::Ready(result);
                     }

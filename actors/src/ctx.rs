@@ -236,10 +236,9 @@ impl<A: Actor> Ctx<A> {
             if state
                 .compare_exchange(PENDING, FIRED, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
+                && let Err(e) = send(&me)
             {
-                if let Err(e) = send(&me) {
-                    tracing::warn!(pid = %me, "timer could not send: {e}");
-                }
+                tracing::warn!(pid = %me, "timer could not send: {e}");
             }
         });
         timer

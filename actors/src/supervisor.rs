@@ -309,10 +309,10 @@ impl Supervisor {
             }
         };
         let child = &mut self.children[i];
-        if let Some(name) = &child.spec.name {
-            if let Err(e) = ctx.node().register(name, &pid) {
-                tracing::warn!(child = %child.spec.id, "could not register {name:?}: {e}");
-            }
+        if let Some(name) = &child.spec.name
+            && let Err(e) = ctx.node().register(name, &pid)
+        {
+            tracing::warn!(child = %child.spec.id, "could not register {name:?}: {e}");
         }
         tracing::debug!(child = %child.spec.id, %pid, "started");
         child.pid = Some(pid.clone());

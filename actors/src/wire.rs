@@ -158,17 +158,17 @@ pub(crate) fn bind_pid(wire: WirePid<'_>) -> Result<AnyPid, String> {
             .ok_or("a pid can only be decoded by a node (actors::wire::decode)")?
             .node;
         let home = NodeId::new(&wire.node, wire.creation);
-        if home == node.id {
-            if let Some(cell) = node.procs.get(wire.id) {
-                if cell.identity().hash != wire.identity {
-                    return Err(format!(
-                        "pid {} names a {} but claims another actor type",
-                        wire.id,
-                        cell.identity().name
-                    ));
-                }
-                return Ok(AnyPid(AnyRoute::Local(cell)));
+        if home == node.id
+            && let Some(cell) = node.procs.get(wire.id)
+        {
+            if cell.identity().hash != wire.identity {
+                return Err(format!(
+                    "pid {} names a {} but claims another actor type",
+                    wire.id,
+                    cell.identity().name
+                ));
             }
+            return Ok(AnyPid(AnyRoute::Local(cell)));
         }
         Ok(AnyPid(AnyRoute::Remote(Arc::new(RemoteAddr::new(
             node.clone(),

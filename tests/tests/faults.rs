@@ -304,7 +304,7 @@ fn a_slow_peer_holds_senders_back_instead_of_growing_memory() {
                 Err(e) => break e,
             }
             assert!(sent < 200_000, "still queueing after {sent} KiB");
-            if sent % 256 == 0 {
+            if sent.is_multiple_of(256) {
                 actors::rt::yield_now().await;
             }
         };

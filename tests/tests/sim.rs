@@ -162,10 +162,10 @@ fn supervisors_restart_in_order_and_within_their_intensity_over_many_seeds() {
                     if !node.is_alive(&sup) {
                         break;
                     }
-                    if let Some(pid) = node.whereis::<Noted>(id) {
-                        if pid.crash().await.is_err() {
-                            crashes.push((actors::sim::true_now(), id));
-                        }
+                    if let Some(pid) = node.whereis::<Noted>(id)
+                        && pid.crash().await.is_err()
+                    {
+                        crashes.push((actors::sim::true_now(), id));
                     }
                     // Let the supervisor act on the crash.
                     actors::rt::sleep(Duration::from_millis(1)).await;

@@ -323,10 +323,8 @@ impl PgScope {
                 false
             }
         };
-        if left {
-            if let Some(monitor) = self.watching.remove(&id) {
-                ctx.demonitor(monitor);
-            }
+        if left && let Some(monitor) = self.watching.remove(&id) {
+            ctx.demonitor(monitor);
         }
         self.tell_left(id, vec![group], ctx);
         true

@@ -164,10 +164,10 @@ impl Inner {
             _ => (&message, None),
         };
         let is_call = responder.is_some();
-        if let Err(e) = etf::deliver_term(&node, id, request, responder) {
-            if !is_call {
-                tracing::warn!(node = %self.me, pid = id, %request, "message from a BEAM node fits no handler: {e}");
-            }
+        if let Err(e) = etf::deliver_term(&node, id, request, responder)
+            && !is_call
+        {
+            tracing::warn!(node = %self.me, pid = id, %request, "message from a BEAM node fits no handler: {e}");
         }
     }
 }

@@ -131,10 +131,8 @@ impl Inner {
                     reason,
                     linked,
                 } => {
-                    if linked {
-                        if let Some(set) = ties.links.get_mut(&conn.id) {
-                            set.remove(&(from.id(), target.clone()));
-                        }
+                    if linked && let Some(set) = ties.links.get_mut(&conn.id) {
+                        set.remove(&(from.id(), target.clone()));
                     }
                     let (from, reason) = (self.erl_pid(from.id()), etf::exit_reason(&reason));
                     if linked {

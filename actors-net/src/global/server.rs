@@ -85,12 +85,12 @@ impl GlobalServer {
     fn bind(&mut self, name: &str, pid: AnyPid, ctx: &mut Ctx<Self>) {
         let old = {
             let mut names = self.shared.write();
-            if let Some(previous) = names.by_pid.get(&pid) {
-                if previous != name {
-                    let previous = previous.clone();
-                    names.by_name.remove(&previous);
-                    self.shared.flip(&previous, &pid);
-                }
+            if let Some(previous) = names.by_pid.get(&pid)
+                && previous != name
+            {
+                let previous = previous.clone();
+                names.by_name.remove(&previous);
+                self.shared.flip(&previous, &pid);
             }
             let old = names.by_name.insert(name.to_string(), pid.clone());
             if let Some(old) = &old {
@@ -264,12 +264,11 @@ impl GlobalServer {
                 }
             }
             let bound = self.shared.read().by_name.contains_key(name);
-            if !bound {
-                if let Some(live) = [a, b].into_iter().find(|p| !Self::is_stale(p, ctx)) {
-                    if !self.shared.read().by_pid.contains_key(&live) {
-                        self.bind(name, live, ctx);
-                    }
-                }
+            if !bound
+                && let Some(live) = [a, b].into_iter().find(|p| !Self::is_stale(p, ctx))
+                && !self.shared.read().by_pid.contains_key(&live)
+            {
+                self.bind(name, live, ctx);
             }
             return;
         }

@@ -205,10 +205,10 @@ async fn call_loop(node: Node, peers: Vec<String>, calls: Arc<Calls>) {
         actors::rt::sleep(Duration::from_millis(50)).await;
         i += 1;
         let peer = &peers[i % peers.len()];
-        if i % 20 == 0 || !sinks.contains_key(peer) {
-            if let Some(s) = find_sink(&node, peer).await {
-                sinks.insert(peer.clone(), s);
-            }
+        if (i.is_multiple_of(20) || !sinks.contains_key(peer))
+            && let Some(s) = find_sink(&node, peer).await
+        {
+            sinks.insert(peer.clone(), s);
         }
         let Some(sink) = sinks.get(peer) else {
             continue;
@@ -252,7 +252,7 @@ async fn names_loop(node: Node, churn: Arc<AtomicBool>) {
             continue;
         }
         k += 1;
-        let name = if k % 5 == 0 {
+        let name = if k.is_multiple_of(5) {
             "soak:leader".to_string()
         } else {
             format!("soak:{me}:{}", k % 3)
@@ -282,7 +282,7 @@ async fn groups_loop(node: Node, churn: Arc<AtomicBool>) {
             continue;
         }
         k += 1;
-        if mine.len() >= 3 || k % 4 == 0 {
+        if mine.len() >= 3 || k.is_multiple_of(4) {
             if !mine.is_empty() {
                 let gone = mine.remove(0);
                 node.stop(&gone, ExitReason::Normal);
