@@ -38,7 +38,7 @@
 //!
 //! | layer | modules | what it does |
 //! |---|---|---|
-//! | 0 settings and transport | `config`, `builder`, `transport`, `tls` | settings; listen, dial, byte streams |
+//! | 0 settings and transport | `config`, `builder`, `transport`, `tls`, `logs` | settings; listen, dial, byte streams; logs to stderr |
 //! | 1 handshake | `handshake` | the cookie proof, before anything is decided |
 //! | 2 frames | `frame` | the wire format of messages and control frames |
 //! | 3 connection | `connection`, `io` | one connection: its queue, its tasks, what crosses it |
@@ -72,6 +72,8 @@ pub mod global;
 pub mod groups;
 mod handshake;
 mod io;
+#[cfg(feature = "logs")]
+pub mod logs;
 mod net;
 mod node;
 mod requests;

@@ -113,14 +113,18 @@ impl Net {
                 self.close(&conn, "kept apart to keep partitions clean", Loss::Quiet);
                 return;
             }
-            peers.failed.remove(&conn.name);
+            let failed = peers.failed.remove(&conn.name).map_or(0, |(_, n)| n);
             peers.severed.remove(&conn.name);
             peers.wanted.remove(&conn.name);
             // Emitted before anyone waiting in `connect` wakes: whoever subscribes after
             // `connect` returns must not see this connection's `Up`.
             self.emit(NodeEvent::Up(conn.name.clone()));
             conn.set_up(peer.clone(), close);
-            tracing::info!(node = %self.id.name(), peer = %conn.name, %addr, "connected");
+            if failed > 0 {
+                tracing::info!(node = %self.id.name(), peer = %conn.name, %addr, failed, "connected to {} after {failed} failed attempts", conn.name);
+            } else {
+                tracing::info!(node = %self.id.name(), peer = %conn.name, %addr, "connected");
+            }
         }
         let Some(owner) = self.owner() else {
             self.close(&conn, "node shutting down", Loss::Quiet);
@@ -290,6 +294,24 @@ impl Net {
     }
 }
 
+impl Net {
+    /// Logs a failed dial: the first of a run of failures as a warning, the retries after it
+    /// at debug with their count (a lost node is redialled for minutes; its survivors should
+    /// not fill the logs meanwhile). The recovery is logged by `install`.
+    fn dial_failed(&self, conn: &Conn, why: &str) {
+        let before = lock(&self.peers)
+            .failed
+            .get(&conn.name)
+            .map_or(0, |(_, n)| *n);
+        if before == 0 {
+            tracing::warn!(node = %self.id.name(), peer = %conn.name, "connection to {} failed: {why} (retrying; each retry is logged at debug)", conn.name);
+        } else {
+            let attempt = before + 1;
+            tracing::debug!(node = %self.id.name(), peer = %conn.name, attempt, "connection to {} failed again: {why}", conn.name);
+        }
+    }
+}
+
 pub(crate) async fn dial(net: Arc<Net>, conn: Arc<Conn>) {
     let Some(addr) = address(&conn.name) else {
         net.close(&conn, "no address in the node name", Loss::Quiet);
@@ -330,12 +352,12 @@ pub(crate) async fn dial(net: Arc<Net>, conn: Arc<Conn>) {
             tracing::debug!(node = %net.id.name(), peer = %conn.name, "superseded attempt ended: {e}");
         }
         Ok(Err(e)) => {
-            tracing::warn!(node = %net.id.name(), peer = %conn.name, "connection to {} rejected: {e}", conn.name);
+            net.dial_failed(&conn, &e.to_string());
             net.close(&conn, &e.to_string(), Loss::Quiet);
         }
         Err(_) if superseded() => {}
         Err(_) => {
-            tracing::warn!(node = %net.id.name(), peer = %conn.name, "connection to {} timed out", conn.name);
+            net.dial_failed(&conn, "timed out");
             net.close(&conn, "connect timed out", Loss::Quiet);
         }
     }

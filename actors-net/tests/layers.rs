@@ -11,6 +11,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("builder", 0),
     ("transport", 0),
     ("tls", 0),
+    ("logs", 0),
     ("handshake", 1),
     ("frame", 2),
     ("connection", 3),

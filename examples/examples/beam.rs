@@ -52,7 +52,7 @@ enum Greeter {
 const ERLANG_SOURCE: &str = include_str!("../erlang/demo.erl");
 
 fn main() {
-    examples::logs();
+    actors_net::logs::init();
     if std::env::args().any(|a| a == "--serve") {
         return actors::rt::block_on(serve());
     }

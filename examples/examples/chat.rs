@@ -71,7 +71,7 @@ async fn next_change(events: &mut GroupEvents, names: &HashMap<AnyPid, String>) 
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    examples::logs();
+    actors_net::logs::init();
     actors::rt::block_on(async {
         let mut nodes = Vec::new();
         for name in ["a", "b", "c"] {

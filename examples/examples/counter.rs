@@ -42,7 +42,7 @@ impl Counter {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    examples::logs();
+    actors_net::logs::init();
     actors::rt::block_on(async {
         let node = Node::local();
         let counter = node.spawn(Counter { n: 0 });

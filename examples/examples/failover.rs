@@ -71,7 +71,7 @@ async fn wait_for(what: &str, mut check: impl FnMut() -> bool) -> Result<(), Str
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    examples::logs();
+    actors_net::logs::init();
     let args: Vec<String> = std::env::args().collect();
     if let [_, flag, connect] = args.as_slice()
         && flag == "--child"

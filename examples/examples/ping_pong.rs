@@ -127,7 +127,7 @@ async fn play(ping_node: &Node, pong_node: &str) -> Result<(), Box<dyn std::erro
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    examples::logs();
+    actors_net::logs::init();
     let args = args();
     actors::rt::block_on(async move {
         match (args.name, args.connect) {

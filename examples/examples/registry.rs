@@ -50,7 +50,7 @@ async fn split(left: &[&Node], right: &[&Node]) {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    examples::logs();
+    actors_net::logs::init();
     actors::rt::block_on(async {
         let mut nodes = Vec::new();
         for name in ["a", "b", "c"] {

@@ -99,7 +99,7 @@ impl Router {
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    examples::logs();
+    actors_net::logs::init();
     actors::rt::block_on(async {
         let mut nodes = Vec::new();
         for name in ["a", "b", "c"] {

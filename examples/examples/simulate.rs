@@ -117,7 +117,7 @@ async fn ann_comes_and_goes(cluster: Cluster, wait: bool) -> Result<(), String> 
 }
 
 fn main() {
-    examples::logs();
+    actors_net::logs::init();
     const SEEDS: u64 = 300;
     println!("Ann logs in on node 1, then out on node 2, over {SEEDS} simulated networks.");
     match find_failure(0..SEEDS, 3, |c| ann_comes_and_goes(c, false)) {

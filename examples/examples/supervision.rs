@@ -68,7 +68,7 @@ async fn flaky(node: &Node) -> Pid<Flaky> {
 }
 
 fn main() {
-    examples::logs();
+    actors_net::logs::init();
     // The crashes here are on purpose: one line each instead of the default panic report.
     std::panic::set_hook(Box::new(|info| eprintln!("  (panic: {info})")));
     actors::rt::block_on(async {

@@ -68,7 +68,7 @@ async fn node(name: &str, transport: Tls) -> Result<Node, Box<dyn std::error::Er
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    examples::logs();
+    actors_net::logs::init();
     actors::rt::block_on(async {
         println!("1. a CA for the cluster, and two nodes with certificates it signed");
         let ca = Ca::new()?;

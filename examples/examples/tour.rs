@@ -86,7 +86,7 @@ fn child(connect: &str) {
 }
 
 pub fn main() -> Result<(), Box<dyn std::error::Error>> {
-    examples::logs();
+    actors_net::logs::init();
     let args: Vec<String> = std::env::args().collect();
     if let [_, flag, connect] = args.as_slice()
         && flag == "--child"
