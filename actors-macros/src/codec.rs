@@ -40,15 +40,18 @@ pub fn wire_codec(
     let assertions = variants.iter().flat_map(|v| {
         let (private, names) = (&private, &names);
         let handler = &v.h.ident;
+        let cfgs = &v.h.cfgs;
         let args = v.h.args.iter().zip(&v.tys).map(move |(arg, ty)| {
             let name = &arg.ident;
             quote_spanned! {ty.span()=>
+                #(#cfgs)*
                 #private::assert_wire_arg::<#names::#handler, #names::#name, #ty>();
             }
         });
         let reply = v.is_call().then(|| {
             let reply = &v.reply;
             quote_spanned! {reply_span(v)=>
+                #(#cfgs)*
                 #private::assert_wire_reply::<#names::#handler, #reply>();
             }
         });
@@ -68,7 +71,9 @@ pub fn wire_codec(
             .iter()
             .zip(&v.tys)
             .map(|(bind, ty)| quote!((&#private::Codec::<#ty>::new()).ser_arg(__out, #bind)?;));
+        let cfgs = &v.h.cfgs;
         quote! {
+            #(#cfgs)*
             #pattern => {
                 #private::put_tag(__out, #tag);
                 #(#args)*
@@ -84,7 +89,9 @@ pub fn wire_codec(
         // The reply half is made from the incoming call last, once every argument has
         // decoded: a call that fails to decode keeps its responder, which answers the error.
         let value = message_value(v, msg, &format_ident!("reply_to"));
+        let cfgs = &v.h.cfgs;
         quote! {
+            #(#cfgs)*
             #tag => {
                 #(#args)*
                 #private::expect_end(__input)?;
@@ -102,7 +109,9 @@ pub fn wire_codec(
             quote!(let #bind: #ty = (&#private::Codec::<#ty>::new()).de_term(#name, #arg_name, &__args[#i])?;)
         });
         let value = message_value(v, msg, &format_ident!("reply_to_term"));
+        let cfgs = &v.h.cfgs;
         quote! {
+            #(#cfgs)*
             #name => {
                 #private::term::expect_arity(#name, __args, #arity)?;
                 #(#args)*
@@ -119,6 +128,14 @@ pub fn wire_codec(
     } else {
         quote!(self)
     };
+    // Handlers under a `cfg` may all be compiled out, leaving a reference to an empty type,
+    // which a match must still cover.
+    let compiled_out_arm = variants.iter().any(|v| !v.h.cfgs.is_empty()).then(|| {
+        quote! {
+            #[allow(unreachable_patterns)]
+            _ => ::core::unreachable!("a message of an actor whose handlers are compiled out"),
+        }
+    });
 
     quote! {
         /// Marker types named after the handlers and their arguments, for error messages.
@@ -142,6 +159,7 @@ pub fn wire_codec(
                 ::core::result::Result::Ok(match #scrutinee {
                     #(#encode_arms)*
                     #phantom_arm
+                    #compiled_out_arm
                 })
             }
 

@@ -80,24 +80,40 @@ fn fnv1a(text: &str) -> u64 {
     })
 }
 
-/// The hash of every handler's name, kind, argument and reply types, in order.
-fn signature_hash(handlers: &[Handler]) -> u64 {
-    let mut text = String::new();
-    for h in handlers {
-        let kind = match h.kind {
-            HandlerKind::Call => "call",
-            HandlerKind::Cast => "cast",
-        };
-        text.push_str(&format!("{}:{kind}(", h.ident));
-        for arg in &h.args {
-            let ty = &arg.ty;
-            text.push_str(&quote!(#ty).to_string());
-            text.push(',');
-        }
-        let out = h.output.as_ref().map(|t| quote!(#t).to_string());
-        text.push_str(&format!(")->{};", out.as_deref().unwrap_or("()")));
+/// The hash of one handler's name, kind, argument and reply types.
+fn handler_hash(h: &Handler) -> u64 {
+    let kind = match h.kind {
+        HandlerKind::Call => "call",
+        HandlerKind::Cast => "cast",
+    };
+    let mut text = format!("{}:{kind}(", h.ident);
+    for arg in &h.args {
+        let ty = &arg.ty;
+        text.push_str(&quote!(#ty).to_string());
+        text.push(',');
     }
+    let out = h.output.as_ref().map(|t| quote!(#t).to_string());
+    text.push_str(&format!(")->{};", out.as_deref().unwrap_or("()")));
     fnv1a(&text)
+}
+
+/// The hash of every handler compiled in, in order, as a constant expression: each handler
+/// is folded in under its own `cfg`, so that two builds with different handlers differ.
+fn signature_hash(handlers: &[Handler]) -> TokenStream {
+    let actors = crate::crate_path::actors();
+    let steps = handlers.iter().map(|h| {
+        let cfgs = &h.cfgs;
+        let part = handler_hash(h);
+        quote! {
+            #(#cfgs)*
+            let __h = #actors::__private::mix_identity(__h, #part);
+        }
+    });
+    quote!({
+        let __h: u64 = 0;
+        #(#steps)*
+        __h
+    })
 }
 
 pub fn actor_impl(a: &ActorImpl) -> TokenStream {
@@ -162,15 +178,16 @@ fn message_enum(
     let where_c = &a.generics.where_clause;
     let defs = variants.iter().map(|v| {
         let ident = &v.h.ident;
+        let cfgs = &v.h.cfgs;
         let tys = &v.tys;
         let reply = &v.reply;
         let reply = v
             .is_call()
             .then(|| quote!(#actors::__private::Reply<#reply>));
         if tys.is_empty() && reply.is_none() {
-            quote!(#ident)
+            quote!(#(#cfgs)* #ident)
         } else {
-            quote!(#ident(#(#tys,)* #reply))
+            quote!(#(#cfgs)* #ident(#(#tys,)* #reply))
         }
     });
     let phantom = (!type_params.is_empty()).then(|| {
@@ -246,47 +263,17 @@ fn actor_trait(
     let hash = signature_hash(&a.handlers);
 
     let arms = variants.iter().map(|v| {
-        let pattern = v.pattern(msg);
-        let ident = &v.h.ident;
-        let args = v.call_args(quote!(&mut *__ctx), quote!(__deferred));
-        let call = quote_spanned!(v.h.span=> <#self_ty>::#ident(self, #(#args),*));
-        if v.h.deferred.is_some() {
-            // The handler took its reply handle: it answers through it, now or later.
-            let deferred =
-                quote!(let __deferred = #actors::__private::defer(__reply, __ctx.node()););
-            return if v.h.is_async {
-                quote!(#pattern => {
-                    #deferred
-                    let __kill = #actors::__private::KillSwitch::of(__ctx);
-                    __kill.run(#call).await;
-                })
-            } else {
-                quote!(#pattern => { #deferred #call; })
-            };
-        }
-        match (v.h.is_async, v.is_call()) {
-            (false, true) => quote!(#pattern => { let __r = #call; __reply.send(__r); }),
-            (false, false) => quote!(#pattern => { #call; }),
-            // An async handler gives up at its next await if the process is killed; its
-            // caller then learns the exit reason.
-            (true, true) => quote!(#pattern => {
-                let __kill = #actors::__private::KillSwitch::of(__ctx);
-                if let ::core::option::Option::Some(__r) = __kill.run(#call).await {
-                    __reply.send(__r);
-                }
-            }),
-            (true, false) => quote!(#pattern => {
-                let __kill = #actors::__private::KillSwitch::of(__ctx);
-                __kill.run(#call).await;
-            }),
-        }
+        let cfgs = &v.h.cfgs;
+        let arm = dispatch_arm(a, v, msg);
+        quote!(#(#cfgs)* #arm)
     });
     let phantom_arm =
         (!type_params.is_empty()).then(|| quote!(#msg::__Phantom(__n, _) => match __n {},));
     let names = variants.iter().map(|v| {
         let ident = &v.h.ident;
         let name = ident.to_string();
-        quote!(#msg::#ident { .. } => #name,)
+        let cfgs = &v.h.cfgs;
+        quote!(#(#cfgs)* #msg::#ident { .. } => #name,)
     });
     let hooks = a.hooks.iter().map(|h| hook_fn(a, h));
     let codec = if a.local {
@@ -352,6 +339,45 @@ fn actor_trait(
     }
 }
 
+/// The `handle` match arm that runs one handler.
+fn dispatch_arm(a: &ActorImpl, v: &Variant, msg: &Ident) -> TokenStream {
+    let actors = crate::crate_path::actors();
+    let self_ty = &a.self_ty;
+    let pattern = v.pattern(msg);
+    let ident = &v.h.ident;
+    let args = v.call_args(quote!(&mut *__ctx), quote!(__deferred));
+    let call = quote_spanned!(v.h.span=> <#self_ty>::#ident(self, #(#args),*));
+    if v.h.deferred.is_some() {
+        // The handler took its reply handle: it answers through it, now or later.
+        let deferred = quote!(let __deferred = #actors::__private::defer(__reply, __ctx.node()););
+        return if v.h.is_async {
+            quote!(#pattern => {
+                #deferred
+                let __kill = #actors::__private::KillSwitch::of(__ctx);
+                __kill.run(#call).await;
+            })
+        } else {
+            quote!(#pattern => { #deferred #call; })
+        };
+    }
+    match (v.h.is_async, v.is_call()) {
+        (false, true) => quote!(#pattern => { let __r = #call; __reply.send(__r); }),
+        (false, false) => quote!(#pattern => { #call; }),
+        // An async handler gives up at its next await if the process is killed; its
+        // caller then learns the exit reason.
+        (true, true) => quote!(#pattern => {
+            let __kill = #actors::__private::KillSwitch::of(__ctx);
+            if let ::core::option::Option::Some(__r) = __kill.run(#call).await {
+                __reply.send(__r);
+            }
+        }),
+        (true, false) => quote!(#pattern => {
+            let __kill = #actors::__private::KillSwitch::of(__ctx);
+            __kill.run(#call).await;
+        }),
+    }
+}
+
 /// The handle type as seen from the impl: the self type's path, last segment `{Type}Api`.
 fn api_type(a: &ActorImpl) -> Type {
     let mut ty = a.self_ty.clone();
@@ -371,12 +397,14 @@ fn stubs(a: &ActorImpl, variants: &[Variant], msg: &Ident) -> TokenStream {
     let methods = variants.iter().map(|v| {
         let ident = &v.h.ident;
         let docs = &v.h.docs;
+        let cfgs = &v.h.cfgs;
         let names: Vec<&Ident> = v.h.args.iter().map(|arg| &arg.ident).collect();
         let tys = &v.tys;
         let reply = &v.reply;
         let route = quote!(#actors::__private::Api::route(self));
         if v.is_call() {
             quote_spanned! {v.h.span=>
+                #(#cfgs)*
                 #(#docs)*
                 #[allow(private_interfaces)]
                 pub fn #ident(&self, #(#names: #tys),*) -> #actors::__private::Call<#self_ty, #reply> {
@@ -390,6 +418,7 @@ fn stubs(a: &ActorImpl, variants: &[Variant], msg: &Ident) -> TokenStream {
                 quote!(#msg::#ident(#(#names),*))
             };
             quote_spanned! {v.h.span=>
+                #(#cfgs)*
                 #(#docs)*
                 pub fn #ident(&self, #(#names: #tys),*) -> ::core::result::Result<(), #actors::SendError> {
                     #actors::__private::cast(#route, #value)

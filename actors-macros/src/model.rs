@@ -49,6 +49,9 @@ pub struct Handler {
     pub deferred: Option<(usize, Option<Type>)>,
     /// Doc comments, copied onto the stub method.
     pub docs: Vec<Attribute>,
+    /// `#[cfg(..)]` attributes, copied onto everything generated for the handler: an
+    /// attribute macro sees the items of both sides of a `cfg`, the compiler keeps one.
+    pub cfgs: Vec<Attribute>,
     pub span: Span,
 }
 

@@ -315,6 +315,12 @@ pub fn actor_impl(mut item: ItemImpl, local: bool) -> syn::Result<ParsedImpl> {
                     .filter(|a| a.path().is_ident("doc"))
                     .cloned()
                     .collect(),
+                cfgs: f
+                    .attrs
+                    .iter()
+                    .filter(|a| a.path().is_ident("cfg"))
+                    .cloned()
+                    .collect(),
                 span: f.sig.ident.span(),
             },
         });

@@ -33,6 +33,20 @@ impl Identity {
     }
 }
 
+/// Folds one handler's signature hash into the hash of those before it (generated code
+/// builds an actor's signature with it, one handler at a time under each one's `cfg`).
+pub const fn mix_identity(hash: u64, part: u64) -> u64 {
+    let bytes = part.to_le_bytes();
+    let mut hash = hash ^ 0xcbf2_9ce4_8422_2325;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
+        i += 1;
+    }
+    hash
+}
+
 /// An actor: private state, one mailbox, handlers run one message at a time.
 ///
 /// Implemented by `#[actor]` on an impl block; write that rather than this trait by hand.
