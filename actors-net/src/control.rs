@@ -168,7 +168,7 @@ impl Routing {
         let found = lock(&self.spawnable).get(actor).cloned();
         let result = match found {
             None => Err(format!(
-                "{actor} may not be spawned on {} (see allow_spawn)",
+                "{actor} may not be spawned on {}: that node must call allow_spawn::<{actor}>() first",
                 self.net.id.name()
             )),
             Some((known, _)) if known != identity => Err(format!(

@@ -90,11 +90,18 @@ pub enum HandshakeError {
     #[error("malformed handshake: {0}")]
     Malformed(String),
     /// The peer speaks another version.
-    #[error("protocol version {0} is not {VERSION}")]
+    #[error(
+        "the peer speaks protocol version {0}, this node {VERSION}: run releases of actors-net that share it"
+    )]
     Version(u32),
     /// The peer does not know the cookie.
-    #[error("bad cookie")]
+    #[error("the cookies differ: start both nodes with the same cookie (NodeBuilder::cookie)")]
     BadCookie,
+    /// The acceptor hung up on this node's proof, as it does when the cookies differ.
+    #[error(
+        "the peer hung up on this node's proof of the cookie: the cookies differ, most likely; start both nodes with the same cookie (NodeBuilder::cookie)"
+    )]
+    ProofRefused,
     /// The other direction's attempt won a simultaneous connect.
     #[error("simultaneous connect: the other attempt wins")]
     Lost,
@@ -105,7 +112,7 @@ pub enum HandshakeError {
     #[error("refused: {0}")]
     Refused(String),
     /// The node that answered is not the one dialled.
-    #[error("dialled {expected}, reached {found}")]
+    #[error("dialled {expected}, but {found} answered at that address: check the port in the name")]
     WrongNode {
         /// The name dialled.
         expected: String,
@@ -116,7 +123,12 @@ pub enum HandshakeError {
 
 impl From<std::io::Error> for HandshakeError {
     fn from(e: std::io::Error) -> Self {
-        HandshakeError::Io(e.to_string())
+        HandshakeError::Io(match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => format!(
+                "nothing accepts connections at that address ({e}): is the node up, at the host and port its name says?"
+            ),
+            _ => e.to_string(),
+        })
     }
 }
 
@@ -277,7 +289,12 @@ pub async fn initiate(
         },
     )
     .await?;
-    let ack: Ack = recv(stream).await?;
+    // An acceptor that finds the proof wrong hangs up without a word (as Erlang's does: a
+    // stranger learns nothing from it); hanging up right here is what that looks like.
+    let ack: Ack = recv(stream).await.map_err(|e| match e {
+        HandshakeError::Io(_) => HandshakeError::ProofRefused,
+        other => other,
+    })?;
     t.check_ack(cookie, &ack)?;
     outcome(ack.status)?;
     Ok(Peer { id: peer })

@@ -38,13 +38,17 @@ impl Stream for NodeEvents {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConnectError {
     /// This node has no network (`Node::local()`).
-    #[error("this node is not distributed")]
+    #[error(
+        "this node is not distributed: start it with Node::builder(\"name@host:port\") to connect"
+    )]
     NotDistributed,
     /// The name is not `name@host:port`, is this node's own, or is blocked.
-    #[error("cannot connect to {0}: not a reachable node name (or blocked)")]
+    #[error(
+        "cannot connect to {0}: a node's name is name@host:port, not this node's own, and not blocked"
+    )]
     Unreachable(String),
     /// The attempt failed, with the reason.
-    #[error("connection to {node} failed: {reason}")]
+    #[error("cannot connect to {node}: {reason}")]
     Failed {
         /// The node.
         node: String,
@@ -64,6 +68,16 @@ pub trait DistNode: Sized {
 
     /// Connects to `node` (and, through it, to every node it knows: full mesh). Sends to a
     /// node's pids connect by themselves; this waits for the connection.
+    ///
+    /// ```
+    /// # use actors_net::prelude::*;
+    /// # actors::rt::block_on(async {
+    /// let a = Node::builder("a@127.0.0.1:0").cookie("c").start().await.unwrap();
+    /// let b = Node::builder("b@127.0.0.1:0").cookie("c").start().await.unwrap();
+    /// a.connect(b.name()).await.expect("b is up, with the same cookie");
+    /// assert_eq!(a.nodes(), vec![b.name().to_string()]);
+    /// # });
+    /// ```
     fn connect(&self, node: &str) -> impl Future<Output = Result<(), ConnectError>> + Send;
 
     /// Closes the connection to `node`; both sides see `NodeEvent::Down`.
@@ -83,6 +97,19 @@ pub trait DistNode: Sized {
     fn unblock(&self, node: &str);
 
     /// The process registered as `name` on `node`, if it is an `A`: `{Name, Node}` addressing.
+    ///
+    /// ```
+    /// # use actors_net::prelude::*;
+    /// # #[actor] #[derive(serde::Serialize, serde::Deserialize)] struct Counter { n: u64 }
+    /// # #[actor] impl Counter { #[handle] fn add(&mut self, by: u64) -> u64 { self.n += by; self.n } }
+    /// # actors::rt::block_on(async {
+    /// # let a = Node::builder("a@127.0.0.1:0").cookie("c").start().await.unwrap();
+    /// # let b = Node::builder("b@127.0.0.1:0").cookie("c").start().await.unwrap();
+    /// b.register("counter", b.spawn(Counter { n: 0 })).unwrap();
+    /// let remote: Pid<Counter> = a.whereis_on("counter", b.name()).await.unwrap();
+    /// assert_eq!(remote.add(3).await, Ok(3));               // a call across the network
+    /// # });
+    /// ```
     fn whereis_on<A: Actor>(
         &self,
         name: &str,
@@ -94,7 +121,23 @@ pub trait DistNode: Sized {
     /// types it runs.
     fn allow_spawn<A: Actor + Serialize + DeserializeOwned>(&self);
 
-    /// Starts `actor` on `node`, which must allow its type.
+    /// Starts `actor` on `node`, which must allow its type: the actor's state crosses the
+    /// wire, so it is `Serialize` (and `Deserialize` where it runs).
+    ///
+    /// ```
+    /// # use actors_net::prelude::*;
+    /// # #[actor] #[derive(serde::Serialize, serde::Deserialize)] struct Counter { n: u64 }
+    /// # #[actor] impl Counter { #[handle] fn add(&mut self, by: u64) -> u64 { self.n += by; self.n } }
+    /// # actors::rt::block_on(async {
+    /// # let a = Node::builder("a@127.0.0.1:0").cookie("c").start().await.unwrap();
+    /// # let b = Node::builder("b@127.0.0.1:0").cookie("c").start().await.unwrap();
+    /// # a.connect(b.name()).await.unwrap();
+    /// b.allow_spawn::<Counter>();
+    /// let there = a.spawn_on(b.name(), Counter { n: 10 }).await.unwrap();
+    /// assert_eq!(there.node(), b.name());
+    /// assert_eq!(there.add(1).await, Ok(11));
+    /// # });
+    /// ```
     fn spawn_on<A: Actor + Serialize>(
         &self,
         node: &str,

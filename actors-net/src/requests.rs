@@ -28,7 +28,9 @@ pub enum LookupError {
         node: String,
     },
     /// The process registered there is of another actor type.
-    #[error("the process registered as {0:?} is of another actor type")]
+    #[error(
+        "the process registered as {0:?} is of another actor type, or another build of it whose handlers differ (run the same version on both nodes)"
+    )]
     WrongType(String),
 }
 

@@ -9,7 +9,9 @@ use crate::exit::ExitReason;
 #[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
 pub enum CallError {
     /// No reply within the timeout (default 5 s).
-    #[error("call timed out")]
+    #[error(
+        "no reply within the call's timeout (5 s unless set with .timeout(..)): the process is busy, or its node slow or cut off"
+    )]
     Timeout,
     /// The process did not exist when the call reached it.
     #[error("no such process")]
@@ -93,7 +95,7 @@ pub enum WireError {
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
 pub enum RegisterError {
     /// Another process holds the name.
-    #[error("the name {0:?} is taken")]
+    #[error("the name {0:?} is taken by another process: unregister it first, or choose another")]
     NameTaken(String),
     /// The process already holds another name.
     #[error("the process is already registered as {0:?}")]

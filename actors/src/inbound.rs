@@ -108,7 +108,7 @@ fn check_identity(cell: &Arc<dyn AnyCell>, identity: u64) -> Result<(), CallErro
         return Ok(());
     }
     Err(CallError::TypeMismatch(format!(
-        "process {} is a {}; the sender's actor type differs (another type, or another version of it)",
+        "process {} is a {}, and the sender's actor type differs: another type, or another build of it (run the same version on both nodes)",
         cell.id(),
         cell.identity().name
     )))

@@ -127,7 +127,7 @@ fn failover() {
 fn tls() {
     let out = run("tls");
     assert!(out.contains("b calls add(5) on a's counter -> 5"), "{out}");
-    assert!(out.contains("stranger -> connection to a@"), "{out}");
+    assert!(out.contains("stranger -> cannot connect to a@"), "{out}");
     assert!(out.contains("invalid peer certificate"), "{out}");
 }
 

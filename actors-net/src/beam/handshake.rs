@@ -66,7 +66,7 @@ pub(crate) mod flags {
 #[derive(Debug, thiserror::Error)]
 pub enum BeamHandshakeError {
     /// The peer does not know the cookie (or we do not know its).
-    #[error("bad cookie")]
+    #[error("the cookies differ: give the Rust node the Erlang node's cookie (erl -setcookie)")]
     BadCookie,
     /// The peer refused the connection, with its status.
     #[error("refused by the peer: {0}")]

@@ -16,7 +16,9 @@ pub const SERVER_NAME: &str = "global_name_server";
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
 pub enum GlobalError {
     /// Another process holds the name.
-    #[error("the name {0:?} is taken")]
+    #[error(
+        "the global name {0:?} is taken by another process: unregister it first, or choose another"
+    )]
     NameTaken(String),
     /// The process already holds another name.
     #[error("the process is already registered as {0:?}")]
