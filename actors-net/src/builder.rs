@@ -8,6 +8,24 @@ use crate::config::{Config, GlobalLimits};
 use crate::transport::{Tcp, Transport};
 
 /// Starts a distributed node: `Node::builder("a@127.0.0.1:4001").cookie("secret").start()`.
+///
+/// The name is `name@host:port`; port 0 takes any free port, and the started node's
+/// [`name`](actors::Node::name) says which.
+///
+/// ```
+/// use std::time::Duration;
+/// use actors_net::prelude::*;
+///
+/// # actors::rt::block_on(async {
+/// let node = Node::builder("a@127.0.0.1:0")
+///     .cookie("secret")                               // shared by every node of the cluster
+///     .heartbeat(Duration::from_millis(200), 5)       // a frozen peer is down within 1 s
+///     .start()
+///     .await
+///     .expect("the node starts");
+/// assert!(node.name().starts_with("a@127.0.0.1:"));
+/// # });
+/// ```
 pub struct NodeBuilder {
     pub(crate) name: String,
     pub(crate) config: Config,

@@ -30,6 +30,20 @@
 //! crosses the wire). Frames are
 //! length-prefixed; messages are CBOR. Heartbeats find a frozen node; a killed one is seen at
 //! once through its closed socket.
+//!
+//! # A path through the library
+//!
+//! 1. [`NodeBuilder`] (`Node::builder(name)`): a node's name, cookie, heartbeat, transport.
+//! 2. [`DistNode`]: [`connect`](DistNode::connect), [`whereis_on`](DistNode::whereis_on),
+//!    [`spawn_on`](DistNode::spawn_on), node events; a remote pid is called as a local one.
+//! 3. [`GlobalNames`]: cluster-wide names, as Erlang's `global`, with conflict resolution
+//!    when partitions heal.
+//! 4. [`ProcessGroups`]: process groups, as Erlang's `pg`.
+//! 5. [`failover_child`] and [`remote_child`]: supervised children on other nodes.
+//! 6. [`beam`]: a node that also speaks Erlang's distribution protocol to BEAM nodes;
+//!    `tls` (feature `tls`): mutual TLS between nodes; `sim` (feature `sim`): a simulated
+//!    cluster.
+//! 7. `logs::init` (feature `logs`, default): logs to stderr, filtered by `RUST_LOG`.
 
 //! # Layers
 //!

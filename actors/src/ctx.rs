@@ -106,6 +106,33 @@ impl<A: Actor> Ctx<A> {
     }
 
     /// Watches `pid`: `on_down` runs once when it ends (at once with `NoProc` if it is dead).
+    ///
+    /// ```
+    /// # use actors::prelude::*;
+    /// #[actor]
+    /// struct Watcher { seen: Vec<ExitReason> }
+    ///
+    /// #[actor]
+    /// impl Watcher {
+    ///     #[handle]
+    ///     fn watch(&mut self, pid: AnyPid, ctx: &mut Ctx<Self>) { ctx.monitor(pid); }
+    ///     #[handle]
+    ///     fn seen(&self) -> Vec<ExitReason> { self.seen.clone() }
+    ///     fn on_down(&mut self, down: Down) { self.seen.push(down.reason) }
+    /// }
+    /// # #[actor] struct Idle;
+    /// # #[actor] impl Idle { #[handle] fn ping(&self) {} }
+    ///
+    /// # actors::rt::block_on(async {
+    /// let node = Node::local();
+    /// let watcher = node.spawn(Watcher { seen: vec![] });
+    /// let idle = node.spawn(Idle);
+    /// watcher.watch(idle.any()).await.unwrap();
+    /// node.exit(&idle, ExitReason::Error("bye".into()));
+    /// # let _ = node.monitor(&idle).await;
+    /// assert_eq!(watcher.seen().await, Ok(vec![ExitReason::Error("bye".into())]));
+    /// # });
+    /// ```
     pub fn monitor(&mut self, pid: impl Into<AnyPid>) -> MonitorRef {
         let target = pid.into();
         let monitor_ref = self.cell.node.next_ref();
@@ -131,7 +158,29 @@ impl<A: Actor> Ctx<A> {
     }
 
     /// Links this process to `pid`: when either ends abnormally, the other gets an exit signal.
-    /// Linking to a dead process gives an exit signal with `NoProc`, and no link.
+    /// Linking to a dead process gives an exit signal with `NoProc`, and no link. A process
+    /// that traps exits ([`Ctx::trap_exit`]) gets the signal in `on_exit` instead of ending.
+    ///
+    /// ```
+    /// # use actors::prelude::*;
+    /// #[actor]
+    /// struct Partner;
+    ///
+    /// #[actor]
+    /// impl Partner {
+    ///     #[handle]
+    ///     fn link_to(&mut self, pid: AnyPid, ctx: &mut Ctx<Self>) { ctx.link(pid) }
+    /// }
+    ///
+    /// # actors::rt::block_on(async {
+    /// let node = Node::local();
+    /// let (a, b) = (node.spawn(Partner), node.spawn(Partner));
+    /// a.link_to(b.any()).await.unwrap();
+    /// let a_ends = node.monitor(&a);
+    /// node.exit(&b, ExitReason::Error("crash".into()));     // b fails, and takes a with it
+    /// assert_eq!(a_ends.await.reason, ExitReason::Error("crash".into()));
+    /// # });
+    /// ```
     pub fn link(&mut self, pid: impl Into<AnyPid>) {
         let target = pid.into();
         if target == self.me() || self.links().contains(&target) {

@@ -30,6 +30,26 @@
 //!     assert_eq!(c.get().await, Ok(0));
 //! });
 //! ```
+//!
+//! # A path through the library
+//!
+//! 1. [`actor`] and [`handle`]: declaring an actor, its calls and casts.
+//! 2. [`Node`]: [`spawn`](Node::spawn), [`register`](Node::register) and
+//!    [`whereis`](Node::whereis), [`monitor`](Node::monitor) from outside a process.
+//! 3. [`Pid`]: calling ([`Call`], with its timeout), casting, comparing, sending pids in
+//!    messages.
+//! 4. [`Ctx`]: what a handler can do to its own process: [`monitor`](Ctx::monitor),
+//!    [`link`](Ctx::link), [`trap_exit`](Ctx::trap_exit), timers, spawning children.
+//! 5. [`supervisor`]: child specs, restart strategies and intensity, as OTP's.
+//! 6. [`rt`]: the runtime seam (`block_on`, `spawn`, `sleep`, `timeout`); `sim` (feature
+//!    `sim`): the same code in virtual time over a seeded network.
+//! 7. Across nodes: the `beamish-actors-net` crate (`actors_net`), whose pids are these.
+//!
+//! # Features
+//!
+//! - `sim`: a simulated runtime, one thread and virtual time, for deterministic tests.
+//! - `tokio`: every process is polled inside a tokio runtime's context, so handlers can use
+//!   tokio libraries.
 
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
@@ -74,7 +94,71 @@ pub mod supervisor;
 pub mod wire;
 
 pub use actor::{Actor, Declared, Identity, Wire};
-pub use actors_macros::{actor, handle};
+/// On a struct, `#[actor]` declares an actor type; on its impl block, it turns the
+/// `#[handle]` methods into the actor's typed mailbox and the stub methods on its [`Pid`].
+/// The lifecycle hooks are plain methods named `started`, `stopped`, `on_down` and
+/// `on_exit`. `docs/macros.md` lists every shape a handler may take.
+///
+/// ```
+/// use actors::prelude::*;
+///
+/// #[actor]
+/// struct Greeter { greeted: u32 }
+///
+/// #[actor]
+/// impl Greeter {
+///     /// A call: the caller awaits the reply.
+///     #[handle]
+///     fn greet(&mut self, name: String) -> String {
+///         self.greeted += 1;
+///         format!("hello, {name}")
+///     }
+///     /// A cast: the sender does not wait.
+///     #[handle(cast)]
+///     fn forget(&mut self) { self.greeted = 0 }
+///     /// Runs before the first message.
+///     fn started(&mut self, ctx: &mut Ctx<Self>) { let _ = ctx.pid(); }
+/// }
+///
+/// # actors::rt::block_on(async {
+/// let node = Node::local();
+/// let greeter = node.spawn(Greeter { greeted: 0 });
+/// assert_eq!(greeter.greet("joe".into()).await, Ok("hello, joe".to_string()));
+/// greeter.forget().unwrap();
+/// # });
+/// ```
+///
+/// `#[actor(name = "...")]` on the struct fixes its wire name (else `module::path::Type`);
+/// `#[actor(local)]` on the impl block makes an actor whose messages never cross the wire, so
+/// its arguments need no serde.
+pub use actors_macros::actor;
+/// Marks a method of an `#[actor]` impl block as a handler: `#[handle]` for a call,
+/// `#[handle(cast)]` for a cast. See [`actor`] for an example.
+///
+/// A handler takes `&self` or `&mut self`, owned arguments, and optionally
+/// `ctx: &mut Ctx<Self>` anywhere among them; a call may take a [`Reply`] instead of
+/// returning, to answer later:
+///
+/// ```
+/// use actors::prelude::*;
+///
+/// #[actor]
+/// struct Desk;
+///
+/// #[actor]
+/// impl Desk {
+///     #[handle]
+///     fn later(&self, x: u32, reply: Reply<u32>) {
+///         actors::rt::spawn(async move { reply.send(x * 2) });
+///     }
+/// }
+///
+/// # actors::rt::block_on(async {
+/// let desk = Node::local().spawn(Desk);
+/// assert_eq!(desk.later(21).await, Ok(42));
+/// # });
+/// ```
+pub use actors_macros::handle;
 pub use call::{Call, CallFuture, DEFAULT_TIMEOUT, Reply};
 pub use ctx::{Ctx, TimerRef};
 pub use error::{CallError, RegisterError, SendError, WireError};

@@ -290,6 +290,20 @@ impl Node {
     }
 
     /// Starts a process running `actor` and returns its pid.
+    ///
+    /// ```
+    /// # use actors::prelude::*;
+    /// # #[actor] struct Counter { n: u64 }
+    /// # #[actor] impl Counter {
+    /// #     #[handle] fn add(&mut self, by: u64) -> u64 { self.n += by; self.n }
+    /// #     #[handle(cast)] fn reset(&mut self) { self.n = 0 }
+    /// # }
+    /// # actors::rt::block_on(async {
+    /// let node = Node::local();
+    /// let counter: Pid<Counter> = node.spawn(Counter { n: 0 });
+    /// assert_eq!(counter.add(2).await, Ok(2));
+    /// # });
+    /// ```
     pub fn spawn<A: Actor>(&self, actor: A) -> Pid<A> {
         crate::process::spawn(&self.inner, actor, None)
     }
@@ -301,7 +315,25 @@ impl Node {
     }
 
     /// Registers a local process under `name`, like `Process.register/2`. A process holds at
-    /// most one name; the name is freed when the process ends.
+    /// most one name; the name is freed when the process ends. [`Node::whereis`] finds it.
+    ///
+    /// ```
+    /// # use actors::prelude::*;
+    /// # #[actor] struct Counter { n: u64 }
+    /// # #[actor] impl Counter {
+    /// #     #[handle] fn add(&mut self, by: u64) -> u64 { self.n += by; self.n }
+    /// #     #[handle(cast)] fn reset(&mut self) { self.n = 0 }
+    /// # }
+    /// # actors::rt::block_on(async {
+    /// let node = Node::local();
+    /// node.register("counter", node.spawn(Counter { n: 0 })).unwrap();
+    /// let found: Pid<Counter> = node.whereis("counter").expect("registered");
+    /// assert_eq!(found.add(1).await, Ok(1));
+    /// // One process per name.
+    /// let other = node.spawn(Counter { n: 0 });
+    /// assert!(matches!(node.register("counter", other), Err(RegisterError::NameTaken(_))));
+    /// # });
+    /// ```
     pub fn register(&self, name: &str, pid: impl Into<AnyPid>) -> Result<(), RegisterError> {
         crate::registry::register(&self.inner, name, pid.into())
     }
@@ -328,7 +360,24 @@ impl Node {
 
     /// Watches a process from outside any actor: the handle resolves to its `Down`.
     ///
-    /// A process that is already dead gives `Down` with [`ExitReason::NoProc`] at once.
+    /// A process that is already dead gives `Down` with [`ExitReason::NoProc`] at once. Inside
+    /// an actor, [`Ctx::monitor`](crate::Ctx::monitor) delivers the `Down` to `on_down`.
+    ///
+    /// ```
+    /// # use actors::prelude::*;
+    /// # #[actor] struct Counter { n: u64 }
+    /// # #[actor] impl Counter {
+    /// #     #[handle] fn add(&mut self, by: u64) -> u64 { self.n += by; self.n }
+    /// #     #[handle(cast)] fn reset(&mut self) { self.n = 0 }
+    /// # }
+    /// # actors::rt::block_on(async {
+    /// let node = Node::local();
+    /// let counter = node.spawn(Counter { n: 0 });
+    /// let watch = node.monitor(&counter);
+    /// node.exit(&counter, ExitReason::Error("done".into()));
+    /// assert_eq!(watch.await.reason, ExitReason::Error("done".into()));
+    /// # });
+    /// ```
     pub fn monitor(&self, pid: impl Into<AnyPid>) -> MonitorHandle {
         MonitorHandle::new(&self.inner, pid.into())
     }

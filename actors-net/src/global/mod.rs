@@ -50,6 +50,24 @@ fn next_request() -> u64 {
 const USER_REQUEST: u64 = 0;
 
 /// The cluster-wide registry of a node, as Erlang's `global`; in `actors_net::prelude`.
+///
+/// A name registered on one node is found on every connected node, by a local read; when
+/// partitions heal with one name on each side, a resolver keeps one ([`Resolver`]).
+///
+/// ```
+/// # use actors_net::prelude::*;
+/// # #[actor] #[derive(serde::Serialize, serde::Deserialize)] struct Counter { n: u64 }
+/// # #[actor] impl Counter { #[handle] fn add(&mut self, by: u64) -> u64 { self.n += by; self.n } }
+/// # actors::rt::block_on(async {
+/// let a = Node::builder("a@127.0.0.1:0").cookie("c").start().await.unwrap();
+/// let b = Node::builder("b@127.0.0.1:0").cookie("c").start().await.unwrap();
+/// a.connect(b.name()).await.unwrap();
+/// let counter = a.spawn(Counter { n: 0 });
+/// a.global().register("the-counter", &counter).await.unwrap();
+/// let found: Pid<Counter> = b.global().whereis("the-counter").expect("seen on b too");
+/// assert_eq!(found.add(2).await, Ok(2));
+/// # });
+/// ```
 pub trait GlobalNames {
     /// The cluster-wide registry as seen from this node.
     fn global(&self) -> Global;
