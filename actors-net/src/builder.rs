@@ -130,6 +130,37 @@ impl NodeBuilder {
         self
     }
 
+    /// Finds the other nodes of the cluster by itself, and keeps looking: a static list of
+    /// names, or every address of a DNS name (a Kubernetes headless service). Each node found
+    /// is joined as if a peer had listed it; see [`Discovery`](crate::Discovery).
+    ///
+    /// ```
+    /// use actors_net::{Discovery, prelude::*};
+    ///
+    /// # actors::rt::block_on(async {
+    /// let a = Node::builder("a@127.0.0.1:0").cookie("secret").start().await.unwrap();
+    /// // `b` is told only where `a` is: it connects, and would reconnect, by itself.
+    /// let b = Node::builder("b@127.0.0.1:0")
+    ///     .cookie("secret")
+    ///     .discovery(Discovery::nodes([a.name()]))
+    ///     .start()
+    ///     .await
+    ///     .unwrap();
+    /// let mut events = a.monitor_nodes();
+    /// actors::rt::timeout(std::time::Duration::from_secs(10), async {
+    ///     while !a.nodes().contains(&b.name().to_string()) {
+    ///         events.next().await;
+    ///     }
+    /// })
+    /// .await
+    /// .expect("b joins a within 10 s");
+    /// # });
+    /// ```
+    pub fn discovery(mut self, discovery: crate::discovery::Discovery) -> Self {
+        self.config.discovery = Some(discovery);
+        self
+    }
+
     /// Carries the connections over another transport than TCP.
     pub fn transport(mut self, transport: impl Transport) -> Self {
         self.transport = Arc::new(transport);

@@ -16,6 +16,7 @@ pub(crate) struct Config {
     pub(crate) max_partial: usize,
     pub(crate) global_limits: GlobalLimits,
     pub(crate) beam: Option<BeamConfig>,
+    pub(crate) discovery: Option<crate::discovery::Discovery>,
 }
 
 impl Default for Config {
@@ -33,6 +34,7 @@ impl Default for Config {
             max_partial: 64 << 20,
             global_limits: GlobalLimits::default(),
             beam: None,
+            discovery: None,
         }
     }
 }

@@ -34,16 +34,18 @@
 //! # A path through the library
 //!
 //! 1. [`NodeBuilder`] (`Node::builder(name)`): a node's name, cookie, heartbeat, transport.
-//! 2. [`DistNode`]: [`connect`](DistNode::connect), [`whereis_on`](DistNode::whereis_on),
+//! 2. [`Discovery`]: nodes that find each other by a list or by DNS (feature `dns`,
+//!    default), as deployed.
+//! 3. [`DistNode`]: [`connect`](DistNode::connect), [`whereis_on`](DistNode::whereis_on),
 //!    [`spawn_on`](DistNode::spawn_on), node events; a remote pid is called as a local one.
-//! 3. [`GlobalNames`]: cluster-wide names, as Erlang's `global`, with conflict resolution
+//! 4. [`GlobalNames`]: cluster-wide names, as Erlang's `global`, with conflict resolution
 //!    when partitions heal.
-//! 4. [`ProcessGroups`]: process groups, as Erlang's `pg`.
-//! 5. [`failover_child`] and [`remote_child`]: supervised children on other nodes.
-//! 6. [`beam`]: a node that also speaks Erlang's distribution protocol to BEAM nodes;
+//! 5. [`ProcessGroups`]: process groups, as Erlang's `pg`.
+//! 6. [`failover_child`] and [`remote_child`]: supervised children on other nodes.
+//! 7. [`beam`]: a node that also speaks Erlang's distribution protocol to BEAM nodes;
 //!    `tls` (feature `tls`): mutual TLS between nodes; `sim` (feature `sim`): a simulated
 //!    cluster.
-//! 7. `logs::init` (feature `logs`, default): logs to stderr, filtered by `RUST_LOG`.
+//! 8. `logs::init` (feature `logs`, default): logs to stderr, filtered by `RUST_LOG`.
 
 //! # Layers
 //!
@@ -52,7 +54,7 @@
 //!
 //! | layer | modules | what it does |
 //! |---|---|---|
-//! | 0 settings and transport | `config`, `builder`, `transport`, `tls`, `logs` | settings; listen, dial, byte streams; logs to stderr |
+//! | 0 settings and transport | `config`, `builder`, `discovery`, `transport`, `tls`, `logs` | settings; finding nodes by a list or DNS; listen, dial, byte streams; logs to stderr |
 //! | 1 handshake | `handshake` | the cookie proof, before anything is decided |
 //! | 2 frames | `frame` | the wire format of messages and control frames |
 //! | 3 connection | `connection`, `io` | one connection: its queue, its tasks, what crosses it |
@@ -80,6 +82,7 @@ mod builder;
 mod config;
 mod connection;
 mod control;
+mod discovery;
 mod dispatch;
 mod frame;
 pub mod global;
@@ -105,6 +108,7 @@ pub mod transport;
 pub use actors;
 pub use builder::NodeBuilder;
 pub use connection::ConnectionInfo;
+pub use discovery::Discovery;
 pub use global::GlobalNames;
 pub use groups::ProcessGroups;
 pub use net::NodeEvent;

@@ -230,6 +230,33 @@ impl Net {
         }
     }
 
+    /// Looks for nodes as `discovery` says, every interval, and joins those found as it joins
+    /// the nodes a peer lists, until the node closes. A failing look is logged once as a
+    /// warning, its repeats at debug with their count, and the recovery once.
+    pub(crate) async fn discovery_loop(self: Arc<Self>, discovery: crate::discovery::Discovery) {
+        let mut failing = 0u32;
+        while !self.is_closing() && self.node.upgrade().is_some() {
+            match discovery.look().await {
+                Ok(found) => {
+                    if failing > 0 {
+                        tracing::info!(node = %self.id.name(), "discovery finds nodes again after {failing} failed looks");
+                        failing = 0;
+                    }
+                    self.join_peers(found);
+                }
+                Err(why) => {
+                    failing += 1;
+                    if failing == 1 {
+                        tracing::warn!(node = %self.id.name(), "discovery failed: {why} (looking again every {:?}; each failure after this is logged at debug)", discovery.interval());
+                    } else {
+                        tracing::debug!(node = %self.id.name(), failed = failing, "discovery failed again: {why}");
+                    }
+                }
+            }
+            actors::rt::sleep(discovery.interval()).await;
+        }
+    }
+
     /// Joins the nodes a peer listed (full mesh): names that are not node names, or longer
     /// than any node name needs, are passed over; no more are dialled than the peer table has
     /// room for, and no more than `DIAL_AT_ONCE` at a time.

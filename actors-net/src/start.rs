@@ -77,6 +77,9 @@ impl NodeBuilder {
         let accept = net.spawn(net.clone().accept_loop(listener));
         net.set_accept_task(accept);
         net.spawn(net.clone().heal_loop());
+        if let Some(discovery) = net.config.discovery.clone() {
+            net.spawn(net.clone().discovery_loop(discovery));
+        }
         tracing::info!(node = %name, "started");
         Ok(node)
     }

@@ -12,6 +12,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("transport", 0),
     ("tls", 0),
     ("logs", 0),
+    ("discovery", 0),
     ("handshake", 1),
     ("frame", 2),
     ("connection", 3),

@@ -326,9 +326,9 @@ pub async fn timeout<F: Future>(duration: Duration, future: F) -> Result<F::Outp
         .map_err(|_| Elapsed)
 }
 
-/// TCP sockets of the runtime.
+/// TCP and UDP sockets of the runtime.
 pub mod net {
-    pub use async_std::net::{TcpListener, TcpStream};
+    pub use async_std::net::{TcpListener, TcpStream, UdpSocket};
 }
 
 /// Async byte-stream traits and helpers of the runtime.

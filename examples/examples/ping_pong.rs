@@ -8,11 +8,18 @@
 //! cargo run --example ping_pong -- --name ping@127.0.0.1:0 --cookie secret --connect pong@127.0.0.1:4370
 //! ```
 //!
-//! The first waits; the second plays against it and exits.
+//! The first waits; the second plays against it and exits. Deployed, each node finds the
+//! others itself with `--dns SERVICE` (every address of a Kubernetes headless service is a
+//! node; docs/deployment.md):
+//!
+//! ```text
+//! ping_pong --name pong@$POD_IP:4370 --cookie "$COOKIE" --dns pong.default.svc.cluster.local
+//! ```
 
 use std::time::{Duration, Instant};
 
 use actors_net::prelude::*;
+use actors_net::{Discovery, NodeBuilder};
 use futures::channel::oneshot;
 
 const ROUNDS: u64 = 10_000;
@@ -84,6 +91,7 @@ struct Args {
     name: Option<String>,
     cookie: String,
     connect: Option<String>,
+    dns: Option<String>,
 }
 
 fn args() -> Args {
@@ -91,6 +99,7 @@ fn args() -> Args {
         name: None,
         cookie: "ping-pong".into(),
         connect: None,
+        dns: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -99,7 +108,8 @@ fn args() -> Args {
             "--name" => args.name = Some(value),
             "--cookie" => args.cookie = value,
             "--connect" => args.connect = Some(value),
-            other => panic!("unknown flag {other}: use --name, --cookie, --connect"),
+            "--dns" => args.dns = Some(value),
+            other => panic!("unknown flag {other}: use --name, --cookie, --connect, --dns"),
         }
     }
     args
@@ -126,11 +136,30 @@ async fn play(ping_node: &Node, pong_node: &str) -> Result<(), Box<dyn std::erro
     Ok(())
 }
 
+/// The node `name`; with `--dns SERVICE`, it also joins every node that SERVICE's A/AAAA
+/// records name (`short@<address>:port`, the short name and port its own), as deployed
+/// behind a Kubernetes headless service (see docs/deployment.md).
+fn builder(name: &str, args: &Args) -> NodeBuilder {
+    let builder = Node::builder(name).cookie(&args.cookie);
+    let Some(service) = &args.dns else {
+        return builder;
+    };
+    let short = name.split('@').next().unwrap_or(name);
+    let port = name
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse().ok())
+        .unwrap_or_else(|| {
+            panic!("--dns needs a fixed port in --name, as every node listens on one")
+        });
+    builder.discovery(Discovery::dns(service, short, port))
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     actors_net::logs::init();
     let args = args();
     actors::rt::block_on(async move {
-        match (args.name, args.connect) {
+        match (args.name.clone(), args.connect.clone()) {
             (None, _) => {
                 let pong_node = Node::builder("pong@127.0.0.1:0")
                     .cookie(&args.cookie)
@@ -151,13 +180,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 pong_node.shutdown().await;
             }
             (Some(name), None) => {
-                let node = Node::builder(&name).cookie(&args.cookie).start().await?;
+                let node = builder(&name, &args).start().await?;
                 node.register("pong", node.spawn(Pong { served: 0 }))?;
                 println!("{} waits for pings (Ctrl-C to stop)", node.name());
                 std::future::pending::<()>().await;
             }
             (Some(name), Some(peer)) => {
-                let node = Node::builder(&name).cookie(&args.cookie).start().await?;
+                let node = builder(&name, &args).start().await?;
                 node.connect(&peer).await?;
                 play(&node, &peer).await?;
                 node.shutdown().await;
