@@ -58,6 +58,19 @@ pub fn wire_codec(
         args.chain(reply)
     });
 
+    let shape_steps = variants.iter().map(|v| {
+        let cfgs = &v.h.cfgs;
+        let tys = v.tys.iter().chain(v.is_call().then_some(&v.reply));
+        quote! {
+            #(#cfgs)*
+            let __h = {
+                let mut __v = __h;
+                #(__v = #private::mix_identity(__v, (&#private::Codec::<#tys>::new()).shape());)*
+                __v
+            };
+        }
+    });
+
     let encode_arms = variants.iter().map(|v| {
         let pattern = v.pattern(msg);
         let tag = v.tag;
@@ -161,6 +174,15 @@ pub fn wire_codec(
                     #phantom_arm
                     #compiled_out_arm
                 })
+            }
+
+            /// The wire shapes of every handler's argument and reply types compiled in,
+            /// folded into one hash for the actor's identity.
+            fn __shapes() -> u64 {
+                use #private::{Unencodable as _, ViaSerde as _};
+                let __h: u64 = 0;
+                #(#shape_steps)*
+                __h
             }
 
             fn __decode(__bytes: &[u8], __call: &mut ::core::option::Option<#private::IncomingCall>) -> ::core::result::Result<Self, #actors::WireError> {

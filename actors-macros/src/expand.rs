@@ -116,6 +116,40 @@ fn signature_hash(handlers: &[Handler]) -> TokenStream {
     })
 }
 
+/// `Actor::identity`: the name and the handlers' signatures, and for an actor whose
+/// messages cross the wire, their types' shapes too, traced once per process (per
+/// instance of a generic actor).
+fn identity_fn(a: &ActorImpl, signature: &TokenStream) -> TokenStream {
+    let actors = crate::crate_path::actors();
+    let name = quote!(<Self as #actors::Declared>::NAME);
+    if a.local {
+        return quote! {
+            fn identity() -> #actors::Identity {
+                #actors::Identity::new(#name, #signature)
+            }
+        };
+    }
+    let make = quote! {
+        || #actors::Identity::new(
+            #name,
+            #actors::__private::mix_identity(#signature, <<Self as #actors::Actor>::Msg>::__shapes()),
+        )
+    };
+    let cached = if a.generics.params.is_empty() {
+        quote! {
+            static __IDENTITY: ::std::sync::OnceLock<#actors::Identity> = ::std::sync::OnceLock::new();
+            *__IDENTITY.get_or_init(#make)
+        }
+    } else {
+        quote!(#actors::__private::identity_of::<Self>(#make))
+    };
+    quote! {
+        fn identity() -> #actors::Identity {
+            #cached
+        }
+    }
+}
+
 pub fn actor_impl(a: &ActorImpl) -> TokenStream {
     let self_ty = &a.self_ty;
     let mut replace = ReplaceSelf(self_ty);
@@ -261,6 +295,7 @@ fn actor_trait(
     let where_c = &a.generics.where_clause;
     let api = api_type(a);
     let hash = signature_hash(&a.handlers);
+    let identity = identity_fn(a, &hash);
 
     let arms = variants.iter().map(|v| {
         let cfgs = &v.h.cfgs;
@@ -280,12 +315,12 @@ fn actor_trait(
         quote! {
             fn encode_msg(_: &Self::Msg, _: &mut ::std::vec::Vec<u8>) -> ::core::result::Result<::core::option::Option<#actors::__private::Pending>, #actors::WireError> {
                 ::core::result::Result::Err(#actors::WireError::NotRemote(
-                    <Self as #actors::Actor>::IDENTITY.name.into(),
+                    <Self as #actors::Actor>::identity().name.into(),
                 ))
             }
             fn decode_msg(_: &[u8], _: &mut ::core::option::Option<#actors::__private::IncomingCall>) -> ::core::result::Result<Self::Msg, #actors::WireError> {
                 ::core::result::Result::Err(#actors::WireError::NotRemote(
-                    <Self as #actors::Actor>::IDENTITY.name.into(),
+                    <Self as #actors::Actor>::identity().name.into(),
                 ))
             }
         }
@@ -311,8 +346,7 @@ fn actor_trait(
         impl #impl_g #actors::Actor for #self_ty #where_c {
             type Msg = #msg #ty_g;
             type Api = #api;
-            const IDENTITY: #actors::Identity =
-                #actors::Identity::new(<Self as #actors::Declared>::NAME, #hash);
+            #identity
 
             #[allow(unused_variables)]
             fn handle(&mut self, msg: Self::Msg, __ctx: &mut #actors::Ctx<Self>)
@@ -457,7 +491,9 @@ pub fn fallback(item: &syn::ItemImpl) -> TokenStream {
         impl #impl_g #actors::Actor for #self_ty #where_c {
             type Msg = ::core::convert::Infallible;
             type Api = #api;
-            const IDENTITY: #actors::Identity = #actors::Identity::new("", 0);
+            fn identity() -> #actors::Identity {
+                #actors::Identity::new("", 0)
+            }
             fn handle(&mut self, msg: Self::Msg, _: &mut #actors::Ctx<Self>)
                 -> impl ::core::future::Future<Output = ()> + ::core::marker::Send
             {

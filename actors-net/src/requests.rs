@@ -29,7 +29,7 @@ pub enum LookupError {
     },
     /// The process registered there is of another actor type.
     #[error(
-        "the process registered as {0:?} is of another actor type, or another build of it whose handlers differ (run the same version on both nodes)"
+        "the process registered as {0:?} is of another actor type, or another build of it whose handlers or message types differ (run the same version on both nodes)"
     )]
     WrongType(String),
 }
@@ -84,7 +84,7 @@ impl Routing {
                 None => node.spawn(actor).any(),
             })
         });
-        let identity = A::IDENTITY;
+        let identity = A::identity();
         lock(&self.spawnable).insert(identity.name.to_string(), (identity.hash, spawner));
     }
 
@@ -97,7 +97,7 @@ impl Routing {
     ) -> Result<Pid<A>, SpawnError> {
         let mut state = Vec::new();
         actors::wire::encode(&actor, &mut state).map_err(|e| SpawnError::Encode(e.to_string()))?;
-        let identity = A::IDENTITY;
+        let identity = A::identity();
         let net = &self.net;
         let conn = net
             .conn(on)

@@ -7,14 +7,16 @@ use crate::error::WireError;
 use crate::exit::{Down, Exit, ExitReason};
 use crate::pid::Api;
 
-/// The stable wire identity of an actor type: its name and a hash of its name and handler
-/// signatures. A frame whose identity differs from the target's is rejected, never decoded
-/// into the wrong type.
+/// The stable wire identity of an actor type: its name and a hash of its name, its handler
+/// signatures and the wire shapes of their types (see [`shape`](crate::shape)). A frame
+/// whose identity differs from the target's is rejected, never decoded into the wrong type,
+/// and a pid of another identity is not taken for one of this type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Identity {
     /// `module::path::Type`, or the `name = "..."` given to `#[actor]`.
     pub name: &'static str,
-    /// Hash of the name and of every handler's name, kind, argument and reply types.
+    /// Hash of the name, of every handler's name, kind, argument and reply types, and of
+    /// those types' wire shapes.
     pub hash: u64,
 }
 
@@ -47,6 +49,31 @@ pub const fn mix_identity(hash: u64, part: u64) -> u64 {
     hash
 }
 
+/// The identity of generic actor type `A`, made by `make` the first time it is asked for in
+/// this process (a `static` in generic code is one for every instance of it, so generic
+/// actors keep theirs here, by type).
+pub fn identity_of<A: 'static>(make: impl FnOnce() -> Identity) -> Identity {
+    use std::any::TypeId;
+    use std::collections::HashMap;
+    use std::sync::{OnceLock, RwLock};
+    static KNOWN: OnceLock<RwLock<HashMap<TypeId, Identity>>> = OnceLock::new();
+    let known = KNOWN.get_or_init(Default::default);
+    let found = known
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&TypeId::of::<A>())
+        .copied();
+    found.unwrap_or_else(|| {
+        // Made outside the lock: tracing a shape may ask for other identities.
+        let made = make();
+        *known
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(TypeId::of::<A>())
+            .or_insert(made)
+    })
+}
+
 /// An actor: private state, one mailbox, handlers run one message at a time.
 ///
 /// Implemented by `#[actor]` on an impl block; write that rather than this trait by hand.
@@ -62,8 +89,10 @@ pub trait Actor: Sized + Send + 'static {
     type Msg: Send + 'static;
     /// The handle type carrying the stub methods (generated, `{Type}Api`).
     type Api: Api<Self>;
-    /// The wire identity of this actor type.
-    const IDENTITY: Identity;
+    /// The wire identity of this actor type: its name, and a hash of its handlers'
+    /// signatures and of the wire shapes of their argument and reply types (generated;
+    /// computed once per process).
+    fn identity() -> Identity;
 
     /// Runs the handler a message is for.
     fn handle(&mut self, msg: Self::Msg, ctx: &mut Ctx<Self>) -> impl Future<Output = ()> + Send;
@@ -119,7 +148,7 @@ pub trait Actor: Sized + Send + 'static {
         _call: &mut Option<crate::wire::IncomingCall>,
     ) -> Result<Self::Msg, WireError> {
         let _ = request;
-        Err(WireError::NotRemote(Self::IDENTITY.name.into()))
+        Err(WireError::NotRemote(Self::identity().name.into()))
     }
 }
 

@@ -370,7 +370,7 @@ fn push<A: Actor>(cell: &Cell<A>, msg: A::Msg) -> Result<(), CallError> {
 fn typed<A: Actor>(cell: Arc<dyn AnyCell>) -> Result<Arc<Cell<A>>, CallError> {
     let found = cell.identity().name;
     cell.into_any().downcast::<Cell<A>>().map_err(|_| {
-        CallError::TypeMismatch(format!("{found} where {} was expected", A::IDENTITY.name))
+        CallError::TypeMismatch(format!("{found} where {} was expected", A::identity().name))
     })
 }
 

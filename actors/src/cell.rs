@@ -64,7 +64,7 @@ impl<A: Actor> AnyCell for Cell<A> {
         &self.node
     }
     fn identity(&self) -> Identity {
-        A::IDENTITY
+        A::identity()
     }
     fn push_signal(&self, sig: Signal) -> Result<(), Signal> {
         self.mailbox

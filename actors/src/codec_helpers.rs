@@ -100,6 +100,8 @@ pub trait ViaSerde<T> {
     fn de_term(&self, handler: &str, name: &str, term: &Term) -> Result<T, WireError>;
     /// The reply half of a call from a BEAM node, answering `call` with a term.
     fn reply_to_term(&self, call: &mut Option<IncomingCall>) -> Result<Reply<T>, WireError>;
+    /// The hash of `T`'s wire shape, for the actor's identity.
+    fn shape(&self) -> u64;
 }
 
 impl<T: Serialize + DeserializeOwned + Send + 'static> ViaSerde<T> for Codec<T> {
@@ -120,6 +122,9 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ViaSerde<T> for Codec<T> 
     }
     fn reply_to_term(&self, call: &mut Option<IncomingCall>) -> Result<Reply<T>, WireError> {
         crate::etf::reply_to_term(call)
+    }
+    fn shape(&self) -> u64 {
+        crate::shape::hash::<T>()
     }
 }
 
@@ -152,6 +157,10 @@ pub trait Unencodable<T> {
     /// Fails.
     fn reply_to_term(&self, _: &mut Option<IncomingCall>) -> Result<Reply<T>, WireError> {
         Err(cannot())
+    }
+    /// No shape: the type never crosses the wire.
+    fn shape(&self) -> u64 {
+        0
     }
 }
 

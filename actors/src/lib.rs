@@ -88,6 +88,7 @@ mod timer;
 
 pub mod etf;
 pub mod rt;
+pub mod shape;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod supervisor;
@@ -218,7 +219,7 @@ pub mod dist {
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::actor::{WireArg, WireReply, mix_identity};
+    pub use crate::actor::{WireArg, WireReply, identity_of, mix_identity};
     pub use crate::call::{Call, ReplyHalf as Reply, cast, defer};
     pub use crate::codec_helpers::{
         Codec, Unencodable, ViaSerde, assert_wire_arg, assert_wire_reply, expect_end, put_tag,

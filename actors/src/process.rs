@@ -202,7 +202,7 @@ fn crash_report<A: Actor>(ctx: &Ctx<A>, reason: &ExitReason, handler: &'static s
     tracing::error!(
         pid = %ctx.pid(),
         name = name.as_deref().unwrap_or(""),
-        actor = A::IDENTITY.name,
+        actor = A::identity().name,
         handler,
         %reason,
         "process crashed"
@@ -291,7 +291,7 @@ fn decode_wire<A: Actor>(
             None
         }
         (Err(e), None) => {
-            tracing::warn!(pid = %cell.id, actor = A::IDENTITY.name, "a cast from another node dropped: {e}");
+            tracing::warn!(pid = %cell.id, actor = A::identity().name, "a cast from another node dropped: {e}");
             None
         }
     }

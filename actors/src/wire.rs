@@ -296,7 +296,7 @@ pub(crate) fn send_call<A: Actor>(target: &Route<A>, msg: A::Msg) -> Result<(), 
         .send(
             &any,
             Outbound {
-                identity: A::IDENTITY.hash,
+                identity: A::identity().hash,
                 is_call: true,
                 encode: &mut encode,
             },
@@ -315,7 +315,7 @@ pub(crate) fn send_cast<A: Actor>(target: &Route<A>, msg: A::Msg) -> Result<(), 
     match router.send(
         &any,
         Outbound {
-            identity: A::IDENTITY.hash,
+            identity: A::identity().hash,
             is_call: false,
             encode: &mut encode,
         },

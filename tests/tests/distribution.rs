@@ -230,7 +230,7 @@ fn an_identity_mismatch_is_a_typed_error() {
             node: b.name(),
             creation: b.id().creation(),
             id: other.id(),
-            identity: <Counter as Actor>::IDENTITY.hash,
+            identity: <Counter as Actor>::identity().hash,
         };
         let mut bytes = Vec::new();
         actors::wire::encode(&forged, &mut bytes).unwrap();

@@ -4,7 +4,8 @@
 //! [--join group]... [--global name] [--beam name@host --epmd port]` starts the node (speaking to BEAM nodes
 //! as `name@host` when asked), registers a `Counter` as "counter", has it join the
 //! process groups given (default scope), connects to the peers given, registers the counter
-//! under the global name given, registers a `Status` as "status", prints `READY <name>`
+//! under the global name given, registers a `Status` as "status" and a version-1
+//! `shop::Cart` as "cart", prints `READY <name>`
 //! and runs until killed. Other nodes may spawn `Counter`s on it.
 
 use std::time::Duration;
@@ -59,6 +60,8 @@ fn main() {
         }
         let status = node.spawn(actors_integration::Status);
         node.register("status", &status).expect("free name");
+        let cart = node.spawn(actors_integration::shop::Cart::default());
+        node.register("cart", &cart).expect("free name");
         if let Some(name) = &global {
             node.global()
                 .register(name, &counter)

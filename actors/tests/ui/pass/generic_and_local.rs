@@ -40,6 +40,6 @@ fn main() {
         let n = node.spawn(Notifier);
         let (tx, _rx) = std::sync::mpsc::channel();
         n.notify(tx).unwrap();
-        assert_eq!(<Notifier as Actor>::IDENTITY.name, "app::Notifier");
+        assert_eq!(<Notifier as Actor>::identity().name, "app::Notifier");
     });
 }
