@@ -5,6 +5,7 @@ use std::future::Future;
 use crate::ctx::Ctx;
 use crate::error::WireError;
 use crate::exit::{Down, Exit, ExitReason};
+use crate::lock::Unpoisoned;
 use crate::pid::Api;
 
 /// The stable wire identity of an actor type: its name and a hash of its name, its handler
@@ -58,17 +59,13 @@ pub fn identity_of<A: 'static>(make: impl FnOnce() -> Identity) -> Identity {
     use std::sync::{OnceLock, RwLock};
     static KNOWN: OnceLock<RwLock<HashMap<TypeId, Identity>>> = OnceLock::new();
     let known = KNOWN.get_or_init(Default::default);
-    let found = known
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(&TypeId::of::<A>())
-        .copied();
+    let found = known.read().unpoisoned().get(&TypeId::of::<A>()).copied();
     found.unwrap_or_else(|| {
         // Made outside the lock: tracing a shape may ask for other identities.
         let made = make();
         *known
             .write()
-            .unwrap_or_else(|e| e.into_inner())
+            .unpoisoned()
             .entry(TypeId::of::<A>())
             .or_insert(made)
     })

@@ -10,18 +10,19 @@ use crate::actor::Actor;
 use crate::cell::{AnyCell, Cell, Target, resolve_remote};
 use crate::error::{CallError, SendError};
 use crate::exit::ExitReason;
+use crate::lock::Unpoisoned;
 use crate::mailbox::Envelope;
 use crate::monitor::MonitorHandle;
 use crate::node::NodeInner;
 use crate::pid::{Route, RouteKind};
-use crate::slot::Slot;
+use crate::sync::slot::Slot;
 
 /// How long a call waits for its reply unless told otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub(crate) type ReplySlot<R> = Slot<Result<R, CallError>>;
 
-impl<R: Send + 'static> crate::timer::Expire for ReplySlot<R> {
+impl<R: Send + 'static> crate::sync::deadline::Expire for ReplySlot<R> {
     fn expire_due(&self, now: u64) -> bool {
         self.fill_if_due(now, || Err(CallError::Timeout))
     }
@@ -123,10 +124,7 @@ impl<R> Reply<R> {
     }
 
     pub(crate) fn take(&self) -> Option<To<R>> {
-        self.to
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .take()
+        self.to.lock().unpoisoned().take()
     }
 
     fn answer(&self, result: Result<R, CallError>) {
@@ -153,11 +151,7 @@ impl<R> Reply<R> {
     /// True once the call is over: answered, failed, or given up by its caller (timeout).
     /// A `Reply` lent by another node cannot tell, and says `false` until answered here.
     pub fn is_done(&self) -> bool {
-        match &*self
-            .to
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-        {
+        match &*self.to.lock().unpoisoned() {
             Some(To::Here { slot, .. }) => slot.is_settled(),
             Some(To::There(_)) => false,
             None => true,
@@ -394,7 +388,8 @@ fn callee_exit<A: Actor>(target: &Route<A>) -> Result<ExitReason, MonitorHandle>
     }
 }
 
-fn local_exit(pid: &crate::AnyPid) -> Option<ExitReason> {
+/// Why the local process `pid` ended, if it has.
+pub(crate) fn local_exit(pid: &crate::AnyPid) -> Option<ExitReason> {
     match &pid.0 {
         crate::pid::AnyRoute::Local(cell) => cell.exit_reason(),
         crate::pid::AnyRoute::Remote(_) => None,

@@ -118,10 +118,10 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ViaSerde<T> for Codec<T> 
         crate::wire::reply_to(call)
     }
     fn de_term(&self, handler: &str, name: &str, term: &Term) -> Result<T, WireError> {
-        crate::etf::generated::arg(handler, name, term)
+        crate::dist::terms::arg(handler, name, term)
     }
     fn reply_to_term(&self, call: &mut Option<IncomingCall>) -> Result<Reply<T>, WireError> {
-        crate::etf::reply_to_term(call)
+        crate::dist::terms::reply_to_term(call)
     }
     fn shape(&self) -> u64 {
         crate::shape::hash::<T>()

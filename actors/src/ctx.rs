@@ -9,6 +9,7 @@ use crate::actor::Actor;
 use crate::cell::{Cell, send_signal};
 use crate::error::{CallError, SendError};
 use crate::exit::{Down, Exit, ExitReason, MonitorRef};
+use crate::lock::Unpoisoned;
 use crate::mailbox::Envelope;
 use crate::node::Node;
 use crate::pid::{AnyPid, Pid, Route, RouteKind};
@@ -432,10 +433,7 @@ impl<A: Actor> Ctx<A> {
         let node = &self.cell.node;
         node.procs.remove(self.cell.id);
         if named {
-            node.names
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .forget(self.cell.id);
+            node.names.lock().unpoisoned().forget(self.cell.id);
         }
         let me = self.me();
         let exit = |to: &AnyPid| {

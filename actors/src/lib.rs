@@ -69,10 +69,10 @@ mod codec_helpers;
 mod ctx;
 mod error;
 mod exit;
-mod extend;
-mod inbound;
+mod extension;
 mod kill;
 mod lend;
+mod lock;
 mod mailbox;
 mod monitor;
 mod node;
@@ -82,9 +82,8 @@ mod process;
 mod registry;
 mod router;
 mod signal;
-mod slot;
 mod spare;
-mod timer;
+mod sync;
 
 pub mod etf;
 pub mod rt;
@@ -179,43 +178,7 @@ pub mod prelude {
 
 /// The seam for distribution layers (`actors-net`): routing, signals and delivery of traffic
 /// that crossed the wire. Applications do not need it.
-pub mod dist {
-    pub use crate::cell::bounce;
-    pub use crate::extend::{
-        Extension, domain_of, extension, install_router, node_with_id, pid_of, remote_pid,
-        set_extension, signal_local,
-    };
-    pub use crate::inbound::Inbound;
-    pub use crate::node::new_creation;
-    pub use crate::origin::Origin;
-    pub use crate::router::{Backlog, Router};
-    pub use crate::signal::{InfoRequest, Signal, Watcher};
-    pub use crate::wire::{Outbound, PendingCall, Responder};
-
-    use std::any::Any;
-    use std::sync::Arc;
-
-    /// The router's note of how to reach the node of `pid` (a pid of another node), if any.
-    pub fn route_hint(pid: &crate::AnyPid) -> Option<Arc<dyn Any + Send + Sync>> {
-        match &pid.0 {
-            crate::pid::AnyRoute::Remote(r) => r
-                .hint
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clone(),
-            crate::pid::AnyRoute::Local(_) => None,
-        }
-    }
-
-    /// Keeps the router's note of how to reach the node of `pid`, for its next sends.
-    pub fn set_route_hint(pid: &crate::AnyPid, hint: Arc<dyn Any + Send + Sync>) {
-        if let crate::pid::AnyRoute::Remote(r) = &pid.0 {
-            *r.hint
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(hint);
-        }
-    }
-}
+pub mod dist;
 
 #[doc(hidden)]
 pub mod __private {
@@ -225,7 +188,7 @@ pub mod __private {
         Codec, Unencodable, ViaSerde, assert_wire_arg, assert_wire_reply, expect_end, put_tag,
         take_tag, unknown_handler,
     };
-    pub use crate::etf::generated as term;
+    pub use crate::dist::terms::generated as term;
     pub use crate::kill::{KillSwitch, Killable};
     pub use crate::pid::{Api, Route};
     pub use crate::wire::{IncomingCall, Pending};

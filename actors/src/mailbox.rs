@@ -8,10 +8,11 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
 use crate::exit::ExitReason;
+use crate::lock::Unpoisoned;
 use crate::origin::Origin;
 use crate::signal::Signal;
 use crate::wire::Responder;
@@ -110,7 +111,7 @@ impl<M> Mailbox<M> {
 
     fn lock(&self) -> MutexGuard<'_, State<M>> {
         // No user code runs under this lock, so a poisoned lock still holds consistent data.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.lock().unpoisoned()
     }
 
     /// Queues `env`, or hands it back if the process has ended.

@@ -10,7 +10,7 @@ use crate::exit::{Down, ExitReason, MonitorRef};
 use crate::node::NodeInner;
 use crate::pid::AnyPid;
 use crate::signal::{Signal, Watcher};
-use crate::slot::{Slot, SlotSender};
+use crate::sync::slot::{Slot, SlotSender};
 
 /// A monitor held by code outside any actor: await it for the [`Down`], or cancel it with
 /// [`MonitorHandle::demonitor`].

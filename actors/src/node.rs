@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::fmt;
 use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::task::Waker;
 use std::time::Duration;
 
@@ -13,12 +13,13 @@ use crate::actor::Actor;
 use crate::cell::{AnyCell, Target};
 use crate::error::RegisterError;
 use crate::exit::{ExitReason, MonitorRef};
+use crate::lock::Unpoisoned;
 use crate::monitor::MonitorHandle;
 use crate::pid::{AnyPid, Pid};
 use crate::registry::Names;
 use crate::router::Router;
 use crate::signal::{InfoRequest, ProcessInfo, Signal};
-use crate::timer::Deadlines;
+use crate::sync::deadline::Deadlines;
 
 /// A node's name and creation: the creation is new on every start, so that pids of an earlier
 /// run of a node with the same name never reach a process of this run.
@@ -104,10 +105,6 @@ pub(crate) struct ProcTable {
     on_empty: Mutex<Vec<Waker>>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
 impl ProcTable {
     fn new() -> Self {
         ProcTable {
@@ -123,21 +120,24 @@ impl ProcTable {
 
     pub(crate) fn insert(&self, cell: Arc<dyn AnyCell>) {
         self.count.fetch_add(1, Ordering::Relaxed);
-        lock(self.shard(cell.id())).insert(cell.id(), cell);
+        self.shard(cell.id())
+            .lock()
+            .unpoisoned()
+            .insert(cell.id(), cell);
     }
 
     pub(crate) fn remove(&self, id: u64) {
-        if lock(self.shard(id)).remove(&id).is_some()
+        if self.shard(id).lock().unpoisoned().remove(&id).is_some()
             && self.count.fetch_sub(1, Ordering::AcqRel) == 1
         {
-            for w in lock(&self.on_empty).drain(..) {
+            for w in self.on_empty.lock().unpoisoned().drain(..) {
                 w.wake();
             }
         }
     }
 
     pub(crate) fn get(&self, id: u64) -> Option<Arc<dyn AnyCell>> {
-        lock(self.shard(id)).get(&id).cloned()
+        self.shard(id).lock().unpoisoned().get(&id).cloned()
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -147,13 +147,13 @@ impl ProcTable {
     fn all(&self) -> Vec<Arc<dyn AnyCell>> {
         self.shards
             .iter()
-            .flat_map(|s| lock(s).values().cloned().collect::<Vec<_>>())
+            .flat_map(|s| s.lock().unpoisoned().values().cloned().collect::<Vec<_>>())
             .collect()
     }
 
     async fn wait_empty(&self) {
         std::future::poll_fn(|cx| {
-            let mut waiters = lock(&self.on_empty);
+            let mut waiters = self.on_empty.lock().unpoisoned();
             if self.len() == 0 {
                 std::task::Poll::Ready(())
             } else {
@@ -173,7 +173,7 @@ pub(crate) struct NodeInner {
     pub(crate) router: OnceLock<Arc<dyn Router>>,
     pub(crate) deadlines: Arc<Deadlines>,
     /// State of distribution layers and services, one value per type (`dist::set_extension`).
-    pub(crate) extensions: crate::extend::Extensions,
+    pub(crate) extensions: crate::extension::Extensions,
     stopping: AtomicBool,
     /// How pids of other nodes print when no router gives the numbers.
     node_indexes: Mutex<crate::rt::HashMap<String, u32>>,
@@ -205,7 +205,7 @@ impl NodeInner {
         if let Some(router) = self.router() {
             return router.node_index(name);
         }
-        let mut table = lock(&self.node_indexes);
+        let mut table = self.node_indexes.lock().unpoisoned();
         let next = table.len() as u32 + 1;
         *table.entry(name.to_owned()).or_insert(next)
     }
@@ -271,7 +271,7 @@ impl Node {
                 names: Mutex::new(Names::default()),
                 router: OnceLock::new(),
                 deadlines: Deadlines::new(),
-                extensions: crate::extend::Extensions::default(),
+                extensions: crate::extension::Extensions::default(),
                 stopping: AtomicBool::new(false),
                 node_indexes: Mutex::new(crate::rt::HashMap::default()),
                 domain: crate::rt::current_domain(),
@@ -350,12 +350,12 @@ impl Node {
 
     /// The process registered under `name`, whatever its type.
     pub fn whereis_any(&self, name: &str) -> Option<AnyPid> {
-        lock(&self.inner.names).whereis(name)
+        self.inner.names.lock().unpoisoned().whereis(name)
     }
 
     /// Every local name, sorted.
     pub fn registered(&self) -> Vec<String> {
-        lock(&self.inner.names).names()
+        self.inner.names.lock().unpoisoned().names()
     }
 
     /// Watches a process from outside any actor: the handle resolves to its `Down`.
@@ -419,8 +419,8 @@ impl Node {
     /// What a process holds: its links, monitors and queue, as Erlang's `process_info/2`;
     /// `None` if it is not alive. The process answers between two messages.
     pub async fn process_info(&self, pid: impl Into<AnyPid>) -> Option<ProcessInfo> {
-        let slot = Arc::new(crate::slot::Slot::new());
-        let sender = crate::slot::SlotSender::new(slot.clone());
+        let slot = Arc::new(crate::sync::slot::Slot::new());
+        let sender = crate::sync::slot::SlotSender::new(slot.clone());
         crate::cell::send_signal(
             &pid.into(),
             Signal::Info(InfoRequest(Box::new(move |info| sender.fill(info)))),

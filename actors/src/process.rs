@@ -14,6 +14,7 @@ use crate::cell::Cell;
 use crate::ctx::{Ctx, HookCall};
 use crate::error::WireError;
 use crate::exit::{ExitReason, panic_message};
+use crate::lock::Unpoisoned;
 use crate::mailbox::{Envelope, Wire};
 use crate::node::NodeInner;
 use crate::pid::{AnyPid, Pid, Route, RouteKind};
@@ -193,12 +194,7 @@ fn crash_report<A: Actor>(ctx: &Ctx<A>, reason: &ExitReason, handler: &'static s
         return;
     }
     let cell = &ctx.cell;
-    let name = cell
-        .node
-        .names
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .name_of(cell.id);
+    let name = cell.node.names.lock().unpoisoned().name_of(cell.id);
     tracing::error!(
         pid = %ctx.pid(),
         name = name.as_deref().unwrap_or(""),

@@ -1,10 +1,10 @@
 //! Local names: `Process.register/2` and `Process.whereis/1` of one node.
 
 use crate::rt::HashMap;
-use std::sync::PoisonError;
 
 use crate::cell::local_cell;
 use crate::error::RegisterError;
+use crate::lock::Unpoisoned;
 use crate::node::{IdMap, NodeInner};
 use crate::pid::AnyPid;
 
@@ -47,7 +47,7 @@ pub(crate) fn register(node: &NodeInner, name: &str, pid: AnyPid) -> Result<(), 
             RegisterError::NotLocal
         });
     };
-    let mut names = node.names.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut names = node.names.lock().unpoisoned();
     if names.by_name.contains_key(name) {
         return Err(RegisterError::NameTaken(name.to_owned()));
     }
@@ -63,7 +63,7 @@ pub(crate) fn register(node: &NodeInner, name: &str, pid: AnyPid) -> Result<(), 
 }
 
 pub(crate) fn unregister(node: &NodeInner, name: &str) -> bool {
-    let mut names = node.names.lock().unwrap_or_else(PoisonError::into_inner);
+    let mut names = node.names.lock().unpoisoned();
     let Some(pid) = names.by_name.remove(name) else {
         return false;
     };

@@ -10,8 +10,8 @@ use std::cell::RefCell;
 use std::sync::Arc;
 
 use crate::call::ReplySlot;
-use crate::slot::Slot;
-use crate::timer::Deadlines;
+use crate::sync::deadline::Deadlines;
+use crate::sync::slot::Slot;
 
 /// Kinds of slot (node, reply type) kept per thread.
 const KINDS: usize = 16;

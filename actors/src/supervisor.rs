@@ -13,6 +13,7 @@ use crate::actor;
 use crate::actor::Actor;
 use crate::ctx::Ctx;
 use crate::exit::{Exit, ExitReason};
+use crate::lock::Unpoisoned;
 use crate::pid::AnyPid;
 
 /// Which children a supervisor restarts when one fails.
@@ -115,16 +116,12 @@ impl ChildSpec {
             let (start, then) = (start.clone(), then.clone());
             Box::pin(async move {
                 let started = {
-                    let mut start = start
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let mut start = start.lock().unpoisoned();
                     (*start)(&mut *ctx)
                 };
                 let pid = started.await?;
                 let checked = {
-                    let mut then = then
-                        .lock()
-                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    let mut then = then.lock().unpoisoned();
                     (*then)(&mut *ctx, pid.clone())
                 };
                 match checked.await {
@@ -287,7 +284,17 @@ impl Supervisor {
                 watch.demonitor();
                 Ok(pid)
             }
-            Err(_) => Err(StartError::GaveUp(watch.await.reason)),
+            Err(_) => {
+                let reason = match watch.await.reason {
+                    // It ended before the monitor was set (its children could not start at
+                    // once): the process keeps its reason.
+                    ExitReason::NoProc => {
+                        crate::call::local_exit(&pid.any()).unwrap_or(ExitReason::NoProc)
+                    }
+                    reason => reason,
+                };
+                Err(StartError::GaveUp(reason))
+            }
         }
     }
 

@@ -22,7 +22,7 @@ use crate::exit::ExitReason;
 use crate::node::{Node, NodeId, NodeInner};
 use crate::origin::Origin;
 use crate::pid::{AnyPid, AnyRoute, RemoteAddr, Route, WirePid};
-use crate::slot::Slot;
+use crate::sync::slot::Slot;
 
 // Decoding relies on ciborium's own recursion limit (256 levels): deeper input is rejected,
 // not recursed into, whatever a peer sends.

@@ -7,7 +7,9 @@ use std::time::{Duration, Instant};
 
 use actors::prelude::*;
 use actors::rt::block_on;
-use actors::supervisor::{ChildCounts, ChildSpec, Restart, Strategy, Supervisor, SupervisorError};
+use actors::supervisor::{
+    ChildCounts, ChildSpec, Restart, StartError, Strategy, Supervisor, SupervisorError,
+};
 
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -409,5 +411,27 @@ fn a_thousand_restarts_leak_nothing() {
         assert_eq!((info.monitors, info.monitored_by), (0, 0));
         let info = node.process_info(&current).await.expect("worker alive");
         assert_eq!(info.links, vec![sup.any()]);
+    });
+}
+
+/// A supervisor that gives up inside its own start may end before `start` watches it: the
+/// reason returned is still why it gave up, every time, not `NoProc`.
+#[test]
+fn a_supervisor_that_gives_up_at_once_says_why_every_time() {
+    actors::rt::block_on(async {
+        let node = Node::local();
+        for _ in 0..200 {
+            let failing = Supervisor::new(Strategy::OneForOne)
+                .intensity(0, Duration::from_secs(10))
+                .child(ChildSpec::with_start("never", |_| {
+                    Box::pin(async { Err("no room".to_string()) })
+                }))
+                .start(&node)
+                .await;
+            assert!(
+                matches!(&failing, Err(StartError::GaveUp(ExitReason::Error(why))) if why.contains("intensity")),
+                "{failing:?}"
+            );
+        }
     });
 }

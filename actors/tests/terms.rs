@@ -3,7 +3,8 @@
 use std::time::Duration;
 
 use actors::dist::Responder;
-use actors::etf::{Term, decode, deliver_term};
+use actors::dist::deliver_term;
+use actors::etf::{Term, decode};
 use actors::prelude::*;
 use actors::rt::block_on;
 use futures::channel::oneshot;

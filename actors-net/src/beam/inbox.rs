@@ -164,7 +164,7 @@ impl Inner {
             _ => (&message, None),
         };
         let is_call = responder.is_some();
-        if let Err(e) = etf::deliver_term(&node, id, request, responder)
+        if let Err(e) = actors::dist::deliver_term(&node, id, request, responder)
             && !is_call
         {
             tracing::warn!(node = %self.me, pid = id, %request, "message from a BEAM node fits no handler: {e}");
@@ -268,7 +268,7 @@ impl Inner {
             // Only a monitor still held fires: one demonitored meanwhile is gone.
             if monitors.release(&conn, &key).is_some() {
                 if let Control::MonitorExit { reason, .. } = &mut message {
-                    *reason = etf::exit_reason(&down.reason);
+                    *reason = actors::dist::exit_reason(&down.reason);
                 }
                 let _ = conn.send(control::encode(&message, None));
             }

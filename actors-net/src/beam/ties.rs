@@ -134,7 +134,8 @@ impl Inner {
                     if linked && let Some(set) = ties.links.get_mut(&conn.id) {
                         set.remove(&(from.id(), target.clone()));
                     }
-                    let (from, reason) = (self.erl_pid(from.id()), etf::exit_reason(&reason));
+                    let (from, reason) =
+                        (self.erl_pid(from.id()), actors::dist::exit_reason(&reason));
                     if linked {
                         Control::Exit {
                             from,
@@ -152,7 +153,7 @@ impl Inner {
                 Signal::Stop(reason) => Control::Exit2 {
                     from: self.caller(),
                     to: target,
-                    reason: etf::exit_reason(&reason),
+                    reason: actors::dist::exit_reason(&reason),
                 },
                 Signal::Kill => Control::Exit2 {
                     from: self.caller(),
@@ -212,7 +213,7 @@ impl Inner {
             watcher.notify(Down {
                 monitor_ref,
                 pid,
-                reason: etf::exit_reason_of(reason),
+                reason: actors::dist::exit_reason_of(reason),
             });
         }
         true
@@ -261,14 +262,14 @@ impl Inner {
                 }
                 Signal::Exit {
                     from: from_pid,
-                    reason: etf::exit_reason_of(&reason),
+                    reason: actors::dist::exit_reason_of(&reason),
                     linked: true,
                 }
             }
             Control::Exit2 { reason, .. } if reason.is_atom("kill") => Signal::Kill,
             Control::Exit2 { reason, .. } => Signal::Exit {
                 from: from_pid,
-                reason: etf::exit_reason_of(&reason),
+                reason: actors::dist::exit_reason_of(&reason),
                 linked: false,
             },
             _ => return,

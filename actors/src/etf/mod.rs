@@ -27,14 +27,12 @@
 //! assert_eq!(from_term::<Cmd>(&t).unwrap(), Cmd::Add(5));
 //! ```
 
-mod calls;
 mod codec;
 mod de;
 mod names;
 mod ser;
 mod term;
 
-pub use calls::{deliver_term, error_reply, exit_reason, exit_reason_of};
 pub use codec::{EtfError, MAX_DEPTH, VERSION, decode, decode_prefix, encode, encode_into};
 pub use de::from_term;
 pub use names::snake_case;
@@ -162,14 +160,6 @@ macro_rules! via_term {
 
 via_term!(ErlPid, Pid, "a pid");
 via_term!(ErlRef, Ref, "a reference");
-
-pub(crate) use calls::reply_to_term;
-
-/// What the generated term codecs call.
-#[doc(hidden)]
-pub mod generated {
-    pub use super::calls::{arg, expect_arity, request_parts, unknown_request};
-}
 
 #[cfg(test)]
 mod tests;

@@ -4,10 +4,11 @@
 //! one allocation, one short lock on each side.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
-use crate::timer::NEVER;
+use crate::lock::Unpoisoned;
+use crate::sync::deadline::NEVER;
 
 pub(crate) struct Slot<T> {
     state: Mutex<State<T>>,
@@ -47,7 +48,7 @@ impl<T> Slot<T> {
     }
 
     fn lock(&self) -> MutexGuard<'_, State<T>> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.lock().unpoisoned()
     }
 
     /// Fills the slot; false (and `value` dropped) if it was already filled or closed.

@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use super::{Term, encode, to_term};
 use crate::call::ReplyHalf as Reply;
 use crate::error::{CallError, WireError};
+use crate::etf::{Term, encode, from_term, to_term};
 use crate::exit::ExitReason;
 use crate::node::Node;
-use crate::slot::Slot;
+use crate::sync::slot::Slot;
 use crate::wire::{IncomingCall, Responder};
 
 /// `{error, Reason}` for a call that could not be answered.
@@ -50,7 +50,7 @@ pub fn exit_reason_of(term: &Term) -> ExitReason {
         Term::Tuple(items) if items.len() == 2 && items[0].is_atom("shutdown") => {
             ExitReason::Shutdown
         }
-        _ => super::from_term(term).unwrap_or_else(|_| ExitReason::Error(term.to_string())),
+        _ => from_term(term).unwrap_or_else(|_| ExitReason::Error(term.to_string())),
     }
 }
 
@@ -155,6 +155,10 @@ pub fn arg<'de, T: serde::Deserialize<'de>>(
     name: &str,
     term: &'de Term,
 ) -> Result<T, WireError> {
-    super::from_term(term)
-        .map_err(|e| WireError::Decode(format!("{handler}, argument {name}: {e}")))
+    from_term(term).map_err(|e| WireError::Decode(format!("{handler}, argument {name}: {e}")))
+}
+
+/// What the generated term codecs call.
+pub mod generated {
+    pub use super::{arg, expect_arity, request_parts, unknown_request};
 }

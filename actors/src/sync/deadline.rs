@@ -8,8 +8,9 @@
 //! arming a deadline reads no clock. The deadline is padded by one tick for the coarseness, so
 //! a timeout fires up to two ticks late, never early.
 
+use crate::lock::Unpoisoned;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering, fence};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// How often pending deadlines are checked.
@@ -49,7 +50,7 @@ impl Deadlines {
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<Arc<dyn Expire>>> {
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner)
+        self.entries.lock().unpoisoned()
     }
 
     fn clock(&self) -> u64 {

@@ -1,40 +1,40 @@
-//! What a distribution layer attaches to a node: its router, and state of its own, one value
-//! per type, each told when the node shuts down. Reached through [`crate::dist`].
+//! The seam for distribution layers (`actors-net`): what a distribution layer attaches to a
+//! node (its router, and state of its own, one value per type, each told when the node
+//! shuts down), routing, signals, delivery of traffic that crossed the wire, and the glue
+//! between Erlang terms and calls. Applications do not need it.
 
-use crate::rt::HashMap;
-use std::any::{Any, TypeId};
-use std::sync::{Arc, RwLock};
+mod inbound;
+pub(crate) mod terms;
 
+use std::any::Any;
+use std::sync::Arc;
+
+use crate::lock::Unpoisoned;
 use crate::node::{Node, NodeId};
 use crate::pid::{AnyPid, AnyRoute, RemoteAddr};
-use crate::router::Router;
-use crate::signal::Signal;
 
-/// State a distribution layer or service keeps on a node: one value per type.
-pub trait Extension: Any + Send + Sync {
-    /// Called once when the node shuts down, after its processes have ended and its router
-    /// has shut down: let go of what would keep the node alive.
-    fn shutdown(&self) {}
+pub use crate::cell::bounce;
+pub use crate::extension::Extension;
+pub use crate::node::new_creation;
+pub use crate::origin::Origin;
+pub use crate::router::{Backlog, Router};
+pub use crate::signal::{InfoRequest, Signal, Watcher};
+pub use crate::wire::{Outbound, PendingCall, Responder};
+pub use inbound::Inbound;
+pub use terms::{deliver_term, error_reply, exit_reason, exit_reason_of};
+
+/// The router's note of how to reach the node of `pid` (a pid of another node), if any.
+pub fn route_hint(pid: &crate::AnyPid) -> Option<Arc<dyn Any + Send + Sync>> {
+    match &pid.0 {
+        crate::pid::AnyRoute::Remote(r) => r.hint.lock().unpoisoned().clone(),
+        crate::pid::AnyRoute::Local(_) => None,
+    }
 }
 
-type Entry = (Arc<dyn Any + Send + Sync>, Arc<dyn Extension>);
-
-/// A node's extensions, by type.
-#[derive(Default)]
-pub(crate) struct Extensions(RwLock<HashMap<TypeId, Entry>>);
-
-impl Extensions {
-    pub(crate) fn shutdown(&self) {
-        let all: Vec<Arc<dyn Extension>> = self
-            .0
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .values()
-            .map(|(_, e)| e.clone())
-            .collect();
-        for ext in all {
-            ext.shutdown();
-        }
+/// Keeps the router's note of how to reach the node of `pid`, for its next sends.
+pub fn set_route_hint(pid: &crate::AnyPid, hint: Arc<dyn Any + Send + Sync>) {
+    if let crate::pid::AnyRoute::Remote(r) = &pid.0 {
+        *r.hint.lock().unpoisoned() = Some(hint);
     }
 }
 
@@ -57,29 +57,12 @@ pub fn install_router(node: &Node, router: Arc<dyn Router>) -> Result<(), Arc<dy
 /// Attaches `ext` to `node`, one value per type; false (and nothing changes) if one of its
 /// type is attached already.
 pub fn set_extension<T: Extension>(node: &Node, ext: Arc<T>) -> bool {
-    let mut map = node
-        .inner
-        .extensions
-        .0
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    if map.contains_key(&TypeId::of::<T>()) {
-        return false;
-    }
-    let any: Arc<dyn Any + Send + Sync> = ext.clone();
-    map.insert(TypeId::of::<T>(), (any, ext));
-    true
+    node.inner.extensions.insert(ext)
 }
 
 /// The value of type `T` attached to `node`, if any.
 pub fn extension<T: Extension>(node: &Node) -> Option<Arc<T>> {
-    let map = node
-        .inner
-        .extensions
-        .0
-        .read()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    map.get(&TypeId::of::<T>())?.0.clone().downcast().ok()
+    node.inner.extensions.get()
 }
 
 /// The pid of process `id` of `node`, alive or not: a dead one answers `NoProc`.
