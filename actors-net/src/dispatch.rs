@@ -98,7 +98,7 @@ impl Routing {
             }
             Frame::Control(cbor) => {
                 let node = inbound.node();
-                let control: Control = actors::wire::decode(node, cbor)
+                let control: Control = actors::dist::decode(node, cbor)
                     .map_err(|e| format!("malformed control frame: {e}"))?;
                 self.control(node, conn, control);
             }
@@ -118,7 +118,7 @@ impl NetResponder {
     fn fail(self: Box<Self>, err: CallError) {
         let mut payload = Vec::new();
         let reply: Result<(), CallError> = Err(err);
-        if actors::wire::encode(&reply, &mut payload).is_ok() {
+        if actors::dist::encode(&reply, &mut payload).is_ok() {
             self.respond(payload);
         }
     }

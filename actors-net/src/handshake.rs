@@ -152,7 +152,7 @@ fn nonce() -> Result<[u8; NONCE], HandshakeError> {
 
 async fn send<T: Serialize>(stream: &mut Stream, msg: &T) -> Result<(), HandshakeError> {
     let mut body = Vec::new();
-    actors::wire::encode(msg, &mut body).map_err(|e| HandshakeError::Malformed(e.to_string()))?;
+    actors::dist::encode(msg, &mut body).map_err(|e| HandshakeError::Malformed(e.to_string()))?;
     let mut out = (body.len() as u32).to_be_bytes().to_vec();
     out.extend_from_slice(&body);
     stream.writer.write_all(&out).await?;
@@ -172,7 +172,7 @@ async fn recv<T: serde::de::DeserializeOwned>(stream: &mut Stream) -> Result<T, 
     let mut body = vec![0u8; len];
     stream.reader.read_exact(&mut body).await?;
     // Handshake messages hold no pids, so the plain codec (no node binding) suffices.
-    actors::wire::decode_msg(&body).map_err(|e| HandshakeError::Malformed(e.to_string()))
+    actors::dist::decode_plain(&body).map_err(|e| HandshakeError::Malformed(e.to_string()))
 }
 
 struct Transcript<'a> {
@@ -214,7 +214,7 @@ impl Transcript<'_> {
     /// The acceptor's proof, which also vouches for its decision.
     fn ack(&self, cookie: &[u8], status: &Status) -> Result<ByteBuf, HandshakeError> {
         let mut said = Vec::new();
-        actors::wire::encode(status, &mut said)
+        actors::dist::encode(status, &mut said)
             .map_err(|e| HandshakeError::Malformed(e.to_string()))?;
         Ok(ByteBuf::from(
             self.mac_with(cookie, ROLE_B, &said)
@@ -226,7 +226,7 @@ impl Transcript<'_> {
 
     fn check_ack(&self, cookie: &[u8], ack: &Ack) -> Result<(), HandshakeError> {
         let mut said = Vec::new();
-        actors::wire::encode(&ack.status, &mut said)
+        actors::dist::encode(&ack.status, &mut said)
             .map_err(|e| HandshakeError::Malformed(e.to_string()))?;
         self.mac_with(cookie, ROLE_B, &said)
             .verify_slice(&ack.mac)

@@ -380,7 +380,7 @@ impl Net {
 
     pub(crate) fn send_control(&self, conn: &Conn, control: &Control) {
         let mut cbor = Vec::new();
-        match actors::wire::encode(control, &mut cbor) {
+        match actors::dist::encode(control, &mut cbor) {
             Ok(()) if 1 + cbor.len() > self.config.max_frame => {
                 tracing::error!(peer = %conn.name, "a control frame of {} bytes exceeds the frame limit: not sent", cbor.len() + 1);
             }

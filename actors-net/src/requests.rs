@@ -78,7 +78,7 @@ impl Routing {
     /// Lets other nodes start processes of actor type `A` here.
     pub(crate) fn allow_spawn<A: Actor + Serialize + serde::de::DeserializeOwned>(&self) {
         let spawner: Spawner = Arc::new(|node: &Node, state: &[u8], link| {
-            let actor: A = actors::wire::decode(node, state).map_err(|e| e.to_string())?;
+            let actor: A = actors::dist::decode(node, state).map_err(|e| e.to_string())?;
             Ok(match link {
                 Some(parent) => node.spawn_linked_to(actor, parent).any(),
                 None => node.spawn(actor).any(),
@@ -96,7 +96,7 @@ impl Routing {
         link: Option<AnyPid>,
     ) -> Result<Pid<A>, SpawnError> {
         let mut state = Vec::new();
-        actors::wire::encode(&actor, &mut state).map_err(|e| SpawnError::Encode(e.to_string()))?;
+        actors::dist::encode(&actor, &mut state).map_err(|e| SpawnError::Encode(e.to_string()))?;
         let identity = A::identity();
         let net = &self.net;
         let conn = net

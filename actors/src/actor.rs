@@ -4,51 +4,11 @@ use std::future::Future;
 
 use crate::ctx::Ctx;
 use crate::error::WireError;
-use crate::exit::{Down, Exit, ExitReason};
+use crate::exit::ExitReason;
+use crate::id::Identity;
 use crate::lock::Unpoisoned;
 use crate::pid::Api;
-
-/// The stable wire identity of an actor type: its name and a hash of its name, its handler
-/// signatures and the wire shapes of their types (see [`shape`](crate::shape)). A frame
-/// whose identity differs from the target's is rejected, never decoded into the wrong type,
-/// and a pid of another identity is not taken for one of this type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Identity {
-    /// `module::path::Type`, or the `name = "..."` given to `#[actor]`.
-    pub name: &'static str,
-    /// Hash of the name, of every handler's name, kind, argument and reply types, and of
-    /// those types' wire shapes.
-    pub hash: u64,
-}
-
-impl Identity {
-    /// Combines an actor's name with the hash of its handler signatures.
-    pub const fn new(name: &'static str, signature: u64) -> Self {
-        let bytes = name.as_bytes();
-        let mut hash = signature ^ 0xcbf2_9ce4_8422_2325;
-        let mut i = 0;
-        while i < bytes.len() {
-            hash ^= bytes[i] as u64;
-            hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-            i += 1;
-        }
-        Identity { name, hash }
-    }
-}
-
-/// Folds one handler's signature hash into the hash of those before it (generated code
-/// builds an actor's signature with it, one handler at a time under each one's `cfg`).
-pub const fn mix_identity(hash: u64, part: u64) -> u64 {
-    let bytes = part.to_le_bytes();
-    let mut hash = hash ^ 0xcbf2_9ce4_8422_2325;
-    let mut i = 0;
-    while i < bytes.len() {
-        hash ^= bytes[i] as u64;
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-        i += 1;
-    }
-    hash
-}
+use crate::signal::{Down, Exit};
 
 /// The identity of generic actor type `A`, made by `make` the first time it is asked for in
 /// this process (a `static` in generic code is one for every instance of it, so generic
@@ -128,13 +88,13 @@ pub trait Actor: Sized + Send + 'static {
     fn encode_msg(
         msg: &Self::Msg,
         out: &mut Vec<u8>,
-    ) -> Result<Option<crate::wire::Pending>, WireError>;
+    ) -> Result<Option<crate::seam::Pending>, WireError>;
 
     /// Decodes a message from the wire; a call's reply half is made from `call`, the incoming
     /// call it arrived as (generated; fails for `#[actor(local)]`).
     fn decode_msg(
         bytes: &[u8],
-        call: &mut Option<crate::wire::IncomingCall>,
+        call: &mut Option<crate::seam::IncomingCall>,
     ) -> Result<Self::Msg, WireError>;
 
     /// Reads a message from an Erlang term, `{handler, Arg1, ..}` or `handler`, as a BEAM
@@ -142,7 +102,7 @@ pub trait Actor: Sized + Send + 'static {
     /// `#[actor(local)]`).
     fn decode_term(
         request: &crate::etf::Term,
-        _call: &mut Option<crate::wire::IncomingCall>,
+        _call: &mut Option<crate::seam::IncomingCall>,
     ) -> Result<Self::Msg, WireError> {
         let _ = request;
         Err(WireError::NotRemote(Self::identity().name.into()))

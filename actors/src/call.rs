@@ -344,7 +344,7 @@ fn send_call<A: Actor, R: Send + 'static>(call: Call<A, R>) -> Result<Sent<A, R>
                 return Err(CallError::CallingSelf);
             }
             Target::Found(cell) => push(&*typed::<A>(cell)?, msg)?,
-            Target::Remote(_) => crate::wire::send_call(&target, msg)?,
+            Target::Remote(_) => crate::remote::send_call(&target, msg)?,
             Target::Gone(reason) => return Err(CallError::exited(reason)),
             Target::Local(_) => unreachable!("a remote address resolves to a found cell"),
         },
@@ -411,7 +411,7 @@ pub fn cast<A: Actor>(target: &Route<A>, msg: A::Msg) -> Result<(), SendError> {
                 }
                 Ok(())
             }
-            Target::Remote(_) => crate::wire::send_cast(target, msg),
+            Target::Remote(_) => crate::remote::send_cast(target, msg),
             Target::Gone(_) => Ok(()),
             Target::Local(_) => unreachable!("a remote address resolves to a found cell"),
         },

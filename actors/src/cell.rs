@@ -3,11 +3,13 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use crate::actor::{Actor, Identity};
-use crate::exit::{Down, ExitReason};
+use crate::actor::Actor;
+use crate::exit::ExitReason;
+use crate::id::Identity;
 use crate::mailbox::{Envelope, Mailbox};
 use crate::node::NodeInner;
 use crate::pid::{AnyPid, AnyRoute, Place, RemoteAddr};
+use crate::signal::Down;
 use crate::signal::Signal;
 
 pub(crate) struct Cell<A: Actor> {
@@ -46,13 +48,13 @@ pub(crate) trait AnyCell: Send + Sync + 'static {
         payloads: &[u8],
         lens: &[usize],
         origin: &crate::origin::Origin,
-        call: Option<Box<dyn crate::wire::Responder>>,
-    ) -> Result<(), Option<Box<dyn crate::wire::Responder>>>;
+        call: Option<Box<dyn crate::seam::Responder>>,
+    ) -> Result<(), Option<Box<dyn crate::seam::Responder>>>;
     /// Reads a message of this cell's actor type from an Erlang term and queues it.
     fn deliver_term(
         &self,
         request: &crate::etf::Term,
-        call: &mut Option<crate::wire::IncomingCall>,
+        call: &mut Option<crate::seam::IncomingCall>,
     ) -> Result<(), crate::error::WireError>;
 }
 
@@ -91,14 +93,14 @@ impl<A: Actor> AnyCell for Cell<A> {
         payloads: &[u8],
         lens: &[usize],
         origin: &crate::origin::Origin,
-        call: Option<Box<dyn crate::wire::Responder>>,
-    ) -> Result<(), Option<Box<dyn crate::wire::Responder>>> {
+        call: Option<Box<dyn crate::seam::Responder>>,
+    ) -> Result<(), Option<Box<dyn crate::seam::Responder>>> {
         self.mailbox.push_wire(payloads, lens, origin, call)
     }
     fn deliver_term(
         &self,
         request: &crate::etf::Term,
-        call: &mut Option<crate::wire::IncomingCall>,
+        call: &mut Option<crate::seam::IncomingCall>,
     ) -> Result<(), crate::error::WireError> {
         let msg = A::decode_term(request, call)?;
         let _ = self.mailbox.push(Envelope::Msg(msg));

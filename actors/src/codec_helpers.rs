@@ -20,7 +20,7 @@ use crate::actor::{WireArg, WireReply};
 use crate::call::ReplyHalf as Reply;
 use crate::error::WireError;
 use crate::etf::Term;
-use crate::wire::{IncomingCall, Pending};
+use crate::seam::{IncomingCall, Pending};
 
 /// Checks that `T` can be argument `A` of handler `H`.
 pub fn assert_wire_arg<H, A, T: WireArg<H, A>>() {}
@@ -106,16 +106,16 @@ pub trait ViaSerde<T> {
 
 impl<T: Serialize + DeserializeOwned + Send + 'static> ViaSerde<T> for Codec<T> {
     fn ser_arg(&self, out: &mut Vec<u8>, value: &T) -> Result<(), WireError> {
-        crate::wire::encode(value, out)
+        crate::cbor::encode(value, out)
     }
     fn de_arg(&self, input: &mut &[u8]) -> Result<T, WireError> {
-        crate::wire::decode_item(input)
+        crate::cbor::decode_item(input)
     }
     fn pending(&self, reply: &Reply<T>) -> Result<Pending, WireError> {
-        crate::wire::pending(reply)
+        crate::remote::pending(reply)
     }
     fn reply_to(&self, call: &mut Option<IncomingCall>) -> Result<Reply<T>, WireError> {
-        crate::wire::reply_to(call)
+        crate::remote::reply_to(call)
     }
     fn de_term(&self, handler: &str, name: &str, term: &Term) -> Result<T, WireError> {
         crate::dist::terms::arg(handler, name, term)

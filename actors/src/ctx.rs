@@ -8,11 +8,12 @@ use std::time::Duration;
 use crate::actor::Actor;
 use crate::cell::{Cell, send_signal};
 use crate::error::{CallError, SendError};
-use crate::exit::{Down, Exit, ExitReason, MonitorRef};
+use crate::exit::{ExitReason, MonitorRef};
 use crate::lock::Unpoisoned;
 use crate::mailbox::Envelope;
 use crate::node::Node;
 use crate::pid::{AnyPid, Pid, Route, RouteKind};
+use crate::signal::{Down, Exit};
 use crate::signal::{ProcessInfo, Signal, Watcher};
 
 /// The context of a running actor, passed to handlers that ask for it
@@ -472,7 +473,7 @@ impl<A: Actor> Ctx<A> {
                 Envelope::Wire(mut w) => {
                     if let Some(responder) = w.take_call() {
                         let _ =
-                            crate::wire::fail(Some(responder), CallError::exited(reason.clone()));
+                            crate::seam::fail(Some(responder), CallError::exited(reason.clone()));
                     }
                 }
                 Envelope::Msg(_) => {}

@@ -3,8 +3,6 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-use crate::pid::AnyPid;
-
 /// Why a process ended. Travels in [`Down`] and [`Exit`] signals, locally and across nodes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ExitReason {
@@ -73,26 +71,6 @@ impl fmt::Display for MonitorRef {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "#Ref<{}>", self.0)
     }
-}
-
-/// Delivered once per monitor when the watched process ends (`on_down`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Down {
-    /// The monitor this answers.
-    pub monitor_ref: MonitorRef,
-    /// The process that ended.
-    pub pid: AnyPid,
-    /// Why it ended.
-    pub reason: ExitReason,
-}
-
-/// An exit signal turned into a message, for a process that traps exits (`on_exit`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Exit {
-    /// The process the signal came from.
-    pub from: AnyPid,
-    /// Its reason.
-    pub reason: ExitReason,
 }
 
 /// Turns a panic payload into the text kept in [`ExitReason::Panic`].

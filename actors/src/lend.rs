@@ -80,7 +80,7 @@ impl<R> Lender<R> {
 
 fn encode<R: Serialize>(r: &Result<R, CallError>) -> Result<Vec<u8>, crate::WireError> {
     let mut out = Vec::new();
-    crate::wire::encode(r, &mut out)?;
+    crate::cbor::encode(r, &mut out)?;
     Ok(out)
 }
 
@@ -110,7 +110,7 @@ fn lend<R: DeserializeOwned + Send + 'static>(
     let fill: Fill = Box::new(move |payload| {
         let result = match payload {
             None => Err(CallError::NoReply),
-            Some(bytes) => crate::wire::decode::<Result<R, CallError>>(&at, &bytes)
+            Some(bytes) => crate::decoding::decode::<Result<R, CallError>>(&at, &bytes)
                 .unwrap_or_else(|e| Err(CallError::Wire(e))),
         };
         slot.fill(result);

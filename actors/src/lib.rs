@@ -64,12 +64,15 @@ struct ReadmeExamples;
 
 mod actor;
 mod call;
+mod cbor;
 mod cell;
 mod codec_helpers;
 mod ctx;
+mod decoding;
 mod error;
 mod exit;
 mod extension;
+mod id;
 mod kill;
 mod lend;
 mod lock;
@@ -80,7 +83,8 @@ mod origin;
 mod pid;
 mod process;
 mod registry;
-mod router;
+mod remote;
+mod seam;
 mod signal;
 mod spare;
 mod sync;
@@ -91,9 +95,8 @@ pub mod shape;
 #[cfg(feature = "sim")]
 pub mod sim;
 pub mod supervisor;
-pub mod wire;
 
-pub use actor::{Actor, Declared, Identity, Wire};
+pub use actor::{Actor, Declared, Wire};
 /// On a struct, `#[actor]` declares an actor type; on its impl block, it turns the
 /// `#[handle]` methods into the actor's typed mailbox and the stub methods on its [`Pid`].
 /// The lifecycle hooks are plain methods named `started`, `stopped`, `on_down` and
@@ -162,11 +165,12 @@ pub use actors_macros::handle;
 pub use call::{Call, CallFuture, DEFAULT_TIMEOUT, Reply};
 pub use ctx::{Ctx, TimerRef};
 pub use error::{CallError, RegisterError, SendError, WireError};
-pub use exit::{Down, Exit, ExitReason, MonitorRef};
+pub use exit::{ExitReason, MonitorRef};
+pub use id::{Identity, NodeId};
 pub use monitor::MonitorHandle;
-pub use node::{Node, NodeId, WeakNode};
+pub use node::{Node, WeakNode};
 pub use pid::{AnyPid, Pid};
-pub use signal::ProcessInfo;
+pub use signal::{Down, Exit, ProcessInfo};
 
 /// Everything an actor module needs: `use actors::prelude::*;`.
 pub mod prelude {
@@ -182,15 +186,16 @@ pub mod dist;
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::actor::{WireArg, WireReply, identity_of, mix_identity};
+    pub use crate::actor::{WireArg, WireReply, identity_of};
     pub use crate::call::{Call, ReplyHalf as Reply, cast, defer};
     pub use crate::codec_helpers::{
         Codec, Unencodable, ViaSerde, assert_wire_arg, assert_wire_reply, expect_end, put_tag,
         take_tag, unknown_handler,
     };
     pub use crate::dist::terms::generated as term;
+    pub use crate::id::mix_identity;
     pub use crate::kill::{KillSwitch, Killable};
     pub use crate::pid::{Api, Route};
-    pub use crate::wire::{IncomingCall, Pending};
+    pub use crate::seam::{IncomingCall, Pending};
     pub use serde;
 }

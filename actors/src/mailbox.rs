@@ -14,8 +14,8 @@ use std::task::{Context, Poll, Waker};
 use crate::exit::ExitReason;
 use crate::lock::Unpoisoned;
 use crate::origin::Origin;
+use crate::seam::Responder;
 use crate::signal::Signal;
-use crate::wire::Responder;
 
 /// What a mailbox holds: a message of the actor's type, or a system signal.
 pub(crate) enum Envelope<M> {
@@ -48,7 +48,7 @@ pub(crate) struct WireExtra {
 impl Drop for WireExtra {
     fn drop(&mut self) {
         if let Some(responder) = self.call.take() {
-            let _ = crate::wire::fail(Some(responder), crate::error::CallError::NoProc);
+            let _ = crate::seam::fail(Some(responder), crate::error::CallError::NoProc);
         }
     }
 }

@@ -6,9 +6,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use crate::cell::send_signal;
-use crate::exit::{Down, ExitReason, MonitorRef};
+use crate::exit::{ExitReason, MonitorRef};
 use crate::node::NodeInner;
 use crate::pid::AnyPid;
+use crate::signal::Down;
 use crate::signal::{Signal, Watcher};
 use crate::sync::slot::{Slot, SlotSender};
 

@@ -1,9 +1,7 @@
 //! A node: a process table, local names and timers. Several nodes may live in one OS process;
 //! they share nothing.
 
-use std::collections::HashMap;
 use std::fmt;
-use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::task::Waker;
@@ -13,87 +11,14 @@ use crate::actor::Actor;
 use crate::cell::{AnyCell, Target};
 use crate::error::RegisterError;
 use crate::exit::{ExitReason, MonitorRef};
+use crate::id::{IdMap, NodeId, new_creation};
 use crate::lock::Unpoisoned;
 use crate::monitor::MonitorHandle;
 use crate::pid::{AnyPid, Pid};
 use crate::registry::Names;
-use crate::router::Router;
+use crate::seam::Router;
 use crate::signal::{InfoRequest, ProcessInfo, Signal};
 use crate::sync::deadline::Deadlines;
-
-/// A node's name and creation: the creation is new on every start, so that pids of an earlier
-/// run of a node with the same name never reach a process of this run.
-#[derive(Clone, PartialEq, Eq, Hash)]
-pub struct NodeId {
-    name: Arc<str>,
-    creation: u32,
-}
-
-impl NodeId {
-    /// A node id.
-    pub fn new(name: &str, creation: u32) -> Self {
-        NodeId {
-            name: name.into(),
-            creation,
-        }
-    }
-
-    /// The node's name, `name@host:port` for a distributed node.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    /// The node's creation.
-    pub fn creation(&self) -> u32 {
-        self.creation
-    }
-}
-
-impl fmt::Debug for NodeId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}#{}", self.name, self.creation)
-    }
-}
-
-/// A fresh creation: different on every call, in every OS process.
-pub fn new_creation() -> u32 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    // Random bytes make runs and OS processes differ; the counter, the nodes of one process.
-    let mut random = [0u8; 8];
-    if crate::rt::simulated() {
-        // A simulation's randomness is its seed's: the counter would differ run to run.
-        let _ = crate::rt::fill_random(&mut random);
-        return (u64::from_le_bytes(random) as u32).max(1);
-    }
-    if crate::rt::fill_random(&mut random).is_err() {
-        // Without the OS's randomness, the process id still tells OS processes apart.
-        random[..4].copy_from_slice(&std::process::id().to_le_bytes());
-    }
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    COUNTER.fetch_add(1, Ordering::Relaxed).hash(&mut h);
-    random.hash(&mut h);
-    (h.finish() as u32).max(1)
-}
-
-/// Process ids are sequential: multiply them into well-spread hashes.
-#[derive(Default)]
-pub(crate) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-    fn write(&mut self, bytes: &[u8]) {
-        for b in bytes {
-            self.0 = (self.0 ^ *b as u64).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-    }
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-    }
-}
-
-pub(crate) type IdMap<V> = HashMap<u64, V, BuildHasherDefault<IdHasher>>;
 
 const SHARDS: usize = 16;
 

@@ -5,10 +5,9 @@
 //! receiving node from the connection the message arrived on; what the sender wrote in its
 //! place is ignored. System services use it to check that a peer speaks only for itself.
 
-use serde::de::IgnoredAny;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Serialize, Serializer};
 
-use crate::node::NodeId;
+use crate::id::NodeId;
 
 /// The node a message came from and the connection it came over, or `local` for a message
 /// sent by a process of this node.
@@ -74,12 +73,5 @@ impl Origin {
 impl Serialize for Origin {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_unit()
-    }
-}
-
-impl<'de> Deserialize<'de> for Origin {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        IgnoredAny::deserialize(d)?;
-        Ok(crate::wire::decoding_origin())
     }
 }

@@ -9,12 +9,12 @@ use std::hash::{Hash, Hasher};
 use std::ops::Deref;
 use std::sync::Arc;
 
-use serde::de::Error as _;
-use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde::{Deserialize, Serialize, Serializer};
 
 use crate::actor::Actor;
 use crate::cell::{AnyCell, Cell};
-use crate::node::{NodeId, NodeInner};
+use crate::id::NodeId;
+use crate::node::NodeInner;
 
 /// Where a typed pid's messages go. Opaque: built only by spawn and by decoding.
 pub struct Route<A: Actor>(pub(crate) RouteKind<A>);
@@ -439,42 +439,5 @@ impl<A: Actor> Serialize for Pid<A> {
 impl Serialize for AnyPid {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         WirePid::from(self.view()).serialize(s)
-    }
-}
-
-/// The pid a shape's trace decodes (`crate::shape`): of a node no process is on, so that a
-/// trace needs no node and the pid it makes goes nowhere.
-fn placeholder() -> Arc<RemoteAddr> {
-    static NOWHERE: std::sync::OnceLock<crate::Node> = std::sync::OnceLock::new();
-    let via = NOWHERE.get_or_init(crate::Node::local).inner.clone();
-    let home = via.id.clone();
-    Arc::new(RemoteAddr::new(via, home, 0, 0))
-}
-
-impl<'de> Deserialize<'de> for AnyPid {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let wire = WirePid::deserialize(d)?;
-        if crate::shape::tracing() {
-            return Ok(AnyPid(AnyRoute::Remote(placeholder())));
-        }
-        crate::wire::bind_pid(wire).map_err(D::Error::custom)
-    }
-}
-
-impl<'de, A: Actor> Deserialize<'de> for Pid<A> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        if crate::shape::tracing() {
-            // Not checked: the identity being traced may be `A`'s own.
-            WirePid::deserialize(d)?;
-            return Ok(Pid::from_route(Route(RouteKind::Remote(placeholder()))));
-        }
-        let any = AnyPid::deserialize(d)?;
-        let found = any.view().identity_hash();
-        any.downcast::<A>().ok_or_else(|| {
-            D::Error::custom(format_args!(
-                "pid of another actor type (identity {found:#x}) where a pid of {} was expected",
-                A::identity().name
-            ))
-        })
     }
 }

@@ -12,14 +12,16 @@ use futures::future::Either;
 use crate::actor::Actor;
 use crate::cell::Cell;
 use crate::ctx::{Ctx, HookCall};
+use crate::decoding::DecodeContext;
+use crate::decoding::with_lent_context;
 use crate::error::WireError;
 use crate::exit::{ExitReason, panic_message};
 use crate::lock::Unpoisoned;
 use crate::mailbox::{Envelope, Wire};
 use crate::node::NodeInner;
 use crate::pid::{AnyPid, Pid, Route, RouteKind};
+use crate::seam::{IncomingCall, fail};
 use crate::signal::Signal;
-use crate::wire::{Context, IncomingCall, fail, with_lent_context};
 
 thread_local! {
     /// The cell of the process being polled on this thread (its address), so that a call
@@ -212,7 +214,7 @@ struct WireIn {
     /// Where the next one starts.
     at: usize,
     /// This node, and the origin of the last one: lent to each decode.
-    ctx: Option<Context>,
+    ctx: Option<DecodeContext>,
 }
 
 impl WireIn {
@@ -240,7 +242,7 @@ fn poll_batch<A: Actor>(
             Box::new(WireIn {
                 bytes: Vec::new(),
                 at: 0,
-                ctx: Some(Context::new(cell.node.clone())),
+                ctx: Some(DecodeContext::new(cell.node.clone())),
             })
         });
         std::mem::swap(&mut w.bytes, bytes);

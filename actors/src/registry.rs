@@ -4,8 +4,9 @@ use crate::rt::HashMap;
 
 use crate::cell::local_cell;
 use crate::error::RegisterError;
+use crate::id::IdMap;
 use crate::lock::Unpoisoned;
-use crate::node::{IdMap, NodeInner};
+use crate::node::NodeInner;
 use crate::pid::AnyPid;
 
 /// Both directions, so that a process's name is found and freed by its id when it ends.

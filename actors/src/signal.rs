@@ -4,8 +4,30 @@
 //! keep their order with its messages, as in Erlang. They are plain data, so a distribution
 //! layer can carry them between nodes.
 
-use crate::exit::{Down, ExitReason, MonitorRef};
+use serde::{Deserialize, Serialize};
+
+use crate::exit::{ExitReason, MonitorRef};
 use crate::pid::AnyPid;
+
+/// Delivered once per monitor when the watched process ends (`on_down`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Down {
+    /// The monitor this answers.
+    pub monitor_ref: MonitorRef,
+    /// The process that ended.
+    pub pid: AnyPid,
+    /// Why it ended.
+    pub reason: ExitReason,
+}
+
+/// An exit signal turned into a message, for a process that traps exits (`on_exit`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Exit {
+    /// The process the signal came from.
+    pub from: AnyPid,
+    /// Its reason.
+    pub reason: ExitReason,
+}
 
 /// A system signal to a process.
 pub enum Signal {

@@ -12,9 +12,10 @@ use std::time::{Duration, Instant};
 use crate::actor;
 use crate::actor::Actor;
 use crate::ctx::Ctx;
-use crate::exit::{Exit, ExitReason};
+use crate::exit::ExitReason;
 use crate::lock::Unpoisoned;
 use crate::pid::AnyPid;
+use crate::signal::Exit;
 
 /// Which children a supervisor restarts when one fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

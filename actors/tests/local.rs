@@ -374,16 +374,16 @@ fn pids_round_trip_through_the_wire_codec() {
         let node = Node::local();
         let p = node.spawn(Counter { n: 0 });
         let mut bytes = Vec::new();
-        actors::wire::encode(&p, &mut bytes).expect("encodes");
-        let back: Pid<Counter> = actors::wire::decode(&node, &bytes).expect("decodes");
+        actors::dist::encode(&p, &mut bytes).expect("encodes");
+        let back: Pid<Counter> = actors::dist::decode(&node, &bytes).expect("decodes");
         assert_eq!(back, p);
         assert_eq!(back.add(2).await, Ok(2));
         // The wrong type is refused, not decoded into it.
-        let wrong: Result<Pid<Collector>, _> = actors::wire::decode(&node, &bytes);
+        let wrong: Result<Pid<Collector>, _> = actors::dist::decode(&node, &bytes);
         assert!(wrong.is_err());
         // Decoded on another node of the same name and a new creation, it is a dead pid.
         let other = Node::local();
-        let stale: Pid<Counter> = actors::wire::decode(&other, &bytes).expect("decodes");
+        let stale: Pid<Counter> = actors::dist::decode(&other, &bytes).expect("decodes");
         assert_eq!(stale.get().await, Err(CallError::NoProc));
     });
 }

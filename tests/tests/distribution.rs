@@ -126,8 +126,8 @@ fn a_send_connects_lazily() {
         // A pid of b reaches a without any connection (here through the codec), and the
         // first call connects.
         let mut bytes = Vec::new();
-        actors::wire::encode(&counter, &mut bytes).unwrap();
-        let remote: Pid<Counter> = actors::wire::decode(&a, &bytes).unwrap();
+        actors::dist::encode(&counter, &mut bytes).unwrap();
+        let remote: Pid<Counter> = actors::dist::decode(&a, &bytes).unwrap();
         assert!(a.nodes().is_empty());
         assert_eq!(remote.add(1).await, Ok(2));
         assert_eq!(a.nodes(), vec![b.name().to_string()]);
@@ -233,8 +233,8 @@ fn an_identity_mismatch_is_a_typed_error() {
             identity: <Counter as Actor>::identity().hash,
         };
         let mut bytes = Vec::new();
-        actors::wire::encode(&forged, &mut bytes).unwrap();
-        let as_counter: Pid<Counter> = actors::wire::decode(a, &bytes).expect("decodes");
+        actors::dist::encode(&forged, &mut bytes).unwrap();
+        let as_counter: Pid<Counter> = actors::dist::decode(a, &bytes).expect("decodes");
         match as_counter.add(1).await {
             Err(CallError::TypeMismatch(msg)) => assert!(msg.contains("Other"), "{msg}"),
             other => panic!("expected a type mismatch, got {other:?}"),

@@ -55,7 +55,7 @@ async fn claim(node: &Node, name: &str) -> Stream {
         creation: 1,
         nonce,
     };
-    actors::wire::encode(&claimed, &mut hello).unwrap();
+    actors::dist::encode(&claimed, &mut hello).unwrap();
     let mut out = (hello.len() as u32).to_be_bytes().to_vec();
     out.extend_from_slice(&hello);
     s.writer.write_all(&out).await.unwrap();
@@ -164,7 +164,7 @@ fn a_peer_list_of_thousands_is_capped_and_dialled_a_few_at_a_time() {
             .chain(["x".repeat(10_000), "no-address".into()])
             .collect();
         let mut cbor = Vec::new();
-        actors::wire::encode(&Control::Peers(names), &mut cbor).unwrap();
+        actors::dist::encode(&Control::Peers(names), &mut cbor).unwrap();
         let mut out = Vec::new();
         frame::control(&mut out, &cbor);
         r.writer.write_all(&out).await.unwrap();

@@ -7,7 +7,7 @@ use crate::error::CallError;
 use crate::exit::ExitReason;
 use crate::node::Node;
 use crate::origin::Origin;
-use crate::wire::{Responder, fail};
+use crate::seam::{Responder, fail};
 
 /// Queues messages from one peer for the processes they are for, as a connection's reader
 /// reads them; each process decodes its own (see `mailbox::Wire`). A run of casts to one

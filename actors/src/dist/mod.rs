@@ -9,17 +9,20 @@ pub(crate) mod terms;
 use std::any::Any;
 use std::sync::Arc;
 
+use crate::id::NodeId;
 use crate::lock::Unpoisoned;
-use crate::node::{Node, NodeId};
+use crate::node::Node;
 use crate::pid::{AnyPid, AnyRoute, RemoteAddr};
 
+pub use crate::cbor::{decode_plain, encode};
 pub use crate::cell::bounce;
+pub use crate::decoding::decode;
 pub use crate::extension::Extension;
-pub use crate::node::new_creation;
+pub use crate::id::new_creation;
 pub use crate::origin::Origin;
-pub use crate::router::{Backlog, Router};
+pub use crate::seam::{Backlog, Router};
+pub use crate::seam::{Outbound, PendingCall, Responder};
 pub use crate::signal::{InfoRequest, Signal, Watcher};
-pub use crate::wire::{Outbound, PendingCall, Responder};
 pub use inbound::Inbound;
 pub use terms::{deliver_term, error_reply, exit_reason, exit_reason_of};
 

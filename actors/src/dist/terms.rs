@@ -10,8 +10,8 @@ use crate::error::{CallError, WireError};
 use crate::etf::{Term, encode, from_term, to_term};
 use crate::exit::ExitReason;
 use crate::node::Node;
+use crate::seam::{IncomingCall, Responder};
 use crate::sync::slot::Slot;
-use crate::wire::{IncomingCall, Responder};
 
 /// `{error, Reason}` for a call that could not be answered.
 pub fn error_reply(err: &CallError) -> Term {
@@ -99,7 +99,7 @@ pub fn deliver_term(
         responder,
         target: cell.clone(),
     });
-    let result = crate::wire::with_node(node, || cell.deliver_term(request, &mut call));
+    let result = crate::decoding::with_node(node, || cell.deliver_term(request, &mut call));
     match (result, call) {
         (Ok(()), None) => Ok(()),
         (Ok(()), Some(call)) if is_call => fail(
