@@ -217,7 +217,7 @@ fn message_enum(
         let reply = &v.reply;
         let reply = v
             .is_call()
-            .then(|| quote!(#actors::__private::Reply<#reply>));
+            .then(|| quote!(#actors::__private::ReplyHalf<#reply>));
         if tys.is_empty() && reply.is_none() {
             quote!(#(#cfgs)* #ident)
         } else {

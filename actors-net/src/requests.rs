@@ -80,7 +80,7 @@ impl Routing {
         let spawner: Spawner = Arc::new(|node: &Node, state: &[u8], link| {
             let actor: A = actors::dist::decode(node, state).map_err(|e| e.to_string())?;
             Ok(match link {
-                Some(parent) => node.spawn_linked_to(actor, parent).any(),
+                Some(parent) => actors::dist::spawn_linked_to(node, actor, parent).any(),
                 None => node.spawn(actor).any(),
             })
         });

@@ -11,13 +11,13 @@ use std::sync::Arc;
 use serde::de::{DeserializeOwned, Error as _, IgnoredAny};
 use serde::{Deserialize, Deserializer};
 
-use crate::actor::Actor;
 use crate::cbor::decode_plain;
 use crate::error::WireError;
 use crate::id::NodeId;
-use crate::node::{Node, NodeInner};
+use crate::kernel::actor::Actor;
+use crate::kernel::node::{Node, NodeInner};
+use crate::kernel::pid::{AnyPid, AnyRoute, Pid, RemoteAddr, Route, RouteKind, WirePid};
 use crate::origin::Origin;
-use crate::pid::{AnyPid, AnyRoute, Pid, RemoteAddr, Route, RouteKind, WirePid};
 
 /// Decodes a CBOR value; pids inside are bound to `node`.
 ///

@@ -10,9 +10,9 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::actor::Actor;
-use crate::cell::Cell;
-use crate::ctx::Ctx;
+use crate::kernel::actor::Actor;
+use crate::kernel::cell::Cell;
+use crate::kernel::ctx::Ctx;
 
 /// Watches for a kill of the process it was taken from.
 pub struct KillSwitch<A: Actor>(Arc<Cell<A>>);

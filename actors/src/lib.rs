@@ -62,31 +62,23 @@ extern crate self as actors;
 #[doc = include_str!("../README.md")]
 struct ReadmeExamples;
 
-mod actor;
 mod call;
 mod cbor;
-mod cell;
-mod codec_helpers;
-mod ctx;
 mod decoding;
+mod domain;
 mod error;
 mod exit;
 mod extension;
 mod id;
+mod kernel;
 mod kill;
-mod lend;
 mod lock;
 mod mailbox;
+mod message_codec;
 mod monitor;
-mod node;
 mod origin;
-mod pid;
 mod process;
 mod registry;
-mod remote;
-mod seam;
-mod signal;
-mod spare;
 mod sync;
 
 pub mod etf;
@@ -96,7 +88,6 @@ pub mod shape;
 pub mod sim;
 pub mod supervisor;
 
-pub use actor::{Actor, Declared, Wire};
 /// On a struct, `#[actor]` declares an actor type; on its impl block, it turns the
 /// `#[handle]` methods into the actor's typed mailbox and the stub methods on its [`Pid`].
 /// The lifecycle hooks are plain methods named `started`, `stopped`, `on_down` and
@@ -163,14 +154,15 @@ pub use actors_macros::actor;
 /// ```
 pub use actors_macros::handle;
 pub use call::{Call, CallFuture, DEFAULT_TIMEOUT, Reply};
-pub use ctx::{Ctx, TimerRef};
 pub use error::{CallError, RegisterError, SendError, WireError};
 pub use exit::{ExitReason, MonitorRef};
 pub use id::{Identity, NodeId};
+pub use kernel::actor::{Actor, Declared, Wire};
+pub use kernel::ctx::{Ctx, TimerRef};
+pub use kernel::node::{Node, WeakNode};
+pub use kernel::pid::{AnyPid, Pid};
+pub use kernel::signal::{Down, Exit, ProcessInfo};
 pub use monitor::MonitorHandle;
-pub use node::{Node, WeakNode};
-pub use pid::{AnyPid, Pid};
-pub use signal::{Down, Exit, ProcessInfo};
 
 /// Everything an actor module needs: `use actors::prelude::*;`.
 pub mod prelude {
@@ -186,16 +178,16 @@ pub mod dist;
 
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::actor::{WireArg, WireReply, identity_of};
-    pub use crate::call::{Call, ReplyHalf as Reply, cast, defer};
-    pub use crate::codec_helpers::{
+    pub use crate::call::{Call, ReplyHalf, cast, defer};
+    pub use crate::dist::terms::generated as term;
+    pub use crate::id::mix_identity;
+    pub use crate::kernel::actor::{WireArg, WireReply, identity_of};
+    pub use crate::kernel::pid::{Api, Route};
+    pub use crate::kernel::seam::{IncomingCall, Pending};
+    pub use crate::kill::{KillSwitch, Killable};
+    pub use crate::message_codec::{
         Codec, Unencodable, ViaSerde, assert_wire_arg, assert_wire_reply, expect_end, put_tag,
         take_tag, unknown_handler,
     };
-    pub use crate::dist::terms::generated as term;
-    pub use crate::id::mix_identity;
-    pub use crate::kill::{KillSwitch, Killable};
-    pub use crate::pid::{Api, Route};
-    pub use crate::seam::{IncomingCall, Pending};
     pub use serde;
 }

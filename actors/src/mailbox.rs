@@ -14,66 +14,16 @@ use std::task::{Context, Poll, Waker};
 use crate::exit::ExitReason;
 use crate::lock::Unpoisoned;
 use crate::origin::Origin;
-use crate::seam::Responder;
-use crate::signal::Signal;
 
-/// What a mailbox holds: a message of the actor's type, or a system signal.
-pub(crate) enum Envelope<M> {
-    Msg(M),
-    /// Boxed so that signals do not widen every queue slot.
-    Signal(Box<Signal>),
-    /// A message that came over the wire, still encoded (see [`Wire`]).
-    Wire(Wire),
-}
-
-/// A message from another node, queued as it arrived: its bytes are the next `len` of the
-/// mailbox's wire bytes. The process decodes it itself, when it comes to it, so that what
-/// decoding allocates is allocated on the thread that will also free it (the handler's),
-/// and a connection's reader only frames, finds and queues. As small as a pointer and a
-/// length, so that it does not widen every queue slot and every process's future.
-pub(crate) struct Wire {
-    pub(crate) len: u32,
-    /// What few carry: boxed.
-    pub(crate) extra: Option<Box<WireExtra>>,
-}
-
-pub(crate) struct WireExtra {
-    /// Who sent it (what an `Origin` argument is filled with); `None` if the same as the
-    /// wire message before it in this mailbox, as most are.
-    pub(crate) origin: Option<Origin>,
-    /// For a call, where its answer goes; answered with `NoProc` if dropped unanswered.
-    pub(crate) call: Option<Box<dyn Responder>>,
-}
-
-impl Drop for WireExtra {
-    fn drop(&mut self) {
-        if let Some(responder) = self.call.take() {
-            let _ = crate::seam::fail(Some(responder), crate::error::CallError::NoProc);
-        }
-    }
-}
-
-impl Wire {
-    /// Takes the origin it carries, if it is not the same as the one before it.
-    pub(crate) fn take_origin(&mut self) -> Option<Origin> {
-        self.extra.as_mut().and_then(|x| x.origin.take())
-    }
-
-    /// Takes the responder of a call.
-    pub(crate) fn take_call(&mut self) -> Option<Box<dyn Responder>> {
-        self.extra.as_mut().and_then(|x| x.call.take())
-    }
-}
-
-pub(crate) struct Mailbox<M> {
-    state: Mutex<State<M>>,
+pub(crate) struct Mailbox<T> {
+    state: Mutex<State<T>>,
     /// Set by `kill`: checked before every message, so a backlog cannot delay it.
     killed: AtomicBool,
 }
 
-struct State<M> {
-    queue: VecDeque<Envelope<M>>,
-    /// What the queued `Wire` messages need. Boxed and made on the first one, so a process
+struct State<T> {
+    queue: VecDeque<T>,
+    /// The bytes of the queued wire messages. Boxed and made on the first one, so a process
     /// that never hears from another node pays one pointer.
     wire: Option<Box<WireQueue>>,
     /// The receiver's waker: while it is parked on an empty queue, or (`kill_only`) while it
@@ -88,13 +38,13 @@ struct State<M> {
 
 #[derive(Default)]
 struct WireQueue {
-    /// The bytes of the queued `Wire` messages, in order.
+    /// The bytes of the queued wire messages, in order.
     bytes: Vec<u8>,
     /// The connection the last one came over.
     link: Option<u64>,
 }
 
-impl<M> Mailbox<M> {
+impl<T> Mailbox<T> {
     pub(crate) fn new() -> Self {
         Mailbox {
             state: Mutex::new(State {
@@ -109,14 +59,14 @@ impl<M> Mailbox<M> {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, State<M>> {
+    fn lock(&self) -> MutexGuard<'_, State<T>> {
         // No user code runs under this lock, so a poisoned lock still holds consistent data.
         self.state.lock().unpoisoned()
     }
 
     /// Queues `env`, or hands it back if the process has ended.
     #[inline]
-    pub(crate) fn push(&self, env: Envelope<M>) -> Result<(), Envelope<M>> {
+    pub(crate) fn push(&self, env: T) -> Result<(), T> {
         let mut st = self.lock();
         if st.exit.is_some() {
             return Err(env);
@@ -132,15 +82,17 @@ impl<M> Mailbox<M> {
 
     /// Queues messages that came over the wire from `origin`, still encoded: `bytes` holds
     /// them one after the other, `lens` says how long each is, and `call` is for the last
-    /// (a call comes alone). One lock and at most one wake for them all. Hands the call's
-    /// responder back if the process has ended.
-    pub(crate) fn push_wire(
+    /// (a call comes alone). `item` makes the queue entry of each from its length, the origin
+    /// if it differs from the one before it in this mailbox, and the call. One lock and at
+    /// most one wake for them all. Hands `call` back if the process has ended.
+    pub(crate) fn push_wire<C>(
         &self,
         bytes: &[u8],
         lens: &[usize],
         origin: &Origin,
-        mut call: Option<Box<dyn Responder>>,
-    ) -> Result<(), Option<Box<dyn Responder>>> {
+        mut call: Option<C>,
+        item: impl Fn(u32, Option<Origin>, Option<C>) -> T,
+    ) -> Result<(), Option<C>> {
         let mut st = self.lock();
         if st.exit.is_some() {
             return Err(call);
@@ -152,19 +104,14 @@ impl<M> Mailbox<M> {
             origin.clone()
         });
         for (i, len) in lens.iter().enumerate() {
-            let origin = origin.take();
             let call = if i + 1 == lens.len() {
                 call.take()
             } else {
                 None
             };
-            let extra =
-                (origin.is_some() || call.is_some()).then(|| Box::new(WireExtra { origin, call }));
-            st.queue.push_back(Envelope::Wire(Wire {
-                // A frame is far smaller than 4 GiB.
-                len: u32::try_from(*len).unwrap_or(u32::MAX),
-                extra,
-            }));
+            // A frame is far smaller than 4 GiB.
+            let len = u32::try_from(*len).unwrap_or(u32::MAX);
+            st.queue.push_back(item(len, origin.take(), call));
         }
         let waker = if st.kill_only { None } else { st.waker.take() };
         drop(st);
@@ -175,12 +122,12 @@ impl<M> Mailbox<M> {
     }
 
     /// Swaps the backlog into `batch` (which must be empty), or parks the receiver. The
-    /// bytes of the `Wire` messages in it are handed to `wire`, which swaps them with a
+    /// bytes of the wire messages in it are handed to `wire`, which swaps them with a
     /// cleared buffer of its own.
     pub(crate) fn poll_batch(
         &self,
         cx: &mut Context<'_>,
-        batch: &mut VecDeque<Envelope<M>>,
+        batch: &mut VecDeque<T>,
         wire: impl FnOnce(&mut Vec<u8>),
     ) -> Poll<()> {
         debug_assert!(batch.is_empty());
@@ -232,7 +179,7 @@ impl<M> Mailbox<M> {
     }
 
     /// Marks the process ended; returns what was still queued and whether it held a name.
-    pub(crate) fn close(&self, reason: ExitReason) -> (VecDeque<Envelope<M>>, bool) {
+    pub(crate) fn close(&self, reason: ExitReason) -> (VecDeque<T>, bool) {
         let mut st = self.lock();
         st.exit = Some(Box::new(reason));
         st.waker = None;

@@ -5,12 +5,12 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
-use crate::cell::send_signal;
 use crate::exit::{ExitReason, MonitorRef};
-use crate::node::NodeInner;
-use crate::pid::AnyPid;
-use crate::signal::Down;
-use crate::signal::{Signal, Watcher};
+use crate::kernel::cell::send_signal;
+use crate::kernel::node::{Node, NodeInner};
+use crate::kernel::pid::AnyPid;
+use crate::kernel::signal::Down;
+use crate::kernel::signal::{Signal, Watcher};
 use crate::sync::slot::{Slot, SlotSender};
 
 /// A monitor held by code outside any actor: await it for the [`Down`], or cancel it with
@@ -76,5 +76,31 @@ impl Future for MonitorHandle {
                 reason: ExitReason::NoProc,
             })
         })
+    }
+}
+
+impl Node {
+    /// Watches a process from outside any actor: the handle resolves to its `Down`.
+    ///
+    /// A process that is already dead gives `Down` with [`ExitReason::NoProc`] at once. Inside
+    /// an actor, [`Ctx::monitor`](crate::Ctx::monitor) delivers the `Down` to `on_down`.
+    ///
+    /// ```
+    /// # use actors::prelude::*;
+    /// # #[actor] struct Counter { n: u64 }
+    /// # #[actor] impl Counter {
+    /// #     #[handle] fn add(&mut self, by: u64) -> u64 { self.n += by; self.n }
+    /// #     #[handle(cast)] fn reset(&mut self) { self.n = 0 }
+    /// # }
+    /// # actors::rt::block_on(async {
+    /// let node = Node::local();
+    /// let counter = node.spawn(Counter { n: 0 });
+    /// let watch = node.monitor(&counter);
+    /// node.exit(&counter, ExitReason::Error("done".into()));
+    /// assert_eq!(watch.await.reason, ExitReason::Error("done".into()));
+    /// # });
+    /// ```
+    pub fn monitor(&self, pid: impl Into<AnyPid>) -> MonitorHandle {
+        MonitorHandle::new(&self.inner, pid.into())
     }
 }

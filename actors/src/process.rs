@@ -9,19 +9,55 @@ use std::sync::Arc;
 use futures::FutureExt;
 use futures::future::Either;
 
-use crate::actor::Actor;
-use crate::cell::Cell;
-use crate::ctx::{Ctx, HookCall};
 use crate::decoding::DecodeContext;
 use crate::decoding::with_lent_context;
 use crate::error::WireError;
 use crate::exit::{ExitReason, panic_message};
+use crate::kernel::actor::Actor;
+use crate::kernel::cell::Cell;
+use crate::kernel::cell::{Envelope, Wire};
+use crate::kernel::ctx::{Ctx, HookCall};
+use crate::kernel::node::Node;
+use crate::kernel::node::NodeInner;
+use crate::kernel::pid::{AnyPid, Pid, Route, RouteKind};
+use crate::kernel::seam::{IncomingCall, fail};
+use crate::kernel::signal::Signal;
 use crate::lock::Unpoisoned;
-use crate::mailbox::{Envelope, Wire};
-use crate::node::NodeInner;
-use crate::pid::{AnyPid, Pid, Route, RouteKind};
-use crate::seam::{IncomingCall, fail};
-use crate::signal::Signal;
+
+impl Node {
+    /// Starts a process running `actor` and returns its pid.
+    ///
+    /// ```
+    /// # use actors::prelude::*;
+    /// # #[actor] struct Counter { n: u64 }
+    /// # #[actor] impl Counter {
+    /// #     #[handle] fn add(&mut self, by: u64) -> u64 { self.n += by; self.n }
+    /// #     #[handle(cast)] fn reset(&mut self) { self.n = 0 }
+    /// # }
+    /// # actors::rt::block_on(async {
+    /// let node = Node::local();
+    /// let counter: Pid<Counter> = node.spawn(Counter { n: 0 });
+    /// assert_eq!(counter.add(2).await, Ok(2));
+    /// # });
+    /// ```
+    pub fn spawn<A: Actor>(&self, actor: A) -> Pid<A> {
+        spawn(&self.inner, actor, None)
+    }
+}
+
+impl<A: Actor> Ctx<A> {
+    /// Starts another process on this node.
+    pub fn spawn<B: Actor>(&self, actor: B) -> Pid<B> {
+        spawn(&self.cell.node, actor, None)
+    }
+
+    /// Starts another process linked to this one; the link exists before the child runs.
+    pub fn spawn_link<B: Actor>(&mut self, actor: B) -> Pid<B> {
+        let child = spawn(&self.cell.node, actor, Some(self.me()));
+        self.links_mut().push(child.any());
+        child
+    }
+}
 
 thread_local! {
     /// The cell of the process being polled on this thread (its address), so that a call
@@ -71,7 +107,7 @@ pub(crate) fn spawn<A: Actor>(node: &Arc<NodeInner>, actor: A, link: Option<AnyP
         // A node that is shutting down starts nothing; the pid is dead from the start.
         let _ = cell.mailbox.close(ExitReason::Shutdown);
         if let Some(parent) = link {
-            crate::cell::bounce(Signal::Link(parent), &pid.any(), ExitReason::NoProc);
+            crate::kernel::cell::bounce(Signal::Link(parent), &pid.any(), ExitReason::NoProc);
         }
         return pid;
     }
@@ -207,7 +243,7 @@ fn crash_report<A: Actor>(ctx: &Ctx<A>, reason: &ExitReason, handler: &'static s
     );
 }
 
-/// What a process decodes its messages from other nodes with (see `mailbox::Wire`).
+/// What a process decodes its messages from other nodes with (see `cell::Wire`).
 struct WireIn {
     /// The bytes of the `Wire` messages of the batch at hand, in order.
     bytes: Vec<u8>,

@@ -1,46 +1,59 @@
 //! Local names: `Process.register/2` and `Process.whereis/1` of one node.
 
-use crate::rt::HashMap;
-
-use crate::cell::local_cell;
 use crate::error::RegisterError;
-use crate::id::IdMap;
+use crate::kernel::actor::Actor;
+use crate::kernel::cell::local_cell;
+use crate::kernel::node::{Node, NodeInner};
+use crate::kernel::pid::{AnyPid, Pid};
 use crate::lock::Unpoisoned;
-use crate::node::NodeInner;
-use crate::pid::AnyPid;
 
-/// Both directions, so that a process's name is found and freed by its id when it ends.
-#[derive(Default)]
-pub(crate) struct Names {
-    by_name: HashMap<String, AnyPid>,
-    by_id: IdMap<String>,
+impl Node {
+    /// Registers a local process under `name`, like `Process.register/2`. A process holds at
+    /// most one name; the name is freed when the process ends. [`Node::whereis`] finds it.
+    ///
+    /// ```
+    /// # use actors::prelude::*;
+    /// # #[actor] struct Counter { n: u64 }
+    /// # #[actor] impl Counter {
+    /// #     #[handle] fn add(&mut self, by: u64) -> u64 { self.n += by; self.n }
+    /// #     #[handle(cast)] fn reset(&mut self) { self.n = 0 }
+    /// # }
+    /// # actors::rt::block_on(async {
+    /// let node = Node::local();
+    /// node.register("counter", node.spawn(Counter { n: 0 })).unwrap();
+    /// let found: Pid<Counter> = node.whereis("counter").expect("registered");
+    /// assert_eq!(found.add(1).await, Ok(1));
+    /// // One process per name.
+    /// let other = node.spawn(Counter { n: 0 });
+    /// assert!(matches!(node.register("counter", other), Err(RegisterError::NameTaken(_))));
+    /// # });
+    /// ```
+    pub fn register(&self, name: &str, pid: impl Into<AnyPid>) -> Result<(), RegisterError> {
+        register(&self.inner, name, pid.into())
+    }
+
+    /// Removes a local name; true if it was registered.
+    pub fn unregister(&self, name: &str) -> bool {
+        unregister(&self.inner, name)
+    }
+
+    /// The process registered under `name`, if it is an `A`.
+    pub fn whereis<A: Actor>(&self, name: &str) -> Option<Pid<A>> {
+        self.whereis_any(name)?.downcast()
+    }
+
+    /// The process registered under `name`, whatever its type.
+    pub fn whereis_any(&self, name: &str) -> Option<AnyPid> {
+        self.inner.names.lock().unpoisoned().whereis(name)
+    }
+
+    /// Every local name, sorted.
+    pub fn registered(&self) -> Vec<String> {
+        self.inner.names.lock().unpoisoned().names()
+    }
 }
 
-impl Names {
-    pub(crate) fn whereis(&self, name: &str) -> Option<AnyPid> {
-        self.by_name.get(name).cloned()
-    }
-
-    pub(crate) fn names(&self) -> Vec<String> {
-        let mut names: Vec<String> = self.by_name.keys().cloned().collect();
-        names.sort();
-        names
-    }
-
-    /// The name process `id` is registered under, if any.
-    pub(crate) fn name_of(&self, id: u64) -> Option<String> {
-        self.by_id.get(&id).cloned()
-    }
-
-    /// Frees the name of a process that ended.
-    pub(crate) fn forget(&mut self, id: u64) {
-        if let Some(name) = self.by_id.remove(&id) {
-            self.by_name.remove(&name);
-        }
-    }
-}
-
-pub(crate) fn register(node: &NodeInner, name: &str, pid: AnyPid) -> Result<(), RegisterError> {
+fn register(node: &NodeInner, name: &str, pid: AnyPid) -> Result<(), RegisterError> {
     let Some(cell) = local_cell(&pid).filter(|c| std::ptr::eq(&**c.node(), node)) else {
         return Err(if *pid.view().home() == node.id {
             RegisterError::NoProc
@@ -63,13 +76,13 @@ pub(crate) fn register(node: &NodeInner, name: &str, pid: AnyPid) -> Result<(), 
     Ok(())
 }
 
-pub(crate) fn unregister(node: &NodeInner, name: &str) -> bool {
+fn unregister(node: &NodeInner, name: &str) -> bool {
     let mut names = node.names.lock().unpoisoned();
     let Some(pid) = names.by_name.remove(name) else {
         return false;
     };
     names.by_id.remove(&pid.id());
-    if let crate::pid::AnyRoute::Local(c) = &pid.0 {
+    if let crate::kernel::pid::AnyRoute::Local(c) = &pid.0 {
         let _ = c.set_named(false);
     }
     true

@@ -81,15 +81,7 @@ pub fn simulated() -> bool {
     }
 }
 
-/// The tasks of one simulated machine (feature `sim`), which fail together; outside a
-/// simulation every task is of the one domain there is.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Domain(pub(crate) u32);
-
-impl Domain {
-    /// The domain of a simulation's own code, which no fault touches.
-    pub const OBSERVER: Domain = Domain(0);
-}
+pub use crate::domain::Domain;
 
 /// The domain of the running task: what a node made now belongs to.
 pub fn current_domain() -> Domain {

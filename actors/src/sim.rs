@@ -41,7 +41,7 @@ use std::time::{Duration, Instant};
 use crate::lock::Unpoisoned;
 use async_task::Runnable;
 
-pub use crate::rt::Domain;
+pub use crate::domain::Domain;
 
 /// A simulation: its seed, its virtual clock, its tasks.
 pub struct Sim {

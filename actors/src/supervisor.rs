@@ -9,13 +9,13 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::actor;
-use crate::actor::Actor;
-use crate::ctx::Ctx;
 use crate::exit::ExitReason;
+use crate::kernel::actor::Actor;
+use crate::kernel::ctx::Ctx;
+use crate::kernel::pid::AnyPid;
+use crate::kernel::signal::Exit;
 use crate::lock::Unpoisoned;
-use crate::pid::AnyPid;
-use crate::signal::Exit;
+use actors_macros::actor;
 
 /// Which children a supervisor restarts when one fails.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -276,7 +276,10 @@ impl Supervisor {
     /// Spawns this supervisor on `node` and returns once its children have started, as OTP's
     /// `supervisor:start_link` does; `Err` with the supervisor's exit reason if it gave up
     /// instead (a child that could not start, more times than its intensity allows).
-    pub async fn start(self, node: &crate::Node) -> Result<crate::Pid<Supervisor>, StartError> {
+    pub async fn start(
+        self,
+        node: &crate::kernel::node::Node,
+    ) -> Result<crate::kernel::pid::Pid<Supervisor>, StartError> {
         let pid = node.spawn(self);
         let watch = node.monitor(&pid);
         // Calls are handled after `started`, which starts the children.

@@ -2,15 +2,15 @@
 
 use std::sync::Arc;
 
-use crate::cell::AnyCell;
 use crate::error::CallError;
 use crate::exit::ExitReason;
-use crate::node::Node;
+use crate::kernel::cell::AnyCell;
+use crate::kernel::node::Node;
+use crate::kernel::seam::{Responder, fail};
 use crate::origin::Origin;
-use crate::seam::{Responder, fail};
 
 /// Queues messages from one peer for the processes they are for, as a connection's reader
-/// reads them; each process decodes its own (see `mailbox::Wire`). A run of casts to one
+/// reads them; each process decodes its own (see `cell::Wire`). A run of casts to one
 /// process is held and queued at once, under one lock of its mailbox, when the run ends:
 /// at a message for another process, at a call, at [`Inbound::flush`], or when dropped.
 /// Hold one for a batch of frames, not for the life of a connection: it keeps the node,

@@ -10,33 +10,33 @@ use std::any::Any;
 use std::sync::Arc;
 
 use crate::id::NodeId;
+use crate::kernel::node::Node;
+use crate::kernel::pid::{AnyPid, AnyRoute, RemoteAddr};
 use crate::lock::Unpoisoned;
-use crate::node::Node;
-use crate::pid::{AnyPid, AnyRoute, RemoteAddr};
 
 pub use crate::cbor::{decode_plain, encode};
-pub use crate::cell::bounce;
 pub use crate::decoding::decode;
 pub use crate::extension::Extension;
 pub use crate::id::new_creation;
+pub use crate::kernel::cell::bounce;
+pub use crate::kernel::seam::{Backlog, Router};
+pub use crate::kernel::seam::{Outbound, PendingCall, Responder};
+pub use crate::kernel::signal::{InfoRequest, Signal, Watcher};
 pub use crate::origin::Origin;
-pub use crate::seam::{Backlog, Router};
-pub use crate::seam::{Outbound, PendingCall, Responder};
-pub use crate::signal::{InfoRequest, Signal, Watcher};
 pub use inbound::Inbound;
 pub use terms::{deliver_term, error_reply, exit_reason, exit_reason_of};
 
 /// The router's note of how to reach the node of `pid` (a pid of another node), if any.
 pub fn route_hint(pid: &crate::AnyPid) -> Option<Arc<dyn Any + Send + Sync>> {
     match &pid.0 {
-        crate::pid::AnyRoute::Remote(r) => r.hint.lock().unpoisoned().clone(),
-        crate::pid::AnyRoute::Local(_) => None,
+        crate::kernel::pid::AnyRoute::Remote(r) => r.hint.lock().unpoisoned().clone(),
+        crate::kernel::pid::AnyRoute::Local(_) => None,
     }
 }
 
 /// Keeps the router's note of how to reach the node of `pid`, for its next sends.
 pub fn set_route_hint(pid: &crate::AnyPid, hint: Arc<dyn Any + Send + Sync>) {
-    if let crate::pid::AnyRoute::Remote(r) = &pid.0 {
+    if let crate::kernel::pid::AnyRoute::Remote(r) = &pid.0 {
         *r.hint.lock().unpoisoned() = Some(hint);
     }
 }
@@ -97,5 +97,11 @@ pub fn remote_pid(node: &Node, home: &NodeId, id: u64) -> AnyPid {
 /// Delivers a signal that came over the wire to local process `id` of `node`; if it is gone,
 /// the signal bounces (a monitor gets `Down(NoProc)`, a link attempt an exit signal).
 pub fn signal_local(node: &Node, id: u64, sig: Signal) {
-    crate::cell::send_signal(&pid_of(node, id), sig);
+    crate::kernel::cell::send_signal(&pid_of(node, id), sig);
+}
+
+/// Starts a process on `node` linked to `parent` (a process of any node) from its first
+/// moment: the child's half of a remote `spawn_link`.
+pub fn spawn_linked_to<A: crate::Actor>(node: &Node, actor: A, parent: AnyPid) -> crate::Pid<A> {
+    crate::process::spawn(&node.inner, actor, Some(parent))
 }

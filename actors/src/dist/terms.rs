@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::call::ReplyHalf as Reply;
+use crate::call::ReplyHalf;
 use crate::error::{CallError, WireError};
 use crate::etf::{Term, encode, from_term, to_term};
 use crate::exit::ExitReason;
-use crate::node::Node;
-use crate::seam::{IncomingCall, Responder};
+use crate::kernel::node::Node;
+use crate::kernel::seam::{IncomingCall, Responder};
 use crate::sync::slot::Slot;
 
 /// `{error, Reason}` for a call that could not be answered.
@@ -59,7 +59,7 @@ pub fn exit_reason_of(term: &Term) -> ExitReason {
 /// monitor tells it, as it would of an Erlang server.
 pub(crate) fn reply_to_term<R: Serialize + Send + 'static>(
     call: &mut Option<IncomingCall>,
-) -> Result<Reply<R>, WireError> {
+) -> Result<ReplyHalf<R>, WireError> {
     let IncomingCall { responder, .. } = call
         .take()
         .ok_or_else(|| WireError::Decode("a reply half can be decoded only from a call".into()))?;
@@ -73,7 +73,7 @@ pub(crate) fn reply_to_term<R: Serialize + Send + 'static>(
         };
         responder.respond(encode(&term));
     });
-    Ok(Reply::new(Arc::new(slot)))
+    Ok(ReplyHalf::new(Arc::new(slot)))
 }
 
 /// Delivers a request term from a BEAM node to local process `id`: a call (`responder`
@@ -160,5 +160,5 @@ pub fn arg<'de, T: serde::Deserialize<'de>>(
 
 /// What the generated term codecs call.
 pub mod generated {
-    pub use super::{arg, expect_arity, request_parts, unknown_request};
+    pub use crate::dist::terms::{arg, expect_arity, request_parts, unknown_request};
 }

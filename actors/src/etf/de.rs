@@ -3,9 +3,10 @@
 use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
 
+use super::error::TermError;
 use super::names::snake_case;
+use super::serde_term::{ATOM_TOKEN, TERM_TOKEN};
 use super::term::Term;
-use super::{ATOM_TOKEN, TERM_TOKEN, TermError};
 
 /// Reads a Rust value out of a term.
 ///
@@ -214,7 +215,7 @@ impl<'de> de::Deserializer<'de> for &'de Term {
         visitor: V,
     ) -> Result<V::Value, TermError> {
         match name {
-            TERM_TOKEN => visitor.visit_byte_buf(super::encode(self)),
+            TERM_TOKEN => visitor.visit_byte_buf(super::codec::encode(self)),
             ATOM_TOKEN => match self {
                 Term::Atom(a) => visitor.visit_borrowed_str(a.name()),
                 other => mismatch(other, &visitor),

@@ -23,17 +23,3 @@ pub fn snake_case(name: &str) -> String {
     }
     out
 }
-
-#[cfg(test)]
-mod tests {
-    use super::snake_case;
-
-    #[test]
-    fn names_become_erlang_atoms() {
-        assert_eq!(snake_case("NotFound"), "not_found");
-        assert_eq!(snake_case("Ok"), "ok");
-        assert_eq!(snake_case("HTTPError"), "http_error");
-        assert_eq!(snake_case("already_snake"), "already_snake");
-        assert_eq!(snake_case("V2Thing"), "v2_thing");
-    }
-}

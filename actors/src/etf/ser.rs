@@ -3,9 +3,10 @@
 use serde::Serialize;
 use serde::ser::{self, Impossible};
 
+use super::error::TermError;
 use super::names::snake_case;
+use super::serde_term::{ATOM_TOKEN, TERM_TOKEN};
 use super::term::{Atom, Term};
-use super::{ATOM_TOKEN, TERM_TOKEN, TermError};
 
 /// Turns a Rust value into a term.
 ///
@@ -112,7 +113,7 @@ impl ser::Serializer for TermSerializer {
         value: &T,
     ) -> Result<Term, TermError> {
         match name {
-            TERM_TOKEN => super::decode(&value.serialize(Capture)?.bytes()?)
+            TERM_TOKEN => super::codec::decode(&value.serialize(Capture)?.bytes()?)
                 .map_err(|e| TermError::new(e.to_string())),
             ATOM_TOKEN => Ok(Term::Atom(Atom::from(value.serialize(Capture)?.text()?))),
             _ => value.serialize(self),

@@ -277,3 +277,12 @@ fn terms_atoms_and_pids_pass_through_serde() {
     let back: (Term, Atom, ErlPid) = ciborium::from_reader(&bytes[..]).unwrap();
     assert_eq!(back, value);
 }
+
+#[test]
+fn names_become_erlang_atoms() {
+    assert_eq!(snake_case("NotFound"), "not_found");
+    assert_eq!(snake_case("Ok"), "ok");
+    assert_eq!(snake_case("HTTPError"), "http_error");
+    assert_eq!(snake_case("already_snake"), "already_snake");
+    assert_eq!(snake_case("V2Thing"), "v2_thing");
+}

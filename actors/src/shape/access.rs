@@ -3,8 +3,8 @@
 
 use serde::de::{self, DeserializeSeed, EnumAccess, MapAccess, SeqAccess, VariantAccess, Visitor};
 
-use super::Untraceable;
 use super::tracer::{Body, Key, Kind, Location, Shape, Tracer};
+use super::untraceable::Untraceable;
 
 /// The elements of a sequence or tuple: one element for a sequence (its element's shape),
 /// every element for a tuple.

@@ -4,8 +4,9 @@
 use serde::de::{self, Visitor};
 
 use super::access::{Elements, Entry, Fields, Variant};
+use super::fnv::fnv1a;
 use super::tracer::{Body, Key, Kind, Shape, Tracer};
-use super::{Untraceable, fnv1a};
+use super::untraceable::Untraceable;
 
 macro_rules! prims {
     ($($method:ident $visit:ident $value:expr, $name:literal;)*) => {

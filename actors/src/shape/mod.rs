@@ -17,14 +17,18 @@
 
 mod access;
 mod deserializer;
+mod fnv;
 mod render;
 mod tracer;
+mod untraceable;
 
 use std::cell::Cell;
 
-use serde::de::{self, DeserializeOwned};
+use serde::de::DeserializeOwned;
 
+use fnv::fnv1a;
 use tracer::{Frame, Tracer};
+pub use untraceable::Untraceable;
 
 thread_local! {
     static TRACING: Cell<u32> = const { Cell::new(0) };
@@ -93,39 +97,7 @@ pub fn describe<T: DeserializeOwned>() -> Result<String, Untraceable> {
     Ok(out)
 }
 
-/// Why a type's shape could not be read from its `Deserialize`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[non_exhaustive]
-pub enum Untraceable {
-    /// It asks for a self-describing format (`deserialize_any`).
-    #[error("the type decodes whatever it finds (deserialize_any)")]
-    Any,
-    /// It refers to itself in a way no pass could cut.
-    #[error("the type refers to itself where it cannot be cut")]
-    Recursion,
-    /// Its `Deserialize` refused a placeholder value.
-    #[error("the type refused a placeholder: {0}")]
-    Refused(String),
-}
-
-impl de::Error for Untraceable {
-    fn custom<T: std::fmt::Display>(msg: T) -> Self {
-        Untraceable::Refused(msg.to_string())
-    }
-}
-
 /// Passes over a type before its enums count as untraceable.
 const MAX_PASSES: usize = 512;
 /// Passes in a row that learn nothing before giving up.
 const MAX_STALLS: u32 = 64;
-/// Values nested in one another before a type counts as one that never ends.
-pub(super) const MAX_DEPTH: u32 = 256;
-
-pub(super) fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut hash = 0xcbf2_9ce4_8422_2325u64;
-    for b in bytes {
-        hash ^= u64::from(*b);
-        hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
-    }
-    hash
-}

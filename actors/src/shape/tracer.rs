@@ -3,7 +3,10 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use super::{MAX_DEPTH, Untraceable};
+use super::untraceable::Untraceable;
+
+/// Values nested in one another before a type counts as one that never ends.
+const MAX_DEPTH: u32 = 256;
 
 /// A struct or enum: its name, and a hash of its visitor's type name, which tells apart two
 /// types of one name (`deserializer::key_of`).

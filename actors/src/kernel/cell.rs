@@ -3,19 +3,68 @@
 use std::any::Any;
 use std::sync::Arc;
 
-use crate::actor::Actor;
 use crate::exit::ExitReason;
 use crate::id::Identity;
-use crate::mailbox::{Envelope, Mailbox};
-use crate::node::NodeInner;
-use crate::pid::{AnyPid, AnyRoute, Place, RemoteAddr};
-use crate::signal::Down;
-use crate::signal::Signal;
+use crate::kernel::actor::Actor;
+use crate::kernel::node::NodeInner;
+use crate::kernel::pid::{AnyPid, AnyRoute, Place, RemoteAddr};
+use crate::kernel::seam::Responder;
+use crate::kernel::signal::{Down, Signal};
+use crate::mailbox::Mailbox;
+use crate::origin::Origin;
+
+/// What a mailbox holds: a message of the actor's type, or a system signal.
+pub(crate) enum Envelope<M> {
+    Msg(M),
+    /// Boxed so that signals do not widen every queue slot.
+    Signal(Box<Signal>),
+    /// A message that came over the wire, still encoded (see [`Wire`]).
+    Wire(Wire),
+}
+
+/// A message from another node, queued as it arrived: its bytes are the next `len` of the
+/// mailbox's wire bytes. The process decodes it itself, when it comes to it, so that what
+/// decoding allocates is allocated on the thread that will also free it (the handler's),
+/// and a connection's reader only frames, finds and queues. As small as a pointer and a
+/// length, so that it does not widen every queue slot and every process's future.
+pub(crate) struct Wire {
+    pub(crate) len: u32,
+    /// What few carry: boxed.
+    pub(crate) extra: Option<Box<WireExtra>>,
+}
+
+pub(crate) struct WireExtra {
+    /// Who sent it (what an `Origin` argument is filled with); `None` if the same as the
+    /// wire message before it in this mailbox, as most are.
+    pub(crate) origin: Option<Origin>,
+    /// For a call, where its answer goes; answered with `NoProc` if dropped unanswered.
+    pub(crate) call: Option<Box<dyn Responder>>,
+}
+
+impl Drop for WireExtra {
+    fn drop(&mut self) {
+        if let Some(responder) = self.call.take() {
+            let _ = crate::kernel::seam::fail(Some(responder), crate::error::CallError::NoProc);
+        }
+    }
+}
+
+impl Wire {
+    /// Takes the origin it carries, if it is not the same as the one before it.
+    pub(crate) fn take_origin(&mut self) -> Option<Origin> {
+        self.extra.as_mut().and_then(|x| x.origin.take())
+    }
+
+    /// Takes the responder of a call.
+    pub(crate) fn take_call(&mut self) -> Option<Box<dyn Responder>> {
+        self.extra.as_mut().and_then(|x| x.call.take())
+    }
+}
 
 pub(crate) struct Cell<A: Actor> {
     pub(crate) node: Arc<NodeInner>,
     pub(crate) id: u64,
-    pub(crate) mailbox: Mailbox<A::Msg>,
+    pub(crate) mailbox: Mailbox<Envelope<A::Msg>>,
 }
 
 impl<A: Actor> Cell<A> {
@@ -47,14 +96,14 @@ pub(crate) trait AnyCell: Send + Sync + 'static {
         &self,
         payloads: &[u8],
         lens: &[usize],
-        origin: &crate::origin::Origin,
-        call: Option<Box<dyn crate::seam::Responder>>,
-    ) -> Result<(), Option<Box<dyn crate::seam::Responder>>>;
+        origin: &Origin,
+        call: Option<Box<dyn Responder>>,
+    ) -> Result<(), Option<Box<dyn Responder>>>;
     /// Reads a message of this cell's actor type from an Erlang term and queues it.
     fn deliver_term(
         &self,
         request: &crate::etf::Term,
-        call: &mut Option<crate::seam::IncomingCall>,
+        call: &mut Option<crate::kernel::seam::IncomingCall>,
     ) -> Result<(), crate::error::WireError>;
 }
 
@@ -92,15 +141,20 @@ impl<A: Actor> AnyCell for Cell<A> {
         &self,
         payloads: &[u8],
         lens: &[usize],
-        origin: &crate::origin::Origin,
-        call: Option<Box<dyn crate::seam::Responder>>,
-    ) -> Result<(), Option<Box<dyn crate::seam::Responder>>> {
-        self.mailbox.push_wire(payloads, lens, origin, call)
+        origin: &Origin,
+        call: Option<Box<dyn Responder>>,
+    ) -> Result<(), Option<Box<dyn Responder>>> {
+        self.mailbox
+            .push_wire(payloads, lens, origin, call, |len, origin, call| {
+                let extra = (origin.is_some() || call.is_some())
+                    .then(|| Box::new(WireExtra { origin, call }));
+                Envelope::Wire(Wire { len, extra })
+            })
     }
     fn deliver_term(
         &self,
         request: &crate::etf::Term,
-        call: &mut Option<crate::seam::IncomingCall>,
+        call: &mut Option<crate::kernel::seam::IncomingCall>,
     ) -> Result<(), crate::error::WireError> {
         let msg = A::decode_term(request, call)?;
         let _ = self.mailbox.push(Envelope::Msg(msg));

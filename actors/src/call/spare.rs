@@ -9,7 +9,7 @@ use std::any::{Any, TypeId};
 use std::cell::RefCell;
 use std::sync::Arc;
 
-use crate::call::ReplySlot;
+use super::half::ReplySlot;
 use crate::sync::deadline::Deadlines;
 use crate::sync::slot::Slot;
 

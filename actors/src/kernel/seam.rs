@@ -5,12 +5,12 @@
 use std::sync::Arc;
 
 use crate::cbor::encode_reply;
-use crate::cell::AnyCell;
 use crate::error::{CallError, WireError};
 use crate::exit::ExitReason;
-use crate::node::Node;
-use crate::pid::AnyPid;
-use crate::signal::Signal;
+use crate::kernel::cell::AnyCell;
+use crate::kernel::node::Node;
+use crate::kernel::pid::AnyPid;
+use crate::kernel::signal::Signal;
 
 /// How a connection stands after a send.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -2,13 +2,13 @@
 
 use std::future::Future;
 
-use crate::ctx::Ctx;
 use crate::error::WireError;
 use crate::exit::ExitReason;
 use crate::id::Identity;
+use crate::kernel::ctx::Ctx;
+use crate::kernel::pid::Api;
+use crate::kernel::signal::{Down, Exit};
 use crate::lock::Unpoisoned;
-use crate::pid::Api;
-use crate::signal::{Down, Exit};
 
 /// The identity of generic actor type `A`, made by `make` the first time it is asked for in
 /// this process (a `static` in generic code is one for every instance of it, so generic
@@ -88,13 +88,13 @@ pub trait Actor: Sized + Send + 'static {
     fn encode_msg(
         msg: &Self::Msg,
         out: &mut Vec<u8>,
-    ) -> Result<Option<crate::seam::Pending>, WireError>;
+    ) -> Result<Option<crate::kernel::seam::Pending>, WireError>;
 
     /// Decodes a message from the wire; a call's reply half is made from `call`, the incoming
     /// call it arrived as (generated; fails for `#[actor(local)]`).
     fn decode_msg(
         bytes: &[u8],
-        call: &mut Option<crate::seam::IncomingCall>,
+        call: &mut Option<crate::kernel::seam::IncomingCall>,
     ) -> Result<Self::Msg, WireError>;
 
     /// Reads a message from an Erlang term, `{handler, Arg1, ..}` or `handler`, as a BEAM
@@ -102,7 +102,7 @@ pub trait Actor: Sized + Send + 'static {
     /// `#[actor(local)]`).
     fn decode_term(
         request: &crate::etf::Term,
-        _call: &mut Option<crate::seam::IncomingCall>,
+        _call: &mut Option<crate::kernel::seam::IncomingCall>,
     ) -> Result<Self::Msg, WireError> {
         let _ = request;
         Err(WireError::NotRemote(Self::identity().name.into()))

@@ -7,7 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::exit::{ExitReason, MonitorRef};
-use crate::pid::AnyPid;
+use crate::kernel::pid::AnyPid;
 
 /// Delivered once per monitor when the watched process ends (`on_down`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,7 +108,7 @@ impl Watcher {
     /// Delivers the `Down`.
     pub fn notify(self, down: Down) {
         match self.0 {
-            WatcherKind::Process(pid) => crate::cell::send_signal(&pid, Signal::Down(down)),
+            WatcherKind::Process(pid) => crate::kernel::cell::send_signal(&pid, Signal::Down(down)),
             WatcherKind::Callback(f) => f(down),
         }
     }

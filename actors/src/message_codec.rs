@@ -16,11 +16,11 @@ use std::marker::PhantomData;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::actor::{WireArg, WireReply};
-use crate::call::ReplyHalf as Reply;
+use crate::call::ReplyHalf;
 use crate::error::WireError;
 use crate::etf::Term;
-use crate::seam::{IncomingCall, Pending};
+use crate::kernel::actor::{WireArg, WireReply};
+use crate::kernel::seam::{IncomingCall, Pending};
 
 /// Checks that `T` can be argument `A` of handler `H`.
 pub fn assert_wire_arg<H, A, T: WireArg<H, A>>() {}
@@ -93,13 +93,13 @@ pub trait ViaSerde<T> {
     /// Reads one argument, advancing `input`.
     fn de_arg(&self, input: &mut &[u8]) -> Result<T, WireError>;
     /// Takes a call's reply slot, for the reply coming back over the wire to fill.
-    fn pending(&self, reply: &Reply<T>) -> Result<Pending, WireError>;
+    fn pending(&self, reply: &ReplyHalf<T>) -> Result<Pending, WireError>;
     /// The reply half of a call decoded from the wire, answering `call`.
-    fn reply_to(&self, call: &mut Option<IncomingCall>) -> Result<Reply<T>, WireError>;
+    fn reply_to(&self, call: &mut Option<IncomingCall>) -> Result<ReplyHalf<T>, WireError>;
     /// Reads argument `name` of `handler` from a term.
     fn de_term(&self, handler: &str, name: &str, term: &Term) -> Result<T, WireError>;
     /// The reply half of a call from a BEAM node, answering `call` with a term.
-    fn reply_to_term(&self, call: &mut Option<IncomingCall>) -> Result<Reply<T>, WireError>;
+    fn reply_to_term(&self, call: &mut Option<IncomingCall>) -> Result<ReplyHalf<T>, WireError>;
     /// The hash of `T`'s wire shape, for the actor's identity.
     fn shape(&self) -> u64;
 }
@@ -111,16 +111,16 @@ impl<T: Serialize + DeserializeOwned + Send + 'static> ViaSerde<T> for Codec<T> 
     fn de_arg(&self, input: &mut &[u8]) -> Result<T, WireError> {
         crate::cbor::decode_item(input)
     }
-    fn pending(&self, reply: &Reply<T>) -> Result<Pending, WireError> {
-        crate::remote::pending(reply)
+    fn pending(&self, reply: &ReplyHalf<T>) -> Result<Pending, WireError> {
+        crate::call::pending(reply)
     }
-    fn reply_to(&self, call: &mut Option<IncomingCall>) -> Result<Reply<T>, WireError> {
-        crate::remote::reply_to(call)
+    fn reply_to(&self, call: &mut Option<IncomingCall>) -> Result<ReplyHalf<T>, WireError> {
+        crate::call::reply_to(call)
     }
     fn de_term(&self, handler: &str, name: &str, term: &Term) -> Result<T, WireError> {
         crate::dist::terms::arg(handler, name, term)
     }
-    fn reply_to_term(&self, call: &mut Option<IncomingCall>) -> Result<Reply<T>, WireError> {
+    fn reply_to_term(&self, call: &mut Option<IncomingCall>) -> Result<ReplyHalf<T>, WireError> {
         crate::dist::terms::reply_to_term(call)
     }
     fn shape(&self) -> u64 {
@@ -143,11 +143,11 @@ pub trait Unencodable<T> {
         Err(cannot())
     }
     /// Fails.
-    fn pending(&self, _: &Reply<T>) -> Result<Pending, WireError> {
+    fn pending(&self, _: &ReplyHalf<T>) -> Result<Pending, WireError> {
         Err(cannot())
     }
     /// Fails.
-    fn reply_to(&self, _: &mut Option<IncomingCall>) -> Result<Reply<T>, WireError> {
+    fn reply_to(&self, _: &mut Option<IncomingCall>) -> Result<ReplyHalf<T>, WireError> {
         Err(cannot())
     }
     /// Fails.
@@ -155,7 +155,7 @@ pub trait Unencodable<T> {
         Err(cannot())
     }
     /// Fails.
-    fn reply_to_term(&self, _: &mut Option<IncomingCall>) -> Result<Reply<T>, WireError> {
+    fn reply_to_term(&self, _: &mut Option<IncomingCall>) -> Result<ReplyHalf<T>, WireError> {
         Err(cannot())
     }
     /// No shape: the type never crosses the wire.

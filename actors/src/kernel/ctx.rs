@@ -5,16 +5,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
-use crate::actor::Actor;
-use crate::cell::{Cell, send_signal};
 use crate::error::{CallError, SendError};
 use crate::exit::{ExitReason, MonitorRef};
+use crate::kernel::actor::Actor;
+use crate::kernel::cell::Envelope;
+use crate::kernel::cell::{Cell, send_signal};
+use crate::kernel::node::Node;
+use crate::kernel::pid::{AnyPid, Pid, Route, RouteKind};
+use crate::kernel::signal::{Down, Exit};
+use crate::kernel::signal::{ProcessInfo, Signal, Watcher};
 use crate::lock::Unpoisoned;
-use crate::mailbox::Envelope;
-use crate::node::Node;
-use crate::pid::{AnyPid, Pid, Route, RouteKind};
-use crate::signal::{Down, Exit};
-use crate::signal::{ProcessInfo, Signal, Watcher};
 
 /// The context of a running actor, passed to handlers that ask for it
 /// (`ctx: &mut Ctx<Self>`) and to the lifecycle hooks.
@@ -71,7 +71,7 @@ impl<A: Actor> Ctx<A> {
         self.state.get_or_insert_with(Box::default)
     }
 
-    fn links_mut(&mut self) -> &mut Vec<AnyPid> {
+    pub(crate) fn links_mut(&mut self) -> &mut Vec<AnyPid> {
         &mut self.state().links
     }
 
@@ -86,25 +86,13 @@ impl<A: Actor> Ctx<A> {
         Pid::from_route(Route(RouteKind::Local(self.cell.clone())))
     }
 
-    fn me(&self) -> AnyPid {
+    pub(crate) fn me(&self) -> AnyPid {
         self.pid().any()
     }
 
     /// The node this process runs on.
     pub fn node(&self) -> Node {
         Node::from_inner(self.cell.node.clone())
-    }
-
-    /// Starts another process on this node.
-    pub fn spawn<B: Actor>(&self, actor: B) -> Pid<B> {
-        crate::process::spawn(&self.cell.node, actor, None)
-    }
-
-    /// Starts another process linked to this one; the link exists before the child runs.
-    pub fn spawn_link<B: Actor>(&mut self, actor: B) -> Pid<B> {
-        let child = crate::process::spawn(&self.cell.node, actor, Some(self.me()));
-        self.links_mut().push(child.any());
-        child
     }
 
     /// Watches `pid`: `on_down` runs once when it ends (at once with `NoProc` if it is dead).
@@ -472,8 +460,10 @@ impl<A: Actor> Ctx<A> {
                 },
                 Envelope::Wire(mut w) => {
                     if let Some(responder) = w.take_call() {
-                        let _ =
-                            crate::seam::fail(Some(responder), CallError::exited(reason.clone()));
+                        let _ = crate::kernel::seam::fail(
+                            Some(responder),
+                            CallError::exited(reason.clone()),
+                        );
                     }
                 }
                 Envelope::Msg(_) => {}

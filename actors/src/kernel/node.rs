@@ -7,18 +7,45 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::task::Waker;
 use std::time::Duration;
 
-use crate::actor::Actor;
-use crate::cell::{AnyCell, Target};
-use crate::error::RegisterError;
 use crate::exit::{ExitReason, MonitorRef};
 use crate::id::{IdMap, NodeId, new_creation};
+use crate::kernel::cell::{AnyCell, Target};
+use crate::kernel::pid::AnyPid;
+use crate::kernel::seam::Router;
+use crate::kernel::signal::{InfoRequest, ProcessInfo, Signal};
 use crate::lock::Unpoisoned;
-use crate::monitor::MonitorHandle;
-use crate::pid::{AnyPid, Pid};
-use crate::registry::Names;
-use crate::seam::Router;
-use crate::signal::{InfoRequest, ProcessInfo, Signal};
 use crate::sync::deadline::Deadlines;
+
+/// Both directions, so that a process's name is found and freed by its id when it ends.
+#[derive(Default)]
+pub(crate) struct Names {
+    pub(crate) by_name: crate::rt::HashMap<String, AnyPid>,
+    pub(crate) by_id: IdMap<String>,
+}
+
+impl Names {
+    pub(crate) fn whereis(&self, name: &str) -> Option<AnyPid> {
+        self.by_name.get(name).cloned()
+    }
+
+    pub(crate) fn names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.by_name.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
+    /// The name process `id` is registered under, if any.
+    pub(crate) fn name_of(&self, id: u64) -> Option<String> {
+        self.by_id.get(&id).cloned()
+    }
+
+    /// Frees the name of a process that ended.
+    pub(crate) fn forget(&mut self, id: u64) {
+        if let Some(name) = self.by_id.remove(&id) {
+            self.by_name.remove(&name);
+        }
+    }
+}
 
 const SHARDS: usize = 16;
 
@@ -214,103 +241,10 @@ impl Node {
         &self.inner.id
     }
 
-    /// Starts a process running `actor` and returns its pid.
-    ///
-    /// ```
-    /// # use actors::prelude::*;
-    /// # #[actor] struct Counter { n: u64 }
-    /// # #[actor] impl Counter {
-    /// #     #[handle] fn add(&mut self, by: u64) -> u64 { self.n += by; self.n }
-    /// #     #[handle(cast)] fn reset(&mut self) { self.n = 0 }
-    /// # }
-    /// # actors::rt::block_on(async {
-    /// let node = Node::local();
-    /// let counter: Pid<Counter> = node.spawn(Counter { n: 0 });
-    /// assert_eq!(counter.add(2).await, Ok(2));
-    /// # });
-    /// ```
-    pub fn spawn<A: Actor>(&self, actor: A) -> Pid<A> {
-        crate::process::spawn(&self.inner, actor, None)
-    }
-
-    /// Starts a process linked to `parent` (a process of any node) from its first moment:
-    /// the child's half of `spawn_link`, which is how a remote `spawn_link` starts its child.
-    pub fn spawn_linked_to<A: Actor>(&self, actor: A, parent: AnyPid) -> Pid<A> {
-        crate::process::spawn(&self.inner, actor, Some(parent))
-    }
-
-    /// Registers a local process under `name`, like `Process.register/2`. A process holds at
-    /// most one name; the name is freed when the process ends. [`Node::whereis`] finds it.
-    ///
-    /// ```
-    /// # use actors::prelude::*;
-    /// # #[actor] struct Counter { n: u64 }
-    /// # #[actor] impl Counter {
-    /// #     #[handle] fn add(&mut self, by: u64) -> u64 { self.n += by; self.n }
-    /// #     #[handle(cast)] fn reset(&mut self) { self.n = 0 }
-    /// # }
-    /// # actors::rt::block_on(async {
-    /// let node = Node::local();
-    /// node.register("counter", node.spawn(Counter { n: 0 })).unwrap();
-    /// let found: Pid<Counter> = node.whereis("counter").expect("registered");
-    /// assert_eq!(found.add(1).await, Ok(1));
-    /// // One process per name.
-    /// let other = node.spawn(Counter { n: 0 });
-    /// assert!(matches!(node.register("counter", other), Err(RegisterError::NameTaken(_))));
-    /// # });
-    /// ```
-    pub fn register(&self, name: &str, pid: impl Into<AnyPid>) -> Result<(), RegisterError> {
-        crate::registry::register(&self.inner, name, pid.into())
-    }
-
-    /// Removes a local name; true if it was registered.
-    pub fn unregister(&self, name: &str) -> bool {
-        crate::registry::unregister(&self.inner, name)
-    }
-
-    /// The process registered under `name`, if it is an `A`.
-    pub fn whereis<A: Actor>(&self, name: &str) -> Option<Pid<A>> {
-        self.whereis_any(name)?.downcast()
-    }
-
-    /// The process registered under `name`, whatever its type.
-    pub fn whereis_any(&self, name: &str) -> Option<AnyPid> {
-        self.inner.names.lock().unpoisoned().whereis(name)
-    }
-
-    /// Every local name, sorted.
-    pub fn registered(&self) -> Vec<String> {
-        self.inner.names.lock().unpoisoned().names()
-    }
-
-    /// Watches a process from outside any actor: the handle resolves to its `Down`.
-    ///
-    /// A process that is already dead gives `Down` with [`ExitReason::NoProc`] at once. Inside
-    /// an actor, [`Ctx::monitor`](crate::Ctx::monitor) delivers the `Down` to `on_down`.
-    ///
-    /// ```
-    /// # use actors::prelude::*;
-    /// # #[actor] struct Counter { n: u64 }
-    /// # #[actor] impl Counter {
-    /// #     #[handle] fn add(&mut self, by: u64) -> u64 { self.n += by; self.n }
-    /// #     #[handle(cast)] fn reset(&mut self) { self.n = 0 }
-    /// # }
-    /// # actors::rt::block_on(async {
-    /// let node = Node::local();
-    /// let counter = node.spawn(Counter { n: 0 });
-    /// let watch = node.monitor(&counter);
-    /// node.exit(&counter, ExitReason::Error("done".into()));
-    /// assert_eq!(watch.await.reason, ExitReason::Error("done".into()));
-    /// # });
-    /// ```
-    pub fn monitor(&self, pid: impl Into<AnyPid>) -> MonitorHandle {
-        MonitorHandle::new(&self.inner, pid.into())
-    }
-
     /// Sends an exit signal to `pid`, as `Process.exit/2` does from outside a process.
     pub fn exit(&self, pid: impl Into<AnyPid>, reason: ExitReason) {
         let pid = pid.into();
-        crate::cell::send_signal(
+        crate::kernel::cell::send_signal(
             &pid,
             Signal::Exit {
                 from: pid.clone(),
@@ -323,12 +257,12 @@ impl Node {
     /// Stops `pid` gracefully with `reason`, as `gen_server:stop/2`: it finishes the message at
     /// hand, runs its `stopped` hook and ends, whether it traps exits or not.
     pub fn stop(&self, pid: impl Into<AnyPid>, reason: ExitReason) {
-        crate::cell::send_signal(&pid.into(), Signal::Stop(reason));
+        crate::kernel::cell::send_signal(&pid.into(), Signal::Stop(reason));
     }
 
     /// Kills `pid`: it ends with [`ExitReason::Killed`], trapping or not.
     pub fn kill(&self, pid: impl Into<AnyPid>) {
-        crate::cell::send_signal(&pid.into(), Signal::Kill);
+        crate::kernel::cell::send_signal(&pid.into(), Signal::Kill);
     }
 
     /// True while `pid` names a live process of this node.
@@ -346,7 +280,7 @@ impl Node {
     pub async fn process_info(&self, pid: impl Into<AnyPid>) -> Option<ProcessInfo> {
         let slot = Arc::new(crate::sync::slot::Slot::new());
         let sender = crate::sync::slot::SlotSender::new(slot.clone());
-        crate::cell::send_signal(
+        crate::kernel::cell::send_signal(
             &pid.into(),
             Signal::Info(InfoRequest(Box::new(move |info| sender.fill(info)))),
         );

@@ -7,16 +7,16 @@ use std::sync::Arc;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::actor::Actor;
-use crate::call::{ReplyHalf, ReplySlot};
+use super::half::{ReplyHalf, ReplySlot};
 use crate::cbor::encode_reply;
-use crate::cell::AnyCell;
 use crate::decoding::decode;
 use crate::error::{CallError, SendError, WireError};
 use crate::exit::ExitReason;
-use crate::node::Node;
-use crate::pid::{AnyPid, AnyRoute, Route};
-use crate::seam::{IncomingCall, Outbound, Pending, PendingCall, Responder};
+use crate::kernel::actor::Actor;
+use crate::kernel::cell::AnyCell;
+use crate::kernel::node::Node;
+use crate::kernel::pid::{AnyPid, AnyRoute, Route};
+use crate::kernel::seam::{IncomingCall, Outbound, Pending, PendingCall, Responder};
 use crate::sync::slot::Slot;
 
 struct PendingReply<R> {
@@ -118,7 +118,7 @@ pub(crate) fn send_cast<A: Actor>(target: &Route<A>, msg: A::Msg) -> Result<(), 
             encode: &mut encode,
         },
     ) {
-        Ok(crate::seam::Backlog::Busy) => {
+        Ok(crate::kernel::seam::Backlog::Busy) => {
             crate::process::note_busy(any);
             Ok(())
         }

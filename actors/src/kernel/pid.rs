@@ -11,10 +11,10 @@ use std::sync::Arc;
 
 use serde::{Deserialize, Serialize, Serializer};
 
-use crate::actor::Actor;
-use crate::cell::{AnyCell, Cell};
 use crate::id::NodeId;
-use crate::node::NodeInner;
+use crate::kernel::actor::Actor;
+use crate::kernel::cell::{AnyCell, Cell};
+use crate::kernel::node::NodeInner;
 
 /// Where a typed pid's messages go. Opaque: built only by spawn and by decoding.
 pub struct Route<A: Actor>(pub(crate) RouteKind<A>);
