@@ -8,8 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use actors::rt::io::{BufReader, BufWriter, ReadExt, WriteExt};
-use actors::rt::net::{TcpListener, TcpStream};
+use actors::dist::rt::io::{BufReader, BufWriter, ReadExt, WriteExt};
+use actors::dist::rt::net::{TcpListener, TcpStream};
 use actors_net::prelude::*;
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;

@@ -6,7 +6,7 @@
 //! when idle. A connection exists from the moment something wants to reach the peer: frames
 //! queue while it connects, and are dropped (calls failing with `NoConnection`) if it fails.
 
-use actors::rt::{HashMap, HashSet};
+use actors::dist::rt::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};

@@ -71,6 +71,7 @@ const CONTROL: u8 = 4;
 
 /// Why bytes are not a frame.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum FrameError {
     /// The length prefix exceeds the limit.
     #[error("frame of {len} bytes exceeds the limit of {max}")]

@@ -23,7 +23,7 @@
 use std::fmt;
 
 use actors::NodeId;
-use actors::rt::io::{ReadExt, WriteExt};
+use actors::dist::rt::io::{ReadExt, WriteExt};
 use hmac::{KeyInit, Mac};
 use serde::{Deserialize, Serialize};
 use serde_bytes::ByteBuf;
@@ -82,6 +82,7 @@ struct Ack {
 
 /// Why a handshake failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum HandshakeError {
     /// The stream failed.
     #[error("i/o: {0}")]
@@ -146,7 +147,7 @@ impl fmt::Debug for Peer {
 
 fn nonce() -> Result<[u8; NONCE], HandshakeError> {
     let mut n = [0u8; NONCE];
-    actors::rt::fill_random(&mut n).map_err(HandshakeError::Io)?;
+    actors::dist::rt::fill_random(&mut n).map_err(HandshakeError::Io)?;
     Ok(n)
 }
 

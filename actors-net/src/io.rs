@@ -5,7 +5,7 @@ use std::future::poll_fn;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use actors::rt::io::{AsyncBufReadExt, BufReader, ReadExt, WriteExt};
+use actors::dist::rt::io::{AsyncBufReadExt, BufReader, ReadExt, WriteExt};
 
 use actors::dist::{Inbound, Origin};
 
@@ -81,7 +81,7 @@ impl Drop for Held<'_> {
 /// Reads a frame body of `len` bytes into `body`, growing it only as bytes arrive, so a peer
 /// that announces a large frame and sends little holds little.
 async fn read_body<'a>(
-    reader: &mut (impl actors::rt::io::AsyncRead + Unpin),
+    reader: &mut (impl actors::dist::rt::io::AsyncRead + Unpin),
     body: &mut Vec<u8>,
     len: usize,
     budget: &'a PartialBudget,
@@ -109,7 +109,7 @@ async fn read_body<'a>(
 
 pub(crate) async fn write_loop(
     conn: Arc<Conn>,
-    mut writer: Box<dyn actors::rt::io::AsyncWrite + Send + Unpin>,
+    mut writer: Box<dyn actors::dist::rt::io::AsyncWrite + Send + Unpin>,
 ) {
     let mut batch = Vec::new();
     let mut wrote = false;
@@ -156,7 +156,7 @@ pub(crate) async fn write_loop(
 pub(crate) async fn read_loop(
     net: Arc<dyn Owner>,
     conn: Arc<Conn>,
-    reader: Box<dyn actors::rt::io::AsyncRead + Send + Unpin>,
+    reader: Box<dyn actors::dist::rt::io::AsyncRead + Send + Unpin>,
 ) {
     let mut reader = BufReader::with_capacity(READ_BUFFER, reader);
     // What arrives here is from this peer, on this connection, whatever it says of itself.

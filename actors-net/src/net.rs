@@ -3,7 +3,7 @@
 //! apart. Setting connections up (dialling, answering, healing) is in `setup`; what arrives
 //! on them is handed to the routing layer through `io::Owner`.
 
-use actors::rt::{HashMap, HashSet};
+use actors::dist::rt::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::Instant;
@@ -76,7 +76,7 @@ pub(crate) struct Net {
     /// that the two do not keep each other alive.
     owner: Mutex<Option<Weak<dyn Owner>>>,
     /// The machine the node runs on: its connections' tasks run there whoever starts them.
-    domain: actors::rt::Domain,
+    domain: actors::dist::rt::Domain,
 }
 
 /// The router shuts the peers down (`Router::shutdown`): nothing more to do here.
@@ -272,7 +272,7 @@ impl Net {
         F: std::future::Future + Send + 'static,
         F::Output: Send + 'static,
     {
-        actors::rt::spawn_in(self.domain, future)
+        actors::dist::rt::spawn_in(self.domain, future)
     }
 
     pub(crate) fn shutdown(&self) {

@@ -36,6 +36,7 @@ impl Stream for NodeEvents {
 
 /// Why a connection could not be made.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConnectError {
     /// This node has no network (`Node::local()`).
     #[error(

@@ -2,7 +2,7 @@
 //! `{Name, Node}` lookups and remote spawns; and the actor types this node lets others spawn.
 //! `Routing`, the routing layer's state, is defined here, at the bottom of the layer.
 
-use actors::rt::HashMap;
+use actors::dist::rt::HashMap;
 use std::sync::{Arc, Mutex};
 
 use actors::{Actor, AnyPid, Node, Pid};
@@ -15,6 +15,7 @@ use crate::net::Net;
 
 /// Why a remote name lookup failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum LookupError {
     /// No connection to the node.
     #[error("no connection to {0}")]
@@ -36,6 +37,7 @@ pub enum LookupError {
 
 /// Why a process could not be started on another node.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SpawnError {
     /// This node is not distributed, or the other node cannot be reached.
     #[error("no connection to {0}")]

@@ -12,6 +12,7 @@ use crate::router::NetRouter;
 
 /// Why a node could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum StartError {
     /// The name is not `name@host:port`.
     #[error("node name {0:?} is not of the form name@host:port")]

@@ -28,7 +28,7 @@
 use std::io;
 use std::sync::Arc;
 
-use actors::rt::net::{TcpListener, TcpStream};
+use actors::dist::rt::net::{TcpListener, TcpStream};
 use futures::AsyncReadExt;
 use futures::future::BoxFuture;
 use futures_rustls::{TlsAcceptor, TlsConnector};
@@ -43,6 +43,7 @@ pub use rustls;
 
 /// Why a TLS transport could not be set up.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum TlsError {
     /// A certificate or key was refused, or the configuration is inconsistent.
     #[error("TLS configuration: {0}")]

@@ -5,8 +5,8 @@
 
 use std::io;
 
-use actors::rt::io::{AsyncRead, AsyncWrite};
-use actors::rt::net::{TcpListener, TcpStream};
+use actors::dist::rt::io::{AsyncRead, AsyncWrite};
+use actors::dist::rt::net::{TcpListener, TcpStream};
 use futures::future::BoxFuture;
 
 /// One connection's two directions, and a way to cut it from outside.

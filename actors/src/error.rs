@@ -7,6 +7,7 @@ use crate::exit::ExitReason;
 
 /// Why a call failed. The caller never waits past its timeout.
 #[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum CallError {
     /// No reply within the timeout (default 5 s).
     #[error(
@@ -55,6 +56,7 @@ impl CallError {
 /// Why a cast could not be sent. A cast to a dead process is not an error: like an Erlang
 /// send, it is dropped silently.
 #[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum SendError {
     /// No process is registered under this name.
     #[error("no process is registered as {0:?}")]
@@ -70,6 +72,7 @@ pub enum SendError {
 
 /// Why a message could not be encoded or decoded for the wire.
 #[derive(Debug, Clone, PartialEq, Eq, Error, Serialize, Deserialize)]
+#[non_exhaustive]
 pub enum WireError {
     /// The actor is `#[actor(local)]`: its messages never cross the wire.
     #[error("{0} is a local actor: its messages cannot cross the wire")]
@@ -93,6 +96,7 @@ pub enum WireError {
 
 /// Why a local name could not be registered.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum RegisterError {
     /// Another process holds the name.
     #[error("the name {0:?} is taken by another process: unregister it first, or choose another")]

@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Why a process ended. Travels in [`Down`] and [`Exit`] signals, locally and across nodes.
+/// Why a process ended. Travels in [`Down`](crate::Down) and [`Exit`](crate::Exit) signals, locally and across nodes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum ExitReason {
     /// The process finished its work: linked processes that do not trap exits ignore it.

@@ -5,7 +5,7 @@ use std::any::{Any, TypeId};
 use std::sync::{Arc, RwLock};
 
 use crate::lock::Unpoisoned;
-use crate::rt::HashMap;
+use crate::runtime::HashMap;
 
 /// State a distribution layer or service keeps on a node: one value per type.
 pub trait Extension: Any + Send + Sync {

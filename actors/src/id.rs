@@ -46,12 +46,12 @@ pub fn new_creation() -> u32 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     // Random bytes make runs and OS processes differ; the counter, the nodes of one process.
     let mut random = [0u8; 8];
-    if crate::rt::simulated() {
+    if crate::runtime::simulated() {
         // A simulation's randomness is its seed's: the counter would differ run to run.
-        let _ = crate::rt::fill_random(&mut random);
+        let _ = crate::runtime::fill_random(&mut random);
         return (u64::from_le_bytes(random) as u32).max(1);
     }
-    if crate::rt::fill_random(&mut random).is_err() {
+    if crate::runtime::fill_random(&mut random).is_err() {
         // Without the OS's randomness, the process id still tells OS processes apart.
         random[..4].copy_from_slice(&std::process::id().to_le_bytes());
     }

@@ -79,10 +79,21 @@ mod monitor;
 mod origin;
 mod process;
 mod registry;
+mod runtime;
 mod sync;
 
 pub mod etf;
-pub mod rt;
+/// The async runtime: spawn tasks, sleep, time out, block on a future. Every task, timer and
+/// socket of the workspace goes through it, so moving to another runtime (or to the simulated
+/// one of feature `sim`) is a change to one file.
+pub mod rt {
+    #[cfg(feature = "tokio")]
+    pub use crate::runtime::tokio_handle;
+    pub use crate::runtime::{
+        Elapsed, Instant, JoinHandle, block_on, elapsed, now, sleep, spawn, spawn_blocking,
+        timeout, yield_now,
+    };
+}
 pub mod shape;
 #[cfg(feature = "sim")]
 pub mod sim;

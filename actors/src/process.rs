@@ -133,7 +133,7 @@ pub(crate) fn spawn<A: Actor>(node: &Arc<NodeInner>, actor: A, link: Option<AnyP
             last_handler: "started",
         }),
     };
-    crate::rt::spawn_in(node.domain, running);
+    crate::runtime::spawn_in(node.domain, running);
     pid
 }
 
@@ -348,7 +348,7 @@ async fn serve<A: Actor>(p: &mut Proc<A>) -> ExitReason {
             // A sender on another thread is likely still sending: going round the executor
             // once is far cheaper than parking and being woken, which costs the sender a
             // system call.
-            crate::rt::yield_now().await;
+            crate::runtime::yield_now().await;
         }
         poll_fn(|cx| poll_batch(&p.ctx.cell, cx, &mut p.batch, &mut p.wire)).await;
         let taken = p.batch.len();
@@ -392,7 +392,7 @@ async fn serve<A: Actor>(p: &mut Proc<A>) -> ExitReason {
             budget -= 1;
             if budget == 0 {
                 budget = BUDGET;
-                crate::rt::yield_now().await;
+                crate::runtime::yield_now().await;
             }
         }
         if let Some(w) = &mut p.wire {

@@ -191,6 +191,7 @@ pub struct ChildCounts {
 
 /// Why a supervisor refused a request.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum SupervisorError {
     /// A child with this id exists already.
     #[error("a child with id {0:?} exists already")]
@@ -210,6 +211,7 @@ struct Child {
 
 /// Why [`Supervisor::start`] returned no supervisor.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum StartError {
     /// It gave up while starting its children, with this reason.
     #[error("the supervisor gave up starting its children: {0}")]
@@ -348,7 +350,7 @@ impl Supervisor {
         let down = node.monitor(&pid);
         node.stop(&pid, ExitReason::Shutdown);
         let timeout = child.spec.shutdown;
-        if crate::rt::timeout(timeout, down).await.is_err() {
+        if crate::runtime::timeout(timeout, down).await.is_err() {
             tracing::warn!(child = %child.spec.id, %pid, "did not stop within {timeout:?}; killing it");
             let down = node.monitor(&pid);
             node.kill(&pid);
@@ -365,7 +367,7 @@ impl Supervisor {
 
     /// Records a restart; false once the intensity is exceeded.
     fn may_restart(&mut self) -> bool {
-        let now = crate::rt::now();
+        let now = crate::runtime::now();
         self.restarts.push_back(now);
         while let Some(first) = self.restarts.front() {
             if now.duration_since(*first) > self.period {

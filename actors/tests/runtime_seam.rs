@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-/// What library code must not write outside `rt.rs`, and what to use instead.
+/// What library code must not write outside `runtime.rs`, and what to use instead.
 const FORBIDDEN: &[(&str, &str)] = &[
     ("async_std", "actors::rt"),
     ("async_global_executor", "actors::rt::spawn"),
@@ -36,7 +36,7 @@ fn only_the_runtime_module_names_the_runtime_the_clock_and_randomness() {
     }
     assert!(files.len() > 20, "both crates' sources were read");
     let mut found = Vec::new();
-    let runtime = |f: &&PathBuf| f.ends_with("src/rt.rs") || f.ends_with("src/sim.rs");
+    let runtime = |f: &&PathBuf| f.ends_with("src/runtime.rs") || f.ends_with("src/sim.rs");
     for file in files.iter().filter(|f| !runtime(f)) {
         let text = std::fs::read_to_string(file).expect("readable");
         for (n, line) in text.lines().enumerate() {
@@ -53,5 +53,5 @@ fn only_the_runtime_module_names_the_runtime_the_clock_and_randomness() {
             }
         }
     }
-    assert!(found.is_empty(), "outside rt.rs:\n{}", found.join("\n"));
+    assert!(found.is_empty(), "outside runtime.rs:\n{}", found.join("\n"));
 }

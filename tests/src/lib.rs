@@ -460,7 +460,7 @@ pub fn addr_of(name: &str) -> &str {
 
 /// Reads until the peer closes, within `limit`; true if it closed.
 pub async fn closed_by_peer(stream: &mut actors_net::transport::Stream, limit: Duration) -> bool {
-    use actors::rt::io::ReadExt;
+    use actors::dist::rt::io::ReadExt;
     let mut buf = [0u8; 1024];
     let read_to_end = async {
         loop {

@@ -487,8 +487,8 @@ fn a_killed_erlang_node_breaks_monitors_and_links_with_noconnection() {
 
 /// A peer that speaks Erlang's handshake by hand, then sends what it likes.
 mod fake {
-    use actors::rt::io::{ReadExt, WriteExt};
-    use actors::rt::net::TcpStream;
+    use actors::dist::rt::io::{ReadExt, WriteExt};
+    use actors::dist::rt::net::TcpStream;
     use md5::{Digest, Md5};
 
     /// The flags a node requires of its peers.
@@ -586,10 +586,10 @@ fn a_hostile_beam_peer_is_cut_off_without_harm() {
                 .is_none()
         );
         // A name packet claiming more than a name can be: cut off before the challenge.
-        let mut s = actors::rt::net::TcpStream::connect(("127.0.0.1", port))
+        let mut s = actors::dist::rt::net::TcpStream::connect(("127.0.0.1", port))
             .await
             .unwrap();
-        actors::rt::io::WriteExt::write_all(&mut s, &[0xff, 0xff, b'N'])
+        actors::dist::rt::io::WriteExt::write_all(&mut s, &[0xff, 0xff, b'N'])
             .await
             .unwrap();
         assert!(fake::closed(&mut s, limit).await);
@@ -609,7 +609,7 @@ fn a_hostile_beam_peer_is_cut_off_without_harm() {
         };
         // A packet claiming 4 GiB: cut off, nothing allocated for it.
         let mut s = fake::connect(port, "fake@127.0.0.1", COOKIE).await.unwrap();
-        actors::rt::io::WriteExt::write_all(&mut s, &[0xff, 0xff, 0xff, 0xff])
+        actors::dist::rt::io::WriteExt::write_all(&mut s, &[0xff, 0xff, 0xff, 0xff])
             .await
             .unwrap();
         assert!(fake::closed(&mut s, limit).await);
@@ -915,8 +915,8 @@ fn a_frozen_erlang_node_is_seen_down_by_its_ticks() {
 
 #[test]
 fn a_beam_peer_holds_at_most_its_limit_of_monitors() {
+    use actors::dist::rt::io::ReadExt;
     use actors::etf::{Atom, ErlPid, ErlRef, decode_prefix, encode};
-    use actors::rt::io::ReadExt;
     const LIMIT: u32 = 100_000;
     actors::rt::block_on(async {
         let node = rust_node(RUST, 0, COOKIE).await;
@@ -949,7 +949,7 @@ fn a_beam_peer_holds_at_most_its_limit_of_monitors() {
             all.extend_from_slice(&(p.len() as u32).to_be_bytes());
             all.extend_from_slice(&p);
         }
-        actors::rt::io::WriteExt::write_all(&mut s, &all)
+        actors::dist::rt::io::WriteExt::write_all(&mut s, &all)
             .await
             .unwrap();
         // The only monitor exit: the last one failed at once, with system_limit (the node's

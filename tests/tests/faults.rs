@@ -8,8 +8,8 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
+use actors::dist::rt::io::{AsyncWrite, WriteExt};
 use actors::rt::block_on;
-use actors::rt::io::{AsyncWrite, WriteExt};
 use actors_integration::child::ChildNode;
 use actors_integration::*;
 use actors_net::prelude::*;

@@ -8,8 +8,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use actors::dist::Origin;
+use actors::dist::rt::io::{ReadExt, WriteExt};
 use actors::rt::block_on;
-use actors::rt::io::{ReadExt, WriteExt};
 use actors_integration::*;
 use actors_net::global::{GlobalError, SERVER_NAME};
 use actors_net::prelude::*;
@@ -129,7 +129,7 @@ fn partial_frames_are_bounded_across_all_connections() {
 fn a_peer_list_of_thousands_is_capped_and_dialled_a_few_at_a_time() {
     block_on(async {
         // A listener that accepts and never answers: each dial to it stalls in its handshake.
-        let tarpit = actors::rt::net::TcpListener::bind("127.0.0.1:0")
+        let tarpit = actors::dist::rt::net::TcpListener::bind("127.0.0.1:0")
             .await
             .unwrap();
         let port = tarpit.local_addr().unwrap().port();

@@ -15,7 +15,7 @@ const CORE: &[(&str, u32)] = &[
     ("etf", 0),
     ("shape", 0),
     ("sim", 0),
-    ("rt", 1),
+    ("runtime", 1),
     ("error", 1),
     ("origin", 2),
     ("cbor", 1),

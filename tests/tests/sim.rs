@@ -50,7 +50,7 @@ fn scenario(seed: u64) -> (u64, u64, (u64, u64)) {
                 for seq in 0..50u64 {
                     collector.push(sender, seq).unwrap();
                     let mut pause = [0u8; 1];
-                    actors::rt::fill_random(&mut pause).unwrap();
+                    actors::dist::rt::fill_random(&mut pause).unwrap();
                     actors::rt::sleep(Duration::from_micros(u64::from(pause[0]))).await;
                 }
             }));
@@ -156,7 +156,7 @@ fn supervisors_restart_in_order_and_within_their_intensity_over_many_seeds() {
                 let mut crashes: Vec<(Duration, &'static str)> = Vec::new();
                 for _ in 0..12 {
                     let mut r = [0u8; 2];
-                    actors::rt::fill_random(&mut r).unwrap();
+                    actors::dist::rt::fill_random(&mut r).unwrap();
                     actors::rt::sleep(Duration::from_millis(u64::from(r[0]) * 4)).await;
                     let id = ["a", "b", "c"][usize::from(r[1]) % 3];
                     if !node.is_alive(&sup) {

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use actors::rt::io::{BufReader, BufWriter, WriteExt};
+use actors::dist::rt::io::{BufReader, BufWriter, WriteExt};
 use futures::StreamExt;
 use futures::channel::mpsc;
 
@@ -114,7 +114,7 @@ pub(crate) fn start(
     } = stream;
     let (tx, mut rx) = mpsc::unbounded::<Vec<u8>>();
     let conn = Arc::new(Conn {
-        id: actors::rt::unique(),
+        id: actors::dist::rt::unique(),
         peer,
         out: tx,
         queued: AtomicUsize::new(0),

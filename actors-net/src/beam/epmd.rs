@@ -6,8 +6,8 @@ use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, Mutex};
 
-use actors::rt::io::{ReadExt, WriteExt};
-use actors::rt::net::{TcpListener, TcpStream};
+use actors::dist::rt::io::{ReadExt, WriteExt};
+use actors::dist::rt::net::{TcpListener, TcpStream};
 
 use super::packet::{read2, write2};
 
@@ -124,7 +124,7 @@ impl Server {
         let listener = TcpListener::bind(addr).await?;
         let port = listener.local_addr()?.port();
         let mut seed = [0u8; 4];
-        let _ = actors::rt::fill_random(&mut seed);
+        let _ = actors::dist::rt::fill_random(&mut seed);
         let server = Arc::new(Server {
             names: Mutex::new(HashMap::new()),
             next_creation: Mutex::new(u32::from_le_bytes(seed).max(1)),

@@ -4,6 +4,7 @@ use actors::etf::Term;
 
 /// Why talking to a BEAM node failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum BeamError {
     /// The node was not started with [`NodeBuilder::beam`](crate::NodeBuilder::beam).
     #[error("this node does not speak to BEAM nodes: start it with NodeBuilder::beam")]
@@ -49,6 +50,7 @@ pub enum BeamError {
 
 /// Why the BEAM side could not start.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BeamStartError {
     /// The name is not `name@host`.
     #[error("{0:?} is not a BEAM node name (name@host)")]

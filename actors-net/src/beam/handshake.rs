@@ -64,6 +64,7 @@ pub(crate) mod flags {
 
 /// Why a handshake with a BEAM node failed.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BeamHandshakeError {
     /// The peer does not know the cookie (or we do not know its).
     #[error("the cookies differ: give the Rust node the Erlang node's cookie (erl -setcookie)")]
@@ -118,7 +119,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 fn challenge() -> u32 {
     let mut bytes = [0u8; 4];
     // Without the OS's randomness a challenge would be guessable: better none at all.
-    actors::rt::fill_random(&mut bytes).expect("random bytes for a handshake challenge");
+    actors::dist::rt::fill_random(&mut bytes).expect("random bytes for a handshake challenge");
     u32::from_le_bytes(bytes)
 }
 

@@ -4,7 +4,7 @@
 
 use std::io;
 
-use actors::rt::io::{AsyncRead, AsyncWrite, ReadExt, WriteExt};
+use actors::dist::rt::io::{AsyncRead, AsyncWrite, ReadExt, WriteExt};
 
 /// Reads one packet with a two-byte length.
 pub(crate) async fn read2<R: AsyncRead + Unpin + ?Sized>(

@@ -119,7 +119,7 @@ impl Inner {
 
     /// A fresh reference of this node.
     pub(crate) fn make_ref(&self) -> ErlRef {
-        let n = actors::rt::unique();
+        let n = actors::dist::rt::unique();
         ErlRef {
             node: self.me.clone(),
             creation: self.creation,

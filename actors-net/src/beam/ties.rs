@@ -118,7 +118,7 @@ impl Inner {
                     let from = self.erl_pid(from.id());
                     if conn.peer.flags & flags::UNLINK_ID != 0 {
                         Control::UnlinkId {
-                            id: actors::rt::unique(),
+                            id: actors::dist::rt::unique(),
                             from,
                             to: target,
                         }

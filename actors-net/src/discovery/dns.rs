@@ -33,7 +33,7 @@ pub(super) async fn lookup(
 /// One question and its answer's addresses; a name with no record of `kind` is no error.
 async fn ask(server: SocketAddr, name: &Name, kind: RecordType) -> Result<Vec<IpAddr>, String> {
     let mut id = [0u8; 2];
-    actors::rt::fill_random(&mut id)?;
+    actors::dist::rt::fill_random(&mut id)?;
     let id = u16::from_be_bytes(id);
     let mut query = Message::new(id, MessageType::Query, OpCode::Query);
     query.metadata.recursion_desired = true;
@@ -47,7 +47,7 @@ async fn ask(server: SocketAddr, name: &Name, kind: RecordType) -> Result<Vec<Ip
     } else {
         (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
     };
-    let socket = actors::rt::net::UdpSocket::bind(local)
+    let socket = actors::dist::rt::net::UdpSocket::bind(local)
         .await
         .map_err(|e| format!("cannot open a UDP socket: {e}"))?;
     socket

@@ -42,7 +42,7 @@ pub use table::{GlobalError, ResolveFn, Resolver, SERVER_NAME};
 
 /// A fresh identity for one lock request: two registrations on one node never share locks.
 fn next_request() -> u64 {
-    actors::rt::unique()
+    actors::dist::rt::unique()
 }
 
 /// The request under which `set_lock` takes locks: the same for every call of one holder, so

@@ -6,7 +6,7 @@
 //! in from the connection it arrived on: a server acts only on what a peer says of its own
 //! processes and its own links.
 
-use actors::rt::{HashMap, HashSet};
+use actors::dist::rt::{HashMap, HashSet};
 use std::sync::Arc;
 
 use actors::dist::Origin;

@@ -1,7 +1,7 @@
 //! The cluster-wide registry's table on one node, shared by the node's global server and its
 //! `Global` handles, and the vocabulary both speak: errors, resolvers, lock names.
 
-use actors::rt::HashMap;
+use actors::dist::rt::HashMap;
 use std::sync::{Arc, RwLock};
 
 use actors::AnyPid;
@@ -14,6 +14,7 @@ pub const SERVER_NAME: &str = "global_name_server";
 
 /// Why a cluster-wide registration failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub enum GlobalError {
     /// Another process holds the name.
     #[error(

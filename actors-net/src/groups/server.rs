@@ -1,7 +1,7 @@
 //! A scope's server: one per node and scope, an ordinary actor holding who joined what on its
 //! node, and what each peer's server last said of its own.
 
-use actors::rt::HashMap;
+use actors::dist::rt::HashMap;
 use std::sync::Arc;
 
 use actors::dist::Origin;

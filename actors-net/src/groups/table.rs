@@ -1,7 +1,7 @@
 //! One process-group scope's table on one node, shared by the scope's server and the node's
 //! `Groups` handles, and the vocabulary both speak.
 
-use actors::rt::HashMap;
+use actors::dist::rt::HashMap;
 use std::ops::Deref;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, RwLock};
@@ -25,6 +25,7 @@ pub fn server_name(scope: &str) -> String {
 
 /// Why a group operation failed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub enum GroupError {
     /// Only processes of this node can join or leave through it, as in `pg`.
     #[error("{0} is not a process of this node")]

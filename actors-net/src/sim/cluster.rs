@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actors::Node;
-use actors::rt::Domain;
+use actors::dist::rt::Domain;
 use actors::sim::Sim;
 use futures::future::BoxFuture;
 
@@ -301,7 +301,7 @@ impl Cluster {
         };
         let (tx, rx) = futures::channel::oneshot::channel();
         let task = f(node);
-        actors::rt::spawn_in(domain, async move {
+        actors::dist::rt::spawn_in(domain, async move {
             let _ = tx.send(task.await);
         });
         rx.await.ok()
@@ -451,7 +451,7 @@ impl Cluster {
                 .transport(self.inner.net.transport(&host)),
         );
         let setup = self.inner.setup.clone();
-        let node = actors::rt::spawn_in(domain, async move {
+        let node = actors::dist::rt::spawn_in(domain, async move {
             let node = builder
                 .start()
                 .await

@@ -72,7 +72,7 @@ fn answer_exit(responder: Box<dyn Responder>, target: Arc<dyn AnyCell>) {
             // Still unwinding from a panic: the monitor resolves once it has ended.
             let handle =
                 Node::from_inner(target.node().clone()).monitor(AnyPid(AnyRoute::Local(target)));
-            crate::rt::spawn(async move { respond(handle.await.reason) });
+            crate::runtime::spawn(async move { respond(handle.await.reason) });
         }
     }
 }

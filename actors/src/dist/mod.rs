@@ -24,6 +24,15 @@ pub use crate::kernel::seam::{Outbound, PendingCall, Responder};
 pub use crate::kernel::signal::{InfoRequest, Signal, Watcher};
 pub use crate::origin::Origin;
 pub use inbound::Inbound;
+
+/// What distribution needs of the runtime beyond [`crate::rt`]: sockets, seeded randomness,
+/// the hash maps whose seed a simulation fixes, and the simulated machines tasks run on.
+pub mod rt {
+    pub use crate::runtime::{
+        Domain, HashMap, HashSet, RandomState, current_domain, fill_random, io, net, simulated,
+        spawn_in, unique,
+    };
+}
 pub use terms::{deliver_term, error_reply, exit_reason, exit_reason_of};
 
 /// The router's note of how to reach the node of `pid` (a pid of another node), if any.
@@ -48,7 +57,7 @@ pub fn node_with_id(id: NodeId) -> Node {
 
 /// The simulated machine `node` runs on (`rt::Domain`): a distribution layer runs the
 /// node's own tasks there, whoever asks it to start them.
-pub fn domain_of(node: &Node) -> crate::rt::Domain {
+pub fn domain_of(node: &Node) -> crate::runtime::Domain {
     node.inner.domain
 }
 

@@ -17,6 +17,7 @@ pub const MAX_DEPTH: usize = 128;
 
 /// Why bytes are not a term this side accepts.
 #[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
 pub enum EtfError {
     /// The input ended inside a term.
     #[error("the term is truncated")]

@@ -270,8 +270,8 @@ impl<A: Actor> Ctx<A> {
         let timer = TimerRef(Arc::new(AtomicU8::new(PENDING)));
         let state = timer.0.clone();
         let me = self.pid();
-        crate::rt::spawn(async move {
-            crate::rt::sleep(delay).await;
+        crate::runtime::spawn(async move {
+            crate::runtime::sleep(delay).await;
             if state
                 .compare_exchange(PENDING, FIRED, Ordering::AcqRel, Ordering::Acquire)
                 .is_ok()
@@ -330,7 +330,7 @@ impl<A: Actor> Ctx<A> {
         use futures::StreamExt;
         let me = self.pid();
         let gone = self.node().monitor(&me);
-        crate::rt::spawn(async move {
+        crate::runtime::spawn(async move {
             let mut stream = std::pin::pin!(stream);
             let mut gone = std::pin::pin!(gone);
             loop {

@@ -19,7 +19,7 @@ use crate::sync::deadline::Deadlines;
 /// Both directions, so that a process's name is found and freed by its id when it ends.
 #[derive(Default)]
 pub(crate) struct Names {
-    pub(crate) by_name: crate::rt::HashMap<String, AnyPid>,
+    pub(crate) by_name: crate::runtime::HashMap<String, AnyPid>,
     pub(crate) by_id: IdMap<String>,
 }
 
@@ -128,9 +128,9 @@ pub(crate) struct NodeInner {
     pub(crate) extensions: crate::extension::Extensions,
     stopping: AtomicBool,
     /// How pids of other nodes print when no router gives the numbers.
-    node_indexes: Mutex<crate::rt::HashMap<String, u32>>,
+    node_indexes: Mutex<crate::runtime::HashMap<String, u32>>,
     /// The simulated machine the node runs on: its processes run there whoever spawns them.
-    pub(crate) domain: crate::rt::Domain,
+    pub(crate) domain: crate::runtime::Domain,
 }
 
 impl NodeInner {
@@ -146,7 +146,7 @@ impl NodeInner {
     /// process may signal each other's processes directly, and a monitor's reference must
     /// not collide in the watched process's list.
     pub(crate) fn next_ref(&self) -> MonitorRef {
-        MonitorRef(crate::rt::unique())
+        MonitorRef(crate::runtime::unique())
     }
 
     pub(crate) fn is_stopping(&self) -> bool {
@@ -225,8 +225,8 @@ impl Node {
                 deadlines: Deadlines::new(),
                 extensions: crate::extension::Extensions::default(),
                 stopping: AtomicBool::new(false),
-                node_indexes: Mutex::new(crate::rt::HashMap::default()),
-                domain: crate::rt::current_domain(),
+                node_indexes: Mutex::new(crate::runtime::HashMap::default()),
+                domain: crate::runtime::current_domain(),
             }),
         }
     }
@@ -301,7 +301,7 @@ impl Node {
             let _ = cell.push_signal(Signal::Stop(ExitReason::Shutdown));
         }
         let grace = Duration::from_secs(5);
-        if crate::rt::timeout(grace, self.inner.procs.wait_empty())
+        if crate::runtime::timeout(grace, self.inner.procs.wait_empty())
             .await
             .is_err()
         {
@@ -309,7 +309,7 @@ impl Node {
             for cell in self.inner.procs.all() {
                 cell.kill();
             }
-            let _ = crate::rt::timeout(grace, self.inner.procs.wait_empty()).await;
+            let _ = crate::runtime::timeout(grace, self.inner.procs.wait_empty()).await;
         }
         if let Some(router) = self.inner.router() {
             router.shutdown();

@@ -44,7 +44,7 @@ impl Deadlines {
             entries: Mutex::new(Vec::new()),
             sweeping: AtomicBool::new(false),
             closed: AtomicBool::new(false),
-            origin: crate::rt::now(),
+            origin: crate::runtime::now(),
             now: AtomicU64::new(0),
         })
     }
@@ -54,7 +54,7 @@ impl Deadlines {
     }
 
     fn clock(&self) -> u64 {
-        let since = crate::rt::now().saturating_duration_since(self.origin);
+        let since = crate::runtime::now().saturating_duration_since(self.origin);
         u64::try_from(since.as_nanos()).unwrap_or(NEVER - 1)
     }
 
@@ -98,7 +98,7 @@ impl Deadlines {
             .compare_exchange(false, true, Ordering::SeqCst, Ordering::Relaxed)
             .is_ok()
         {
-            crate::rt::spawn(self.clone().sweep());
+            crate::runtime::spawn(self.clone().sweep());
         }
     }
 
@@ -120,7 +120,7 @@ impl Deadlines {
     /// Runs while some deadline is pending; a later `watch` starts it again.
     async fn sweep(self: Arc<Self>) {
         loop {
-            crate::rt::sleep(TICK).await;
+            crate::runtime::sleep(TICK).await;
             if self.is_closed() {
                 return;
             }
