@@ -50,7 +50,7 @@
 //! # Layers
 //!
 //! Each module calls only modules of its own layer or below; no two modules import each
-//! other, directly or round a circle (`tests/layers.rs` checks it):
+//! other, directly or round a circle (`tests/tests/layers.rs` at the workspace root checks it):
 //!
 //! | layer | modules | what it does |
 //! |---|---|---|

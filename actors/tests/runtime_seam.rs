@@ -53,5 +53,9 @@ fn only_the_runtime_module_names_the_runtime_the_clock_and_randomness() {
             }
         }
     }
-    assert!(found.is_empty(), "outside runtime.rs:\n{}", found.join("\n"));
+    assert!(
+        found.is_empty(),
+        "outside runtime.rs:\n{}",
+        found.join("\n")
+    );
 }

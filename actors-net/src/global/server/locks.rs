@@ -1,0 +1,92 @@
+//! Cluster locks: taken for a request, held by a process, freed when it ends or its node is
+//! lost; what one node may hold here is bounded.
+
+use actors::dist::Origin;
+use actors::{AnyPid, Ctx};
+
+use super::state::{GlobalServer, forget_one};
+use crate::global::table::GlobalError;
+
+impl GlobalServer {
+    pub(super) fn take_locks(
+        &mut self,
+        ids: &[String],
+        holder: &AnyPid,
+        request: u64,
+        ctx: &mut Ctx<Self>,
+    ) -> Result<bool, GlobalError> {
+        if ids.iter().any(|id| {
+            self.locks
+                .get(id)
+                .is_some_and(|h| h.0 != *holder || h.1 != request)
+        }) {
+            return Ok(false);
+        }
+        let new = ids
+            .iter()
+            .filter(|id| !self.locks.contains_key(*id))
+            .count();
+        let held = self.locks_by_node.get(holder.node()).copied().unwrap_or(0);
+        if held + new > self.shared.limits.max_locks_per_node {
+            return Err(GlobalError::TableFull(
+                self.shared.limits.max_locks_per_node,
+            ));
+        }
+        let entry = self.holders.entry(holder.clone()).or_default();
+        if entry.monitor.is_none() {
+            entry.monitor = Some(ctx.monitor(holder));
+        }
+        for id in ids {
+            if self
+                .locks
+                .insert(id.clone(), (holder.clone(), request))
+                .is_none()
+            {
+                *self
+                    .locks_by_node
+                    .entry(holder.node().to_string())
+                    .or_insert(0) += 1;
+            }
+            *entry.locks.entry(id.clone()).or_insert(0) += 1;
+        }
+        Ok(true)
+    }
+
+    pub(super) fn release_locks(
+        &mut self,
+        ids: &[String],
+        holder: &AnyPid,
+        request: u64,
+        ctx: &mut Ctx<Self>,
+    ) {
+        let Some(entry) = self.holders.get_mut(holder) else {
+            return;
+        };
+        for id in ids {
+            if self.locks.get(id).is_none_or(|h| h.1 != request) {
+                continue;
+            }
+            if let Some(n) = entry.locks.get_mut(id) {
+                *n -= 1;
+                if *n == 0 {
+                    entry.locks.remove(id);
+                    self.locks.remove(id);
+                    forget_one(&mut self.locks_by_node, holder.node());
+                }
+            }
+        }
+        if entry.locks.is_empty() {
+            if let Some(r) = entry.monitor.take() {
+                ctx.demonitor(r);
+            }
+            self.holders.remove(holder);
+        }
+    }
+
+    /// True if the node `origin` speaks for holds the lock `id` here.
+    pub(super) fn held_by(&self, id: &str, origin: &Origin, ctx: &Ctx<Self>) -> bool {
+        self.locks
+            .get(id)
+            .is_some_and(|(h, _)| origin.speaks_for(h.node(), ctx.node().name()))
+    }
+}

@@ -1,0 +1,270 @@
+//! The global server: one per distributed node, an ordinary actor holding that node's part of
+//! the registry and its locks, answering the other nodes' registering tasks, and keeping
+//! partitions clean.
+//!
+//! Every message a peer's server sends carries an [`Origin`], which the receiving node fills
+//! in from the connection it arrived on: a server acts only on what a peer says of its own
+//! processes and its own links.
+
+use actors::dist::Origin;
+use actors::{AnyPid, Ctx, Down, Pid, actor};
+
+use super::table::{GlobalError, SERVER_NAME, name_lock};
+use crate::connection::lock;
+use crate::node::DistNode;
+
+mod conflicts;
+mod locks;
+mod partitions;
+mod state;
+
+pub use state::GlobalServer;
+use state::{GlobalServerApi, forget_one};
+
+/// How often a server tells its peers its table's digest.
+const DIGEST_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// One node's part of the cluster-wide registry and its locks.
+#[actor]
+impl GlobalServer {
+    /// A server (re)started: watches every name this node already holds, and asks the peers
+    /// for their tables, so that a restarted server carries on where the last one stopped.
+    fn started(&mut self, ctx: &mut Ctx<Self>) {
+        *self
+            .shared
+            .server
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ctx.pid().any());
+        let held: Vec<AnyPid> = self.shared.read().by_pid.keys().cloned().collect();
+        for pid in held {
+            self.watch(pid, ctx);
+        }
+        lock(&self.shared.peers).clear();
+        self.told = Self::net(ctx).map(|n| n.severed()).unwrap_or_default();
+        let node = ctx.node();
+        let me = ctx.pid();
+        for peer in node.nodes() {
+            let _ = me.node_up(peer, true);
+        }
+        ctx.send_after(DIGEST_EVERY, |me| me.tell_digest());
+    }
+
+    /// Tells every peer this table's digest, now and every `DIGEST_EVERY`.
+    #[handle(cast)]
+    fn tell_digest(&mut self, ctx: &mut Ctx<Self>) {
+        let digest = self
+            .shared
+            .digest
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let me = ctx.pid();
+        for peer in self.peer_servers() {
+            let _ = peer.digest(Origin::local(), me.clone(), digest);
+        }
+        ctx.send_after(DIGEST_EVERY, |me| me.tell_digest());
+    }
+
+    /// A peer's table digest. Tables differ for a moment while registrations travel; if
+    /// they still differ at the next digest, an update was missed (a node that connected
+    /// while a registration was committed), and the two exchange their tables.
+    #[handle(cast)]
+    fn digest(
+        &mut self,
+        origin: Origin,
+        from: Pid<GlobalServer>,
+        digest: u64,
+        ctx: &mut Ctx<Self>,
+    ) {
+        let node = ctx.node();
+        if from.node() == node.name() || !origin.speaks_for(from.node(), node.name()) {
+            return;
+        }
+        let ours = self
+            .shared
+            .digest
+            .load(std::sync::atomic::Ordering::Relaxed);
+        if ours == digest {
+            self.differing.remove(from.node());
+        } else if !self.differing.insert(from.node().to_string()) {
+            self.differing.remove(from.node());
+            tracing::debug!(peer = %from.node(), "tables differ: exchanging them");
+            self.send_table(&from, true, ctx);
+        }
+    }
+
+    fn on_down(&mut self, down: Down, ctx: &mut Ctx<Self>) {
+        if let Some(pid) = self.watched.remove(&down.monitor_ref) {
+            self.watch_of.remove(&pid);
+            let name = self.shared.read().by_pid.get(&pid).cloned();
+            if let Some(name) = name {
+                self.unbind(&name, &pid, ctx);
+            }
+        }
+        // A holder that ended frees its locks.
+        if let Some(holder) = self.holders.remove(&down.pid) {
+            for id in holder.locks.keys() {
+                if self.locks.remove(id).is_some() {
+                    forget_one(&mut self.locks_by_node, down.pid.node());
+                }
+            }
+        }
+    }
+
+    /// Takes all of `ids` for `holder` under `request`, or none; with `check`, also says why
+    /// that name could not go to that pid here, if it could not, saving a round trip. A node
+    /// takes locks only for its own processes.
+    #[handle]
+    fn lock(
+        &mut self,
+        origin: Origin,
+        ids: Vec<String>,
+        holder: AnyPid,
+        request: u64,
+        check: Option<(String, AnyPid, bool)>,
+        ctx: &mut Ctx<Self>,
+    ) -> (bool, Option<GlobalError>) {
+        if !origin.speaks_for(holder.node(), ctx.node().name()) {
+            return (false, Some(GlobalError::NotLocal(holder.to_string())));
+        }
+        match self.take_locks(&ids, &holder, request, ctx) {
+            Ok(true) => {
+                let refused =
+                    check.and_then(|(name, pid, moving)| self.refusal(&name, &pid, moving));
+                (true, refused)
+            }
+            Ok(false) => (false, None),
+            Err(e) => (false, Some(e)),
+        }
+    }
+
+    /// Releases `ids` held by `holder` under `request`.
+    #[handle(cast)]
+    fn unlock(
+        &mut self,
+        origin: Origin,
+        ids: Vec<String>,
+        holder: AnyPid,
+        request: u64,
+        ctx: &mut Ctx<Self>,
+    ) {
+        if origin.speaks_for(holder.node(), ctx.node().name()) {
+            self.release_locks(&ids, &holder, request, ctx)
+        }
+    }
+
+    /// Binds `name` to `pid` here (the commit of a registration): only by the node that holds
+    /// the name's lock.
+    #[handle]
+    fn commit(
+        &mut self,
+        origin: Origin,
+        name: String,
+        pid: AnyPid,
+        ctx: &mut Ctx<Self>,
+    ) -> Result<(), GlobalError> {
+        if !self.held_by(&name_lock(&name), &origin, ctx) {
+            return Err(GlobalError::Busy(name));
+        }
+        let names = self.shared.read();
+        if !names.by_name.contains_key(&name) && names.by_name.len() >= self.shared.limits.max_names
+        {
+            return Err(GlobalError::TableFull(self.shared.limits.max_names));
+        }
+        drop(names);
+        // A registration made now supersedes old conflicts over the name, and what they
+        // left behind here.
+        self.excluded.remove(&name);
+        self.acted.retain(|(n, _)| *n != name);
+        self.decided.retain(|(n, _, _)| *n != name);
+        self.bind(&name, pid, ctx);
+        Ok(())
+    }
+
+    /// Unbinds `name` here, if it is bound to `pid`: only by the node that holds its lock.
+    #[handle]
+    fn remove(&mut self, origin: Origin, name: String, pid: AnyPid, ctx: &mut Ctx<Self>) {
+        if self.held_by(&name_lock(&name), &origin, ctx) {
+            self.unbind(&name, &pid, ctx)
+        }
+    }
+
+    /// A peer's server, its table, and the pids it knows lost their names: when the two
+    /// nodes connect, or when that server (re)starts and asks for this one's (`answer`).
+    #[handle(cast)]
+    fn sync(
+        &mut self,
+        origin: Origin,
+        from: Pid<GlobalServer>,
+        answer: bool,
+        names: Vec<(String, AnyPid)>,
+        excluded: Vec<(String, Vec<AnyPid>)>,
+        ctx: &mut Ctx<Self>,
+    ) {
+        let node = ctx.node();
+        if from.node() == node.name() || !origin.speaks_for(from.node(), node.name()) {
+            return;
+        }
+        lock(&self.shared.peers).insert(from.node().to_string(), from.any());
+        if answer {
+            self.send_table(&from, false, ctx);
+        }
+        for (name, losers) in excluded {
+            if self.excluded.contains_key(&name)
+                || self.excluded.len() < self.shared.limits.max_names
+            {
+                self.exclude(&name, &losers, ctx);
+            }
+        }
+        self.merge(names, ctx)
+    }
+
+    /// The decision on a conflict, from the node that decided it.
+    #[handle(cast)]
+    fn resolved(
+        &mut self,
+        name: String,
+        a: AnyPid,
+        b: AnyPid,
+        winner: Option<AnyPid>,
+        ctx: &mut Ctx<Self>,
+    ) {
+        self.apply(&name, &a, &b, winner, ctx)
+    }
+
+    /// A peer's failed links, as it says on the connection it says it on.
+    #[handle(cast)]
+    fn severed(&mut self, origin: Origin, lost: Vec<(String, u32)>, ctx: &mut Ctx<Self>) {
+        let (Some(from), Some(link)) = (origin.node(), origin.link()) else {
+            return;
+        };
+        // A peer has at most as many links as this node lets it have peers.
+        let mut lost = lost;
+        if let Some(net) = Self::net(ctx) {
+            lost.truncate(net.config.max_peers);
+        }
+        self.reports.insert(from.name().to_string(), (link, lost));
+        self.keep_partitions_clean(ctx);
+    }
+
+    /// A node connected: find its server, send it this node's failed links and table. A
+    /// server that has just (re)started also asks for the peer's table back.
+    #[handle(cast)]
+    async fn node_up(&mut self, peer: String, answer: bool, ctx: &mut Ctx<Self>) {
+        self.forget_earlier_runs(&peer, ctx);
+        self.tell_severed(ctx);
+        self.keep_partitions_clean(ctx);
+        let node = ctx.node();
+        let Ok(server) = node.whereis_on::<GlobalServer>(SERVER_NAME, &peer).await else {
+            return;
+        };
+        lock(&self.shared.peers).insert(peer, server.any());
+        self.send_table(&server, answer, ctx);
+    }
+
+    /// A node's connection is lost: tell the others if the link failed.
+    #[handle(cast)]
+    fn node_down(&mut self, peer: String, ctx: &mut Ctx<Self>) {
+        lock(&self.shared.peers).remove(&peer);
+        self.tell_severed(ctx);
+        self.keep_partitions_clean(ctx);
+    }
+}

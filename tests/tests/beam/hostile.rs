@@ -1,0 +1,251 @@
+//! BEAM peers that lie or flood: cut off without harm, held to their limits, never speaking for another node.
+
+use super::*;
+
+#[test]
+fn a_hostile_beam_peer_is_cut_off_without_harm() {
+    use actors::etf::{Atom, ErlPid, encode};
+    actors::rt::block_on(async {
+        let node = rust_node(RUST, 0, COOKIE).await;
+        let counter = node.spawn(Counter { n: 0 });
+        node.register("counter", &counter).unwrap();
+        let port = node.beam().unwrap().port();
+        let limit = Duration::from_secs(5);
+
+        // A wrong cookie: no connection.
+        assert!(
+            fake::connect(port, "liar@127.0.0.1", "wrong")
+                .await
+                .is_none()
+        );
+        // A name packet claiming more than a name can be: cut off before the challenge.
+        let mut s = actors::dist::rt::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .unwrap();
+        actors::dist::rt::io::WriteExt::write_all(&mut s, &[0xff, 0xff, b'N'])
+            .await
+            .unwrap();
+        assert!(fake::closed(&mut s, limit).await);
+
+        let me = ErlPid {
+            node: Atom::from("fake@127.0.0.1"),
+            id: 1,
+            serial: 0,
+            creation: 7,
+        };
+        let reg_send = |message: &[u8]| {
+            let control = Term::tuple([Term::Int(6), Term::Pid(me.clone()), a(""), a("counter")]);
+            let mut p = vec![112];
+            p.extend_from_slice(&encode(&control));
+            p.extend_from_slice(message);
+            p
+        };
+        // A packet claiming 4 GiB: cut off, nothing allocated for it.
+        let mut s = fake::connect(port, "fake@127.0.0.1", COOKIE).await.unwrap();
+        actors::dist::rt::io::WriteExt::write_all(&mut s, &[0xff, 0xff, 0xff, 0xff])
+            .await
+            .unwrap();
+        assert!(fake::closed(&mut s, limit).await);
+        // A control message that is not a term: cut off.
+        let mut s = fake::connect(port, "fake@127.0.0.1", COOKIE).await.unwrap();
+        fake::send4(&mut s, &[112, 131, 108, 255, 255, 255, 255]).await;
+        assert!(fake::closed(&mut s, limit).await);
+        // A message nested far too deep, then a good one: the first dropped, the second
+        // delivered, the connection kept.
+        let mut s = fake::connect(port, "fake@127.0.0.1", COOKIE).await.unwrap();
+        let mut deep = vec![131];
+        for _ in 0..50_000 {
+            deep.extend_from_slice(&[104, 1]);
+        }
+        deep.push(106);
+        fake::send4(&mut s, &reg_send(&deep)).await;
+        fake::send4(&mut s, &reg_send(&encode(&a("bump")))).await;
+        actors_integration::until("the good cast", limit, || async {
+            counter.get().await == Ok(1)
+        })
+        .await;
+        assert!(!fake::closed(&mut s, Duration::from_millis(100)).await);
+        assert_eq!(
+            node.beam().unwrap().nodes(),
+            vec!["fake@127.0.0.1".to_string()]
+        );
+    });
+}
+
+#[test]
+fn a_beam_peer_holds_at_most_its_limit_of_monitors() {
+    use actors::dist::rt::io::ReadExt;
+    use actors::etf::{Atom, ErlPid, ErlRef, decode_prefix, encode};
+    const LIMIT: u32 = 100_000;
+    actors::rt::block_on(async {
+        let node = rust_node(RUST, 0, COOKIE).await;
+        let counter = node.spawn(Counter { n: 0 });
+        node.register("counter", &counter).unwrap();
+        let port = node.beam().unwrap().port();
+        let mut s = fake::connect(port, "fake@127.0.0.1", COOKIE).await.unwrap();
+        let me = ErlPid {
+            node: Atom::from("fake@127.0.0.1"),
+            id: 1,
+            serial: 0,
+            creation: 7,
+        };
+        // One more monitor than a peer may hold, all on the same process, in one write.
+        let mut all = Vec::new();
+        for i in 0..=LIMIT {
+            let r = ErlRef {
+                node: Atom::from("fake@127.0.0.1"),
+                creation: 7,
+                ids: vec![i, 0, 0],
+            };
+            let control = Term::tuple([
+                Term::Int(19),
+                Term::Pid(me.clone()),
+                a("counter"),
+                Term::Ref(r),
+            ]);
+            let mut p = vec![112];
+            p.extend_from_slice(&encode(&control));
+            all.extend_from_slice(&(p.len() as u32).to_be_bytes());
+            all.extend_from_slice(&p);
+        }
+        actors::dist::rt::io::WriteExt::write_all(&mut s, &all)
+            .await
+            .unwrap();
+        // The only monitor exit: the last one failed at once, with system_limit (the node's
+        // pg scope also says hello, with a discover).
+        let items = actors::rt::timeout(Duration::from_secs(30), async {
+            loop {
+                let mut len = [0u8; 4];
+                s.read_exact(&mut len).await.unwrap();
+                let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+                s.read_exact(&mut body).await.unwrap();
+                if body.is_empty() {
+                    continue;
+                }
+                let control = decode_prefix(&mut &body[1..]).unwrap();
+                let items = control.as_tuple().unwrap().to_vec();
+                if items[0] == Term::Int(21) {
+                    return items;
+                }
+            }
+        })
+        .await
+        .expect("an answer");
+        assert_eq!(
+            items[3],
+            Term::Ref(ErlRef {
+                node: Atom::from("fake@127.0.0.1"),
+                creation: 7,
+                ids: vec![LIMIT, 0, 0]
+            })
+        );
+        assert_eq!(items[4], a("system_limit"));
+        // The ones within the limit are held.
+        let info = node.process_info(counter.any()).await.unwrap();
+        assert_eq!(info.monitored_by, LIMIT as usize);
+    });
+}
+
+#[test]
+fn a_peer_cannot_speak_for_another_nodes_processes() {
+    if !actors_integration::erlang::present("a_peer_cannot_speak_for_another_nodes_processes") {
+        return;
+    }
+    use actors::etf::{Atom, ErlRef, encode};
+    actors::rt::block_on(async {
+        let node = rust_node(RUST, 0, COOKIE).await;
+        let epmd = node.beam().unwrap().epmd_port();
+        let erl = ErlNode::start("honest", COOKIE, epmd, None);
+        let beam = node.beam().unwrap();
+        // A monitor and a link on processes of the honest node.
+        let watched = waiter(&node, &erl).await;
+        let down = node.monitor(beam.pid(&watched).unwrap());
+        let monitor_ref = down.monitor_ref().as_raw();
+        let linker = node.spawn(Linker { exits: vec![] });
+        let linked = waiter(&node, &erl).await;
+        assert_eq!(linker.link_to(linked.clone()).await, Ok(true));
+        let rust_linker = beam.erl_pid(&linker.any()).unwrap();
+
+        // A liar claims both ended: an exit from the linked process, and the monitor's
+        // MONITOR_P_EXIT with its reference (which it guessed).
+        let mut liar = fake::connect(beam.port(), "liar@127.0.0.1", COOKIE)
+            .await
+            .unwrap();
+        let packet = |control: Term| {
+            let mut p = vec![112];
+            p.extend_from_slice(&encode(&control));
+            p
+        };
+        let exit = Term::tuple([
+            Term::Int(3),
+            Term::Pid(linked.clone()),
+            Term::Pid(rust_linker),
+            a("lie"),
+        ]);
+        fake::send4(&mut liar, &packet(exit)).await;
+        let reference = ErlRef {
+            node: Atom::from(RUST),
+            creation: rust_linker_creation(&beam, &linker),
+            ids: vec![
+                (monitor_ref & 0x3_ffff) as u32,
+                (monitor_ref >> 18) as u32,
+                (monitor_ref >> 50) as u32,
+            ],
+        };
+        let caller = beam.erl_pid(&actors::dist::pid_of(&node, 0)).unwrap();
+        let monitor_exit = Term::tuple([
+            Term::Int(21),
+            Term::Pid(watched.clone()),
+            Term::Pid(caller),
+            Term::Ref(reference),
+            a("lie"),
+        ]);
+        fake::send4(&mut liar, &packet(monitor_exit)).await;
+        // Then something observable on the same connection: once it has landed, the lies
+        // before it have been read.
+        let counter = node.spawn(Counter { n: 0 });
+        node.register("counter", &counter).unwrap();
+        let liar_pid = actors::etf::ErlPid {
+            node: Atom::from("liar@127.0.0.1"),
+            id: 1,
+            serial: 0,
+            creation: 7,
+        };
+        let mut cast = packet(Term::tuple([
+            Term::Int(6),
+            Term::Pid(liar_pid),
+            a(""),
+            a("counter"),
+        ]));
+        cast.extend_from_slice(&encode(&a("bump")));
+        fake::send4(&mut liar, &cast).await;
+        actors_integration::until(
+            "the liar's messages read",
+            Duration::from_secs(10),
+            || async { counter.get().await == Ok(1) },
+        )
+        .await;
+
+        // The honest node's processes end: only their own reasons arrive.
+        beam.send(&watched, &Term::tuple([a("exit_with"), a("normal")]))
+            .await
+            .unwrap();
+        beam.send(&linked, &Term::tuple([a("exit_with"), a("boom")]))
+            .await
+            .unwrap();
+        let down = actors::rt::timeout(Duration::from_secs(10), down)
+            .await
+            .unwrap();
+        assert_eq!(down.reason, ExitReason::Normal);
+        actors_integration::until("the real exit signal", Duration::from_secs(10), || async {
+            !linker.exits().await.unwrap().is_empty()
+        })
+        .await;
+        assert_eq!(
+            linker.exits().await,
+            Ok(vec![ExitReason::Error("boom".into())])
+        );
+        // And the liar is still connected: it was not believed, not cut off.
+        assert!(beam.nodes().contains(&"liar@127.0.0.1".to_string()));
+    });
+}
