@@ -8,7 +8,9 @@
 
 use actors::dist::rt::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
+
+use actors::dist::Unpoisoned;
 use std::task::{Context, Poll, Waker};
 
 use actors::dist::{PendingCall, Watcher};
@@ -16,7 +18,7 @@ use actors::{AnyPid, MonitorRef, NodeId};
 use futures::channel::oneshot;
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+    m.lock().unpoisoned()
 }
 
 /// What crosses one connection now, for monitoring and leak checks.

@@ -6,7 +6,7 @@ use std::sync::{LockResult, PoisonError};
 ///
 /// A panicking handler is a crashed process, not a broken node: each holder of a lock leaves
 /// the state behind it consistent before it can panic, so a poisoned lock is taken as is.
-pub(crate) trait Unpoisoned<G> {
+pub trait Unpoisoned<G> {
     /// The guard, poisoned or not.
     fn unpoisoned(self) -> G;
 }

@@ -2,6 +2,7 @@
 //! and others ask that EPMD for the port. When no EPMD runs, the node starts one of its own
 //! in the process, as `erl` starts the `epmd` daemon.
 
+use actors::dist::Unpoisoned;
 use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, Mutex};
@@ -152,9 +153,7 @@ impl Server {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Entry>> {
-        self.names
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.names.lock().unpoisoned()
     }
 
     async fn serve(&self, mut stream: TcpStream) -> io::Result<()> {
@@ -211,10 +210,7 @@ impl Server {
             if names.contains_key(&name) || names.len() >= MAX_NAMES || name.is_empty() {
                 None
             } else {
-                let mut next = self
-                    .next_creation
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut next = self.next_creation.lock().unpoisoned();
                 let creation = *next;
                 *next = next.wrapping_add(1).max(1);
                 let node_type = if node_type == HIDDEN { HIDDEN } else { NORMAL };

@@ -21,6 +21,7 @@
 //!   connected to both drops the greater of the two, so every node makes the same choice and
 //!   the cluster splits into fully connected parts.
 
+use actors::dist::Unpoisoned;
 use std::future::IntoFuture;
 use std::sync::Arc;
 use std::time::Duration;
@@ -325,10 +326,7 @@ impl Global {
     /// How conflicts found when partitions heal are resolved, when this node decides them.
     pub fn set_resolver(&self, resolver: Resolver) {
         if let Some(shared) = &self.shared {
-            *shared
-                .resolver
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = resolver;
+            *shared.resolver.write().unpoisoned() = resolver;
         }
     }
 

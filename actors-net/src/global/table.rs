@@ -1,6 +1,7 @@
 //! The cluster-wide registry's table on one node, shared by the node's global server and its
 //! `Global` handles, and the vocabulary both speak: errors, resolvers, lock names.
 
+use actors::dist::Unpoisoned;
 use actors::dist::rt::HashMap;
 use std::sync::{Arc, RwLock};
 
@@ -129,31 +130,21 @@ impl Shared {
     /// Forgets the table and the servers (at shutdown).
     pub(crate) fn clear(&self) {
         *self.write() = Names::default();
-        *self
-            .server
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+        *self.server.write().unpoisoned() = None;
         lock(&self.peers).clear();
     }
 
     /// The global server running now.
     pub(crate) fn server(&self) -> Option<AnyPid> {
-        self.server
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.server.read().unpoisoned().clone()
     }
 
     pub(crate) fn read(&self) -> std::sync::RwLockReadGuard<'_, Names> {
-        self.names
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.names.read().unpoisoned()
     }
 
     pub(crate) fn write(&self) -> std::sync::RwLockWriteGuard<'_, Names> {
-        self.names
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.names.write().unpoisoned()
     }
 }
 

@@ -1,6 +1,7 @@
 //! One process-group scope's table on one node, shared by the scope's server and the node's
 //! `Groups` handles, and the vocabulary both speak.
 
+use actors::dist::Unpoisoned;
 use actors::dist::rt::HashMap;
 use std::ops::Deref;
 use std::pin::Pin;
@@ -237,17 +238,11 @@ impl Shared {
     }
 
     pub(crate) fn server(&self) -> Option<AnyPid> {
-        self.server
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.server.read().unpoisoned().clone()
     }
 
     pub(crate) fn set_server(&self, server: Option<AnyPid>) {
-        *self
-            .server
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = server;
+        *self.server.write().unpoisoned() = server;
     }
 
     /// The server, once it has started (or restarted: one other than `dead`); `None` if it
@@ -266,15 +261,11 @@ impl Shared {
     }
 
     pub(crate) fn read(&self) -> std::sync::RwLockReadGuard<'_, Table> {
-        self.table
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.table.read().unpoisoned()
     }
 
     pub(crate) fn write(&self) -> std::sync::RwLockWriteGuard<'_, Table> {
-        self.table
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.table.write().unpoisoned()
     }
 }
 

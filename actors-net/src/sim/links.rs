@@ -1,8 +1,9 @@
 //! What every byte on the simulated network is subject to: the latency drawn for it, and the
 //! directions partitions cut.
 
+use actors::dist::Unpoisoned;
 use std::collections::BTreeSet;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
 /// The latency range and the cut directions, shared by the network and its pipes.
@@ -21,7 +22,7 @@ impl Links {
     }
 
     fn cut(&self) -> MutexGuard<'_, BTreeSet<(String, String)>> {
-        self.blocked.lock().unwrap_or_else(PoisonError::into_inner)
+        self.blocked.lock().unpoisoned()
     }
 
     /// A latency drawn from the seed.

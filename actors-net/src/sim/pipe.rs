@@ -1,10 +1,11 @@
 //! One direction of a simulated connection: bytes in order, each write arriving after a
 //! latency drawn from the seed and never before the write ahead of it (TCP keeps order).
 
+use actors::dist::Unpoisoned;
 use std::collections::VecDeque;
 use std::io;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
@@ -61,7 +62,7 @@ impl Pipe {
     }
 
     fn lock(&self) -> MutexGuard<'_, PipeState> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+        self.state.lock().unpoisoned()
     }
 
     /// The writer's end, arriving after `latency` (behind every byte already written).

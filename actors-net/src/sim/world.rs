@@ -2,9 +2,10 @@
 //! them. Every choice (a latency, a port) is drawn from the simulation's seed, and every map
 //! is ordered, so one seed gives one run.
 
+use actors::dist::Unpoisoned;
 use std::collections::{BTreeMap, VecDeque};
 use std::io;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::Waker;
 use std::time::Duration;
 
@@ -63,7 +64,7 @@ struct World {
 }
 
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    m.lock().unwrap_or_else(PoisonError::into_inner)
+    m.lock().unpoisoned()
 }
 
 /// The host of `host:port`.

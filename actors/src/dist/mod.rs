@@ -12,7 +12,6 @@ use std::sync::Arc;
 use crate::id::NodeId;
 use crate::kernel::node::Node;
 use crate::kernel::pid::{AnyPid, AnyRoute, RemoteAddr};
-use crate::lock::Unpoisoned;
 
 pub use crate::cbor::{decode_plain, encode};
 pub use crate::decoding::decode;
@@ -22,6 +21,7 @@ pub use crate::kernel::cell::bounce;
 pub use crate::kernel::seam::{Backlog, Router};
 pub use crate::kernel::seam::{Outbound, PendingCall, Responder};
 pub use crate::kernel::signal::{InfoRequest, Signal, Watcher};
+pub use crate::lock::Unpoisoned;
 pub use crate::origin::Origin;
 pub use inbound::Inbound;
 

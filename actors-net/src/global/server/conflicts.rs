@@ -1,6 +1,7 @@
 //! Two pids under one name: the resolver decides once, the loser is excluded, and a
 //! merged table never binds the name to it again.
 
+use actors::dist::Unpoisoned;
 use actors::{AnyPid, Ctx, ExitReason};
 
 use super::state::GlobalServer;
@@ -8,11 +9,7 @@ use crate::global::table::Resolver;
 
 impl GlobalServer {
     pub(super) fn resolver(&self) -> Resolver {
-        self.shared
-            .resolver
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.shared.resolver.read().unpoisoned().clone()
     }
 
     pub(super) fn is_excluded(&self, name: &str, pid: &AnyPid) -> bool {

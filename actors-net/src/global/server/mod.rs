@@ -7,6 +7,7 @@
 //! processes and its own links.
 
 use actors::dist::Origin;
+use actors::dist::Unpoisoned;
 use actors::{AnyPid, Ctx, Down, Pid, actor};
 
 use super::table::{GlobalError, SERVER_NAME, name_lock};
@@ -30,11 +31,7 @@ impl GlobalServer {
     /// A server (re)started: watches every name this node already holds, and asks the peers
     /// for their tables, so that a restarted server carries on where the last one stopped.
     fn started(&mut self, ctx: &mut Ctx<Self>) {
-        *self
-            .shared
-            .server
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(ctx.pid().any());
+        *self.shared.server.write().unpoisoned() = Some(ctx.pid().any());
         let held: Vec<AnyPid> = self.shared.read().by_pid.keys().cloned().collect();
         for pid in held {
             self.watch(pid, ctx);
