@@ -73,6 +73,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod beam;
+pub mod distributed;
 
 /// The README's examples, compiled and run as doc tests so that they stay true.
 #[cfg(doctest)]

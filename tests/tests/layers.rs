@@ -58,6 +58,7 @@ const NET: &[(&str, u32)] = &[
     ("spawn", 7),
     ("system", 7),
     ("beam", 7),
+    ("distributed", 7),
     ("start", 8),
     ("sim", 9),
 ];

@@ -1,0 +1,455 @@
+//! One node's member of a distributed supervisor: it holds the replicated child table, follows
+//! the supervisor's process group to know the live members, and runs the children placement
+//! gives it.
+//!
+//! Every change converges through one step, `reconcile`: start what this member owns and does
+//! not run, stop what it runs and no longer owns (or that was removed). A change is a write
+//! here or merged from a peer, a member joining or leaving (a node lost leaves with all its
+//! members), a child ending, or a retry after a failed start.
+
+use std::collections::{BTreeSet, VecDeque};
+use std::time::Duration;
+
+use actors::dist::Origin;
+use actors::dist::rt::{HashMap, HashSet};
+use actors::rt::Instant;
+use actors::{AnyPid, Ctx, Exit, ExitReason, Pid, Reply, actor};
+
+use super::placement::owner;
+use super::table::{ChildTable, Entry, Refused};
+use super::{ChildDef, ChildInfo, DistError, RestartKind, member_name};
+use crate::connection::lock;
+use crate::groups::{GroupEvent, ProcessGroups};
+use crate::requests::Routing;
+
+/// How often a member tells its peers its table's digest, so that a write lost in a race
+/// (a peer that joined while it was broadcast) is repaired.
+const DIGEST_EVERY: Duration = Duration::from_secs(2);
+/// How long a child whose start failed waits before it is tried again.
+const RETRY_AFTER: Duration = Duration::from_millis(200);
+
+#[actor(name = "actors_net.DistributedMember")]
+pub(crate) struct Member {
+    name: String,
+    table: ChildTable,
+    limit: usize,
+    /// The members as the supervisor's group lists them (this one included once it joined).
+    peers: Vec<AnyPid>,
+    /// The children this member runs, both ways.
+    running: HashMap<String, AnyPid>,
+    by_pid: HashMap<AnyPid, String>,
+    /// When each child was last (re)started here, for its intensity.
+    starts: HashMap<String, VecDeque<Instant>>,
+    /// Children whose start failed, not tried again before then.
+    backoff: HashMap<String, Instant>,
+    joined: bool,
+    waiting: Vec<Reply<()>>,
+    leaving: bool,
+}
+
+impl Member {
+    pub(crate) fn new(name: &str, limit: usize) -> Self {
+        Member {
+            name: name.to_string(),
+            table: ChildTable::new(limit),
+            limit,
+            peers: Vec::new(),
+            running: HashMap::default(),
+            by_pid: HashMap::default(),
+            starts: HashMap::default(),
+            backoff: HashMap::default(),
+            joined: false,
+            waiting: Vec::new(),
+            leaving: false,
+        }
+    }
+
+    /// The nodes of the live members, this one's only while it is a member.
+    fn nodes(&self, ctx: &Ctx<Self>) -> BTreeSet<String> {
+        let here = ctx.node();
+        self.peers
+            .iter()
+            .map(|p| p.node().to_string())
+            .filter(|n| !(self.leaving && n == here.name()))
+            .collect()
+    }
+
+    fn other_members(&self, ctx: &Ctx<Self>) -> Vec<Pid<Member>> {
+        let here = ctx.node();
+        let mut seen = HashSet::default();
+        self.peers
+            .iter()
+            .filter(|p| p.node() != here.name() && seen.insert((*p).clone()))
+            .filter_map(|p| p.clone().downcast::<Member>())
+            .collect()
+    }
+
+    fn broadcast(&self, id: &str, entry: &Entry, ctx: &Ctx<Self>) {
+        for peer in self.other_members(ctx) {
+            let _ = peer.upsert(Origin::local(), ctx.pid(), id.to_string(), entry.clone());
+        }
+    }
+
+    fn send_table(&self, to: &Pid<Member>, answer: bool, ctx: &Ctx<Self>) {
+        let _ = to.sync(Origin::local(), ctx.pid(), self.table.all(), answer);
+    }
+
+    /// A write made here, told to every member.
+    fn write(
+        &mut self,
+        id: &str,
+        def: Option<ChildDef>,
+        ctx: &mut Ctx<Self>,
+    ) -> Result<(), DistError> {
+        let here = ctx.node();
+        let entry = self
+            .table
+            .write(here.name(), id, def)
+            .map_err(|Refused::Full| DistError::Full(self.limit))?;
+        self.broadcast(id, &entry, ctx);
+        self.reconcile(ctx);
+        Ok(())
+    }
+
+    /// Starts what this member owns and does not run; stops what it runs and does not own.
+    fn reconcile(&mut self, ctx: &mut Ctx<Self>) {
+        let nodes = self.nodes(ctx);
+        let here = ctx.node();
+        let stray: Vec<String> = self
+            .running
+            .keys()
+            .filter(|id| self.table.get(id).is_none() || owner(&nodes, id) != Some(here.name()))
+            .cloned()
+            .collect();
+        for id in stray {
+            if let Some(pid) = self.running.remove(&id) {
+                self.by_pid.remove(&pid);
+                tracing::info!(supervisor = %self.name, child = %id, "stopping the child here: it belongs to another member now, or was removed");
+                ctx.unlink(&pid);
+                here.stop(&pid, ExitReason::Shutdown);
+            }
+        }
+        if self.leaving || !self.joined {
+            return;
+        }
+        let due: Vec<(String, ChildDef)> = self
+            .table
+            .live()
+            .filter(|(id, _)| owner(&nodes, id) == Some(here.name()))
+            .filter(|(id, _)| !self.running.contains_key(*id))
+            .filter(|(id, _)| {
+                self.backoff
+                    .get(*id)
+                    .is_none_or(|until| actors::rt::now() >= *until)
+            })
+            .map(|(id, def)| (id.clone(), def.clone()))
+            .collect();
+        for (id, def) in due {
+            self.start(&id, &def, ctx);
+        }
+    }
+
+    fn start(&mut self, id: &str, def: &ChildDef, ctx: &mut Ctx<Self>) {
+        if !self.count_start(id, def, ctx) {
+            return;
+        }
+        let node = ctx.node();
+        let spawner = Routing::of(&node).and_then(|r| lock(&r.spawnable).get(&def.actor).cloned());
+        let started = match spawner {
+            Some((hash, spawn)) if hash == def.identity => {
+                spawn(&node, &def.state, Some(ctx.pid().any()))
+            }
+            Some(_) => Err(format!(
+                "this node has another version of {} (its wire identity differs)",
+                def.actor
+            )),
+            None => Err(format!(
+                "{} is not allowed on this node: call allow_spawn for it on every member",
+                def.actor
+            )),
+        };
+        match started {
+            Ok(pid) => {
+                self.backoff.remove(id);
+                ctx.link(&pid);
+                self.running.insert(id.to_string(), pid.clone());
+                self.by_pid.insert(pid.clone(), id.to_string());
+                tracing::info!(supervisor = %self.name, child = %id, %pid, "started the child here");
+                if let Some(name) = def.global_name.clone() {
+                    actors::rt::spawn(async move {
+                        if let Err(e) = crate::global::GlobalNames::global(&node)
+                            .re_register(&name, pid)
+                            .await
+                        {
+                            tracing::warn!(name, "the child could not take its global name: {e}");
+                        }
+                    });
+                }
+            }
+            Err(why) => {
+                tracing::warn!(supervisor = %self.name, child = %id, "the child did not start here: {why}");
+                self.backoff
+                    .insert(id.to_string(), actors::rt::now() + RETRY_AFTER);
+                ctx.send_after(RETRY_AFTER, |me| me.retry());
+            }
+        }
+    }
+
+    /// Records one more start of `id`; false (and the child removed everywhere) once it has
+    /// started more often than its intensity allows.
+    fn count_start(&mut self, id: &str, def: &ChildDef, ctx: &mut Ctx<Self>) -> bool {
+        let now = actors::rt::now();
+        let window = Duration::from_millis(def.within_ms);
+        let starts = self.starts.entry(id.to_string()).or_default();
+        while starts
+            .front()
+            .is_some_and(|t| now.duration_since(*t) > window)
+        {
+            starts.pop_front();
+        }
+        starts.push_back(now);
+        // The first start is not a restart.
+        if starts.len() > def.max_restarts as usize + 1 {
+            tracing::error!(supervisor = %self.name, child = %id, "the child restarted more than {} times in {:?}: removed", def.max_restarts, window);
+            self.starts.remove(id);
+            let _ = self.write(id, None, ctx);
+            return false;
+        }
+        true
+    }
+}
+
+#[actor]
+impl Member {
+    fn started(&mut self, ctx: &mut Ctx<Self>) {
+        ctx.trap_exit(true);
+        let node = ctx.node();
+        let group = member_name(&self.name);
+        let (members, events) = node.groups().monitor(&group);
+        self.peers = members.to_vec();
+        ctx.attach_stream(
+            events,
+            |me, event| match event {
+                GroupEvent::Joined { pids, .. } => me.membership(pids, Vec::new()),
+                GroupEvent::Left { pids, .. } => me.membership(Vec::new(), pids),
+            },
+            |_| Ok(()),
+        );
+        let me = ctx.pid();
+        actors::rt::spawn(async move {
+            match node.groups().join(&group, &me).await {
+                Ok(()) => {
+                    let _ = me.now_member();
+                }
+                Err(e) => tracing::warn!(group, "the member could not join its group: {e}"),
+            }
+        });
+        ctx.send_after(DIGEST_EVERY, |me| me.tick());
+    }
+
+    /// Answers once this member is in the group (its peers can see it).
+    #[handle]
+    fn joined(&mut self, reply: Reply<()>) {
+        if self.joined {
+            reply.send(());
+        } else {
+            self.waiting.push(reply);
+        }
+    }
+
+    #[handle(cast)]
+    fn now_member(&mut self, ctx: &mut Ctx<Self>) {
+        self.joined = true;
+        for reply in self.waiting.drain(..) {
+            reply.send(());
+        }
+        // Whatever the others hold, this one learns and they learn from it.
+        for peer in self.other_members(ctx) {
+            self.send_table(&peer, true, ctx);
+        }
+        self.reconcile(ctx);
+    }
+
+    /// Members that joined or left the supervisor's group (a lost node's leave with it).
+    #[handle(cast)]
+    fn membership(&mut self, joined: Vec<AnyPid>, left: Vec<AnyPid>, ctx: &mut Ctx<Self>) {
+        for pid in joined {
+            if pid.node() != ctx.node().name()
+                && let Some(peer) = pid.clone().downcast::<Member>()
+            {
+                self.send_table(&peer, true, ctx);
+            }
+            self.peers.push(pid);
+        }
+        for pid in left {
+            if let Some(i) = self.peers.iter().position(|p| *p == pid) {
+                self.peers.swap_remove(i);
+            }
+        }
+        self.reconcile(ctx);
+    }
+
+    /// A peer's whole table; answered with this one's when `answer`.
+    #[handle(cast)]
+    fn sync(
+        &mut self,
+        origin: Origin,
+        from: Pid<Member>,
+        entries: Vec<(String, Entry)>,
+        answer: bool,
+        ctx: &mut Ctx<Self>,
+    ) {
+        let node = ctx.node();
+        if !origin.speaks_for(from.node(), node.name()) {
+            return;
+        }
+        let mut full = false;
+        for (id, entry) in entries {
+            full |= self.table.merge(&id, entry).is_err();
+        }
+        if full {
+            tracing::warn!(supervisor = %self.name, peer = from.node(), "a peer's table holds more children than this member's limit of {}: the rest were not taken", self.limit);
+        }
+        if answer {
+            self.send_table(&from, false, ctx);
+        }
+        self.reconcile(ctx);
+    }
+
+    /// One write made by a peer.
+    #[handle(cast)]
+    fn upsert(
+        &mut self,
+        origin: Origin,
+        from: Pid<Member>,
+        id: String,
+        entry: Entry,
+        ctx: &mut Ctx<Self>,
+    ) {
+        if !origin.speaks_for(from.node(), ctx.node().name()) {
+            return;
+        }
+        match self.table.merge(&id, entry) {
+            Ok(true) => self.reconcile(ctx),
+            Ok(false) => {}
+            Err(Refused::Full) => {
+                tracing::warn!(supervisor = %self.name, peer = from.node(), child = %id, "not taken: this member holds its limit of {} children", self.limit);
+            }
+        }
+    }
+
+    /// A peer's digest: if it differs from this table's, the two exchange tables.
+    #[handle(cast)]
+    fn digest(&mut self, origin: Origin, from: Pid<Member>, digest: u64, ctx: &mut Ctx<Self>) {
+        if origin.speaks_for(from.node(), ctx.node().name()) && digest != self.table.digest() {
+            self.send_table(&from, true, ctx);
+        }
+    }
+
+    #[handle(cast)]
+    fn tick(&mut self, ctx: &mut Ctx<Self>) {
+        let digest = self.table.digest();
+        for peer in self.other_members(ctx) {
+            let _ = peer.digest(Origin::local(), ctx.pid(), digest);
+        }
+        ctx.send_after(DIGEST_EVERY, |me| me.tick());
+    }
+
+    #[handle(cast)]
+    fn retry(&mut self, ctx: &mut Ctx<Self>) {
+        self.reconcile(ctx);
+    }
+
+    #[handle]
+    fn add(&mut self, def: ChildDef, ctx: &mut Ctx<Self>) -> Result<(), DistError> {
+        let id = def.id.clone();
+        self.starts.remove(&id);
+        self.write(&id, Some(def), ctx)
+    }
+
+    #[handle]
+    fn remove(&mut self, id: String, ctx: &mut Ctx<Self>) -> Result<(), DistError> {
+        if self.table.get(&id).is_none() {
+            return Err(DistError::NoChild(id));
+        }
+        self.write(&id, None, ctx)
+    }
+
+    #[handle]
+    fn children(&self, ctx: &mut Ctx<Self>) -> Vec<ChildInfo> {
+        let nodes = self.nodes(ctx);
+        self.table
+            .live()
+            .map(|(id, _)| ChildInfo {
+                id: id.clone(),
+                node: owner(&nodes, id).map(str::to_string),
+                pid: self.running.get(id).cloned(),
+            })
+            .collect()
+    }
+
+    #[handle]
+    fn members(&self, ctx: &mut Ctx<Self>) -> Vec<String> {
+        self.nodes(ctx).into_iter().collect()
+    }
+
+    /// The member that owns child `id` by placement, as this one sees the members.
+    #[handle]
+    fn owner_of(&self, id: String, ctx: &mut Ctx<Self>) -> Option<Pid<Member>> {
+        self.table.get(&id)?;
+        let nodes = self.nodes(ctx);
+        let node = owner(&nodes, &id)?;
+        self.peers
+            .iter()
+            .find(|p| p.node() == node)
+            .and_then(|p| p.clone().downcast::<Member>())
+    }
+
+    #[handle]
+    fn running(&self, id: String) -> Option<AnyPid> {
+        self.running.get(&id).cloned()
+    }
+
+    /// Leaves the group first, so the others take the children over, then stops them here.
+    #[handle]
+    async fn leave(&mut self, ctx: &mut Ctx<Self>) {
+        self.leaving = true;
+        let node = ctx.node();
+        if let Err(e) = node
+            .groups()
+            .leave(&member_name(&self.name), ctx.pid())
+            .await
+        {
+            tracing::warn!(supervisor = %self.name, "the member could not leave its group: {e}");
+        }
+        self.reconcile(ctx);
+        ctx.stop(ExitReason::Normal);
+    }
+
+    fn on_exit(&mut self, exit: Exit, ctx: &mut Ctx<Self>) {
+        let Some(id) = self.by_pid.remove(&exit.from) else {
+            // Not a child: a link of our own parent or of someone else, honoured as Erlang does.
+            if !exit.reason.is_normal() {
+                ctx.stop(exit.reason);
+            }
+            return;
+        };
+        self.running.remove(&id);
+        let Some(def) = self.table.get(&id).cloned() else {
+            return;
+        };
+        let again = match def.restart {
+            RestartKind::Permanent => true,
+            RestartKind::Transient => {
+                !matches!(exit.reason, ExitReason::Normal | ExitReason::Shutdown)
+            }
+            RestartKind::Temporary => false,
+        };
+        if again {
+            tracing::info!(supervisor = %self.name, child = %id, reason = %exit.reason, "the child ended: restarting it");
+            self.reconcile(ctx);
+        } else {
+            let _ = self.write(&id, None, ctx);
+        }
+    }
+}

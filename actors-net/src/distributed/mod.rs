@@ -1,0 +1,259 @@
+//! A supervisor that belongs to no node: one member on every node that starts it under a
+//! name, all holding one replicated set of child definitions, each child run by exactly one
+//! live member, chosen by rendezvous hashing over the members it sees (the role of Horde's
+//! `DynamicSupervisor` and of Akka's cluster singletons).
+//!
+//! A child is data every member can act on: an actor type that every member's node allows
+//! (`allow_spawn::<A>()`) and the encoded state it starts from, with its restart type and
+//! intensity. Whoever adds it, any member may be killed afterwards: the members left see the
+//! dead one leave the supervisor's process group when its node is seen down, and the one that
+//! now owns each orphan starts it at once.
+//!
+//! Mode: *available* (AP). In a partition each side runs the children it sees orphaned; when
+//! the sides heal, every member sees the same members again, computes the same owner for each
+//! child, and the other copies are stopped (`Shutdown`). A child with a global name is also
+//! settled by the name's resolver, as any name is.
+//!
+//! ```no_run
+//! # use actors_net::prelude::*;
+//! # use actors_net::distributed::{ChildDef, DistributedSupervisor};
+//! # #[actor] #[derive(serde::Serialize, serde::Deserialize)] struct Worker { served: u64 }
+//! # #[actor] impl Worker { #[handle] fn work(&mut self) -> u64 { self.served += 1; self.served } }
+//! # async fn demo(node: Node) -> Result<(), Box<dyn std::error::Error>> {
+//! node.allow_spawn::<Worker>();                 // on every node of the cluster
+//! let sup = DistributedSupervisor::start(&node, "workers").await?;
+//! sup.start_child(ChildDef::new("worker", &Worker { served: 0 })?.global_name("worker"))
+//!     .await?;
+//! // Wherever it runs now, and after any node is lost:
+//! let worker: Pid<Worker> = node.global().send("worker")?;
+//! # Ok(()) }
+//! ```
+
+mod member;
+mod placement;
+mod table;
+
+use std::time::Duration;
+
+use actors::supervisor::{ChildSpec, Restart};
+use actors::{Actor, AnyPid, CallError, Node, Pid};
+use serde::{Deserialize, Serialize};
+
+use member::Member;
+
+/// How many child ids (live and removed) one supervisor's table holds by default.
+pub const DEFAULT_MAX_CHILDREN: usize = 10_000;
+
+/// What a distributed supervisor runs: an actor type allowed on every member's node, the
+/// state it starts from (anew at each restart), and how it is restarted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildDef {
+    id: String,
+    actor: String,
+    identity: u64,
+    #[serde(with = "serde_bytes")]
+    state: Vec<u8>,
+    restart: RestartKind,
+    global_name: Option<String>,
+    max_restarts: u32,
+    within_ms: u64,
+}
+
+/// `Restart`, as it crosses the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+enum RestartKind {
+    Permanent,
+    Transient,
+    Temporary,
+}
+
+impl ChildDef {
+    /// A permanent child `id` that starts from `actor`'s state, restarted at most 3 times in
+    /// 5 seconds (then it is removed from the supervisor everywhere).
+    pub fn new<A: Actor + Serialize>(id: impl Into<String>, actor: &A) -> Result<Self, DistError> {
+        let mut state = Vec::new();
+        actors::dist::encode(actor, &mut state).map_err(|e| DistError::Encode(e.to_string()))?;
+        let identity = A::identity();
+        Ok(ChildDef::raw(
+            &id.into(),
+            identity.name,
+            identity.hash,
+            state,
+        ))
+    }
+
+    pub(crate) fn raw(id: &str, actor: &str, identity: u64, state: Vec<u8>) -> Self {
+        ChildDef {
+            id: id.to_string(),
+            actor: actor.to_string(),
+            identity,
+            state,
+            restart: RestartKind::Permanent,
+            global_name: None,
+            max_restarts: 3,
+            within_ms: 5_000,
+        }
+    }
+
+    /// When the child is restarted (`Permanent` unless told).
+    pub fn restart(mut self, restart: Restart) -> Self {
+        self.restart = match restart {
+            Restart::Permanent => RestartKind::Permanent,
+            Restart::Transient => RestartKind::Transient,
+            _ => RestartKind::Temporary,
+        };
+        self
+    }
+
+    /// At most `max` restarts within `within` before the child is removed.
+    pub fn intensity(mut self, max: u32, within: Duration) -> Self {
+        self.max_restarts = max;
+        self.within_ms = u64::try_from(within.as_millis()).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// Registers each start of the child under `name` in the cluster-wide registry
+    /// (`re_register`, so the name moves from a predecessor whose node is not yet seen down).
+    pub fn global_name(mut self, name: impl Into<String>) -> Self {
+        self.global_name = Some(name.into());
+        self
+    }
+
+    /// The child's id, unique within its supervisor.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// Why a distributed supervisor could not do what it was asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum DistError {
+    /// The node was started with `Node::local()`, not `Node::builder(..).start()`.
+    #[error("the node is not distributed: start it with Node::builder(name).start()")]
+    NotDistributed,
+    /// This node runs no member of the supervisor (never started, or left).
+    #[error("this node runs no member of the distributed supervisor {0:?}: start it first")]
+    NotMember(String),
+    /// The child's state could not be encoded.
+    #[error("the child's state cannot be encoded: {0}")]
+    Encode(String),
+    /// Its table holds its limit of child ids.
+    #[error("the supervisor holds its limit of {0} children: remove some first")]
+    Full(usize),
+    /// No child of that id.
+    #[error("no child {0:?} in the supervisor")]
+    NoChild(String),
+    /// The member did not answer.
+    #[error("the supervisor's member did not answer: {0}")]
+    Member(CallError),
+}
+
+/// Where one child of a distributed supervisor runs, as this member sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildInfo {
+    /// Its id.
+    pub id: String,
+    /// The member node that owns it by placement.
+    pub node: Option<String>,
+    /// Its process, if it runs on this node.
+    pub pid: Option<AnyPid>,
+}
+
+/// The local name of a member, and the process group of all members, of supervisor `name`.
+fn member_name(name: &str) -> String {
+    format!("actors_net.distributed:{name}")
+}
+
+/// One node's handle on a distributed supervisor.
+#[derive(Debug, Clone)]
+pub struct DistributedSupervisor {
+    node: Node,
+    name: String,
+}
+
+impl DistributedSupervisor {
+    /// Starts this node's member of the supervisor `name` (under the node's system
+    /// supervisor, which restarts it; a restarted member asks its peers for the children),
+    /// or finds it if it runs already. Every node that starts a member of the same name is a
+    /// member: there is no list of nodes to give, and a node that starts later takes its share.
+    pub async fn start(node: &Node, name: &str) -> Result<Self, DistError> {
+        Self::start_with(node, name, DEFAULT_MAX_CHILDREN).await
+    }
+
+    /// [`DistributedSupervisor::start`] with a limit on the child ids its table holds.
+    pub async fn start_with(
+        node: &Node,
+        name: &str,
+        max_children: usize,
+    ) -> Result<Self, DistError> {
+        let handle = DistributedSupervisor {
+            node: node.clone(),
+            name: name.to_string(),
+        };
+        if handle.member().is_err() {
+            let (sup_name, local) = (name.to_string(), member_name(name));
+            // Transient: restarted after a crash, not after `leave`.
+            let spec = ChildSpec::new(local.clone(), move || Member::new(&sup_name, max_children))
+                .restart(Restart::Transient)
+                .name(local);
+            if !crate::system::add(node, spec).await && handle.member().is_err() {
+                return Err(DistError::NotDistributed);
+            }
+        }
+        handle.member()?.joined().await.map_err(DistError::Member)?;
+        Ok(handle)
+    }
+
+    fn member(&self) -> Result<Pid<Member>, DistError> {
+        self.node
+            .whereis::<Member>(&member_name(&self.name))
+            .ok_or_else(|| DistError::NotMember(self.name.clone()))
+    }
+
+    /// Adds a child to the cluster's set (or replaces the one of the same id): the member
+    /// that owns it by placement starts it.
+    pub async fn start_child(&self, def: ChildDef) -> Result<(), DistError> {
+        self.member()?.add(def).await.map_err(DistError::Member)?
+    }
+
+    /// Removes a child from the cluster's set: the member running it stops it.
+    pub async fn terminate_child(&self, id: &str) -> Result<(), DistError> {
+        self.member()?
+            .remove(id.to_string())
+            .await
+            .map_err(DistError::Member)?
+    }
+
+    /// Every child, with the node that owns it and, for those on this node, its pid.
+    pub async fn children(&self) -> Result<Vec<ChildInfo>, DistError> {
+        self.member()?.children().await.map_err(DistError::Member)
+    }
+
+    /// The nodes whose members this member sees, sorted.
+    pub async fn members(&self) -> Result<Vec<String>, DistError> {
+        self.member()?.members().await.map_err(DistError::Member)
+    }
+
+    /// The process of child `id`, asked of the member that owns it.
+    pub async fn whereis_child(&self, id: &str) -> Result<Option<AnyPid>, DistError> {
+        let owner = self
+            .member()?
+            .owner_of(id.to_string())
+            .await
+            .map_err(DistError::Member)?;
+        match owner {
+            Some(member) => member
+                .running(id.to_string())
+                .await
+                .map_err(DistError::Member),
+            None => Ok(None),
+        }
+    }
+
+    /// Leaves the supervisor gracefully: this member leaves the group first, so the others
+    /// take its children over, then stops them and itself.
+    pub async fn leave(&self) -> Result<(), DistError> {
+        self.member()?.leave().await.map_err(DistError::Member)
+    }
+}
