@@ -15,9 +15,10 @@ use actors::dist::rt::{HashMap, HashSet};
 use actors::rt::Instant;
 use actors::{AnyPid, Ctx, Exit, ExitReason, Pid, Reply, actor};
 
+use super::child::{ChildDef, ChildInfo, RestartKind};
+use super::error::DistError;
 use super::placement::owner;
 use super::table::{ChildTable, Entry, Refused};
-use super::{ChildDef, ChildInfo, DistError, RestartKind, member_name};
 use crate::connection::lock;
 use crate::groups::{GroupEvent, ProcessGroups};
 use crate::requests::Routing;
@@ -27,6 +28,11 @@ use crate::requests::Routing;
 const DIGEST_EVERY: Duration = Duration::from_secs(2);
 /// How long a child whose start failed waits before it is tried again.
 const RETRY_AFTER: Duration = Duration::from_millis(200);
+
+/// The local name of a member, and the process group of all members, of supervisor `name`.
+pub(crate) fn member_name(name: &str) -> String {
+    format!("actors_net.distributed:{name}")
+}
 
 #[actor(name = "actors_net.DistributedMember")]
 pub(crate) struct Member {

@@ -29,141 +29,22 @@
 //! # Ok(()) }
 //! ```
 
+mod child;
+mod error;
 mod member;
 mod placement;
 mod table;
 
-use std::time::Duration;
+pub use child::{ChildDef, ChildInfo};
+pub use error::DistError;
 
 use actors::supervisor::{ChildSpec, Restart};
-use actors::{Actor, AnyPid, CallError, Node, Pid};
-use serde::{Deserialize, Serialize};
+use actors::{AnyPid, Node, Pid};
 
-use member::Member;
+use member::{Member, member_name};
 
 /// How many child ids (live and removed) one supervisor's table holds by default.
 pub const DEFAULT_MAX_CHILDREN: usize = 10_000;
-
-/// What a distributed supervisor runs: an actor type allowed on every member's node, the
-/// state it starts from (anew at each restart), and how it is restarted.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ChildDef {
-    id: String,
-    actor: String,
-    identity: u64,
-    #[serde(with = "serde_bytes")]
-    state: Vec<u8>,
-    restart: RestartKind,
-    global_name: Option<String>,
-    max_restarts: u32,
-    within_ms: u64,
-}
-
-/// `Restart`, as it crosses the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-enum RestartKind {
-    Permanent,
-    Transient,
-    Temporary,
-}
-
-impl ChildDef {
-    /// A permanent child `id` that starts from `actor`'s state, restarted at most 3 times in
-    /// 5 seconds (then it is removed from the supervisor everywhere).
-    pub fn new<A: Actor + Serialize>(id: impl Into<String>, actor: &A) -> Result<Self, DistError> {
-        let mut state = Vec::new();
-        actors::dist::encode(actor, &mut state).map_err(|e| DistError::Encode(e.to_string()))?;
-        let identity = A::identity();
-        Ok(ChildDef::raw(
-            &id.into(),
-            identity.name,
-            identity.hash,
-            state,
-        ))
-    }
-
-    pub(crate) fn raw(id: &str, actor: &str, identity: u64, state: Vec<u8>) -> Self {
-        ChildDef {
-            id: id.to_string(),
-            actor: actor.to_string(),
-            identity,
-            state,
-            restart: RestartKind::Permanent,
-            global_name: None,
-            max_restarts: 3,
-            within_ms: 5_000,
-        }
-    }
-
-    /// When the child is restarted (`Permanent` unless told).
-    pub fn restart(mut self, restart: Restart) -> Self {
-        self.restart = match restart {
-            Restart::Permanent => RestartKind::Permanent,
-            Restart::Transient => RestartKind::Transient,
-            _ => RestartKind::Temporary,
-        };
-        self
-    }
-
-    /// At most `max` restarts within `within` before the child is removed.
-    pub fn intensity(mut self, max: u32, within: Duration) -> Self {
-        self.max_restarts = max;
-        self.within_ms = u64::try_from(within.as_millis()).unwrap_or(u64::MAX);
-        self
-    }
-
-    /// Registers each start of the child under `name` in the cluster-wide registry
-    /// (`re_register`, so the name moves from a predecessor whose node is not yet seen down).
-    pub fn global_name(mut self, name: impl Into<String>) -> Self {
-        self.global_name = Some(name.into());
-        self
-    }
-
-    /// The child's id, unique within its supervisor.
-    pub fn id(&self) -> &str {
-        &self.id
-    }
-}
-
-/// Why a distributed supervisor could not do what it was asked.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
-#[non_exhaustive]
-pub enum DistError {
-    /// The node was started with `Node::local()`, not `Node::builder(..).start()`.
-    #[error("the node is not distributed: start it with Node::builder(name).start()")]
-    NotDistributed,
-    /// This node runs no member of the supervisor (never started, or left).
-    #[error("this node runs no member of the distributed supervisor {0:?}: start it first")]
-    NotMember(String),
-    /// The child's state could not be encoded.
-    #[error("the child's state cannot be encoded: {0}")]
-    Encode(String),
-    /// Its table holds its limit of child ids.
-    #[error("the supervisor holds its limit of {0} children: remove some first")]
-    Full(usize),
-    /// No child of that id.
-    #[error("no child {0:?} in the supervisor")]
-    NoChild(String),
-    /// The member did not answer.
-    #[error("the supervisor's member did not answer: {0}")]
-    Member(CallError),
-}
-
-/// Where one child of a distributed supervisor runs, as this member sees it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ChildInfo {
-    /// Its id.
-    pub id: String,
-    /// The member node that owns it by placement.
-    pub node: Option<String>,
-    /// Its process, if it runs on this node.
-    pub pid: Option<AnyPid>,
-}
-
-/// The local name of a member, and the process group of all members, of supervisor `name`.
-fn member_name(name: &str) -> String {
-    format!("actors_net.distributed:{name}")
-}
 
 /// One node's handle on a distributed supervisor.
 #[derive(Debug, Clone)]

@@ -31,7 +31,8 @@ pub(crate) fn owner<'a>(members: &'a BTreeSet<String>, id: &str) -> Option<&'a s
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::distributed::placement::owner;
+    use std::collections::BTreeSet;
 
     fn set(nodes: &[&str]) -> BTreeSet<String> {
         nodes.iter().map(|s| s.to_string()).collect()

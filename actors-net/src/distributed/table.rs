@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use super::ChildDef;
+use super::child::ChildDef;
 
 /// When a write was made: a Lamport clock and the node that made it, ordered in that order,
 /// so that concurrent writes to one id are decided the same way everywhere.
@@ -128,8 +128,8 @@ impl ChildTable {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::distributed::ChildDef;
+    use crate::distributed::child::ChildDef;
+    use crate::distributed::table::{ChildTable, Refused};
 
     fn def(id: &str) -> ChildDef {
         ChildDef::raw(id, "Worker", 1, vec![])

@@ -1,0 +1,101 @@
+//! What a distributed supervisor runs, described as data every member can act on.
+
+use std::time::Duration;
+
+use actors::supervisor::Restart;
+use actors::{Actor, AnyPid};
+use serde::{Deserialize, Serialize};
+
+use super::error::DistError;
+
+/// What a distributed supervisor runs: an actor type allowed on every member's node, the
+/// state it starts from (anew at each restart), and how it is restarted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildDef {
+    pub(crate) id: String,
+    pub(crate) actor: String,
+    pub(crate) identity: u64,
+    #[serde(with = "serde_bytes")]
+    pub(crate) state: Vec<u8>,
+    pub(crate) restart: RestartKind,
+    pub(crate) global_name: Option<String>,
+    pub(crate) max_restarts: u32,
+    pub(crate) within_ms: u64,
+}
+
+/// `Restart`, as it crosses the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) enum RestartKind {
+    Permanent,
+    Transient,
+    Temporary,
+}
+
+impl ChildDef {
+    /// A permanent child `id` that starts from `actor`'s state, restarted at most 3 times in
+    /// 5 seconds (then it is removed from the supervisor everywhere).
+    pub fn new<A: Actor + Serialize>(id: impl Into<String>, actor: &A) -> Result<Self, DistError> {
+        let mut state = Vec::new();
+        actors::dist::encode(actor, &mut state).map_err(|e| DistError::Encode(e.to_string()))?;
+        let identity = A::identity();
+        Ok(ChildDef::raw(
+            &id.into(),
+            identity.name,
+            identity.hash,
+            state,
+        ))
+    }
+
+    pub(crate) fn raw(id: &str, actor: &str, identity: u64, state: Vec<u8>) -> Self {
+        ChildDef {
+            id: id.to_string(),
+            actor: actor.to_string(),
+            identity,
+            state,
+            restart: RestartKind::Permanent,
+            global_name: None,
+            max_restarts: 3,
+            within_ms: 5_000,
+        }
+    }
+
+    /// When the child is restarted (`Permanent` unless told).
+    pub fn restart(mut self, restart: Restart) -> Self {
+        self.restart = match restart {
+            Restart::Permanent => RestartKind::Permanent,
+            Restart::Transient => RestartKind::Transient,
+            _ => RestartKind::Temporary,
+        };
+        self
+    }
+
+    /// At most `max` restarts within `within` before the child is removed.
+    pub fn intensity(mut self, max: u32, within: Duration) -> Self {
+        self.max_restarts = max;
+        self.within_ms = u64::try_from(within.as_millis()).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// Registers each start of the child under `name` in the cluster-wide registry
+    /// (`re_register`, so the name moves from a predecessor whose node is not yet seen down).
+    pub fn global_name(mut self, name: impl Into<String>) -> Self {
+        self.global_name = Some(name.into());
+        self
+    }
+
+    /// The child's id, unique within its supervisor.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+}
+
+/// Where one child of a distributed supervisor runs, as this member sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildInfo {
+    /// Its id.
+    pub id: String,
+    /// The member node that owns it by placement.
+    pub node: Option<String>,
+    /// Its process, if it runs on this node.
+    pub pid: Option<AnyPid>,
+}
