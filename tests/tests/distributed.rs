@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use actors::rt::block_on;
+use actors_integration::child::ChildNode;
 use actors_integration::*;
 use actors_net::distributed::{ChildDef, DistError, DistributedSupervisor};
 use actors_net::prelude::*;
@@ -312,5 +313,147 @@ fn a_node_not_distributed_is_told_so() {
             DistributedSupervisor::start(&node, "jobs").await.err(),
             Some(DistError::NotDistributed)
         );
+    });
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_testnode");
+
+/// The global name's process answers a call.
+async fn answers(node: &Node, name: &str) -> Option<String> {
+    let counter = node.global().whereis::<Counter>(name)?;
+    counter
+        .get()
+        .timeout(Duration::from_millis(300))
+        .await
+        .ok()
+        .map(|_| counter.node().to_string())
+}
+
+#[test]
+fn killing_the_node_that_added_a_child_and_then_its_node_leaves_it_running() {
+    block_on(async {
+        let here = Node::builder("here@127.0.0.1:0")
+            .cookie(COOKIE)
+            .heartbeat(Duration::from_millis(200), 5)
+            .start()
+            .await
+            .unwrap();
+        here.allow_spawn::<Counter>();
+        let sup = DistributedSupervisor::start(&here, "jobs").await.unwrap();
+        let other = ChildNode::start(
+            BIN,
+            "other@127.0.0.1:0",
+            &[here.name()],
+            &["--dsup", "jobs", "--heartbeat-ms", "200"],
+        );
+        let mut adder = ChildNode::start(
+            BIN,
+            "adder@127.0.0.1:0",
+            &[here.name(), &other.name],
+            &[
+                "--dsup",
+                "jobs",
+                "--dsup-child",
+                "singleton",
+                "--heartbeat-ms",
+                "200",
+            ],
+        );
+        until("three members", WAIT, || async {
+            sup.members().await.map(|m| m.len()) == Ok(3)
+        })
+        .await;
+        until("the singleton to answer", WAIT, || async {
+            answers(&here, "singleton").await.is_some()
+        })
+        .await;
+        let first = answers(&here, "singleton").await.unwrap();
+        adder.kill();
+        until("the singleton to answer on a survivor", WAIT, || async {
+            answers(&here, "singleton")
+                .await
+                .is_some_and(|n| n != adder.name)
+        })
+        .await;
+        let now = answers(&here, "singleton").await.unwrap();
+        assert!(
+            first == adder.name || now == first,
+            "it moved only if its node died"
+        );
+        if now == other.name {
+            let mut other = other;
+            other.kill();
+            until("the singleton to answer here", WAIT, || async {
+                answers(&here, "singleton").await.as_deref() == Some(here.name())
+            })
+            .await;
+        }
+        assert_eq!(
+            sup.locate("singleton", Duration::from_secs(1))
+                .await
+                .unwrap()
+                .len(),
+            1
+        );
+    });
+}
+
+#[test]
+fn a_frozen_member_loses_its_children_and_after_the_thaw_one_copy_runs() {
+    block_on(async {
+        let here = Node::builder("here@127.0.0.1:0")
+            .cookie(COOKIE)
+            .heartbeat(Duration::from_millis(200), 5)
+            .start()
+            .await
+            .unwrap();
+        here.allow_spawn::<Counter>();
+        let sup = DistributedSupervisor::start(&here, "jobs").await.unwrap();
+        let mut frozen = ChildNode::start(
+            BIN,
+            "frozen@127.0.0.1:0",
+            &[here.name()],
+            &["--dsup", "jobs", "--heartbeat-ms", "200"],
+        );
+        until("two members", WAIT, || async {
+            sup.members().await.map(|m| m.len()) == Ok(2)
+        })
+        .await;
+        // A child placed on the node about to freeze.
+        let mut id = String::new();
+        for i in 0.. {
+            id = format!("frost-{i}");
+            let def = ChildDef::new(&id, &Counter { n: 0 })
+                .unwrap()
+                .global_name(&id);
+            sup.start_child(def).await.unwrap();
+            until("the child to answer", WAIT, || async {
+                answers(&here, &id).await.is_some()
+            })
+            .await;
+            if answers(&here, &id).await.as_deref() == Some(frozen.name.as_str()) {
+                break;
+            }
+        }
+        frozen.freeze();
+        until("the child to answer here", WAIT, || async {
+            answers(&here, &id).await.as_deref() == Some(here.name())
+        })
+        .await;
+        frozen.thaw();
+        until("the thawed node back among the members", WAIT, || async {
+            sup.members().await.map(|m| m.len()) == Ok(2)
+        })
+        .await;
+        until("one copy once the members agree again", WAIT, || async {
+            sup.locate(&id, Duration::from_secs(1))
+                .await
+                .is_ok_and(|c| c.len() == 1)
+        })
+        .await;
+        until("the name to answer", WAIT, || async {
+            answers(&here, &id).await.is_some()
+        })
+        .await;
     });
 }

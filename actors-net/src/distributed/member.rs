@@ -28,6 +28,8 @@ use crate::requests::Routing;
 const DIGEST_EVERY: Duration = Duration::from_secs(2);
 /// How long a child whose start failed waits before it is tried again.
 const RETRY_AFTER: Duration = Duration::from_millis(200);
+/// How often a child's global name is tried (every `RETRY_AFTER`) while another holds it.
+const NAME_TRIES: u32 = 50;
 
 /// The local name of a member, and the process group of all members, of supervisor `name`.
 pub(crate) fn member_name(name: &str) -> String {
@@ -182,14 +184,7 @@ impl Member {
                 self.by_pid.insert(pid.clone(), id.to_string());
                 tracing::info!(supervisor = %self.name, child = %id, %pid, "started the child here");
                 if let Some(name) = def.global_name.clone() {
-                    actors::rt::spawn(async move {
-                        if let Err(e) = crate::global::GlobalNames::global(&node)
-                            .re_register(&name, pid)
-                            .await
-                        {
-                            tracing::warn!(name, "the child could not take its global name: {e}");
-                        }
-                    });
+                    actors::rt::spawn(take_name(node, name, pid, NAME_TRIES));
                 }
             }
             Err(why) => {
@@ -222,6 +217,27 @@ impl Member {
             return false;
         }
         true
+    }
+}
+
+/// Registers a child's global name, moving it from a predecessor on a lost node. A
+/// predecessor still alive (a copy being stopped as two sides of a partition agree again)
+/// holds it a moment longer: tried again until it is free, while the child lives.
+async fn take_name(node: actors::Node, name: String, pid: AnyPid, tries: u32) {
+    let global = crate::global::GlobalNames::global(&node);
+    let mut last = None;
+    for _ in 0..tries {
+        if !node.is_alive(pid.clone()) {
+            return;
+        }
+        match global.re_register(&name, pid.clone()).await {
+            Ok(()) => return,
+            Err(e) => last = Some(e),
+        }
+        actors::rt::sleep(RETRY_AFTER).await;
+    }
+    if let Some(e) = last {
+        tracing::warn!(name, "the child could not take its global name: {e}");
     }
 }
 
@@ -354,6 +370,18 @@ impl Member {
 
     #[handle(cast)]
     fn tick(&mut self, ctx: &mut Ctx<Self>) {
+        // A child's name follows its placement: a copy elsewhere (a side of a healed
+        // partition restarting its own before it learnt the other was back) may have taken
+        // it; the owner takes it back.
+        let node = ctx.node();
+        let global = crate::global::GlobalNames::global(&node);
+        for (id, pid) in &self.running {
+            if let Some(name) = self.table.get(id).and_then(|d| d.global_name.clone())
+                && global.whereis_any(&name).as_ref() != Some(pid)
+            {
+                actors::rt::spawn(take_name(node.clone(), name, pid.clone(), 1));
+            }
+        }
         let digest = self.table.digest();
         for peer in self.other_members(ctx) {
             let _ = peer.digest(Origin::local(), ctx.pid(), digest);
@@ -409,6 +437,17 @@ impl Member {
             .iter()
             .find(|p| p.node() == node)
             .and_then(|p| p.clone().downcast::<Member>())
+    }
+
+    /// Every member this one sees, itself included.
+    #[handle]
+    fn peers(&self) -> Vec<Pid<Member>> {
+        let mut seen = HashSet::default();
+        self.peers
+            .iter()
+            .filter(|p| seen.insert((*p).clone()))
+            .filter_map(|p| p.clone().downcast::<Member>())
+            .collect()
     }
 
     #[handle]

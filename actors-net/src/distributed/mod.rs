@@ -132,6 +132,24 @@ impl DistributedSupervisor {
         }
     }
 
+    /// Every copy of child `id` that the members this one sees run: one, except while a
+    /// partition lasts (each side runs its own) and briefly after it heals. A member that does
+    /// not answer within `within` is passed over.
+    pub async fn locate(
+        &self,
+        id: &str,
+        within: std::time::Duration,
+    ) -> Result<Vec<AnyPid>, DistError> {
+        let peers = self.member()?.peers().await.map_err(DistError::Member)?;
+        let mut found = Vec::new();
+        for peer in peers {
+            if let Ok(Some(pid)) = peer.running(id.to_string()).timeout(within).await {
+                found.push(pid);
+            }
+        }
+        Ok(found)
+    }
+
     /// Leaves the supervisor gracefully: this member leaves the group first, so the others
     /// take its children over, then stops them and itself.
     pub async fn leave(&self) -> Result<(), DistError> {

@@ -6,7 +6,9 @@
 //! process groups given (default scope), connects to the peers given, registers the counter
 //! under the global name given, registers a `Status` as "status" and a version-1
 //! `shop::Cart` as "cart", prints `READY <name>`
-//! and runs until killed. Other nodes may spawn `Counter`s on it.
+//! and runs until killed. Other nodes may spawn `Counter`s on it. `--dsup name` starts a
+//! member of the distributed supervisor `name`; `--dsup-child id` then adds a `Counter`
+//! child `id` to it, under the global name `id`.
 
 use std::time::Duration;
 
@@ -22,6 +24,8 @@ fn main() {
     let mut beam = None;
     let mut global = None;
     let mut epmd = None;
+    let mut dsup = None;
+    let mut dsup_children = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().expect("a value after the flag");
@@ -32,6 +36,8 @@ fn main() {
             "--join" => groups.push(value()),
             "--beam" => beam = Some(value()),
             "--global" => global = Some(value()),
+            "--dsup" => dsup = Some(value()),
+            "--dsup-child" => dsup_children.push(value()),
             "--epmd" => epmd = Some(value().parse::<u16>().expect("a port")),
             "--heartbeat-ms" => heartbeat_ms = Some(value().parse::<u64>().expect("a number")),
             other => panic!("unknown argument {other}"),
@@ -67,6 +73,17 @@ fn main() {
                 .register(name, &counter)
                 .await
                 .expect("registers");
+        }
+        if let Some(sup) = &dsup {
+            let sup = actors_net::distributed::DistributedSupervisor::start(&node, sup)
+                .await
+                .expect("the member starts");
+            for id in &dsup_children {
+                let def = actors_net::distributed::ChildDef::new(id, &Counter { n: 0 })
+                    .expect("encodes")
+                    .global_name(id);
+                sup.start_child(def).await.expect("the child is added");
+            }
         }
         println!("READY {}", node.name());
         std::future::pending::<()>().await;
