@@ -41,7 +41,9 @@
 //! 4. [`GlobalNames`]: cluster-wide names, as Erlang's `global`, with conflict resolution
 //!    when partitions heal.
 //! 5. [`ProcessGroups`]: process groups, as Erlang's `pg`.
-//! 6. [`failover_child`] and [`remote_child`]: supervised children on other nodes.
+//! 6. [`distributed::DistributedSupervisor`]: children that run on one live member each and
+//!    survive the loss of any node; [`failover_child`] and [`remote_child`]: children of a
+//!    supervisor on one node that run on others.
 //! 7. [`beam`]: a node that also speaks Erlang's distribution protocol to BEAM nodes;
 //!    `tls` (feature `tls`): mutual TLS between nodes; `sim` (feature `sim`): a simulated
 //!    cluster.

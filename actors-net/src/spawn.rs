@@ -101,7 +101,11 @@ pub fn remote_child<A: Actor + Serialize>(
     failover_child(id, [node.into()], factory)
 }
 
-/// A supervised child that fails over: the supervisor starts it on the first of `nodes`
+/// A supervised child that fails over in a given order of nodes. Its supervisor runs on one
+/// node, which is then a single point of failure: for failover whichever node is lost, use
+/// [`DistributedSupervisor`](crate::distributed::DistributedSupervisor).
+///
+/// The supervisor starts it on the first of `nodes`
 /// that can start it (this node's own name may be among them), so when its node is lost the
 /// restart lands on the next one, with fresh state, as a Horde or Swarm singleton does. The
 /// child stays where it landed when an earlier node comes back.

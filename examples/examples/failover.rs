@@ -1,23 +1,23 @@
-//! Supervised failover: a supervisor on node `a` keeps one `Worker` running on the first of
-//! `c`, `b`, `a` that can start it, under the cluster-wide name "worker" (`global_name`);
-//! a client calls it by that name. Node `c` runs in its own OS process and is killed: the
-//! supervisor restarts the worker on `b`, the name moves with it, and the client's calls find
-//! it there.
+//! Failover without a special node: nodes `a`, `b` and `c` each run a member of the
+//! distributed supervisor "workers"; `c` adds the `Worker`, which runs on the member that
+//! placement names and takes the cluster-wide name "worker"; a client calls it by that name.
+//! `b` and `c` run in OS processes of their own. First `c`, the node that added the worker,
+//! is killed (SIGKILL); then the node the worker runs on, if it is still one of the two: each
+//! time the worker answers again from a survivor.
 //!
 //! Run it with `cargo run --example failover`.
 
 use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use actors::supervisor::{Strategy, Supervisor};
-use actors_net::failover_child;
+use actors_net::distributed::{ChildDef, DistributedSupervisor};
 use actors_net::prelude::*;
 
 const COOKIE: &str = "failover";
 
-/// A service that must run exactly once in the cluster. Its state crosses the wire when the
-/// supervisor starts it on another node.
+/// A service that must keep running somewhere in the cluster. Its state crosses the wire
+/// to whichever member starts it.
 #[actor]
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Worker {
@@ -34,19 +34,48 @@ impl Worker {
     }
 }
 
-/// Node `c`, in a child process: allows workers, connects, and waits to be killed.
-fn child(connect: &str) {
+/// A member node in a child process: allows workers, joins the supervisor, maybe adds the
+/// worker, and waits to be killed.
+fn member(name: &str, connect: &str, add: bool) {
     actors::rt::block_on(async {
-        let c = Node::builder("c@127.0.0.1:0")
+        let node = Node::builder(&format!("{name}@127.0.0.1:0"))
             .cookie(COOKIE)
             .start()
             .await
-            .expect("c starts");
-        c.allow_spawn::<Worker>();
-        c.connect(connect).await.expect("c connects to a");
-        println!("{}", c.name());
+            .expect("the node starts");
+        node.allow_spawn::<Worker>();
+        node.connect(connect).await.expect("it connects to a");
+        let sup = DistributedSupervisor::start(&node, "workers")
+            .await
+            .expect("the member starts");
+        if add {
+            let worker = ChildDef::new("worker", &Worker { served: 0 })
+                .expect("the state encodes")
+                .global_name("worker");
+            sup.start_child(worker).await.expect("the worker is added");
+        }
+        println!("{}", node.name());
         std::future::pending::<()>().await;
     })
+}
+
+/// Starts a member node in a child process; its name once it is up.
+fn spawn_member(
+    name: &str,
+    connect: &str,
+    add: bool,
+) -> Result<(Child, String), Box<dyn std::error::Error>> {
+    let mut args = vec!["--member", name, connect];
+    if add {
+        args.push("--add");
+    }
+    let mut proc = Command::new(std::env::current_exe()?)
+        .args(&args)
+        .stdout(Stdio::piped())
+        .spawn()?;
+    let mut line = String::new();
+    BufReader::new(proc.stdout.take().ok_or("no stdout")?).read_line(&mut line)?;
+    Ok((proc, line.trim().to_string()))
 }
 
 /// Calls the worker by its global name once: who answered, or why not.
@@ -59,104 +88,112 @@ async fn call(node: &Node) -> Result<(String, u64), String> {
         .map_err(|e| e.to_string())
 }
 
-async fn wait_for(what: &str, mut check: impl FnMut() -> bool) -> Result<(), String> {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !check() {
-        if Instant::now() > deadline {
-            return Err(format!("timed out waiting for {what}"));
+/// Calls until a node other than `gone` answers: that node, how long it took, and how many
+/// calls failed meanwhile.
+async fn answered_without(a: &Node, gone: &str) -> Result<(String, u64, Duration, u32), String> {
+    let since = Instant::now();
+    let mut failed = 0;
+    loop {
+        match call(a).await {
+            Ok((node, served)) if node != gone => {
+                return Ok((node, served, since.elapsed(), failed));
+            }
+            Ok(_) => {}
+            Err(_) if since.elapsed() < Duration::from_secs(15) => failed += 1,
+            Err(e) => return Err(e),
         }
-        actors::rt::sleep(Duration::from_millis(5)).await;
+        actors::rt::sleep(Duration::from_millis(2)).await;
     }
-    Ok(())
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     actors_net::logs::init();
     let args: Vec<String> = std::env::args().collect();
-    if let [_, flag, connect] = args.as_slice()
-        && flag == "--child"
+    if let [_, flag, name, connect, rest @ ..] = args.as_slice()
+        && flag == "--member"
     {
-        child(connect);
+        member(name, connect, rest.iter().any(|a| a == "--add"));
         return Ok(());
     }
     actors::rt::block_on(async {
         println!(
-            "1. three nodes: a supervises, b stands by, c (its own OS process) runs the worker"
+            "1. three members of \"workers\": a here, b and c in OS processes; c adds the worker"
         );
         let a = Node::builder("a@127.0.0.1:0")
             .cookie(COOKIE)
             .start()
             .await?;
-        let b = Node::builder("b@127.0.0.1:0")
-            .cookie(COOKIE)
-            .start()
-            .await?;
-        for node in [&a, &b] {
-            node.allow_spawn::<Worker>();
+        a.allow_spawn::<Worker>();
+        let sup = DistributedSupervisor::start(&a, "workers").await?;
+        let (mut b, b_name) = spawn_member("b", a.name(), false)?;
+        let (mut c, c_name) = spawn_member("c", a.name(), true)?;
+        let short = |n: &str| {
+            if n == a.name() {
+                "a"
+            } else if n == b_name {
+                "b"
+            } else if n == c_name {
+                "c"
+            } else {
+                "?"
+            }
+        };
+        let since = Instant::now();
+        while sup.members().await?.len() < 3 || call(&a).await.is_err() {
+            if since.elapsed() > Duration::from_secs(15) {
+                return Err("the worker did not start".into());
+            }
+            actors::rt::sleep(Duration::from_millis(5)).await;
         }
-        b.connect(a.name()).await?;
-        let mut proc = Command::new(std::env::current_exe()?)
-            .args(["--child", a.name()])
-            .stdout(Stdio::piped())
-            .spawn()?;
-        let mut line = String::new();
-        BufReader::new(proc.stdout.take().ok_or("no stdout")?).read_line(&mut line)?;
-        let c_name = line.trim().to_string();
-        wait_for("a full mesh", || b.nodes().len() == 2).await?;
-
-        let sup = Supervisor::new(Strategy::OneForOne)
-            .child(
-                failover_child("worker", [c_name.as_str(), b.name(), a.name()], || Worker {
-                    served: 0,
-                })
-                // Each start takes the name, from a predecessor whose node not every node has
-                // seen go yet too.
-                .global_name("worker"),
-            )
-            .start(&a)
-            .await?;
-        wait_for("the worker's name", || {
-            a.global()
-                .whereis::<Worker>("worker")
-                .is_some_and(|w| w.node() == c_name)
-        })
-        .await?;
         for _ in 0..3 {
             let (node, served) = call(&a).await?;
-            let on = if node == c_name { "c" } else { "elsewhere" };
-            println!("    a calls \"worker\": served by {on}, request #{served} there");
+            println!(
+                "    a calls \"worker\": served by {}, request #{served} there",
+                short(&node)
+            );
         }
 
-        println!("\n2. c is killed (SIGKILL); a keeps calling \"worker\"");
-        let killed = Instant::now();
-        proc.kill()?;
-        proc.wait()?;
-        let mut failed = 0;
-        let (node, served) = loop {
-            match call(&a).await {
-                Ok((node, served)) if node != c_name => break (node, served),
-                Ok(_) => {}
-                Err(_) if killed.elapsed() < Duration::from_secs(10) => failed += 1,
-                Err(e) => return Err(e.into()),
-            }
-            actors::rt::sleep(Duration::from_millis(2)).await;
-        };
-        let on = if node == b.name() { "b" } else { "a" };
+        println!("\n2. c, the node that added the worker, is killed (SIGKILL)");
+        c.kill()?;
+        c.wait()?;
+        let (node, served, took, failed) = answered_without(&a, &c_name).await?;
         println!(
-            "    served by {on} after {:.0} ms, request #{served} there (fresh state); calls failed meanwhile: {failed}",
-            killed.elapsed().as_secs_f64() * 1e3
-        );
-        let children = sup.which_children().await?;
-        let now = children[0].pid.as_ref().ok_or("no worker")?;
-        println!(
-            "    the supervisor's worker is now {now} on {}",
-            if now.node() == b.name() { "b" } else { "a" }
+            "    served by {} {:.0} ms later, request #{served} there; calls failed meanwhile: {failed}",
+            short(&node),
+            took.as_secs_f64() * 1e3
         );
 
-        println!("\n3. shutting down");
-        a.stop(&sup, ExitReason::Shutdown);
+        let since = Instant::now();
+        let mut members = sup.members().await?;
+        while members.len() > 2 && since.elapsed() < Duration::from_secs(10) {
+            actors::rt::sleep(Duration::from_millis(5)).await;
+            members = sup.members().await?;
+        }
+        println!(
+            "    members now: {:?}",
+            members.iter().map(|m| short(m)).collect::<Vec<_>>()
+        );
+
+        if node == b_name {
+            println!("\n3. b, where the worker runs now, is killed too");
+            b.kill()?;
+            b.wait()?;
+            let (node, served, took, failed) = answered_without(&a, &b_name).await?;
+            println!(
+                "    served by {} {:.0} ms later, request #{served} there (fresh state); calls failed meanwhile: {failed}",
+                short(&node),
+                took.as_secs_f64() * 1e3
+            );
+        } else {
+            println!(
+                "\n3. the worker runs on {}, so b stays; it is stopped",
+                short(&node)
+            );
+            b.kill()?;
+            b.wait()?;
+        }
+        println!("\n4. shutting down");
         a.shutdown().await;
-        b.shutdown().await;
         println!("    done");
         Ok(())
     })

@@ -117,10 +117,19 @@ fn chat() {
 #[test]
 fn failover() {
     let out = run("failover");
-    assert!(out.contains("served by c, request #3 there"), "{out}");
-    assert!(out.contains("served by b after"), "{out}");
-    assert!(out.contains("request #1 there (fresh state)"), "{out}");
-    assert!(out.contains("worker is now #PID<"), "{out}");
+    // Where the worker runs first depends on the ports the nodes got; that it answers again
+    // from a survivor after each kill does not.
+    assert!(out.contains("request #3 there"), "{out}");
+    let after_c = out
+        .split("2. c, the node that added the worker, is killed")
+        .nth(1)
+        .expect("c was killed");
+    assert!(
+        after_c.contains("served by a ") || after_c.contains("served by b "),
+        "{out}"
+    );
+    assert!(out.contains("members now: [\"a\", \"b\"]"), "{out}");
+    assert!(out.contains("4. shutting down"), "{out}");
 }
 
 #[test]
