@@ -22,6 +22,15 @@ pub enum DistError {
     /// No child of that id.
     #[error("no child {0:?} in the supervisor")]
     NoChild(String),
+    /// A consistent supervisor's write needs a majority of its voters, and this node's side
+    /// has none (or knows no leader yet).
+    #[error(
+        "no majority of the consistent supervisor's voters is reachable from here: nothing was written; try again once the cluster heals"
+    )]
+    NoQuorum,
+    /// This node is not among a consistent supervisor's voters.
+    #[error("{0} is not among the consistent supervisor's voters")]
+    NotVoter(String),
     /// The member did not answer.
     #[error("the supervisor's member did not answer: {0}")]
     Member(CallError),

@@ -16,6 +16,8 @@ use actors::rt::Instant;
 use actors::{AnyPid, Ctx, Exit, ExitReason, Pid, Reply, actor};
 
 use super::child::{ChildDef, ChildInfo, RestartKind};
+use super::consensus::TICK;
+use super::consistent::Consistent;
 use super::error::DistError;
 use super::placement::owner;
 use super::table::{ChildTable, Entry, Refused};
@@ -53,10 +55,13 @@ pub(crate) struct Member {
     joined: bool,
     waiting: Vec<Reply<()>>,
     leaving: bool,
+    /// Consistent mode: the voters, and (once started) the log.
+    voters: Option<Vec<String>>,
+    consistent: Option<Consistent>,
 }
 
 impl Member {
-    pub(crate) fn new(name: &str, limit: usize) -> Self {
+    pub(crate) fn new(name: &str, limit: usize, voters: Option<Vec<String>>) -> Self {
         Member {
             name: name.to_string(),
             table: ChildTable::new(limit),
@@ -69,6 +74,8 @@ impl Member {
             joined: false,
             waiting: Vec::new(),
             leaving: false,
+            voters,
+            consistent: None,
         }
     }
 
@@ -110,6 +117,10 @@ impl Member {
         ctx: &mut Ctx<Self>,
     ) -> Result<(), DistError> {
         let here = ctx.node();
+        if let Some(c) = self.consistent.as_mut() {
+            c.propose(here.name(), id, def, None);
+            return Ok(());
+        }
         let entry = self
             .table
             .write(here.name(), id, def)
@@ -119,10 +130,61 @@ impl Member {
         Ok(())
     }
 
+    /// A write asked for by the handle: answered now (available), or once the log commits it
+    /// (consistent).
+    fn put(
+        &mut self,
+        id: &str,
+        def: Option<ChildDef>,
+        reply: Reply<Result<(), DistError>>,
+        ctx: &mut Ctx<Self>,
+    ) {
+        let here = ctx.node();
+        match self.consistent.as_mut() {
+            Some(c) => {
+                c.propose(here.name(), id, def, Some(reply));
+                self.pump(ctx);
+            }
+            None => reply.send(self.write(id, def, ctx)),
+        }
+    }
+
+    /// Sends what the log has to send, applies what it committed, and reconciles.
+    fn pump(&mut self, ctx: &mut Ctx<Self>) {
+        let here = ctx.node();
+        let Some(c) = self.consistent.as_mut() else {
+            return;
+        };
+        let out = c.log.ready(actors::rt::now());
+        c.apply(here.name(), out.committed, &mut self.table);
+        for (to, bytes) in out.messages {
+            if let Some(peer) = self
+                .peers
+                .iter()
+                .find(|p| p.node() == to)
+                .and_then(|p| p.clone().downcast::<Member>())
+            {
+                let _ = peer.raft(
+                    Origin::local(),
+                    ctx.pid(),
+                    serde_bytes::ByteBuf::from(bytes),
+                );
+            }
+        }
+        self.reconcile(ctx);
+    }
+
     /// Starts what this member owns and does not run; stops what it runs and does not own.
     fn reconcile(&mut self, ctx: &mut Ctx<Self>) {
-        let nodes = self.nodes(ctx);
         let here = ctx.node();
+        // Consistent: the leader runs every child, and only while it holds its lease.
+        let nodes = match &self.consistent {
+            Some(c) if c.log.holds_lease(actors::rt::now()) => {
+                BTreeSet::from([here.name().to_string()])
+            }
+            Some(_) => BTreeSet::new(),
+            None => self.nodes(ctx),
+        };
         let stray: Vec<String> = self
             .running
             .keys()
@@ -246,6 +308,17 @@ impl Member {
     fn started(&mut self, ctx: &mut Ctx<Self>) {
         ctx.trap_exit(true);
         let node = ctx.node();
+        if let Some(voters) = &self.voters {
+            match Consistent::new(&node, &self.name, voters) {
+                Ok(c) => self.consistent = Some(c),
+                Err(e) => {
+                    tracing::error!(supervisor = %self.name, "the consistent member cannot start: {e}");
+                    ctx.stop(ExitReason::Error(e.to_string()));
+                    return;
+                }
+            }
+            ctx.send_after(TICK, |me| me.raft_tick());
+        }
         let group = member_name(&self.name);
         let (members, events) = node.groups().monitor(&group);
         self.peers = members.to_vec();
@@ -285,9 +358,12 @@ impl Member {
         for reply in self.waiting.drain(..) {
             reply.send(());
         }
-        // Whatever the others hold, this one learns and they learn from it.
-        for peer in self.other_members(ctx) {
-            self.send_table(&peer, true, ctx);
+        // Whatever the others hold, this one learns and they learn from it (available mode;
+        // a consistent member learns from the log).
+        if self.consistent.is_none() {
+            for peer in self.other_members(ctx) {
+                self.send_table(&peer, true, ctx);
+            }
         }
         self.reconcile(ctx);
     }
@@ -296,7 +372,8 @@ impl Member {
     #[handle(cast)]
     fn membership(&mut self, joined: Vec<AnyPid>, left: Vec<AnyPid>, ctx: &mut Ctx<Self>) {
         for pid in joined {
-            if pid.node() != ctx.node().name()
+            if self.consistent.is_none()
+                && pid.node() != ctx.node().name()
                 && let Some(peer) = pid.clone().downcast::<Member>()
             {
                 self.send_table(&peer, true, ctx);
@@ -311,6 +388,36 @@ impl Member {
         self.reconcile(ctx);
     }
 
+    /// A message of the log from a peer member.
+    #[handle(cast)]
+    fn raft(
+        &mut self,
+        origin: Origin,
+        from: Pid<Member>,
+        bytes: serde_bytes::ByteBuf,
+        ctx: &mut Ctx<Self>,
+    ) {
+        if !origin.speaks_for(from.node(), ctx.node().name()) {
+            return;
+        }
+        if let Some(c) = self.consistent.as_mut()
+            && let Err(e) = c.log.step(from.node(), &bytes)
+        {
+            tracing::debug!(supervisor = %self.name, peer = from.node(), "a log message was refused: {e}");
+        }
+        self.pump(ctx);
+    }
+
+    #[handle(cast)]
+    fn raft_tick(&mut self, ctx: &mut Ctx<Self>) {
+        if let Some(c) = self.consistent.as_mut() {
+            c.log.tick();
+            c.expire(actors::rt::now());
+        }
+        self.pump(ctx);
+        ctx.send_after(TICK, |me| me.raft_tick());
+    }
+
     /// A peer's whole table; answered with this one's when `answer`.
     #[handle(cast)]
     fn sync(
@@ -322,7 +429,7 @@ impl Member {
         ctx: &mut Ctx<Self>,
     ) {
         let node = ctx.node();
-        if !origin.speaks_for(from.node(), node.name()) {
+        if self.consistent.is_some() || !origin.speaks_for(from.node(), node.name()) {
             return;
         }
         let mut full = false;
@@ -348,7 +455,7 @@ impl Member {
         entry: Entry,
         ctx: &mut Ctx<Self>,
     ) {
-        if !origin.speaks_for(from.node(), ctx.node().name()) {
+        if self.consistent.is_some() || !origin.speaks_for(from.node(), ctx.node().name()) {
             return;
         }
         match self.table.merge(&id, entry) {
@@ -363,7 +470,10 @@ impl Member {
     /// A peer's digest: if it differs from this table's, the two exchange tables.
     #[handle(cast)]
     fn digest(&mut self, origin: Origin, from: Pid<Member>, digest: u64, ctx: &mut Ctx<Self>) {
-        if origin.speaks_for(from.node(), ctx.node().name()) && digest != self.table.digest() {
+        if self.consistent.is_none()
+            && origin.speaks_for(from.node(), ctx.node().name())
+            && digest != self.table.digest()
+        {
             self.send_table(&from, true, ctx);
         }
     }
@@ -382,9 +492,11 @@ impl Member {
                 actors::rt::spawn(take_name(node.clone(), name, pid.clone(), 1));
             }
         }
-        let digest = self.table.digest();
-        for peer in self.other_members(ctx) {
-            let _ = peer.digest(Origin::local(), ctx.pid(), digest);
+        if self.consistent.is_none() {
+            let digest = self.table.digest();
+            for peer in self.other_members(ctx) {
+                let _ = peer.digest(Origin::local(), ctx.pid(), digest);
+            }
         }
         ctx.send_after(DIGEST_EVERY, |me| me.tick());
     }
@@ -395,23 +507,31 @@ impl Member {
     }
 
     #[handle]
-    fn add(&mut self, def: ChildDef, ctx: &mut Ctx<Self>) -> Result<(), DistError> {
+    fn add(&mut self, def: ChildDef, reply: Reply<Result<(), DistError>>, ctx: &mut Ctx<Self>) {
         let id = def.id.clone();
         self.starts.remove(&id);
-        self.write(&id, Some(def), ctx)
+        self.put(&id, Some(def), reply, ctx);
     }
 
     #[handle]
-    fn remove(&mut self, id: String, ctx: &mut Ctx<Self>) -> Result<(), DistError> {
+    fn remove(&mut self, id: String, reply: Reply<Result<(), DistError>>, ctx: &mut Ctx<Self>) {
         if self.table.get(&id).is_none() {
-            return Err(DistError::NoChild(id));
+            reply.send(Err(DistError::NoChild(id)));
+            return;
         }
-        self.write(&id, None, ctx)
+        self.put(&id, None, reply, ctx);
     }
 
     #[handle]
     fn children(&self, ctx: &mut Ctx<Self>) -> Vec<ChildInfo> {
-        let nodes = self.nodes(ctx);
+        let nodes = match &self.consistent {
+            Some(c) => c
+                .log
+                .leader()
+                .map(|l| BTreeSet::from([l.to_string()]))
+                .unwrap_or_default(),
+            None => self.nodes(ctx),
+        };
         self.table
             .live()
             .map(|(id, _)| ChildInfo {
@@ -422,16 +542,29 @@ impl Member {
             .collect()
     }
 
+    /// The members this one sees (available), or the voters (consistent).
     #[handle]
     fn members(&self, ctx: &mut Ctx<Self>) -> Vec<String> {
-        self.nodes(ctx).into_iter().collect()
+        match &self.consistent {
+            Some(c) => c.log.voters().cloned().collect(),
+            None => self.nodes(ctx).into_iter().collect(),
+        }
+    }
+
+    /// The leader this consistent member knows of, if any.
+    #[handle]
+    fn leader(&self) -> Option<String> {
+        self.consistent.as_ref()?.log.leader().map(str::to_string)
     }
 
     /// The member that owns child `id` by placement, as this one sees the members.
     #[handle]
     fn owner_of(&self, id: String, ctx: &mut Ctx<Self>) -> Option<Pid<Member>> {
         self.table.get(&id)?;
-        let nodes = self.nodes(ctx);
+        let nodes = match &self.consistent {
+            Some(c) => BTreeSet::from([c.log.leader()?.to_string()]),
+            None => self.nodes(ctx),
+        };
         let node = owner(&nodes, &id)?;
         self.peers
             .iter()

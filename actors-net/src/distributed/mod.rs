@@ -30,6 +30,8 @@
 //! ```
 
 mod child;
+mod consensus;
+mod consistent;
 mod error;
 mod member;
 mod placement;
@@ -43,8 +45,24 @@ use actors::{AnyPid, Node, Pid};
 
 use member::{Member, member_name};
 
+/// How long the handle waits for a write: a consistent one waits for its commit (at most
+/// 5 s, then `NoQuorum`).
+const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// How many child ids (live and removed) one supervisor's table holds by default.
 pub const DEFAULT_MAX_CHILDREN: usize = 10_000;
+
+/// What a distributed supervisor promises in a partition: chosen per supervisor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    /// Each side runs the children it sees orphaned; one copy again after the heal (Horde's
+    /// default). Members are whoever starts the supervisor.
+    Available,
+    /// A child runs only on the side holding a strict majority of these voters (node names,
+    /// each running a member): on the leader of a Raft log, while it holds a lease, so that
+    /// no two copies run at once. Writes need a majority (`DistError::NoQuorum` without).
+    Consistent(Vec<String>),
+}
 
 /// One node's handle on a distributed supervisor.
 #[derive(Debug, Clone)]
@@ -59,15 +77,26 @@ impl DistributedSupervisor {
     /// or finds it if it runs already. Every node that starts a member of the same name is a
     /// member: there is no list of nodes to give, and a node that starts later takes its share.
     pub async fn start(node: &Node, name: &str) -> Result<Self, DistError> {
-        Self::start_with(node, name, DEFAULT_MAX_CHILDREN).await
+        Self::start_with(node, name, Mode::Available, DEFAULT_MAX_CHILDREN).await
     }
 
-    /// [`DistributedSupervisor::start`] with a limit on the child ids its table holds.
+    /// [`DistributedSupervisor::start`] in `mode`, with a limit on the child ids its table
+    /// holds. Consistent: every voter starts its member with the same voters.
     pub async fn start_with(
         node: &Node,
         name: &str,
+        mode: Mode,
         max_children: usize,
     ) -> Result<Self, DistError> {
+        if let Mode::Consistent(voters) = &mode
+            && !voters.iter().any(|v| v == node.name())
+        {
+            return Err(DistError::NotVoter(node.name().to_string()));
+        }
+        let voters = match mode {
+            Mode::Available => None,
+            Mode::Consistent(v) => Some(v),
+        };
         let handle = DistributedSupervisor {
             node: node.clone(),
             name: name.to_string(),
@@ -75,9 +104,11 @@ impl DistributedSupervisor {
         if handle.member().is_err() {
             let (sup_name, local) = (name.to_string(), member_name(name));
             // Transient: restarted after a crash, not after `leave`.
-            let spec = ChildSpec::new(local.clone(), move || Member::new(&sup_name, max_children))
-                .restart(Restart::Transient)
-                .name(local);
+            let spec = ChildSpec::new(local.clone(), move || {
+                Member::new(&sup_name, max_children, voters.clone())
+            })
+            .restart(Restart::Transient)
+            .name(local);
             if !crate::system::add(node, spec).await && handle.member().is_err() {
                 return Err(DistError::NotDistributed);
             }
@@ -95,13 +126,18 @@ impl DistributedSupervisor {
     /// Adds a child to the cluster's set (or replaces the one of the same id): the member
     /// that owns it by placement starts it.
     pub async fn start_child(&self, def: ChildDef) -> Result<(), DistError> {
-        self.member()?.add(def).await.map_err(DistError::Member)?
+        self.member()?
+            .add(def)
+            .timeout(WRITE_TIMEOUT)
+            .await
+            .map_err(DistError::Member)?
     }
 
     /// Removes a child from the cluster's set: the member running it stops it.
     pub async fn terminate_child(&self, id: &str) -> Result<(), DistError> {
         self.member()?
             .remove(id.to_string())
+            .timeout(WRITE_TIMEOUT)
             .await
             .map_err(DistError::Member)?
     }
@@ -111,7 +147,12 @@ impl DistributedSupervisor {
         self.member()?.children().await.map_err(DistError::Member)
     }
 
-    /// The nodes whose members this member sees, sorted.
+    /// The leader of a consistent supervisor, as this member knows it.
+    pub async fn leader(&self) -> Result<Option<String>, DistError> {
+        self.member()?.leader().await.map_err(DistError::Member)
+    }
+
+    /// The nodes whose members this member sees (the voters, if consistent), sorted.
     pub async fn members(&self) -> Result<Vec<String>, DistError> {
         self.member()?.members().await.map_err(DistError::Member)
     }

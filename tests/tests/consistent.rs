@@ -1,0 +1,178 @@
+//! The distributed supervisor's consistent mode over loopback TCP: a child runs only on the
+//! side holding a majority of the voters, never two copies at once, and writes need that
+//! majority.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use actors::rt::block_on;
+use actors_integration::*;
+use actors_net::distributed::{
+    ChildDef, DEFAULT_MAX_CHILDREN, DistError, DistributedSupervisor, Mode,
+};
+use actors_net::prelude::*;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// Copies running now, and the most that ever ran at once, per child id: counted by the
+/// children themselves, in this OS process, at the instant each starts.
+static LIVE: Mutex<BTreeMap<String, (usize, usize)>> = Mutex::new(BTreeMap::new());
+
+fn live(id: &str) -> (usize, usize) {
+    LIVE.lock().unwrap().get(id).copied().unwrap_or((0, 0))
+}
+
+#[actor]
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Batch {
+    id: String,
+}
+
+#[actor]
+impl Batch {
+    #[handle]
+    fn which(&self) -> String {
+        self.id.clone()
+    }
+
+    fn started(&mut self) {
+        let mut live = LIVE.lock().unwrap();
+        let (now, most) = live.entry(self.id.clone()).or_default();
+        *now += 1;
+        *most = (*most).max(*now);
+    }
+
+    fn stopped(&mut self, _reason: &ExitReason) {
+        if let Some((now, _)) = LIVE.lock().unwrap().get_mut(&self.id) {
+            *now -= 1;
+        }
+    }
+}
+
+async fn consistent(nodes: &[Node], name: &str) -> Vec<DistributedSupervisor> {
+    let voters: Vec<String> = nodes.iter().map(|n| n.name().to_string()).collect();
+    let mut sups = Vec::new();
+    for node in nodes {
+        node.allow_spawn::<Batch>();
+        sups.push(
+            DistributedSupervisor::start_with(
+                node,
+                name,
+                Mode::Consistent(voters.clone()),
+                DEFAULT_MAX_CHILDREN,
+            )
+            .await
+            .expect("the member starts"),
+        );
+    }
+    sups
+}
+
+/// The leader every member of `sups` agrees on.
+async fn agreed_leader(sups: &[DistributedSupervisor], not: Option<&str>) -> String {
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let mut leaders = Vec::new();
+        for sup in sups {
+            leaders.push(sup.leader().await.ok().flatten());
+        }
+        if leaders[0].is_some()
+            && leaders[0].as_deref() != not
+            && leaders.windows(2).all(|w| w[0] == w[1])
+        {
+            return leaders.remove(0).unwrap_or_default();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no agreed leader: {leaders:?}"
+        );
+        actors::rt::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn in_a_split_only_the_majority_runs_the_child_and_never_two_at_once() {
+    block_on(async {
+        let nodes = cluster(5).await;
+        let sups = consistent(&nodes, "payments").await;
+        let leader = agreed_leader(&sups, None).await;
+        let follower = nodes.iter().position(|n| n.name() != leader).unwrap();
+        let def = ChildDef::new("batch", &Batch { id: "batch".into() }).unwrap();
+        sups[follower].start_child(def).await.unwrap();
+        until("the batch to run on the leader", WAIT, || async {
+            live("batch").0 == 1
+                && sups[0]
+                    .locate("batch", Duration::from_secs(1))
+                    .await
+                    .is_ok_and(|c| c.len() == 1 && c[0].node() == leader)
+        })
+        .await;
+
+        // The leader and one other on one side: a minority of two.
+        let li = nodes.iter().position(|n| n.name() == leader).unwrap();
+        let other = (li + 1) % 5;
+        let minority: Vec<Node> = vec![nodes[li].clone(), nodes[other].clone()];
+        let majority: Vec<Node> = nodes
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != li && *i != other)
+            .map(|(_, n)| n.clone())
+            .collect();
+        partition(&[minority.clone(), majority.clone()]).await;
+        let msups: Vec<DistributedSupervisor> = majority
+            .iter()
+            .map(|n| sups[nodes.iter().position(|m| m.name() == n.name()).unwrap()].clone())
+            .collect();
+        let new_leader = agreed_leader(&msups, Some(&leader)).await;
+        assert_ne!(new_leader, leader, "the majority elects its own leader");
+        until(
+            "the batch to run on the majority's leader",
+            WAIT,
+            || async {
+                live("batch").0 == 1
+                    && msups[0]
+                        .locate("batch", Duration::from_secs(1))
+                        .await
+                        .is_ok_and(|c| c.len() == 1 && c[0].node() == new_leader)
+            },
+        )
+        .await;
+        // The minority cannot write.
+        let def = ChildDef::new(
+            "refused",
+            &Batch {
+                id: "refused".into(),
+            },
+        )
+        .unwrap();
+        assert_eq!(sups[li].start_child(def).await, Err(DistError::NoQuorum));
+
+        heal(&[minority, majority]).await;
+        agreed_leader(&sups, None).await;
+        until("one copy after the heal", WAIT, || async {
+            live("batch").0 == 1
+        })
+        .await;
+        assert_eq!(
+            live("batch").1,
+            1,
+            "two copies of the batch ran at one instant"
+        );
+        assert_eq!(live("refused"), (0, 0));
+    });
+}
+
+#[test]
+fn a_node_not_among_the_voters_is_refused() {
+    block_on(async {
+        let nodes = cluster(2).await;
+        let voters = vec![nodes[0].name().to_string()];
+        assert_eq!(
+            DistributedSupervisor::start_with(&nodes[1], "x", Mode::Consistent(voters), 10)
+                .await
+                .err(),
+            Some(DistError::NotVoter(nodes[1].name().to_string()))
+        );
+    });
+}
