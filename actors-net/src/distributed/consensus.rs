@@ -26,10 +26,19 @@ use raft::prelude::{ConfState, Entry, EntryType, Message, MessageType};
 use raft::storage::MemStorage;
 use raft::{Config, RawNode, StateRole};
 
-/// One tick of Raft's clock.
-pub(crate) const TICK: Duration = Duration::from_millis(50);
+/// One tick of Raft's clock, on average.
+const TICK: Duration = Duration::from_millis(50);
 const HEARTBEAT_TICKS: usize = 2;
 const ELECTION_TICKS: usize = 10;
+/// The wait before the next tick: `TICK` give or take a fifth, drawn from the runtime's
+/// (seeded, in a simulation) randomness. An election timeout is so at least eight tenths of
+/// its nominal length, still well past `LEASE`.
+pub(crate) fn tick_interval() -> Duration {
+    let mut b = [0u8; 1];
+    let _ = actors::dist::rt::fill_random(&mut b);
+    TICK.mul_f64(0.8 + 0.4 * f64::from(b[0]) / 255.0)
+}
+
 /// How long an echoed heartbeat keeps the lease: half of the election timeout.
 pub(crate) const LEASE: Duration = Duration::from_millis(50 * ELECTION_TICKS as u64 / 2);
 /// Heartbeats whose echo is awaited, at most (older ones are forgotten).
@@ -80,6 +89,11 @@ impl Consensus {
             id,
             election_tick: ELECTION_TICKS,
             heartbeat_tick: HEARTBEAT_TICKS,
+            // Raft draws its election timeout from a thread RNG no simulation can seed: it is
+            // fixed here, and each member's ticks come at seeded random intervals instead
+            // (`tick_interval`), which spreads elections as well and replays the same.
+            min_election_tick: ELECTION_TICKS,
+            max_election_tick: ELECTION_TICKS + 1,
             check_quorum: true,
             pre_vote: true,
             ..Default::default()

@@ -16,7 +16,7 @@ use actors::rt::Instant;
 use actors::{AnyPid, Ctx, Exit, ExitReason, Pid, Reply, actor};
 
 use super::child::{ChildDef, ChildInfo, RestartKind};
-use super::consensus::TICK;
+use super::consensus::tick_interval;
 use super::consistent::Consistent;
 use super::error::DistError;
 use super::placement::owner;
@@ -317,7 +317,7 @@ impl Member {
                     return;
                 }
             }
-            ctx.send_after(TICK, |me| me.raft_tick());
+            ctx.send_after(tick_interval(), |me| me.raft_tick());
         }
         let group = member_name(&self.name);
         let (members, events) = node.groups().monitor(&group);
@@ -415,7 +415,7 @@ impl Member {
             c.expire(actors::rt::now());
         }
         self.pump(ctx);
-        ctx.send_after(TICK, |me| me.raft_tick());
+        ctx.send_after(tick_interval(), |me| me.raft_tick());
     }
 
     /// A peer's whole table; answered with this one's when `answer`.
