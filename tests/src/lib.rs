@@ -10,6 +10,7 @@ use actors_net::prelude::*;
 
 pub mod child;
 pub mod erlang;
+pub mod linearizable;
 pub mod shop;
 
 /// The cookie test clusters share.

@@ -176,3 +176,46 @@ fn a_node_not_among_the_voters_is_refused() {
         );
     });
 }
+
+#[test]
+fn a_consistent_name_is_one_process_everywhere_refused_without_a_majority_and_freed_at_death() {
+    block_on(async {
+        let nodes = cluster(3).await;
+        let sups = consistent(&nodes, "names").await;
+        let leader = agreed_leader(&sups, None).await;
+        let first = nodes[0].spawn(Batch { id: "a".into() });
+        let second = nodes[1].spawn(Batch { id: "b".into() });
+        sups[0].register_name("lock", &first).await.unwrap();
+        assert_eq!(sups[2].whereis_name("lock").await, Ok(Some(first.any())));
+        assert_eq!(
+            sups[1].register_name("lock", &second).await,
+            Err(DistError::NameTaken("lock".into()))
+        );
+        // A node alone is a minority: it neither reads nor writes.
+        let li = nodes.iter().position(|n| n.name() == leader).unwrap();
+        let lone = (li + 1) % 3;
+        let rest: Vec<Node> = (0..3)
+            .filter(|i| *i != lone)
+            .map(|i| nodes[i].clone())
+            .collect();
+        partition(&[vec![nodes[lone].clone()], rest.clone()]).await;
+        assert_eq!(
+            sups[lone].whereis_name("lock").await,
+            Err(DistError::NoQuorum)
+        );
+        assert_eq!(
+            sups[lone].unregister_name("lock").await,
+            Err(DistError::NoQuorum)
+        );
+        heal(&[vec![nodes[lone].clone()], rest]).await;
+        agreed_leader(&sups, None).await;
+        // The holder ends: the name is freed, and another may take it.
+        nodes[0].stop(&first, ExitReason::Shutdown);
+        until("the name to be freed", WAIT, || async {
+            sups[1].whereis_name("lock").await == Ok(None)
+        })
+        .await;
+        sups[1].register_name("lock", &second).await.unwrap();
+        assert_eq!(sups[0].whereis_name("lock").await, Ok(Some(second.any())));
+    });
+}

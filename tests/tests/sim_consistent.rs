@@ -132,3 +132,112 @@ fn no_two_copies_ever_run_at_once_and_one_runs_after_the_faults() {
             });
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Consistent names: every history of register, unregister and whereis is linearizable.
+
+use actors_integration::linearizable::{Event, Op, Outcome, check};
+use actors_net::distributed::DistError;
+
+/// A process to register.
+#[actor]
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Holder;
+
+#[actor]
+impl Holder {
+    #[handle]
+    fn hold(&self) {}
+}
+
+#[test]
+fn every_history_of_a_consistent_name_is_linearizable() {
+    for seed in seeds(9_000, 100) {
+        Sim::new(seed)
+            .nodes(NODES)
+            .setup(|node| async move {
+                let _ = handle(&node).await;
+            })
+            .run(|cluster| async move {
+                cluster.connect_all().await;
+                let history: std::sync::Arc<Mutex<Vec<Event>>> = Default::default();
+                // The processes to register, on node 0 (never lost: a name is also freed when
+                // its node is, which no client asked for).
+                let holders: Vec<AnyPid> = (0..6)
+                    .map(|_| cluster.node(0).spawn(Holder).any())
+                    .collect();
+                let mut clients = Vec::new();
+                for c in 0..3u64 {
+                    let (cluster, history, holders) =
+                        (cluster.clone(), history.clone(), holders.clone());
+                    clients.push(actors::rt::spawn(async move {
+                        for k in 0..5u64 {
+                            actors::rt::sleep(Duration::from_millis(actors::sim::draw() % 800))
+                                .await;
+                            let at = (actors::sim::draw() % NODES as u64) as usize;
+                            let Some(sup) = handle(&cluster.node(at)).await else {
+                                continue;
+                            };
+                            let value = (c * 2 + k % 2) as usize % holders.len();
+                            let op = match actors::sim::draw() % 3 {
+                                0 => Op::Register(value as u64),
+                                1 => Op::Unregister,
+                                _ => Op::Whereis,
+                            };
+                            let start = actors::sim::true_now();
+                            let outcome = match &op {
+                                Op::Register(v) => match sup
+                                    .register_name("lock", holders[*v as usize].clone())
+                                    .await
+                                {
+                                    Ok(()) => Some(Outcome::Done),
+                                    Err(DistError::NameTaken(_)) => Some(Outcome::Taken),
+                                    Err(_) => None,
+                                },
+                                Op::Unregister => sup
+                                    .unregister_name("lock")
+                                    .await
+                                    .ok()
+                                    .map(|()| Outcome::Done),
+                                Op::Whereis => sup.whereis_name("lock").await.ok().map(|found| {
+                                    Outcome::Found(
+                                        found
+                                            .and_then(|p| holders.iter().position(|h| *h == p))
+                                            .map(|i| i as u64),
+                                    )
+                                }),
+                            };
+                            let end = actors::sim::true_now();
+                            history.lock().unwrap().push(Event {
+                                op,
+                                outcome,
+                                start,
+                                end,
+                            });
+                        }
+                    }));
+                }
+                // Meanwhile: partitions of every shape, healed now and then.
+                for _ in 0..5 {
+                    let cut = actors::sim::draw() % (1 << NODES);
+                    let (a, b): (Vec<usize>, Vec<usize>) =
+                        (0..NODES).partition(|i| cut & (1 << i) != 0);
+                    cluster.partition(&a, &b);
+                    actors::rt::sleep(Duration::from_millis(200 + actors::sim::draw() % 1_500))
+                        .await;
+                    if actors::sim::draw().is_multiple_of(2) {
+                        cluster.heal();
+                    }
+                }
+                cluster.heal();
+                for c in clients {
+                    c.await;
+                }
+                let history = history.lock().unwrap().clone();
+                assert!(
+                    check(&history),
+                    "seed {seed}: not linearizable: {history:#?}"
+                );
+            });
+    }
+}

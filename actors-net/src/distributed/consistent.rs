@@ -1,11 +1,16 @@
 //! What a member of a consistent supervisor keeps beside the child table: its part of the
-//! replicated log, and the writes made here that await their commit.
+//! replicated log, the names registered through it, and the requests made here that await
+//! their commit.
+//!
+//! Every request is a command in the log, reads included, and is answered by the member that
+//! made it once it applies that command: so registering, unregistering and looking up a name
+//! are linearizable, and a side without a majority answers none of them (`NoQuorum`).
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use actors::Reply;
 use actors::rt::Instant;
+use actors::{AnyPid, Node, Reply};
 use serde::{Deserialize, Serialize};
 
 use super::child::ChildDef;
@@ -13,11 +18,14 @@ use super::consensus::{Consensus, KeptLogs};
 use super::error::DistError;
 use super::table::ChildTable;
 
-/// How long a write waits for its commit before it fails with `NoQuorum`.
+/// How long a request waits for its commit before it fails with `NoQuorum`.
 const COMMIT_WITHIN: Duration = Duration::from_secs(5);
 
-/// A write to the child set, as the log carries it: made by `by` (node, request), if someone
-/// awaits it.
+/// Names one consistent supervisor holds, at most.
+pub(crate) const MAX_NAMES: usize = 10_000;
+
+/// A request, as the log carries it: made by `by` (node, request number), if someone awaits
+/// the answer.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) enum Command {
     Put {
@@ -25,21 +33,54 @@ pub(crate) enum Command {
         id: String,
         def: Option<ChildDef>,
     },
+    Register {
+        by: Option<(String, u64)>,
+        name: String,
+        pid: AnyPid,
+    },
+    /// Frees `name`; if `pid` is given, only while `name` is still that pid's.
+    Unregister {
+        by: Option<(String, u64)>,
+        name: String,
+        pid: Option<AnyPid>,
+    },
+    Whereis {
+        by: Option<(String, u64)>,
+        name: String,
+    },
+}
+
+/// Who awaits a request made here.
+pub(crate) enum Waiter {
+    Done(Reply<Result<(), DistError>>),
+    Found(Reply<Result<Option<AnyPid>, DistError>>),
+}
+
+impl Waiter {
+    fn fail(self, e: DistError) {
+        match self {
+            Waiter::Done(r) => r.send(Err(e)),
+            Waiter::Found(r) => r.send(Err(e)),
+        }
+    }
+}
+
+/// A name's change that the member acts on: watch the pid now bound, or stop watching.
+pub(crate) enum NameChange {
+    Bound(String, AnyPid),
+    Freed(String, AnyPid),
 }
 
 pub(crate) struct Consistent {
     pub(crate) log: Consensus,
-    waiting: BTreeMap<u64, (Instant, Reply<Result<(), DistError>>)>,
+    pub(crate) names: BTreeMap<String, AnyPid>,
+    waiting: BTreeMap<u64, (Instant, Waiter)>,
     next_request: u64,
 }
 
 impl Consistent {
-    /// The member of `me` among `voters`, on the log its node kept for supervisor `name`.
-    pub(crate) fn new(
-        node: &actors::Node,
-        name: &str,
-        voters: &[String],
-    ) -> Result<Self, DistError> {
+    /// The member of `node` among `voters`, on the log its node kept for supervisor `name`.
+    pub(crate) fn new(node: &Node, name: &str, voters: &[String]) -> Result<Self, DistError> {
         let me = node.name();
         let kept = actors::dist::extension::<KeptLogs>(node).unwrap_or_else(|| {
             let logs = std::sync::Arc::new(KeptLogs::default());
@@ -57,64 +98,115 @@ impl Consistent {
             .map_err(|_| DistError::NotVoter(me.to_string()))?;
         Ok(Consistent {
             log,
+            names: BTreeMap::new(),
             waiting: BTreeMap::new(),
             next_request: 1,
         })
     }
 
-    /// Proposes a write; `reply`, if any, is answered when it commits or fails.
+    /// Proposes `make(by)`; `waiter`, if any, is answered when it commits or fails.
     pub(crate) fn propose(
         &mut self,
         me: &str,
-        id: &str,
-        def: Option<ChildDef>,
-        reply: Option<Reply<Result<(), DistError>>>,
+        make: impl FnOnce(Option<(String, u64)>) -> Command,
+        waiter: Option<Waiter>,
     ) {
-        let by = reply.as_ref().map(|_| (me.to_string(), self.next_request));
-        let command = Command::Put {
-            by,
-            id: id.to_string(),
-            def,
-        };
+        let by = waiter.as_ref().map(|_| (me.to_string(), self.next_request));
         let mut bytes = Vec::new();
-        if actors::dist::encode(&command, &mut bytes).is_err() || !self.log.propose(bytes) {
-            if let Some(reply) = reply {
-                reply.send(Err(DistError::NoQuorum));
+        if actors::dist::encode(&make(by), &mut bytes).is_err() || !self.log.propose(bytes) {
+            if let Some(w) = waiter {
+                w.fail(DistError::NoQuorum);
             }
             return;
         }
-        if let Some(reply) = reply {
+        if let Some(w) = waiter {
             self.waiting
-                .insert(self.next_request, (actors::rt::now(), reply));
+                .insert(self.next_request, (actors::rt::now(), w));
             self.next_request += 1;
         }
     }
 
-    /// Applies committed commands to `table`, in log order, answering the writes made here.
-    pub(crate) fn apply(&mut self, me: &str, committed: Vec<Vec<u8>>, table: &mut ChildTable) {
+    /// Applies committed commands in log order, answering the requests made here; returns
+    /// the names that changed.
+    pub(crate) fn apply(
+        &mut self,
+        node: &Node,
+        committed: Vec<Vec<u8>>,
+        table: &mut ChildTable,
+    ) -> Vec<NameChange> {
+        let mut changes = Vec::new();
         for bytes in committed {
-            let Ok(Command::Put { by, id, def }) = actors::dist::decode_plain::<Command>(&bytes)
-            else {
-                tracing::error!(
-                    "a committed command does not decode: skipped on every member alike"
-                );
-                continue;
+            let command = match actors::dist::decode::<Command>(node, &bytes) {
+                Ok(c) => c,
+                Err(e) => {
+                    tracing::error!(
+                        "a committed command does not decode ({e}): skipped on every member alike"
+                    );
+                    continue;
+                }
             };
-            // Every member applies the same writes in the same order: the same table.
-            let result = table
-                .write("log", &id, def)
-                .map(|_| ())
-                .map_err(|_| DistError::Full(0));
-            if let Some((node, request)) = by
-                && node == me
-                && let Some((_, reply)) = self.waiting.remove(&request)
-            {
-                reply.send(result);
+            // Every member applies the same commands in the same order: the same state.
+            match command {
+                Command::Put { by, id, def } => {
+                    let done = table
+                        .write("log", &id, def)
+                        .map(|_| ())
+                        .map_err(|_| DistError::Full(0));
+                    self.answer(node, by, |w| match w {
+                        Waiter::Done(r) => r.send(done),
+                        Waiter::Found(r) => r.send(Err(DistError::NoQuorum)),
+                    });
+                }
+                Command::Register { by, name, pid } => {
+                    let done = match self.names.get(&name) {
+                        Some(held) if *held == pid => Ok(()),
+                        Some(_) => Err(DistError::NameTaken(name.clone())),
+                        None if self.names.len() >= MAX_NAMES => Err(DistError::Full(MAX_NAMES)),
+                        None => {
+                            self.names.insert(name.clone(), pid.clone());
+                            changes.push(NameChange::Bound(name.clone(), pid));
+                            Ok(())
+                        }
+                    };
+                    self.answer(node, by, |w| match w {
+                        Waiter::Done(r) => r.send(done),
+                        Waiter::Found(r) => r.send(Err(DistError::NoQuorum)),
+                    });
+                }
+                Command::Unregister { by, name, pid } => {
+                    if let Some(held) = self.names.get(&name).cloned()
+                        && pid.as_ref().is_none_or(|p| *p == held)
+                    {
+                        self.names.remove(&name);
+                        changes.push(NameChange::Freed(name.clone(), held));
+                    }
+                    self.answer(node, by, |w| match w {
+                        Waiter::Done(r) => r.send(Ok(())),
+                        Waiter::Found(r) => r.send(Err(DistError::NoQuorum)),
+                    });
+                }
+                Command::Whereis { by, name } => {
+                    let found = self.names.get(&name).cloned();
+                    self.answer(node, by, |w| match w {
+                        Waiter::Found(r) => r.send(Ok(found)),
+                        Waiter::Done(r) => r.send(Err(DistError::NoQuorum)),
+                    });
+                }
             }
+        }
+        changes
+    }
+
+    fn answer(&mut self, node: &Node, by: Option<(String, u64)>, send: impl FnOnce(Waiter)) {
+        if let Some((from, request)) = by
+            && from == node.name()
+            && let Some((_, w)) = self.waiting.remove(&request)
+        {
+            send(w);
         }
     }
 
-    /// Fails the writes that waited too long for a commit.
+    /// Fails the requests that waited too long for a commit.
     pub(crate) fn expire(&mut self, now: Instant) {
         let late: Vec<u64> = self
             .waiting
@@ -123,8 +215,8 @@ impl Consistent {
             .map(|(r, _)| *r)
             .collect();
         for r in late {
-            if let Some((_, reply)) = self.waiting.remove(&r) {
-                reply.send(Err(DistError::NoQuorum));
+            if let Some((_, w)) = self.waiting.remove(&r) {
+                w.fail(DistError::NoQuorum);
             }
         }
     }

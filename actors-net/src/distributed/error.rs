@@ -28,6 +28,12 @@ pub enum DistError {
         "no majority of the consistent supervisor's voters is reachable from here: nothing was written; try again once the cluster heals"
     )]
     NoQuorum,
+    /// A consistent name is held by another process.
+    #[error("the name {0:?} is registered to another process: unregister it first")]
+    NameTaken(String),
+    /// The operation needs a consistent supervisor.
+    #[error("consistent names need a supervisor started in Mode::Consistent")]
+    NotConsistent,
     /// This node is not among a consistent supervisor's voters.
     #[error("{0} is not among the consistent supervisor's voters")]
     NotVoter(String),

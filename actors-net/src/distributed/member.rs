@@ -17,7 +17,7 @@ use actors::{AnyPid, Ctx, Exit, ExitReason, Pid, Reply, actor};
 
 use super::child::{ChildDef, ChildInfo, RestartKind};
 use super::consensus::tick_interval;
-use super::consistent::Consistent;
+use super::consistent::{Command, Consistent, NameChange, Waiter};
 use super::error::DistError;
 use super::placement::owner;
 use super::table::{ChildTable, Entry, Refused};
@@ -58,6 +58,12 @@ pub(crate) struct Member {
     /// Consistent mode: the voters, and (once started) the log.
     voters: Option<Vec<String>>,
     consistent: Option<Consistent>,
+    /// Consistent names' pids this member watches, so that a name is freed when its
+    /// process ends or its node is lost (proposed by the leader).
+    watched: HashMap<actors::MonitorRef, (String, AnyPid)>,
+    /// Names whose process was seen to end, until the log has freed them: whichever member
+    /// is leader proposes it.
+    gone: Vec<(String, AnyPid)>,
 }
 
 impl Member {
@@ -76,6 +82,8 @@ impl Member {
             leaving: false,
             voters,
             consistent: None,
+            watched: HashMap::default(),
+            gone: Vec::new(),
         }
     }
 
@@ -118,7 +126,8 @@ impl Member {
     ) -> Result<(), DistError> {
         let here = ctx.node();
         if let Some(c) = self.consistent.as_mut() {
-            c.propose(here.name(), id, def, None);
+            let id = id.to_string();
+            c.propose(here.name(), |by| Command::Put { by, id, def }, None);
             return Ok(());
         }
         let entry = self
@@ -142,10 +151,38 @@ impl Member {
         let here = ctx.node();
         match self.consistent.as_mut() {
             Some(c) => {
-                c.propose(here.name(), id, def, Some(reply));
+                let id = id.to_string();
+                c.propose(
+                    here.name(),
+                    |by| Command::Put { by, id, def },
+                    Some(Waiter::Done(reply)),
+                );
                 self.pump(ctx);
             }
             None => reply.send(self.write(id, def, ctx)),
+        }
+    }
+
+    /// Proposes freeing the names of processes seen to end, while this member is leader and
+    /// the log still binds them.
+    fn free_gone(&mut self, ctx: &mut Ctx<Self>) {
+        let here = ctx.node();
+        let Some(c) = self.consistent.as_mut() else {
+            return;
+        };
+        self.gone.retain(|(n, p)| c.names.get(n) == Some(p));
+        if c.log.is_leader() {
+            for (name, pid) in self.gone.clone() {
+                c.propose(
+                    here.name(),
+                    |by| Command::Unregister {
+                        by,
+                        name,
+                        pid: Some(pid),
+                    },
+                    None,
+                );
+            }
         }
     }
 
@@ -156,7 +193,24 @@ impl Member {
             return;
         };
         let out = c.log.ready(actors::rt::now());
-        c.apply(here.name(), out.committed, &mut self.table);
+        let changes = c.apply(&here, out.committed, &mut self.table);
+        for change in changes {
+            match change {
+                NameChange::Bound(name, pid) => {
+                    let r = ctx.monitor(&pid);
+                    self.watched.insert(r, (name, pid));
+                }
+                NameChange::Freed(name, pid) => {
+                    self.watched.retain(|r, (n, p)| {
+                        let keep = !(*n == name && *p == pid);
+                        if !keep {
+                            ctx.demonitor(*r);
+                        }
+                        keep
+                    });
+                }
+            }
+        }
         for (to, bytes) in out.messages {
             if let Some(peer) = self
                 .peers
@@ -414,6 +468,7 @@ impl Member {
             c.log.tick();
             c.expire(actors::rt::now());
         }
+        self.free_gone(ctx);
         self.pump(ctx);
         ctx.send_after(tick_interval(), |me| me.raft_tick());
     }
@@ -548,6 +603,93 @@ impl Member {
         match &self.consistent {
             Some(c) => c.log.voters().cloned().collect(),
             None => self.nodes(ctx).into_iter().collect(),
+        }
+    }
+
+    /// Registers a consistent name.
+    #[handle]
+    fn register_name(
+        &mut self,
+        name: String,
+        pid: AnyPid,
+        reply: Reply<Result<(), DistError>>,
+        ctx: &mut Ctx<Self>,
+    ) {
+        let here = ctx.node();
+        let Some(c) = self.consistent.as_mut() else {
+            return reply.send(Err(DistError::NotConsistent));
+        };
+        c.propose(
+            here.name(),
+            |by| Command::Register { by, name, pid },
+            Some(Waiter::Done(reply)),
+        );
+        self.pump(ctx);
+    }
+
+    /// Frees a consistent name.
+    #[handle]
+    fn unregister_name(
+        &mut self,
+        name: String,
+        reply: Reply<Result<(), DistError>>,
+        ctx: &mut Ctx<Self>,
+    ) {
+        let here = ctx.node();
+        let Some(c) = self.consistent.as_mut() else {
+            return reply.send(Err(DistError::NotConsistent));
+        };
+        c.propose(
+            here.name(),
+            |by| Command::Unregister {
+                by,
+                name,
+                pid: None,
+            },
+            Some(Waiter::Done(reply)),
+        );
+        self.pump(ctx);
+    }
+
+    /// Looks a consistent name up, through the log.
+    #[handle]
+    fn whereis_name(
+        &mut self,
+        name: String,
+        reply: Reply<Result<Option<AnyPid>, DistError>>,
+        ctx: &mut Ctx<Self>,
+    ) {
+        let here = ctx.node();
+        let Some(c) = self.consistent.as_mut() else {
+            return reply.send(Err(DistError::NotConsistent));
+        };
+        c.propose(
+            here.name(),
+            |by| Command::Whereis { by, name },
+            Some(Waiter::Found(reply)),
+        );
+        self.pump(ctx);
+    }
+
+    /// A named process ended, or its node was lost: its name is freed, by the leader's word.
+    fn on_down(&mut self, down: actors::Down, ctx: &mut Ctx<Self>) {
+        let Some((name, pid)) = self.watched.remove(&down.monitor_ref) else {
+            return;
+        };
+        let here = ctx.node();
+        if let Some(c) = self.consistent.as_mut()
+            && c.log.is_leader()
+        {
+            c.propose(
+                here.name(),
+                |by| Command::Unregister {
+                    by,
+                    name,
+                    pid: Some(pid),
+                },
+                None,
+            );
+            self.pump(ctx);
         }
     }
 

@@ -147,6 +147,35 @@ impl DistributedSupervisor {
         self.member()?.children().await.map_err(DistError::Member)
     }
 
+    /// Registers `name` to `pid` through a consistent supervisor's log: linearizable, and
+    /// refused with `NoQuorum` on a side without a majority, `NameTaken` if another process
+    /// holds it. The name is freed when the process ends or its node is lost.
+    pub async fn register_name(&self, name: &str, pid: impl Into<AnyPid>) -> Result<(), DistError> {
+        self.member()?
+            .register_name(name.to_string(), pid.into())
+            .timeout(WRITE_TIMEOUT)
+            .await
+            .map_err(DistError::Member)?
+    }
+
+    /// Frees a consistent name (whoever holds it).
+    pub async fn unregister_name(&self, name: &str) -> Result<(), DistError> {
+        self.member()?
+            .unregister_name(name.to_string())
+            .timeout(WRITE_TIMEOUT)
+            .await
+            .map_err(DistError::Member)?
+    }
+
+    /// Who holds a consistent name, read through the log (linearizable).
+    pub async fn whereis_name(&self, name: &str) -> Result<Option<AnyPid>, DistError> {
+        self.member()?
+            .whereis_name(name.to_string())
+            .timeout(WRITE_TIMEOUT)
+            .await
+            .map_err(DistError::Member)?
+    }
+
     /// The leader of a consistent supervisor, as this member knows it.
     pub async fn leader(&self) -> Result<Option<String>, DistError> {
         self.member()?.leader().await.map_err(DistError::Member)
