@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actors::rt::block_on;
+use actors_integration::child::ChildNode;
 use actors_integration::*;
 use actors_net::distributed::{
     ChildDef, DEFAULT_MAX_CHILDREN, DistError, DistributedSupervisor, Mode,
@@ -217,5 +218,91 @@ fn a_consistent_name_is_one_process_everywhere_refused_without_a_majority_and_fr
         .await;
         sups[1].register_name("lock", &second).await.unwrap();
         assert_eq!(sups[0].whereis_name("lock").await, Ok(Some(second.any())));
+    });
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_testnode");
+
+/// A loopback port free now, for a node whose name must be known before it starts.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+/// The node whose "batch" answers by its global name, seen from `node`.
+async fn batch_node(node: &Node) -> Option<String> {
+    let counter = node.global().whereis::<Counter>("batch")?;
+    counter
+        .get()
+        .timeout(Duration::from_millis(300))
+        .await
+        .ok()?;
+    Some(counter.node().to_string())
+}
+
+#[test]
+fn killing_the_leader_moves_the_child_and_without_a_majority_it_runs_nowhere() {
+    block_on(async {
+        let here = Node::builder("watcher@127.0.0.1:0")
+            .cookie(COOKIE)
+            .heartbeat(Duration::from_millis(200), 5)
+            .start()
+            .await
+            .unwrap();
+        let names: Vec<String> = (0..3)
+            .map(|i| format!("v{i}@127.0.0.1:{}", free_port()))
+            .collect();
+        let mut voters = Vec::new();
+        for name in &names {
+            let mut args = vec![
+                "--dsup",
+                "batches",
+                "--dsup-child",
+                "batch",
+                "--heartbeat-ms",
+                "200",
+            ];
+            for v in &names {
+                args.extend(["--voter", v.as_str()]);
+            }
+            voters.push(ChildNode::start(BIN, name, &[here.name()], &args));
+        }
+        until("the batch to answer", WAIT, || async {
+            batch_node(&here).await.is_some()
+        })
+        .await;
+        let first = batch_node(&here).await.unwrap();
+        let killed = Instant::now();
+        let at = names
+            .iter()
+            .position(|n| *n == first)
+            .expect("it runs on a voter");
+        voters[at].kill();
+        until("the batch to answer from another voter", WAIT, || async {
+            batch_node(&here).await.is_some_and(|n| n != first)
+        })
+        .await;
+        eprintln!(
+            "the batch answered again {:?} after its node was killed",
+            killed.elapsed()
+        );
+        let second = batch_node(&here).await.unwrap();
+        // One voter of three left: no majority, so the batch must stop where it runs.
+        let other = names.iter().position(|n| *n == second).unwrap();
+        let last = (0..3).find(|i| *i != at && *i != other).unwrap();
+        voters[last].freeze();
+        until("the batch to stop without a majority", WAIT, || async {
+            batch_node(&here).await.is_none()
+        })
+        .await;
+        voters[last].thaw();
+        until(
+            "the batch to answer once a majority is back",
+            WAIT,
+            || async { batch_node(&here).await.is_some() },
+        )
+        .await;
     });
 }

@@ -8,7 +8,8 @@
 //! `shop::Cart` as "cart", prints `READY <name>`
 //! and runs until killed. Other nodes may spawn `Counter`s on it. `--dsup name` starts a
 //! member of the distributed supervisor `name`; `--dsup-child id` then adds a `Counter`
-//! child `id` to it, under the global name `id`.
+//! child `id` to it, under the global name `id`; `--voter name` (each voter, this node
+//! included) makes that supervisor consistent.
 
 use std::time::Duration;
 
@@ -26,6 +27,7 @@ fn main() {
     let mut epmd = None;
     let mut dsup = None;
     let mut dsup_children = Vec::new();
+    let mut voters = Vec::new();
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().expect("a value after the flag");
@@ -38,6 +40,7 @@ fn main() {
             "--global" => global = Some(value()),
             "--dsup" => dsup = Some(value()),
             "--dsup-child" => dsup_children.push(value()),
+            "--voter" => voters.push(value()),
             "--epmd" => epmd = Some(value().parse::<u16>().expect("a port")),
             "--heartbeat-ms" => heartbeat_ms = Some(value().parse::<u64>().expect("a number")),
             other => panic!("unknown argument {other}"),
@@ -75,14 +78,26 @@ fn main() {
                 .expect("registers");
         }
         if let Some(sup) = &dsup {
-            let sup = actors_net::distributed::DistributedSupervisor::start(&node, sup)
+            use actors_net::distributed::{DEFAULT_MAX_CHILDREN, DistributedSupervisor, Mode};
+            let mode = if voters.is_empty() {
+                Mode::Available
+            } else {
+                Mode::Consistent(voters.clone())
+            };
+            let sup = DistributedSupervisor::start_with(&node, sup, mode, DEFAULT_MAX_CHILDREN)
                 .await
                 .expect("the member starts");
             for id in &dsup_children {
                 let def = actors_net::distributed::ChildDef::new(id, &Counter { n: 0 })
                     .expect("encodes")
                     .global_name(id);
-                sup.start_child(def).await.expect("the child is added");
+                // A consistent supervisor takes writes once it has a leader.
+                for _ in 0..100 {
+                    if sup.start_child(def.clone()).await.is_ok() {
+                        break;
+                    }
+                    actors::rt::sleep(Duration::from_millis(100)).await;
+                }
             }
         }
         println!("READY {}", node.name());
