@@ -133,6 +133,14 @@ fn failover() {
 }
 
 #[test]
+fn quorum() {
+    let out = run("quorum");
+    assert!(out.contains("the stop came first: true"), "{out}");
+    assert!(out.contains("the minority asks for the name: no majority"), "{out}");
+    assert!(out.contains("the most that ever ran at once: 1"), "{out}");
+}
+
+#[test]
 fn tls() {
     let out = run("tls");
     assert!(out.contains("b calls add(5) on a's counter -> 5"), "{out}");

@@ -306,3 +306,42 @@ fn killing_the_leader_moves_the_child_and_without_a_majority_it_runs_nowhere() {
         .await;
     });
 }
+
+/// Horde counted its quorum from the members a node could see, so each side of a three-way
+/// split believed it had one. Here the quorum is of the configured voters: split 2/2/1, no
+/// side has a majority and the child runs nowhere.
+#[test]
+fn in_a_three_way_split_no_side_counts_itself_a_majority() {
+    block_on(async {
+        let nodes = cluster(5).await;
+        let sups = consistent(&nodes, "threeway").await;
+        agreed_leader(&sups, None).await;
+        sups[0]
+            .start_child(ChildDef::new("solo", &Batch { id: "solo".into() }).unwrap())
+            .await
+            .unwrap();
+        until("the child to run", WAIT, || async { live("solo").0 == 1 }).await;
+        let sides = [
+            vec![nodes[0].clone(), nodes[1].clone()],
+            vec![nodes[2].clone(), nodes[3].clone()],
+            vec![nodes[4].clone()],
+        ];
+        partition(&sides).await;
+        until("the child to stop on every side", WAIT, || async {
+            live("solo").0 == 0
+        })
+        .await;
+        // And it stays stopped: no side elects a leader that holds a lease.
+        let since = Instant::now();
+        while since.elapsed() < Duration::from_secs(2) {
+            assert_eq!(live("solo").0, 0, "a minority side ran the child");
+            actors::rt::sleep(Duration::from_millis(20)).await;
+        }
+        heal(&sides).await;
+        until("one copy after the heal", WAIT, || async {
+            live("solo").0 == 1
+        })
+        .await;
+        assert_eq!(live("solo").1, 1);
+    });
+}

@@ -1,0 +1,206 @@
+//! Run only where a majority is: five nodes run a consistent distributed supervisor (Raft
+//! underneath), whose one `Batch` must never run twice, and hold a consistent name. The
+//! cluster is split 3/2 with the batch's node in the minority: the minority stops its copy
+//! before the majority starts one, the minority cannot read or write the name, and after the
+//! heal one copy runs.
+//!
+//! Run it with `cargo run --example quorum`.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use actors_net::distributed::{ChildDef, DEFAULT_MAX_CHILDREN, DistributedSupervisor, Mode};
+use actors_net::prelude::*;
+
+/// When each copy of the batch started and stopped, and where: (node, started, stopped).
+static COPIES: Mutex<Vec<(String, Instant, Option<Instant>)>> = Mutex::new(Vec::new());
+
+/// A payment batch: at most one may run in the cluster at any instant.
+#[actor]
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Batch;
+
+#[actor]
+impl Batch {
+    #[handle]
+    fn status(&self, ctx: &mut Ctx<Self>) -> String {
+        format!("running on {}", ctx.node().name())
+    }
+
+    fn started(&mut self, ctx: &mut Ctx<Self>) {
+        let node = ctx.node().name().to_string();
+        COPIES.lock().unwrap().push((node, Instant::now(), None));
+    }
+
+    fn stopped(&mut self, _reason: &ExitReason, ctx: &mut Ctx<Self>) {
+        let node = ctx.node().name().to_string();
+        let mut copies = COPIES.lock().unwrap();
+        if let Some(c) = copies
+            .iter_mut()
+            .rev()
+            .find(|c| c.0 == node && c.2.is_none())
+        {
+            c.2 = Some(Instant::now());
+        }
+    }
+}
+
+/// The process that holds the consistent name.
+#[actor]
+struct Holder;
+
+#[actor(local)]
+impl Holder {
+    #[handle]
+    fn hold(&self) {}
+}
+
+fn running() -> Vec<String> {
+    COPIES
+        .lock()
+        .unwrap()
+        .iter()
+        .filter(|c| c.2.is_none())
+        .map(|c| c.0.clone())
+        .collect()
+}
+
+async fn wait(what: &str, mut done: impl FnMut() -> bool) -> Result<(), String> {
+    let since = Instant::now();
+    while !done() {
+        if since.elapsed() > Duration::from_secs(20) {
+            return Err(format!("timed out waiting for {what}"));
+        }
+        actors::rt::sleep(Duration::from_millis(5)).await;
+    }
+    Ok(())
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    actors::rt::block_on(async {
+        println!("1. five nodes, five voters of the consistent supervisor \"payments\"");
+        let mut nodes = Vec::new();
+        for i in 0..5 {
+            let node = Node::builder(&format!("n{i}@127.0.0.1:0"))
+                .cookie("quorum")
+                .start()
+                .await?;
+            node.allow_spawn::<Batch>();
+            nodes.push(node);
+        }
+        for node in &nodes[1..] {
+            node.connect(nodes[0].name()).await?;
+        }
+        wait("a full mesh", || nodes.iter().all(|n| n.nodes().len() == 4)).await?;
+        let voters: Vec<String> = nodes.iter().map(|n| n.name().to_string()).collect();
+        let short = |name: &str| {
+            voters
+                .iter()
+                .position(|v| v == name)
+                .map(|i| format!("n{i}"))
+                .unwrap_or_default()
+        };
+        let mut sups = Vec::new();
+        for node in &nodes {
+            let mode = Mode::Consistent(voters.clone());
+            sups.push(
+                DistributedSupervisor::start_with(node, "payments", mode, DEFAULT_MAX_CHILDREN)
+                    .await?,
+            );
+        }
+        let since = Instant::now();
+        while sups[1]
+            .start_child(ChildDef::new("batch", &Batch)?)
+            .await
+            .is_err()
+        {
+            if since.elapsed() > Duration::from_secs(20) {
+                return Err("no leader was elected".into());
+            }
+        }
+        wait("the batch to run", || running().len() == 1).await?;
+        let home = running().remove(0);
+        println!("    the batch runs on {} (the log's leader)", short(&home));
+        let pid = nodes[0].spawn(Holder);
+        sups[0].register_name("payments-lock", &pid).await?;
+        let holder = sups[3].whereis_name("payments-lock").await?;
+        println!(
+            "    the name \"payments-lock\" is held by {:?}, as n3 reads it through the log",
+            holder.map(|p| short(p.node()))
+        );
+
+        println!("\n2. split 3/2, the batch's node in the minority");
+        let hi = voters.iter().position(|v| *v == home).ok_or("no home")?;
+        let minority = [hi, (hi + 1) % 5];
+        for a in 0..5 {
+            for b in 0..5 {
+                if minority.contains(&a) != minority.contains(&b) {
+                    nodes[a].block(nodes[b].name());
+                }
+            }
+        }
+        let split = Instant::now();
+        wait("the batch to move to the majority", || {
+            running().len() == 1 && running()[0] != home
+        })
+        .await?;
+        let copies = COPIES.lock().unwrap().clone();
+        let old = copies
+            .iter()
+            .find(|c| c.0 == home && c.2.is_some())
+            .ok_or("the old copy did not stop")?;
+        let new = copies.last().ok_or("no new copy")?;
+        let stopped = old.2.ok_or("not stopped")?;
+        println!(
+            "    the minority stopped its copy {:.0} ms after the split; the majority started one on {} {:.0} ms after it",
+            stopped.saturating_duration_since(split).as_secs_f64() * 1e3,
+            short(&new.0),
+            new.1.saturating_duration_since(split).as_secs_f64() * 1e3
+        );
+        println!("    the stop came first: {}", stopped <= new.1);
+        match sups[hi].whereis_name("payments-lock").await {
+            Err(e) => println!("    the minority asks for the name: {e}"),
+            Ok(found) => println!("    the minority read {found:?}"),
+        }
+
+        println!("\n3. healed");
+        for a in &nodes {
+            for b in &nodes {
+                a.unblock(b.name());
+            }
+        }
+        for node in &nodes {
+            for other in &nodes {
+                if node.name() != other.name() && !node.nodes().iter().any(|n| n == other.name()) {
+                    let _ = node.connect(other.name()).await;
+                }
+            }
+        }
+        wait("one copy", || running().len() == 1).await?;
+        let most = {
+            let copies = COPIES.lock().unwrap();
+            let mut events: Vec<(Instant, i32)> = Vec::new();
+            for c in copies.iter() {
+                events.push((c.1, 1));
+                if let Some(s) = c.2 {
+                    events.push((s, -1));
+                }
+            }
+            events.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
+            let (mut now, mut most) = (0, 0);
+            for (_, d) in events {
+                now += d;
+                most = most.max(now);
+            }
+            most
+        };
+        println!(
+            "    one copy runs, on {}; the most that ever ran at once: {most}",
+            short(&running()[0])
+        );
+        for node in &nodes {
+            node.shutdown().await;
+        }
+        Ok(())
+    })
+}
