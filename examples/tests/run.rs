@@ -136,7 +136,10 @@ fn failover() {
 fn quorum() {
     let out = run("quorum");
     assert!(out.contains("the stop came first: true"), "{out}");
-    assert!(out.contains("the minority asks for the name: no majority"), "{out}");
+    assert!(
+        out.contains("the minority asks for the name: no majority"),
+        "{out}"
+    );
     assert!(out.contains("the most that ever ran at once: 1"), "{out}");
 }
 

@@ -448,3 +448,92 @@ fn after_the_faults_exactly_one_failover_singleton_runs() {
     }
     assert!(failovers > 0, "the singleton failed over");
 }
+
+// ---------------------------------------------------------------------------------------------
+// The distributed supervisor, available mode: after any faults, one copy of each child, and
+// every member holds the same children.
+
+static JOBS: Mutex<Vec<(String, AnyPid)>> = Mutex::new(Vec::new());
+
+#[actor]
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Job {
+    id: String,
+}
+
+#[actor]
+impl Job {
+    #[handle]
+    fn which(&self) -> String {
+        self.id.clone()
+    }
+
+    fn started(&mut self, ctx: &mut Ctx<Self>) {
+        lock(&JOBS).push((self.id.clone(), ctx.pid().any()));
+    }
+}
+
+#[test]
+fn after_the_faults_each_child_of_a_distributed_supervisor_runs_once_and_members_agree() {
+    use actors_net::distributed::{ChildDef, DistributedSupervisor};
+    for seed in runs(800, &[]) {
+        lock(&JOBS).clear();
+        Sim::new(seed)
+            .nodes(NODES)
+            .setup(|node| async move {
+                node.allow_spawn::<Job>();
+                let _ = DistributedSupervisor::start(&node, "jobs").await;
+            })
+            .run(|cluster| async move {
+                cluster.connect_all().await;
+                for i in 0..4 {
+                    let at = i % NODES;
+                    if let Ok(sup) = DistributedSupervisor::start(&cluster.node(at), "jobs").await {
+                        let def = ChildDef::new(
+                            format!("job-{i}"),
+                            &Job {
+                                id: format!("job-{i}"),
+                            },
+                        )
+                        .unwrap();
+                        sup.start_child(def).await.unwrap();
+                    }
+                }
+                chaos_then_repair(&cluster).await;
+                let copies = |id: &str| -> usize {
+                    lock(&JOBS)
+                        .iter()
+                        .filter(|(j, p)| j == id && alive(&cluster, p))
+                        .count()
+                };
+                for i in 0..4 {
+                    let id = format!("job-{i}");
+                    let one = cluster.until(SETTLE, || copies(&id) == 1).await;
+                    assert!(
+                        one,
+                        "seed {seed}: {id} runs once after the faults, not {} times",
+                        copies(&id)
+                    );
+                }
+                let mut sets = Vec::new();
+                for i in cluster.up() {
+                    let sup = DistributedSupervisor::start(&cluster.node(i), "jobs")
+                        .await
+                        .unwrap();
+                    let mut ids: Vec<String> = sup
+                        .children()
+                        .await
+                        .unwrap()
+                        .into_iter()
+                        .map(|c| c.id)
+                        .collect();
+                    ids.sort();
+                    sets.push(ids);
+                }
+                assert!(
+                    sets.windows(2).all(|w| w[0] == w[1]) && sets[0].len() == 4,
+                    "seed {seed}: the members hold one child set: {sets:?}"
+                );
+            });
+    }
+}

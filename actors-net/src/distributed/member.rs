@@ -48,8 +48,10 @@ pub(crate) struct Member {
     /// The children this member runs, both ways.
     running: HashMap<String, AnyPid>,
     by_pid: HashMap<AnyPid, String>,
-    /// When each child was last (re)started here, for its intensity.
+    /// When each child was restarted here after failing, for its intensity.
     starts: HashMap<String, VecDeque<Instant>>,
+    /// Children whose last run here crashed or whose start failed: their next start counts.
+    failed: HashSet<String>,
     /// Children whose start failed, not tried again before then.
     backoff: HashMap<String, Instant>,
     joined: bool,
@@ -77,6 +79,7 @@ impl Member {
             by_pid: HashMap::default(),
             starts: HashMap::default(),
             backoff: HashMap::default(),
+            failed: HashSet::default(),
             joined: false,
             waiting: Vec::new(),
             leaving: false,
@@ -274,7 +277,9 @@ impl Member {
     }
 
     fn start(&mut self, id: &str, def: &ChildDef, ctx: &mut Ctx<Self>) {
-        if !self.count_start(id, def, ctx) {
+        // Only a restart after a crash or a failed start counts against the intensity: a
+        // child moving as members come and go is not failing.
+        if self.failed.remove(id) && !self.count_start(id, def, ctx) {
             return;
         }
         let node = ctx.node();
@@ -304,6 +309,7 @@ impl Member {
                 }
             }
             Err(why) => {
+                self.failed.insert(id.to_string());
                 tracing::warn!(supervisor = %self.name, child = %id, "the child did not start here: {why}");
                 self.backoff
                     .insert(id.to_string(), actors::rt::now() + RETRY_AFTER);
@@ -312,8 +318,8 @@ impl Member {
         }
     }
 
-    /// Records one more start of `id`; false (and the child removed everywhere) once it has
-    /// started more often than its intensity allows.
+    /// Records one more restart of `id`; false (and the child removed everywhere) once it has
+    /// restarted more often than its intensity allows.
     fn count_start(&mut self, id: &str, def: &ChildDef, ctx: &mut Ctx<Self>) -> bool {
         let now = actors::rt::now();
         let window = Duration::from_millis(def.within_ms);
@@ -325,8 +331,7 @@ impl Member {
             starts.pop_front();
         }
         starts.push_back(now);
-        // The first start is not a restart.
-        if starts.len() > def.max_restarts as usize + 1 {
+        if starts.len() > def.max_restarts as usize {
             tracing::error!(supervisor = %self.name, child = %id, "the child restarted more than {} times in {:?}: removed", def.max_restarts, window);
             self.starts.remove(id);
             let _ = self.write(id, None, ctx);
@@ -766,6 +771,7 @@ impl Member {
             RestartKind::Temporary => false,
         };
         if again {
+            self.failed.insert(id.clone());
             tracing::info!(supervisor = %self.name, child = %id, reason = %exit.reason, "the child ended: restarting it");
             self.reconcile(ctx);
         } else {
