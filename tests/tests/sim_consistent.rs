@@ -217,12 +217,27 @@ fn every_history_of_a_consistent_name_is_linearizable() {
                         }
                     }));
                 }
-                // Meanwhile: partitions of every shape, healed now and then.
+                // Meanwhile: partitions that cut one or two of nodes 1 to 4 off, healed now
+                // and then, and connections reset among them, so that leaders change and
+                // sides lose their majority. The holders' node stays with a majority: a name
+                // whose node the leader loses for good is freed (as designed), which no client
+                // asked for and this history would not show.
                 for _ in 0..5 {
-                    let cut = actors::sim::draw() % (1 << NODES);
+                    let mut minority: Vec<usize> = (1..NODES)
+                        .filter(|_| actors::sim::draw().is_multiple_of(3))
+                        .collect();
+                    minority.truncate(2);
+                    if minority.is_empty() {
+                        minority.push(1 + (actors::sim::draw() % (NODES as u64 - 1)) as usize);
+                    }
                     let (a, b): (Vec<usize>, Vec<usize>) =
-                        (0..NODES).partition(|i| cut & (1 << i) != 0);
+                        (0..NODES).partition(|i| minority.contains(i));
                     cluster.partition(&a, &b);
+                    let x = 1 + (actors::sim::draw() % (NODES as u64 - 1)) as usize;
+                    let y = 1 + (actors::sim::draw() % (NODES as u64 - 1)) as usize;
+                    if x != y {
+                        cluster.cut(x, y);
+                    }
                     actors::rt::sleep(Duration::from_millis(200 + actors::sim::draw() % 1_500))
                         .await;
                     if actors::sim::draw().is_multiple_of(2) {

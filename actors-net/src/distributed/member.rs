@@ -30,6 +30,9 @@ use crate::requests::Routing;
 const DIGEST_EVERY: Duration = Duration::from_secs(2);
 /// How long a child whose start failed waits before it is tried again.
 const RETRY_AFTER: Duration = Duration::from_millis(200);
+/// How long the node of a consistent name's holder must stay out of the leader's reach
+/// before the name is freed: a connection that comes back sooner keeps it.
+const NAME_GRACE: Duration = Duration::from_secs(2);
 /// How often a child's global name is tried (every `RETRY_AFTER`) while another holds it.
 const NAME_TRIES: u32 = 50;
 
@@ -65,7 +68,8 @@ pub(crate) struct Member {
     watched: HashMap<actors::MonitorRef, (String, AnyPid)>,
     /// Names whose process was seen to end, until the log has freed them: whichever member
     /// is leader proposes it.
-    gone: Vec<(String, AnyPid)>,
+    /// (`true`: it was the connection to its node that was lost, which a partition does too.)
+    gone: Vec<(String, AnyPid, Option<Instant>)>,
 }
 
 impl Member {
@@ -173,19 +177,37 @@ impl Member {
         let Some(c) = self.consistent.as_mut() else {
             return;
         };
-        self.gone.retain(|(n, p)| c.names.get(n) == Some(p));
-        if c.log.is_leader() {
-            for (name, pid) in self.gone.clone() {
-                c.propose(
-                    here.name(),
-                    |by| Command::Unregister {
-                        by,
-                        name,
-                        pid: Some(pid),
-                    },
-                    None,
-                );
+        self.gone.retain(|(n, p, _)| c.names.get(n) == Some(p));
+        if !c.log.is_leader() {
+            return;
+        }
+        let connected = crate::node::DistNode::nodes(&here);
+        let now = actors::rt::now();
+        for (name, pid, lost) in std::mem::take(&mut self.gone) {
+            if let Some(since) = lost {
+                // Lost with its connection, but its node is connected again: it may well live
+                // (a connection reset, a partition that healed). Watch it anew.
+                if connected.iter().any(|n| n == pid.node()) {
+                    let r = ctx.monitor(&pid);
+                    self.watched.insert(r, (name, pid));
+                    continue;
+                }
+                // Its node must stay out of reach for a while before the name is freed.
+                if now.duration_since(since) < NAME_GRACE {
+                    self.gone.push((name, pid, lost));
+                    continue;
+                }
             }
+            c.propose(
+                here.name(),
+                |by| Command::Unregister {
+                    by,
+                    name: name.clone(),
+                    pid: Some(pid.clone()),
+                },
+                None,
+            );
+            self.gone.push((name, pid, lost));
         }
     }
 
@@ -678,23 +700,10 @@ impl Member {
 
     /// A named process ended, or its node was lost: its name is freed, by the leader's word.
     fn on_down(&mut self, down: actors::Down, ctx: &mut Ctx<Self>) {
-        let Some((name, pid)) = self.watched.remove(&down.monitor_ref) else {
-            return;
-        };
-        let here = ctx.node();
-        if let Some(c) = self.consistent.as_mut()
-            && c.log.is_leader()
-        {
-            c.propose(
-                here.name(),
-                |by| Command::Unregister {
-                    by,
-                    name,
-                    pid: Some(pid),
-                },
-                None,
-            );
-            self.pump(ctx);
+        if let Some((name, pid)) = self.watched.remove(&down.monitor_ref) {
+            let lost = (down.reason == ExitReason::NoConnection).then(actors::rt::now);
+            self.gone.push((name, pid, lost));
+            self.free_gone(ctx);
         }
     }
 
