@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
-use actors::rt::io::{AsyncRead, AsyncWrite};
+use actors::dist::rt::io::{AsyncRead, AsyncWrite};
 use actors_net::prelude::*;
 use actors_net::testing::frame;
 use actors_net::transport::{Listener, Stream, Tcp, Transport};

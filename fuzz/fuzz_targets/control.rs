@@ -14,11 +14,11 @@ fn node() -> &'static Node {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(control) = actors::wire::decode::<Control>(node(), data) else {
+    let Ok(control) = actors::dist::decode::<Control>(node(), data) else {
         return;
     };
     let mut again = Vec::new();
-    actors::wire::encode(&control, &mut again).expect("a decoded control frame encodes");
-    let back: Control = actors::wire::decode(node(), &again).expect("and decodes again");
+    actors::dist::encode(&control, &mut again).expect("a decoded control frame encodes");
+    let back: Control = actors::dist::decode(node(), &again).expect("and decodes again");
     assert_eq!(back, control);
 });
