@@ -93,9 +93,12 @@ fn a_squatter_without_the_cookie_keeps_nobody_out() {
 #[test]
 fn partial_frames_are_bounded_across_all_connections() {
     block_on(async {
+        // Heartbeats slow enough that only the budget cuts a rogue (they send none): on a
+        // loaded machine a heartbeat timeout could otherwise cut both before the check.
         let a = Node::builder("a@127.0.0.1:0")
             .cookie(COOKIE)
             .max_partial_frames(1 << 20)
+            .heartbeat(Duration::from_secs(30), 5)
             .start()
             .await
             .unwrap();
