@@ -28,8 +28,9 @@ pub enum Strategy {
     RestForOne,
 }
 
-/// When a child is restarted.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// When a child is restarted. Serialisable, so that a child described as data (a
+/// distributed supervisor's) can carry it to another node.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Restart {
     /// Always.
     Permanent,

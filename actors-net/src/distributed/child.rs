@@ -17,18 +17,10 @@ pub struct ChildDef {
     pub(crate) identity: u64,
     #[serde(with = "serde_bytes")]
     pub(crate) state: Vec<u8>,
-    pub(crate) restart: RestartKind,
+    pub(crate) restart: Restart,
     pub(crate) global_name: Option<String>,
     pub(crate) max_restarts: u32,
     pub(crate) within_ms: u64,
-}
-
-/// `Restart`, as it crosses the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) enum RestartKind {
-    Permanent,
-    Transient,
-    Temporary,
 }
 
 impl ChildDef {
@@ -52,7 +44,7 @@ impl ChildDef {
             actor: actor.to_string(),
             identity,
             state,
-            restart: RestartKind::Permanent,
+            restart: Restart::Permanent,
             global_name: None,
             max_restarts: 3,
             within_ms: 5_000,
@@ -61,11 +53,7 @@ impl ChildDef {
 
     /// When the child is restarted (`Permanent` unless told).
     pub fn restart(mut self, restart: Restart) -> Self {
-        self.restart = match restart {
-            Restart::Permanent => RestartKind::Permanent,
-            Restart::Transient => RestartKind::Transient,
-            _ => RestartKind::Temporary,
-        };
+        self.restart = restart;
         self
     }
 

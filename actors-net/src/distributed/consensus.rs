@@ -56,8 +56,8 @@ pub(crate) struct Consensus {
     raft: RawNode<MemStorage>,
     /// Voter ids (1-based, in name order) and their node names.
     names: BTreeMap<u64, String>,
-    /// Heartbeats sent: sequence number and when.
-    sent: VecDeque<(u64, Instant)>,
+    /// Heartbeats sent: sequence number, to which voter, and when.
+    sent: VecDeque<(u64, u64, Instant)>,
     next_seq: u64,
     /// The send time of the latest heartbeat each voter echoed.
     echoed: BTreeMap<u64, Instant>,
@@ -124,15 +124,24 @@ impl Consensus {
     /// A message from the member on node `from`.
     pub(crate) fn step(&mut self, from: &str, bytes: &[u8]) -> Result<(), String> {
         let msg = Message::parse_from_bytes(bytes).map_err(|e| e.to_string())?;
-        // A peer speaks only for itself.
+        // A peer speaks only for itself, and to this voter.
         if self.names.get(&msg.from).map(String::as_str) != Some(from) {
             return Err(format!("{from} sent a message as voter {}", msg.from));
         }
-        if msg.get_msg_type() == MessageType::MsgHeartbeatResponse && msg.context.len() == 8 {
-            let mut seq = [0u8; 8];
-            seq.copy_from_slice(&msg.context);
+        if msg.to != self.raft.raft.id {
+            return Err(format!("{from} sent a message meant for voter {}", msg.to));
+        }
+        // An echo counts only for the heartbeat sent to its sender: a voter cannot vouch
+        // for one it did not receive.
+        if msg.get_msg_type() == MessageType::MsgHeartbeatResponse
+            && let Ok(seq) = <[u8; 8]>::try_from(&msg.context[..])
+        {
             let seq = u64::from_le_bytes(seq);
-            if let Some((_, at)) = self.sent.iter().find(|(s, _)| *s == seq) {
+            if let Some((_, _, at)) = self
+                .sent
+                .iter()
+                .find(|(s, to, _)| *s == seq && *to == msg.from)
+            {
                 let e = self.echoed.entry(msg.from).or_insert(*at);
                 *e = (*e).max(*at);
             }
@@ -218,7 +227,7 @@ impl Consensus {
                 let seq = self.next_seq;
                 self.next_seq += 1;
                 msg.context = seq.to_le_bytes().to_vec().into();
-                self.sent.push_back((seq, now));
+                self.sent.push_back((seq, msg.to, now));
                 while self.sent.len() > HEARTBEATS_KEPT {
                     self.sent.pop_front();
                 }

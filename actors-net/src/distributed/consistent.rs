@@ -57,10 +57,11 @@ pub(crate) enum Waiter {
 }
 
 impl Waiter {
-    fn fail(self, e: DistError) {
+    /// Sends a request's answer: what a lookup found, or (for the others) that it was done.
+    pub(crate) fn send(self, answer: Result<Option<AnyPid>, DistError>) {
         match self {
-            Waiter::Done(r) => r.send(Err(e)),
-            Waiter::Found(r) => r.send(Err(e)),
+            Waiter::Done(r) => r.send(answer.map(|_| ())),
+            Waiter::Found(r) => r.send(answer),
         }
     }
 }
@@ -115,7 +116,7 @@ impl Consistent {
         let mut bytes = Vec::new();
         if actors::dist::encode(&make(by), &mut bytes).is_err() || !self.log.propose(bytes) {
             if let Some(w) = waiter {
-                w.fail(DistError::NoQuorum);
+                w.send(Err(DistError::NoQuorum));
             }
             return;
         }
@@ -146,64 +147,46 @@ impl Consistent {
                 }
             };
             // Every member applies the same commands in the same order: the same state.
-            match command {
+            let (by, answer) = match command {
                 Command::Put { by, id, def } => {
+                    let limit = table.limit();
                     let done = table
                         .write("log", &id, def)
-                        .map(|_| ())
-                        .map_err(|_| DistError::Full(0));
-                    self.answer(node, by, |w| match w {
-                        Waiter::Done(r) => r.send(done),
-                        Waiter::Found(r) => r.send(Err(DistError::NoQuorum)),
-                    });
+                        .map_err(|_| DistError::Full(limit));
+                    (by, done.map(|_| None))
                 }
                 Command::Register { by, name, pid } => {
                     let done = match self.names.get(&name) {
-                        Some(held) if *held == pid => Ok(()),
+                        Some(held) if *held == pid => Ok(None),
                         Some(_) => Err(DistError::NameTaken(name.clone())),
                         None if self.names.len() >= MAX_NAMES => Err(DistError::Full(MAX_NAMES)),
                         None => {
                             self.names.insert(name.clone(), pid.clone());
-                            changes.push(NameChange::Bound(name.clone(), pid));
-                            Ok(())
+                            changes.push(NameChange::Bound(name, pid));
+                            Ok(None)
                         }
                     };
-                    self.answer(node, by, |w| match w {
-                        Waiter::Done(r) => r.send(done),
-                        Waiter::Found(r) => r.send(Err(DistError::NoQuorum)),
-                    });
+                    (by, done)
                 }
                 Command::Unregister { by, name, pid } => {
                     if let Some(held) = self.names.get(&name).cloned()
                         && pid.as_ref().is_none_or(|p| *p == held)
                     {
                         self.names.remove(&name);
-                        changes.push(NameChange::Freed(name.clone(), held));
+                        changes.push(NameChange::Freed(name, held));
                     }
-                    self.answer(node, by, |w| match w {
-                        Waiter::Done(r) => r.send(Ok(())),
-                        Waiter::Found(r) => r.send(Err(DistError::NoQuorum)),
-                    });
+                    (by, Ok(None))
                 }
-                Command::Whereis { by, name } => {
-                    let found = self.names.get(&name).cloned();
-                    self.answer(node, by, |w| match w {
-                        Waiter::Found(r) => r.send(Ok(found)),
-                        Waiter::Done(r) => r.send(Err(DistError::NoQuorum)),
-                    });
-                }
+                Command::Whereis { by, name } => (by, Ok(self.names.get(&name).cloned())),
+            };
+            if let Some((from, request)) = by
+                && from == node.name()
+                && let Some((_, waiter)) = self.waiting.remove(&request)
+            {
+                waiter.send(answer);
             }
         }
         changes
-    }
-
-    fn answer(&mut self, node: &Node, by: Option<(String, u64)>, send: impl FnOnce(Waiter)) {
-        if let Some((from, request)) = by
-            && from == node.name()
-            && let Some((_, w)) = self.waiting.remove(&request)
-        {
-            send(w);
-        }
     }
 
     /// Fails the requests that waited too long for a commit.
@@ -216,7 +199,7 @@ impl Consistent {
             .collect();
         for r in late {
             if let Some((_, w)) = self.waiting.remove(&r) {
-                w.fail(DistError::NoQuorum);
+                w.send(Err(DistError::NoQuorum));
             }
         }
     }

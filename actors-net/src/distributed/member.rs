@@ -13,9 +13,10 @@ use std::time::Duration;
 use actors::dist::Origin;
 use actors::dist::rt::{HashMap, HashSet};
 use actors::rt::Instant;
+use actors::supervisor::Restart;
 use actors::{AnyPid, Ctx, Exit, ExitReason, Pid, Reply, actor};
 
-use super::child::{ChildDef, ChildInfo, RestartKind};
+use super::child::{ChildDef, ChildInfo};
 use super::consensus::tick_interval;
 use super::consistent::{Command, Consistent, NameChange, Waiter};
 use super::error::DistError;
@@ -45,7 +46,6 @@ pub(crate) fn member_name(name: &str) -> String {
 pub(crate) struct Member {
     name: String,
     table: ChildTable,
-    limit: usize,
     /// The members as the supervisor's group lists them (this one included once it joined).
     peers: Vec<AnyPid>,
     /// The children this member runs, both ways.
@@ -63,12 +63,14 @@ pub(crate) struct Member {
     /// Consistent mode: the voters, and (once started) the log.
     voters: Option<Vec<String>>,
     consistent: Option<Consistent>,
+    /// Whether this member held the log's lease when it last reconciled.
+    lease: bool,
     /// Consistent names' pids this member watches, so that a name is freed when its
     /// process ends or its node is lost (proposed by the leader).
     watched: HashMap<actors::MonitorRef, (String, AnyPid)>,
     /// Names whose process was seen to end, until the log has freed them: whichever member
-    /// is leader proposes it.
-    /// (`true`: it was the connection to its node that was lost, which a partition does too.)
+    /// is leader proposes it. With the time it happened when it was the connection to the
+    /// process's node that was lost, which a partition or a reset does too.
     gone: Vec<(String, AnyPid, Option<Instant>)>,
 }
 
@@ -77,7 +79,6 @@ impl Member {
         Member {
             name: name.to_string(),
             table: ChildTable::new(limit),
-            limit,
             peers: Vec::new(),
             running: HashMap::default(),
             by_pid: HashMap::default(),
@@ -89,6 +90,7 @@ impl Member {
             leaving: false,
             voters,
             consistent: None,
+            lease: false,
             watched: HashMap::default(),
             gone: Vec::new(),
         }
@@ -140,10 +142,26 @@ impl Member {
         let entry = self
             .table
             .write(here.name(), id, def)
-            .map_err(|Refused::Full| DistError::Full(self.limit))?;
+            .map_err(|Refused::Full| DistError::Full(self.table.limit()))?;
         self.broadcast(id, &entry, ctx);
         self.reconcile(ctx);
         Ok(())
+    }
+
+    /// A request through the log, answered to `waiter` once it is applied here; on an
+    /// available supervisor, `NotConsistent`.
+    fn through_log(
+        &mut self,
+        command: impl FnOnce(Option<(String, u64)>) -> Command,
+        waiter: Waiter,
+        ctx: &mut Ctx<Self>,
+    ) {
+        let here = ctx.node();
+        let Some(c) = self.consistent.as_mut() else {
+            return waiter.send(Err(DistError::NotConsistent));
+        };
+        c.propose(here.name(), command, Some(waiter));
+        self.pump(ctx);
     }
 
     /// A write asked for by the handle: answered now (available), or once the log commits it
@@ -155,19 +173,11 @@ impl Member {
         reply: Reply<Result<(), DistError>>,
         ctx: &mut Ctx<Self>,
     ) {
-        let here = ctx.node();
-        match self.consistent.as_mut() {
-            Some(c) => {
-                let id = id.to_string();
-                c.propose(
-                    here.name(),
-                    |by| Command::Put { by, id, def },
-                    Some(Waiter::Done(reply)),
-                );
-                self.pump(ctx);
-            }
-            None => reply.send(self.write(id, def, ctx)),
+        if self.consistent.is_none() {
+            return reply.send(self.write(id, def, ctx));
         }
+        let id = id.to_string();
+        self.through_log(|by| Command::Put { by, id, def }, Waiter::Done(reply), ctx);
     }
 
     /// Proposes freeing the names of processes seen to end, while this member is leader and
@@ -211,14 +221,18 @@ impl Member {
         }
     }
 
-    /// Sends what the log has to send, applies what it committed, and reconciles.
+    /// Sends what the log has to send, applies what it committed, and reconciles when that
+    /// changed something.
     fn pump(&mut self, ctx: &mut Ctx<Self>) {
         let here = ctx.node();
         let Some(c) = self.consistent.as_mut() else {
             return;
         };
-        let out = c.log.ready(actors::rt::now());
+        let now = actors::rt::now();
+        let out = c.log.ready(now);
+        let applied = !out.committed.is_empty();
         let changes = c.apply(&here, out.committed, &mut self.table);
+        let lease = c.log.holds_lease(now);
         for change in changes {
             match change {
                 NameChange::Bound(name, pid) => {
@@ -250,7 +264,12 @@ impl Member {
                 );
             }
         }
-        self.reconcile(ctx);
+        // Most log traffic (heartbeats and their answers) changes neither the children nor
+        // who may run them: reconcile only when a command was applied or the lease came or went.
+        if applied || lease != self.lease {
+            self.lease = lease;
+            self.reconcile(ctx);
+        }
     }
 
     /// Starts what this member owns and does not run; stops what it runs and does not own.
@@ -519,7 +538,7 @@ impl Member {
             full |= self.table.merge(&id, entry).is_err();
         }
         if full {
-            tracing::warn!(supervisor = %self.name, peer = from.node(), "a peer's table holds more children than this member's limit of {}: the rest were not taken", self.limit);
+            tracing::warn!(supervisor = %self.name, peer = from.node(), "a peer's table holds more children than this member's limit of {}: the rest were not taken", self.table.limit());
         }
         if answer {
             self.send_table(&from, false, ctx);
@@ -544,7 +563,7 @@ impl Member {
             Ok(true) => self.reconcile(ctx),
             Ok(false) => {}
             Err(Refused::Full) => {
-                tracing::warn!(supervisor = %self.name, peer = from.node(), child = %id, "not taken: this member holds its limit of {} children", self.limit);
+                tracing::warn!(supervisor = %self.name, peer = from.node(), child = %id, "not taken: this member holds its limit of {} children", self.table.limit());
             }
         }
     }
@@ -642,16 +661,11 @@ impl Member {
         reply: Reply<Result<(), DistError>>,
         ctx: &mut Ctx<Self>,
     ) {
-        let here = ctx.node();
-        let Some(c) = self.consistent.as_mut() else {
-            return reply.send(Err(DistError::NotConsistent));
-        };
-        c.propose(
-            here.name(),
+        self.through_log(
             |by| Command::Register { by, name, pid },
-            Some(Waiter::Done(reply)),
+            Waiter::Done(reply),
+            ctx,
         );
-        self.pump(ctx);
     }
 
     /// Frees a consistent name.
@@ -662,20 +676,15 @@ impl Member {
         reply: Reply<Result<(), DistError>>,
         ctx: &mut Ctx<Self>,
     ) {
-        let here = ctx.node();
-        let Some(c) = self.consistent.as_mut() else {
-            return reply.send(Err(DistError::NotConsistent));
-        };
-        c.propose(
-            here.name(),
+        self.through_log(
             |by| Command::Unregister {
                 by,
                 name,
                 pid: None,
             },
-            Some(Waiter::Done(reply)),
+            Waiter::Done(reply),
+            ctx,
         );
-        self.pump(ctx);
     }
 
     /// Looks a consistent name up, through the log.
@@ -686,16 +695,11 @@ impl Member {
         reply: Reply<Result<Option<AnyPid>, DistError>>,
         ctx: &mut Ctx<Self>,
     ) {
-        let here = ctx.node();
-        let Some(c) = self.consistent.as_mut() else {
-            return reply.send(Err(DistError::NotConsistent));
-        };
-        c.propose(
-            here.name(),
+        self.through_log(
             |by| Command::Whereis { by, name },
-            Some(Waiter::Found(reply)),
+            Waiter::Found(reply),
+            ctx,
         );
-        self.pump(ctx);
     }
 
     /// A named process ended, or its node was lost: its name is freed, by the leader's word.
@@ -773,11 +777,9 @@ impl Member {
             return;
         };
         let again = match def.restart {
-            RestartKind::Permanent => true,
-            RestartKind::Transient => {
-                !matches!(exit.reason, ExitReason::Normal | ExitReason::Shutdown)
-            }
-            RestartKind::Temporary => false,
+            Restart::Permanent => true,
+            Restart::Transient => !exit.reason.is_clean(),
+            Restart::Temporary => false,
         };
         if again {
             self.failed.insert(id.clone());

@@ -57,7 +57,8 @@ impl ChildTable {
         if !self.entries.contains_key(id) && self.entries.len() >= self.limit {
             return Err(Refused::Full);
         }
-        self.clock += 1;
+        // Saturating: a peer may claim any clock, and must not make this one overflow.
+        self.clock = self.clock.saturating_add(1);
         let entry = Entry {
             version: Version {
                 clock: self.clock,
@@ -85,6 +86,11 @@ impl ChildTable {
                 Ok(true)
             }
         }
+    }
+
+    /// How many child ids it holds at most.
+    pub(crate) fn limit(&self) -> usize {
+        self.limit
     }
 
     /// The definition of a live child.
@@ -129,7 +135,7 @@ impl ChildTable {
 #[cfg(test)]
 mod tests {
     use crate::distributed::child::ChildDef;
-    use crate::distributed::table::{ChildTable, Refused};
+    use crate::distributed::table::{ChildTable, Entry, Refused, Version};
 
     fn def(id: &str) -> ChildDef {
         ChildDef::raw(id, "Worker", 1, vec![])
@@ -155,6 +161,21 @@ mod tests {
         let w4 = a.write("a", "x", Some(def("x"))).unwrap();
         assert!(b.merge("x", w4).unwrap());
         assert!(b.get("x").is_some());
+    }
+
+    #[test]
+    fn a_peer_claiming_the_last_clock_does_not_overflow_this_one() {
+        let mut t = ChildTable::new(10);
+        let lie = Entry {
+            version: Version {
+                clock: u64::MAX,
+                node: "liar".into(),
+            },
+            def: None,
+        };
+        assert_eq!(t.merge("x", lie), Ok(true));
+        let next = t.write("a", "y", Some(def("y"))).unwrap();
+        assert_eq!(next.version.clock, u64::MAX);
     }
 
     #[test]
