@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use actors_integration::child::ChildNode;
-use actors_integration::{COOKIE, Counter, cluster};
+use actors_integration::{Counter, cluster, free_ports, start_watchful};
 use actors_net::distributed::{ChildDef, DEFAULT_MAX_CHILDREN, DistributedSupervisor, Mode};
 use actors_net::prelude::*;
 
@@ -20,13 +20,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_testnode");
 fn median(mut xs: Vec<Duration>) -> Duration {
     xs.sort();
     xs[xs.len() / 2]
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
 }
 
 async fn answering(node: &Node) -> Option<String> {
@@ -38,14 +31,11 @@ async fn answering(node: &Node) -> Option<String> {
 /// Starts three member processes, waits for "job" to answer, kills the node it runs on, and
 /// times until it answers from another.
 async fn failover(consistent: bool) -> Duration {
-    let here = Node::builder("watcher@127.0.0.1:0")
-        .cookie(COOKIE)
-        .heartbeat(Duration::from_millis(200), 5)
-        .start()
-        .await
-        .expect("starts");
-    let names: Vec<String> = (0..3)
-        .map(|i| format!("m{i}@127.0.0.1:{}", free_port()))
+    let here = start_watchful("watcher").await;
+    let names: Vec<String> = free_ports(3)
+        .iter()
+        .enumerate()
+        .map(|(i, port)| format!("m{i}@127.0.0.1:{port}"))
         .collect();
     let mut members = Vec::new();
     for name in &names {

@@ -337,6 +337,29 @@ pub async fn start(name: &str) -> Node {
         .expect("node starts")
 }
 
+/// Starts a node on loopback whose heartbeats find a frozen peer within a second (every
+/// 200 ms, five missed): for tests that SIGSTOP a child node.
+pub async fn start_watchful(name: &str) -> Node {
+    Node::builder(&format!("{name}@127.0.0.1:0"))
+        .cookie(COOKIE)
+        .heartbeat(Duration::from_millis(200), 5)
+        .start()
+        .await
+        .expect("node starts")
+}
+
+/// `n` ports free on loopback now, all different (held together while they are picked), for
+/// nodes whose names must be known before they start.
+pub fn free_ports(n: usize) -> Vec<u16> {
+    let listeners: Vec<std::net::TcpListener> = (0..n)
+        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
+        .collect();
+    listeners
+        .iter()
+        .map(|l| l.local_addr().expect("bound").port())
+        .collect()
+}
+
 /// Starts `n` nodes named `n0, n1, ...` on loopback, connects each to the first, and waits
 /// until they form a full mesh.
 pub async fn cluster(n: usize) -> Vec<Node> {

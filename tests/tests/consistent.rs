@@ -223,14 +223,6 @@ fn a_consistent_name_is_one_process_everywhere_refused_without_a_majority_and_fr
 
 const BIN: &str = env!("CARGO_BIN_EXE_testnode");
 
-/// A loopback port free now, for a node whose name must be known before it starts.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("a free port")
-}
-
 /// The node whose "batch" answers by its global name, seen from `node`.
 async fn batch_node(node: &Node) -> Option<String> {
     let counter = node.global().whereis::<Counter>("batch")?;
@@ -245,14 +237,11 @@ async fn batch_node(node: &Node) -> Option<String> {
 #[test]
 fn killing_the_leader_moves_the_child_and_without_a_majority_it_runs_nowhere() {
     block_on(async {
-        let here = Node::builder("watcher@127.0.0.1:0")
-            .cookie(COOKIE)
-            .heartbeat(Duration::from_millis(200), 5)
-            .start()
-            .await
-            .unwrap();
-        let names: Vec<String> = (0..3)
-            .map(|i| format!("v{i}@127.0.0.1:{}", free_port()))
+        let here = start_watchful("watcher").await;
+        let names: Vec<String> = free_ports(3)
+            .iter()
+            .enumerate()
+            .map(|(i, port)| format!("v{i}@127.0.0.1:{port}"))
             .collect();
         let mut voters = Vec::new();
         for name in &names {

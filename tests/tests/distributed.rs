@@ -79,6 +79,27 @@ async fn members(nodes: &[Node]) -> Vec<DistributedSupervisor> {
     sups
 }
 
+/// Adds `n` jobs `{prefix}0`.. through `by`, and waits until each runs once.
+async fn add_running(
+    by: &DistributedSupervisor,
+    sups: &[DistributedSupervisor],
+    prefix: &str,
+    n: u64,
+) {
+    for i in 0..n {
+        by.start_child(job(&format!("{prefix}{i}"), 0))
+            .await
+            .unwrap();
+    }
+    for i in 0..n {
+        let id = format!("{prefix}{i}");
+        until("each job to run once", WAIT, || async {
+            copies(sups, &id).await.len() == 1 && live(&id) == 1
+        })
+        .await;
+    }
+}
+
 /// The copies of child `id` that the members of `sups` say they run.
 async fn copies(sups: &[DistributedSupervisor], id: &str) -> Vec<AnyPid> {
     let mut found = Vec::new();
@@ -236,16 +257,7 @@ fn a_member_that_leaves_hands_its_children_to_the_others() {
     block_on(async {
         let nodes = cluster(3).await;
         let sups = members(&nodes).await;
-        for i in 0..9 {
-            sups[1].start_child(job(&format!("w{i}"), 0)).await.unwrap();
-        }
-        for i in 0..9 {
-            let id = format!("w{i}");
-            until("each runs", WAIT, || async {
-                copies(&sups, &id).await.len() == 1
-            })
-            .await;
-        }
+        add_running(&sups[1], &sups, "w", 9).await;
         sups[2].leave().await.unwrap();
         let rest = &sups[..2];
         for i in 0..9 {
@@ -269,16 +281,7 @@ fn after_a_partition_heals_each_child_runs_once_again() {
     block_on(async {
         let nodes = cluster(3).await;
         let sups = members(&nodes).await;
-        for i in 0..6 {
-            sups[0].start_child(job(&format!("p{i}"), 0)).await.unwrap();
-        }
-        for i in 0..6 {
-            let id = format!("p{i}");
-            until("each runs", WAIT, || async {
-                copies(&sups, &id).await.len() == 1
-            })
-            .await;
-        }
+        add_running(&sups[0], &sups, "p", 6).await;
         let (left, right) = (
             vec![nodes[0].clone()],
             vec![nodes[1].clone(), nodes[2].clone()],
@@ -332,12 +335,7 @@ async fn answers(node: &Node, name: &str) -> Option<String> {
 #[test]
 fn killing_the_node_that_added_a_child_and_then_its_node_leaves_it_running() {
     block_on(async {
-        let here = Node::builder("here@127.0.0.1:0")
-            .cookie(COOKIE)
-            .heartbeat(Duration::from_millis(200), 5)
-            .start()
-            .await
-            .unwrap();
+        let here = start_watchful("here").await;
         here.allow_spawn::<Counter>();
         let sup = DistributedSupervisor::start(&here, "jobs").await.unwrap();
         let other = ChildNode::start(
@@ -401,12 +399,7 @@ fn killing_the_node_that_added_a_child_and_then_its_node_leaves_it_running() {
 #[test]
 fn a_frozen_member_loses_its_children_and_after_the_thaw_one_copy_runs() {
     block_on(async {
-        let here = Node::builder("here@127.0.0.1:0")
-            .cookie(COOKIE)
-            .heartbeat(Duration::from_millis(200), 5)
-            .start()
-            .await
-            .unwrap();
+        let here = start_watchful("here").await;
         here.allow_spawn::<Counter>();
         let sup = DistributedSupervisor::start(&here, "jobs").await.unwrap();
         let mut frozen = ChildNode::start(

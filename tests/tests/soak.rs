@@ -14,6 +14,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use actors_integration::child::ChildNode;
+use actors_integration::free_ports;
 
 const BIN: &str = env!("CARGO_BIN_EXE_soaknode");
 const NODES: usize = 5;
@@ -109,17 +110,6 @@ impl Cluster {
             })
             .collect()
     }
-}
-
-/// Free ports on loopback, so that a node restarted after a kill keeps its name.
-fn free_ports(n: usize) -> Vec<u16> {
-    let listeners: Vec<std::net::TcpListener> = (0..n)
-        .map(|_| std::net::TcpListener::bind("127.0.0.1:0").expect("a free port"))
-        .collect();
-    listeners
-        .iter()
-        .map(|l| l.local_addr().expect("bound").port())
-        .collect()
 }
 
 /// Why the states are not settled yet, if they are not.

@@ -64,6 +64,16 @@ pub enum Mode {
     Consistent(Vec<String>),
 }
 
+/// A request that a consistent member answers once the log commits it (at most 5 s, then
+/// `NoQuorum`); an available one answers at once.
+async fn committed<R: Send + 'static>(
+    call: actors::Call<Member, Result<R, DistError>>,
+) -> Result<R, DistError> {
+    call.timeout(WRITE_TIMEOUT)
+        .await
+        .map_err(DistError::Member)?
+}
+
 /// One node's handle on a distributed supervisor.
 #[derive(Debug, Clone)]
 pub struct DistributedSupervisor {
@@ -117,6 +127,7 @@ impl DistributedSupervisor {
         Ok(handle)
     }
 
+    /// This node's member.
     fn member(&self) -> Result<Pid<Member>, DistError> {
         self.node
             .whereis::<Member>(&member_name(&self.name))
@@ -126,20 +137,12 @@ impl DistributedSupervisor {
     /// Adds a child to the cluster's set (or replaces the one of the same id): the member
     /// that owns it by placement starts it.
     pub async fn start_child(&self, def: ChildDef) -> Result<(), DistError> {
-        self.member()?
-            .add(def)
-            .timeout(WRITE_TIMEOUT)
-            .await
-            .map_err(DistError::Member)?
+        committed(self.member()?.add(def)).await
     }
 
     /// Removes a child from the cluster's set: the member running it stops it.
     pub async fn terminate_child(&self, id: &str) -> Result<(), DistError> {
-        self.member()?
-            .remove(id.to_string())
-            .timeout(WRITE_TIMEOUT)
-            .await
-            .map_err(DistError::Member)?
+        committed(self.member()?.remove(id.to_string())).await
     }
 
     /// Every child, with the node that owns it and, for those on this node, its pid.
@@ -149,31 +152,20 @@ impl DistributedSupervisor {
 
     /// Registers `name` to `pid` through a consistent supervisor's log: linearizable, and
     /// refused with `NoQuorum` on a side without a majority, `NameTaken` if another process
-    /// holds it. The name is freed when the process ends or its node is lost.
+    /// holds it. The name is freed when the process ends, or when its node stays out of the
+    /// leader's reach for 2 s.
     pub async fn register_name(&self, name: &str, pid: impl Into<AnyPid>) -> Result<(), DistError> {
-        self.member()?
-            .register_name(name.to_string(), pid.into())
-            .timeout(WRITE_TIMEOUT)
-            .await
-            .map_err(DistError::Member)?
+        committed(self.member()?.register_name(name.to_string(), pid.into())).await
     }
 
     /// Frees a consistent name (whoever holds it).
     pub async fn unregister_name(&self, name: &str) -> Result<(), DistError> {
-        self.member()?
-            .unregister_name(name.to_string())
-            .timeout(WRITE_TIMEOUT)
-            .await
-            .map_err(DistError::Member)?
+        committed(self.member()?.unregister_name(name.to_string())).await
     }
 
     /// Who holds a consistent name, read through the log (linearizable).
     pub async fn whereis_name(&self, name: &str) -> Result<Option<AnyPid>, DistError> {
-        self.member()?
-            .whereis_name(name.to_string())
-            .timeout(WRITE_TIMEOUT)
-            .await
-            .map_err(DistError::Member)?
+        committed(self.member()?.whereis_name(name.to_string())).await
     }
 
     /// The leader of a consistent supervisor, as this member knows it.
