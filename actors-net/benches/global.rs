@@ -1,8 +1,8 @@
 //! Cluster-wide names with 3 nodes over loopback: `register` latency (median, p99), early and
 //! once 10,000 names are registered, and the cost of a `whereis` (a local read).
 //!
-//! `cargo bench -p actors-net --bench global` (unpinned), and
-//! `taskset -c 0 cargo bench -p actors-net --bench global` (pinned to one CPU).
+//! `cargo bench -p beamish-actors-net --bench global` (unpinned), and
+//! `taskset -c 0 cargo bench -p beamish-actors-net --bench global` (pinned to one CPU).
 
 use std::time::Instant;
 

@@ -2,8 +2,8 @@
 //! table has the member), how long until another node lists it, how many joins a second
 //! reach every node, and the cost of `members` (a local read).
 //!
-//! `cargo bench -p actors-net --bench groups` (unpinned), and
-//! `taskset -c 0 cargo bench -p actors-net --bench groups` (pinned to one CPU).
+//! `cargo bench -p beamish-actors-net --bench groups` (unpinned), and
+//! `taskset -c 0 cargo bench -p beamish-actors-net --bench groups` (pinned to one CPU).
 
 use std::time::{Duration, Instant};
 

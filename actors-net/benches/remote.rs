@@ -2,8 +2,8 @@
 //! (median, p99) against an async-std TCP ping-pong of 32 bytes, and one-way casts of 32-byte
 //! payloads against a raw length-prefixed CBOR stream of the same payloads.
 //!
-//! `cargo bench -p actors-net --bench remote` (unpinned), and
-//! `taskset -c 0 cargo bench -p actors-net --bench remote` (pinned to one CPU). With
+//! `cargo bench -p beamish-actors-net --bench remote` (unpinned), and
+//! `taskset -c 0 cargo bench -p beamish-actors-net --bench remote` (pinned to one CPU). With
 //! `--features tls -- tls`, the same call and casts between two nodes over mutual TLS.
 
 use std::time::{Duration, Instant};

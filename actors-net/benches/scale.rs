@@ -5,7 +5,7 @@
 //! everywhere, idle traffic and CPU per node (nothing but heartbeats and housekeeping
 //! running, over 3 s), and memory per node.
 //!
-//! `cargo bench -p actors-net --bench scale` (sizes 8, 16, 32); `SCALE_SIZES=8,16,32,64`
+//! `cargo bench -p beamish-actors-net --bench scale` (sizes 8, 16, 32); `SCALE_SIZES=8,16,32,64`
 //! for others.
 
 use std::time::{Duration, Instant};

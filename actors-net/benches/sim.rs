@@ -2,8 +2,8 @@
 //! second, and seeds per minute. Each seed: connect, 30 s of faults at 2 a second with a call
 //! from every node every 50 ms meanwhile, then repair and settle.
 //!
-//! `cargo bench -p actors-net --features sim --bench sim` (unpinned), and
-//! `taskset -c 0 cargo bench -p actors-net --features sim --bench sim` (pinned).
+//! `cargo bench -p beamish-actors-net --features sim --bench sim` (unpinned), and
+//! `taskset -c 0 cargo bench -p beamish-actors-net --features sim --bench sim` (pinned).
 //! `SIM_SEEDS=<n>` sets how many seeds (default 20).
 
 use std::time::{Duration, Instant};

@@ -1,8 +1,8 @@
 //! Local figures beside raw async-std channels doing the same work in the same run:
 //! one-way cast throughput, call round trip, spawn time and bytes per idle process.
 //!
-//! `cargo bench -p actors --bench local` (unpinned), and
-//! `taskset -c 0 cargo bench -p actors --bench local` (pinned to one CPU).
+//! `cargo bench -p beamish-actors --bench local` (unpinned), and
+//! `taskset -c 0 cargo bench -p beamish-actors --bench local` (pinned to one CPU).
 //! Each figure is the median of 5 runs.
 
 use std::alloc::{GlobalAlloc, Layout, System};
@@ -253,7 +253,7 @@ async fn spawn_and_memory() -> (f64, f64, f64) {
 }
 
 fn main() {
-    // `cargo bench -p actors --bench local -- cast` runs only the sections named so.
+    // `cargo bench -p beamish-actors --bench local -- cast` runs only the sections named so.
     let filter: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
