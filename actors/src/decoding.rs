@@ -128,7 +128,10 @@ pub(crate) fn bind_pid(wire: WirePid<'_>) -> Result<AnyPid, String> {
 /// trace needs no node and the pid it makes goes nowhere.
 fn placeholder() -> Arc<RemoteAddr> {
     static NOWHERE: std::sync::OnceLock<crate::Node> = std::sync::OnceLock::new();
-    let via = NOWHERE.get_or_init(crate::Node::local).inner.clone();
+    let via = NOWHERE
+        .get_or_init(|| crate::runtime::outside_simulation(crate::Node::local))
+        .inner
+        .clone();
     let home = via.id.clone();
     Arc::new(RemoteAddr::new(via, home, 0, 0))
 }

@@ -81,6 +81,16 @@ pub fn simulated() -> bool {
     }
 }
 
+/// Runs `f` outside any simulation running on this thread: for what is made once per OS
+/// process and outlives a simulation.
+pub(crate) fn outside_simulation<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(feature = "sim")]
+    if simulated() {
+        return crate::sim::outside(f);
+    }
+    f()
+}
+
 pub use crate::domain::Domain;
 
 /// The domain of the running task: what a node made now belongs to.

@@ -114,6 +114,20 @@ pub fn active() -> bool {
     CURRENT.with(|c| c.borrow().is_some())
 }
 
+/// Runs `f` as if no simulation ran on this thread: for what lives beyond one simulation
+/// (a `static` made once per OS process), which must not draw on the running one's seed, or
+/// the first run of a seed would differ from the next.
+pub(crate) fn outside<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(Option<Arc<Shared>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            CURRENT.with(|c| *c.borrow_mut() = self.0.take());
+        }
+    }
+    let _restore = Restore(CURRENT.with(|c| c.borrow_mut().take()));
+    f()
+}
+
 /// The domain of the task running now.
 pub(crate) fn running_domain() -> Domain {
     RUNNING.with(Cell::get)
