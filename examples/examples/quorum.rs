@@ -2,23 +2,36 @@
 //! underneath), whose one `Batch` must never run twice, and hold a consistent name. The
 //! cluster is split 3/2 with the batch's node in the minority: the minority stops its copy
 //! before the majority starts one, the minority cannot read or write the name, and after the
-//! heal one copy runs.
+//! heal one copy runs. Each copy carries a fencing token above its predecessor's, so that
+//! what the batch acts on (here a ledger) refuses a copy that was replaced.
 //!
 //! Run it with `cargo run --example quorum`.
 
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use actors_net::distributed::{ChildDef, DEFAULT_MAX_CHILDREN, DistributedSupervisor, Mode};
+use actors_net::distributed::{
+    ChildDef, DEFAULT_MAX_CHILDREN, DistributedSupervisor, Fence, FencingToken, Mode,
+};
 use actors_net::prelude::*;
 
-/// When each copy of the batch started and stopped, and where: (node, started, stopped).
-static COPIES: Mutex<Vec<(String, Instant, Option<Instant>)>> = Mutex::new(Vec::new());
+/// Each copy of the batch: where, when it started and stopped, and its fencing token.
+struct Run {
+    node: String,
+    started: Instant,
+    stopped: Option<Instant>,
+    token: FencingToken,
+}
 
-/// A payment batch: at most one may run in the cluster at any instant.
+static COPIES: Mutex<Vec<Run>> = Mutex::new(Vec::new());
+
+/// A payment batch: at most one may run in the cluster at any instant. The supervisor fills
+/// in its token at each start.
 #[actor]
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Batch;
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct Batch {
+    token: FencingToken,
+}
 
 #[actor]
 impl Batch {
@@ -28,8 +41,12 @@ impl Batch {
     }
 
     fn started(&mut self, ctx: &mut Ctx<Self>) {
-        let node = ctx.node().name().to_string();
-        COPIES.lock().unwrap().push((node, Instant::now(), None));
+        COPIES.lock().unwrap().push(Run {
+            node: ctx.node().name().to_string(),
+            started: Instant::now(),
+            stopped: None,
+            token: self.token,
+        });
     }
 
     fn stopped(&mut self, _reason: &ExitReason, ctx: &mut Ctx<Self>) {
@@ -38,9 +55,9 @@ impl Batch {
         if let Some(c) = copies
             .iter_mut()
             .rev()
-            .find(|c| c.0 == node && c.2.is_none())
+            .find(|c| c.node == node && c.stopped.is_none())
         {
-            c.2 = Some(Instant::now());
+            c.stopped = Some(Instant::now());
         }
     }
 }
@@ -60,8 +77,8 @@ fn running() -> Vec<String> {
         .lock()
         .unwrap()
         .iter()
-        .filter(|c| c.2.is_none())
-        .map(|c| c.0.clone())
+        .filter(|c| c.stopped.is_none())
+        .map(|c| c.node.clone())
         .collect()
 }
 
@@ -110,7 +127,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         let since = Instant::now();
         while sups[1]
-            .start_child(ChildDef::new("batch", &Batch)?)
+            .start_child(ChildDef::new("batch", &Batch::default())?)
             .await
             .is_err()
         {
@@ -144,20 +161,33 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             running().len() == 1 && running()[0] != home
         })
         .await?;
-        let copies = COPIES.lock().unwrap().clone();
-        let old = copies
-            .iter()
-            .find(|c| c.0 == home && c.2.is_some())
-            .ok_or("the old copy did not stop")?;
-        let new = copies.last().ok_or("no new copy")?;
-        let stopped = old.2.ok_or("not stopped")?;
+        let (stopped, started, new_node, old_token, new_token) = {
+            let copies = COPIES.lock().unwrap();
+            let old = copies
+                .iter()
+                .find(|c| c.node == home && c.stopped.is_some())
+                .ok_or("the old copy did not stop")?;
+            let new = copies.last().ok_or("no new copy")?;
+            let stopped = old.stopped.ok_or("not stopped")?;
+            (stopped, new.started, new.node.clone(), old.token, new.token)
+        };
         println!(
             "    the minority stopped its copy {:.0} ms after the split; the majority started one on {} {:.0} ms after it",
             stopped.saturating_duration_since(split).as_secs_f64() * 1e3,
-            short(&new.0),
-            new.1.saturating_duration_since(split).as_secs_f64() * 1e3
+            short(&new_node),
+            started.saturating_duration_since(split).as_secs_f64() * 1e3
         );
-        println!("    the stop came first: {}", stopped <= new.1);
+        println!("    the stop came first: {}", stopped <= started);
+        // A ledger the batch writes to keeps a fence: once the new copy wrote, a late write
+        // of the old one is refused.
+        let mut ledger = Fence::default();
+        ledger.admit(new_token)?;
+        println!(
+            "    fencing tokens: old {:#x}, new {:#x}; the ledger refuses the old copy's late write: {}",
+            old_token.get(),
+            new_token.get(),
+            ledger.admit(old_token).is_err()
+        );
         match sups[hi].whereis_name("payments-lock").await {
             Err(e) => println!("    the minority asks for the name: {e}"),
             Ok(found) => println!("    the minority read {found:?}"),
@@ -181,8 +211,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let copies = COPIES.lock().unwrap();
             let mut events: Vec<(Instant, i32)> = Vec::new();
             for c in copies.iter() {
-                events.push((c.1, 1));
-                if let Some(s) = c.2 {
+                events.push((c.started, 1));
+                if let Some(s) = c.stopped {
                     events.push((s, -1));
                 }
             }

@@ -137,6 +137,10 @@ fn quorum() {
     let out = run("quorum");
     assert!(out.contains("the stop came first: true"), "{out}");
     assert!(
+        out.contains("the ledger refuses the old copy's late write: true"),
+        "{out}"
+    );
+    assert!(
         out.contains("the minority asks for the name: no majority"),
         "{out}"
     );

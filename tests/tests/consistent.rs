@@ -10,7 +10,7 @@ use actors::rt::block_on;
 use actors_integration::child::ChildNode;
 use actors_integration::*;
 use actors_net::distributed::{
-    ChildDef, DEFAULT_MAX_CHILDREN, DistError, DistributedSupervisor, Mode,
+    ChildDef, DEFAULT_MAX_CHILDREN, DistError, DistributedSupervisor, Fence, FencingToken, Mode,
 };
 use actors_net::prelude::*;
 
@@ -28,6 +28,16 @@ fn live(id: &str) -> (usize, usize) {
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Batch {
     id: String,
+    token: FencingToken,
+}
+
+impl Batch {
+    fn new(id: &str) -> Self {
+        Batch {
+            id: id.to_string(),
+            token: FencingToken::default(),
+        }
+    }
 }
 
 #[actor]
@@ -35,6 +45,12 @@ impl Batch {
     #[handle]
     fn which(&self) -> String {
         self.id.clone()
+    }
+
+    /// The token of this copy's start, as it would hand it to what it acts on.
+    #[handle]
+    fn token(&self) -> FencingToken {
+        self.token
     }
 
     fn started(&mut self) {
@@ -92,6 +108,13 @@ async fn agreed_leader(sups: &[DistributedSupervisor], not: Option<&str>) -> Str
     }
 }
 
+/// The fencing token of the copy of `id` that `sup` finds running.
+async fn token_of(sup: &DistributedSupervisor, id: &str) -> FencingToken {
+    let copies = sup.locate(id, Duration::from_secs(1)).await.unwrap();
+    let copy = copies[0].clone().downcast::<Batch>().unwrap();
+    copy.token().await.unwrap()
+}
+
 #[test]
 fn in_a_split_only_the_majority_runs_the_child_and_never_two_at_once() {
     block_on(async {
@@ -99,7 +122,7 @@ fn in_a_split_only_the_majority_runs_the_child_and_never_two_at_once() {
         let sups = consistent(&nodes, "payments").await;
         let leader = agreed_leader(&sups, None).await;
         let follower = nodes.iter().position(|n| n.name() != leader).unwrap();
-        let def = ChildDef::new("batch", &Batch { id: "batch".into() }).unwrap();
+        let def = ChildDef::new("batch", &Batch::new("batch")).unwrap();
         sups[follower].start_child(def).await.unwrap();
         until("the batch to run on the leader", WAIT, || async {
             live("batch").0 == 1
@@ -109,6 +132,7 @@ fn in_a_split_only_the_majority_runs_the_child_and_never_two_at_once() {
                     .is_ok_and(|c| c.len() == 1 && c[0].node() == leader)
         })
         .await;
+        let old_token = token_of(&sups[0], "batch").await;
 
         // The leader and one other on one side: a minority of two.
         let li = nodes.iter().position(|n| n.name() == leader).unwrap();
@@ -139,14 +163,15 @@ fn in_a_split_only_the_majority_runs_the_child_and_never_two_at_once() {
             },
         )
         .await;
+        // What the old copy sent before it stopped, arriving after the new copy acted, is
+        // refused by a resource that fences.
+        let new_token = token_of(&msups[0], "batch").await;
+        assert!(new_token > old_token, "{new_token:?} after {old_token:?}");
+        let mut fence = Fence::default();
+        fence.admit(new_token).unwrap();
+        assert!(fence.admit(old_token).is_err());
         // The minority cannot write.
-        let def = ChildDef::new(
-            "refused",
-            &Batch {
-                id: "refused".into(),
-            },
-        )
-        .unwrap();
+        let def = ChildDef::new("refused", &Batch::new("refused")).unwrap();
         assert_eq!(sups[li].start_child(def).await, Err(DistError::NoQuorum));
 
         heal(&[minority, majority]).await;
@@ -184,8 +209,8 @@ fn a_consistent_name_is_one_process_everywhere_refused_without_a_majority_and_fr
         let nodes = cluster(3).await;
         let sups = consistent(&nodes, "names").await;
         let leader = agreed_leader(&sups, None).await;
-        let first = nodes[0].spawn(Batch { id: "a".into() });
-        let second = nodes[1].spawn(Batch { id: "b".into() });
+        let first = nodes[0].spawn(Batch::new("a"));
+        let second = nodes[1].spawn(Batch::new("b"));
         sups[0].register_name("lock", &first).await.unwrap();
         assert_eq!(sups[2].whereis_name("lock").await, Ok(Some(first.any())));
         assert_eq!(
@@ -306,7 +331,7 @@ fn in_a_three_way_split_no_side_counts_itself_a_majority() {
         let sups = consistent(&nodes, "threeway").await;
         agreed_leader(&sups, None).await;
         sups[0]
-            .start_child(ChildDef::new("solo", &Batch { id: "solo".into() }).unwrap())
+            .start_child(ChildDef::new("solo", &Batch::new("solo")).unwrap())
             .await
             .unwrap();
         until("the child to run", WAIT, || async { live("solo").0 == 1 }).await;

@@ -1,6 +1,7 @@
 //! The consistent supervisor's promise in the simulation, over seeds: under partitions of
 //! every shape, message delays, clocks that drift apart and nodes killed, no two copies of a child run at one virtual
-//! instant; once the faults end and a majority is up, exactly one runs.
+//! instant, each start carries a fencing token above every earlier start's; once the faults
+//! end and a majority is up, exactly one runs.
 //!
 //! `SIM_SEEDS` seeds (200 by default; CI runs 1,000); `SIM_SEED=<n>` replays one.
 
@@ -9,7 +10,9 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use actors::sim::Sim;
-use actors_net::distributed::{ChildDef, DEFAULT_MAX_CHILDREN, DistributedSupervisor, Mode};
+use actors_net::distributed::{
+    ChildDef, DEFAULT_MAX_CHILDREN, DistributedSupervisor, FencingToken, Mode,
+};
 use actors_net::prelude::*;
 use actors_net::sim::{SimNodes, node_name, seeds};
 
@@ -19,13 +22,18 @@ const NODES: usize = 5;
 /// most that ran at one instant in this seed.
 static RUNNING: Mutex<(BTreeMap<String, usize>, usize)> = Mutex::new((BTreeMap::new(), 0));
 
+/// The fencing token of each start, in the order of the starts.
+static TOKENS: Mutex<Vec<u64>> = Mutex::new(Vec::new());
+
 fn running() -> usize {
     RUNNING.lock().unwrap().0.values().sum()
 }
 
 #[actor]
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Once;
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct Once {
+    token: FencingToken,
+}
 
 #[actor]
 impl Once {
@@ -33,6 +41,7 @@ impl Once {
     fn ping(&self) {}
 
     fn started(&mut self, ctx: &mut Ctx<Self>) {
+        TOKENS.lock().unwrap().push(self.token.get());
         let mut r = RUNNING.lock().unwrap();
         *r.0.entry(ctx.node().name().to_string()).or_default() += 1;
         let now: usize = r.0.values().sum();
@@ -65,6 +74,7 @@ async fn handle(node: &Node) -> Option<DistributedSupervisor> {
 fn no_two_copies_ever_run_at_once_and_one_runs_after_the_faults() {
     for seed in seeds(7_000, 200) {
         *RUNNING.lock().unwrap() = (BTreeMap::new(), 0);
+        TOKENS.lock().unwrap().clear();
         Sim::new(seed)
             .nodes(NODES)
             .setup(|node| async move {
@@ -84,7 +94,7 @@ fn no_two_copies_ever_run_at_once_and_one_runs_after_the_faults() {
                     let i = (actors::sim::draw() % NODES as u64) as usize;
                     if let Some(sup) = handle(&cluster.node(i)).await
                         && sup
-                            .start_child(ChildDef::new("once", &Once).unwrap())
+                            .start_child(ChildDef::new("once", &Once::default()).unwrap())
                             .await
                             .is_ok()
                     {
@@ -129,6 +139,12 @@ fn no_two_copies_ever_run_at_once_and_one_runs_after_the_faults() {
                 }
                 let most = RUNNING.lock().unwrap().1;
                 assert_eq!(most, 1, "seed {seed}: {most} copies ran at one instant");
+                let tokens = TOKENS.lock().unwrap().clone();
+                assert!(
+                    tokens.first().is_some_and(|t| *t > 0)
+                        && tokens.windows(2).all(|w| w[0] < w[1]),
+                    "seed {seed}: each start's token is above every earlier one's: {tokens:x?}"
+                );
                 assert!(
                     one,
                     "seed {seed}: one copy runs once the faults end, not {}",

@@ -154,6 +154,11 @@ impl Consensus {
         self.raft.raft.leader_id != raft::INVALID_ID && self.raft.propose(vec![], command).is_ok()
     }
 
+    /// The log's current term: a leader's is above every earlier leader's.
+    pub(crate) fn term(&self) -> u64 {
+        self.raft.raft.term
+    }
+
     pub(crate) fn is_leader(&self) -> bool {
         self.raft.raft.state == StateRole::Leader
     }

@@ -20,6 +20,7 @@ use super::child::{ChildDef, ChildInfo};
 use super::consensus::tick_interval;
 use super::consistent::{Command, Consistent, NameChange, Waiter};
 use super::error::DistError;
+use super::fence::{TokenClock, starting};
 use super::placement::owner;
 use super::table::{ChildTable, Entry, Refused};
 use crate::connection::lock;
@@ -65,6 +66,8 @@ pub(crate) struct Member {
     consistent: Option<Consistent>,
     /// Whether this member held the log's lease when it last reconciled.
     lease: bool,
+    /// The fencing tokens of the starts this member makes (consistent mode).
+    tokens: TokenClock,
     /// Consistent names' pids this member watches, so that a name is freed when its
     /// process ends or its node is lost (proposed by the leader).
     watched: HashMap<actors::MonitorRef, (String, AnyPid)>,
@@ -91,6 +94,7 @@ impl Member {
             voters,
             consistent: None,
             lease: false,
+            tokens: TokenClock::default(),
             watched: HashMap::default(),
             gone: Vec::new(),
         }
@@ -325,9 +329,14 @@ impl Member {
         }
         let node = ctx.node();
         let spawner = Routing::of(&node).and_then(|r| lock(&r.spawnable).get(&def.actor).cloned());
+        // Consistent: only the lease holder starts, so the term is the leader's own.
+        let token = match &self.consistent {
+            Some(c) => self.tokens.next(c.log.term()),
+            None => 0,
+        };
         let started = match spawner {
             Some((hash, spawn)) if hash == def.identity => {
-                spawn(&node, &def.state, Some(ctx.pid().any()))
+                starting(token, || spawn(&node, &def.state, Some(ctx.pid().any())))
             }
             Some(_) => Err(format!(
                 "this node has another version of {} (its wire identity differs)",
@@ -344,7 +353,7 @@ impl Member {
                 ctx.link(&pid);
                 self.running.insert(id.to_string(), pid.clone());
                 self.by_pid.insert(pid.clone(), id.to_string());
-                tracing::info!(supervisor = %self.name, child = %id, %pid, "started the child here");
+                tracing::info!(supervisor = %self.name, child = %id, %pid, token, "started the child here");
                 if let Some(name) = def.global_name.clone() {
                     actors::rt::spawn(take_name(node, name, pid, NAME_TRIES));
                 }

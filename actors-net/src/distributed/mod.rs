@@ -33,12 +33,14 @@ mod child;
 mod consensus;
 mod consistent;
 mod error;
+mod fence;
 mod member;
 mod placement;
 mod table;
 
 pub use child::{ChildDef, ChildInfo};
 pub use error::DistError;
+pub use fence::{Fence, FencingToken, Stale};
 
 use actors::supervisor::{ChildSpec, Restart};
 use actors::{AnyPid, Node, Pid};
