@@ -17,7 +17,7 @@ use actors::dist::{PendingCall, Watcher};
 use actors::{AnyPid, MonitorRef, NodeId};
 use futures::channel::oneshot;
 
-pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(crate) fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unpoisoned()
 }
 

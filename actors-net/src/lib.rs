@@ -42,8 +42,9 @@
 //!    when partitions heal.
 //! 5. [`ProcessGroups`]: process groups, as Erlang's `pg`.
 //! 6. [`distributed::DistributedSupervisor`]: children that run on one live member each and
-//!    survive the loss of any node; [`failover_child`] and [`remote_child`]: children of a
-//!    supervisor on one node that run on others.
+//!    survive the loss of any node; [`failover_child`]: a supervisor's child that prefers
+//!    nodes in order and moves down the list when its node is lost, whichever node that is;
+//!    [`remote_child`]: a supervisor's child on one other node.
 //! 7. [`beam`]: a node that also speaks Erlang's distribution protocol to BEAM nodes;
 //!    `tls` (feature `tls`): mutual TLS between nodes; `sim` (feature `sim`): a simulated
 //!    cluster.
@@ -87,6 +88,7 @@ mod connection;
 mod control;
 mod discovery;
 mod dispatch;
+mod failover;
 mod frame;
 pub mod global;
 pub mod groups;
@@ -119,7 +121,8 @@ pub use node::{ConnectError, DistNode, NodeEvents};
 pub use requests::{LookupError, SpawnError};
 pub use start::StartError;
 
-pub use spawn::{DistCtx, GlobalChild, failover_child, remote_child};
+pub use failover::{FailoverChild, failover_child};
+pub use spawn::{DistCtx, GlobalChild, remote_child};
 
 /// The raw protocol and the system servers, for tests and fuzz targets that speak them
 /// directly (feature `testing`); applications have no use for them.

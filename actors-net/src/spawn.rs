@@ -93,68 +93,25 @@ impl<B: Actor> DistCtx for Ctx<B> {
 /// A supervised child that runs on `node`: the supervisor starts it there with
 /// `spawn_link_on`, and restarts it (on that node) like any child. If the node cannot be
 /// reached, the start counts as a restart, within the supervisor's intensity.
+///
+/// For a child that moves to another node when its node is lost, see
+/// [`failover_child`](crate::failover_child).
 pub fn remote_child<A: Actor + Serialize>(
     id: impl Into<String>,
     node: impl Into<String>,
-    factory: impl FnMut() -> A + Send + 'static,
+    mut factory: impl FnMut() -> A + Send + 'static,
 ) -> ChildSpec {
-    failover_child(id, [node.into()], factory)
-}
-
-/// A supervised child that fails over in a given order of nodes. Its supervisor runs on one
-/// node, which is then a single point of failure: for failover whichever node is lost, use
-/// [`DistributedSupervisor`](crate::distributed::DistributedSupervisor).
-///
-/// The supervisor starts it on the first of `nodes`
-/// that can start it (this node's own name may be among them), so when its node is lost the
-/// restart lands on the next one, with fresh state, as a Horde or Swarm singleton does. The
-/// child stays where it landed when an earlier node comes back.
-///
-/// Where it may run: on each of `nodes` that allows its type (`allow_spawn::<A>()`, on every
-/// node of the list, this one included when it is listed) and is connected when the start
-/// is tried; a node that refuses or cannot be reached is passed over. Whoever must find it
-/// after a failover finds it by a cluster-wide name: add [`GlobalChild::global_name`].
-///
-/// ```no_run
-/// # use actors_net::prelude::*;
-/// # use actors::supervisor::{Strategy, Supervisor};
-/// # #[actor] #[derive(serde::Serialize, serde::Deserialize)] struct Worker;
-/// # #[actor] impl Worker { #[handle] fn work(&self) {} }
-/// # async fn demo(node: Node) {
-/// let sup = Supervisor::new(Strategy::OneForOne)
-///     .child(actors_net::failover_child(
-///         "worker",
-///         ["c@10.0.0.3:4370", "b@10.0.0.2:4370", node.name()],
-///         || Worker,
-///     ))
-///     .start(&node)
-///     .await
-///     .expect("a node could start it");
-/// # }
-/// ```
-pub fn failover_child<A: Actor + Serialize>(
-    id: impl Into<String>,
-    nodes: impl IntoIterator<Item = impl Into<String>>,
-    factory: impl FnMut() -> A + Send + 'static,
-) -> ChildSpec {
-    let nodes: Vec<String> = nodes.into_iter().map(Into::into).collect();
-    // Shared with each start, which makes a fresh actor per node it tries.
-    let factory = std::sync::Arc::new(std::sync::Mutex::new(factory));
+    let node = node.into();
     ChildSpec::with_start(id, move |ctx: &mut Ctx<Supervisor>| {
-        let (nodes, factory) = (nodes.clone(), factory.clone());
+        let (node, actor) = (node.clone(), factory());
         Box::pin(async move {
-            let mut failures = Vec::new();
-            for node in &nodes {
-                let actor = (crate::connection::lock(&factory))();
-                if *node == ctx.node().name() {
-                    return Ok(ctx.spawn_link(actor).any());
-                }
-                match ctx.spawn_link_on(node, actor).await {
-                    Ok(pid) => return Ok(pid.any()),
-                    Err(e) => failures.push(format!("{node}: {e}")),
-                }
+            if node == ctx.node().name() {
+                return Ok(ctx.spawn_link(actor).any());
             }
-            Err(format!("no node could start it ({})", failures.join("; ")))
+            ctx.spawn_link_on(&node, actor)
+                .await
+                .map(|pid| pid.any())
+                .map_err(|e| format!("{node}: {e}"))
         })
     })
 }

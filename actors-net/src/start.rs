@@ -75,6 +75,13 @@ impl NodeBuilder {
         {
             tracing::warn!(node = %name, "the pg scope server for BEAM nodes did not start");
         }
+        // Every node is a member of the supervisor of failover children, so that any may
+        // take one over whichever node added it.
+        if let Err(e) =
+            crate::distributed::DistributedSupervisor::start(&node, crate::failover::FAILOVER).await
+        {
+            tracing::warn!(node = %name, "the failover supervisor's member did not start: {e}");
+        }
         let accept = net.spawn(net.clone().accept_loop(listener));
         net.set_accept_task(accept);
         net.spawn(net.clone().heal_loop());

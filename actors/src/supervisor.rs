@@ -271,8 +271,11 @@ impl Supervisor {
     }
 
     /// Adds a child, started (in the order added) when the supervisor starts.
-    pub fn child(mut self, spec: ChildSpec) -> Self {
-        self.children.push(Child { spec, pid: None });
+    pub fn child(mut self, spec: impl Into<ChildSpec>) -> Self {
+        self.children.push(Child {
+            spec: spec.into(),
+            pid: None,
+        });
         self
     }
 

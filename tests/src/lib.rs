@@ -16,9 +16,10 @@ pub mod shop;
 /// The cookie test clusters share.
 pub const COOKIE: &str = "test-cookie";
 
-/// Monitors every connection carries for the system itself, each way: the default
-/// process-group scope's servers monitor each other, as `pg`'s do.
-pub const SYSTEM_MONITORS: usize = 1;
+/// Monitors every connection carries for the system itself, each way: the servers of each
+/// process-group scope a node runs from its start monitor each other, as `pg`'s do (the
+/// default scope, and the scope of the distributed supervisors' members).
+pub const SYSTEM_MONITORS: usize = 2;
 
 /// What a node sees of the cluster, asked from another OS process: how a bench that runs
 /// nodes in child processes watches them settle.

@@ -59,6 +59,7 @@ const NET: &[(&str, u32)] = &[
     ("system", 7),
     ("beam", 7),
     ("distributed", 7),
+    ("failover", 7),
     ("start", 8),
     ("sim", 9),
 ];

@@ -314,14 +314,21 @@ fn a_failover_child_restarts_on_the_next_node_when_its_node_is_killed() {
             .start(a)
             .await
             .expect("the children start");
+        // On the first listed node whose member is up: the preferred node's member may be
+        // seen a moment after its connection, and the child is then taken over by it.
+        until("the child to run on the preferred node", WAIT, || async {
+            only_child(&sup)
+                .await
+                .is_some_and(|c| c.node() == preferred)
+        })
+        .await;
         let first = only_child(&sup).await.expect("started");
-        assert_eq!(first.node(), preferred, "the first node that can");
         assert_eq!(first.add(1).await, Ok(11));
         // Found by its cluster-wide name, from any node.
-        assert_eq!(
-            b.global().whereis::<Counter>("the-singleton"),
-            Some(first.clone())
-        );
+        until("b to find it by its name", WAIT, || async {
+            b.global().whereis::<Counter>("the-singleton") == Some(first.clone())
+        })
+        .await;
 
         child.kill();
         // The preferred node is gone and the next one cannot be reached: b takes it.
@@ -332,12 +339,12 @@ fn a_failover_child_restarts_on_the_next_node_when_its_node_is_killed() {
         let second = only_child(&sup).await.expect("restarted");
         assert_eq!(second.add(1).await, Ok(11), "fresh state");
         // The name moved with it, on every node.
-        for n in [a, b] {
-            assert_eq!(
-                n.global().whereis::<Counter>("the-singleton"),
-                Some(second.clone())
-            );
-        }
+        until("the name to move with it", WAIT, || async {
+            [a, b]
+                .iter()
+                .all(|n| n.global().whereis::<Counter>("the-singleton") == Some(second.clone()))
+        })
+        .await;
 
         // Then on a itself, when b goes too.
         a.block(b.name());
@@ -347,6 +354,50 @@ fn a_failover_child_restarts_on_the_next_node_when_its_node_is_killed() {
         .await;
         let counts = sup.count_children().await.unwrap();
         assert_eq!(counts.active, 1);
+    });
+}
+
+/// The supervisor that added a failover child is on a node that is then killed (an OS
+/// process): the nodes left, which never ran a supervisor of it, keep it running.
+#[test]
+fn a_failover_child_outlives_the_node_whose_supervisor_added_it() {
+    block_on(async {
+        let nodes = cluster(2).await;
+        let (a, b) = (&nodes[0], &nodes[1]);
+        for n in [a, b] {
+            n.allow_spawn::<Counter>();
+        }
+        let order = format!("solo={},{}", a.name(), b.name());
+        let mut starter = ChildNode::start(
+            BIN,
+            "starter@127.0.0.1:0",
+            &[a.name()],
+            &["--failover", &order],
+        );
+        let on = |n: &Node, at: String| {
+            let n = n.clone();
+            async move {
+                match n.global().whereis::<Counter>("solo") {
+                    Some(c) => c.node() == at && c.add(0).await.is_ok(),
+                    None => false,
+                }
+            }
+        };
+        until("the child to run on a, the first listed", WAIT, || {
+            on(a, a.name().to_string())
+        })
+        .await;
+        starter.kill();
+        until("the child to answer again on a", WAIT, || {
+            on(a, a.name().to_string())
+        })
+        .await;
+        // Then a is cut off, and b, next on the list, runs it.
+        a.block(b.name());
+        until("the child to run on b", WAIT, || {
+            on(b, b.name().to_string())
+        })
+        .await;
     });
 }
 

@@ -21,6 +21,8 @@ pub struct ChildDef {
     pub(crate) global_name: Option<String>,
     pub(crate) max_restarts: u32,
     pub(crate) within_ms: u64,
+    /// Nodes in the order the child prefers them; empty: placed by rendezvous hashing.
+    pub(crate) prefer: Vec<String>,
 }
 
 impl ChildDef {
@@ -48,6 +50,7 @@ impl ChildDef {
             global_name: None,
             max_restarts: 3,
             within_ms: 5_000,
+            prefer: Vec::new(),
         }
     }
 
@@ -68,6 +71,15 @@ impl ChildDef {
     /// (`re_register`, so the name moves from a predecessor whose node is not yet seen down).
     pub fn global_name(mut self, name: impl Into<String>) -> Self {
         self.global_name = Some(name.into());
+        self
+    }
+
+    /// Runs the child on the first of `nodes` whose member is live (available mode), and on
+    /// none of the others; when an earlier node's member comes back, the child moves back to
+    /// it (with fresh state), as an OTP distributed application is taken over. Without this,
+    /// placement is rendezvous hashing over every member.
+    pub fn prefer(mut self, nodes: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.prefer = nodes.into_iter().map(Into::into).collect();
         self
     }
 

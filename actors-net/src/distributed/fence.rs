@@ -143,7 +143,7 @@ impl Fence {
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::distributed::fence::{FencingToken, TokenClock, starting};
 
     #[test]
     fn tokens_grow_within_a_term_and_across_terms() {

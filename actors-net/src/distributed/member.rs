@@ -38,6 +38,10 @@ const NAME_GRACE: Duration = Duration::from_secs(2);
 /// How often a child's global name is tried (every `RETRY_AFTER`) while another holds it.
 const NAME_TRIES: u32 = 50;
 
+/// The process-group scope of every distributed supervisor's members: apart from the
+/// default scope, so that a user's groups list only their own.
+const SCOPE: &str = "actors_net.distributed";
+
 /// The local name of a member, and the process group of all members, of supervisor `name`.
 pub(crate) fn member_name(name: &str) -> String {
     format!("actors_net.distributed:{name}")
@@ -108,6 +112,17 @@ impl Member {
             .map(|p| p.node().to_string())
             .filter(|n| !(self.leaving && n == here.name()))
             .collect()
+    }
+
+    /// The node among `nodes` that runs child `id` (none for a removed one). A consistent
+    /// supervisor passes the lease holder alone, whatever the child prefers.
+    fn owner<'a>(&self, nodes: &'a BTreeSet<String>, id: &str) -> Option<&'a str> {
+        let def = self.table.get(id)?;
+        let prefer = match self.consistent {
+            Some(_) => &[][..],
+            None => &def.prefer[..],
+        };
+        owner(nodes, id, prefer)
     }
 
     fn other_members(&self, ctx: &Ctx<Self>) -> Vec<Pid<Member>> {
@@ -290,7 +305,7 @@ impl Member {
         let stray: Vec<String> = self
             .running
             .keys()
-            .filter(|id| self.table.get(id).is_none() || owner(&nodes, id) != Some(here.name()))
+            .filter(|id| self.owner(&nodes, id) != Some(here.name()))
             .cloned()
             .collect();
         for id in stray {
@@ -307,7 +322,7 @@ impl Member {
         let due: Vec<(String, ChildDef)> = self
             .table
             .live()
-            .filter(|(id, _)| owner(&nodes, id) == Some(here.name()))
+            .filter(|(id, _)| self.owner(&nodes, id) == Some(here.name()))
             .filter(|(id, _)| !self.running.contains_key(*id))
             .filter(|(id, _)| {
                 self.backoff
@@ -429,7 +444,7 @@ impl Member {
             ctx.send_after(tick_interval(), |me| me.raft_tick());
         }
         let group = member_name(&self.name);
-        let (members, events) = node.groups().monitor(&group);
+        let (members, events) = node.scope(SCOPE).monitor(&group);
         self.peers = members.to_vec();
         ctx.attach_stream(
             events,
@@ -441,7 +456,7 @@ impl Member {
         );
         let me = ctx.pid();
         actors::rt::spawn(async move {
-            match node.groups().join(&group, &me).await {
+            match node.scope(SCOPE).join(&group, &me).await {
                 Ok(()) => {
                     let _ = me.now_member();
                 }
@@ -602,7 +617,10 @@ impl Member {
                 actors::rt::spawn(take_name(node.clone(), name, pid.clone(), 1));
             }
         }
-        if self.consistent.is_none() {
+        // An empty table has nothing to repair with: a peer holding children sends its own
+        // digest, and the two exchange tables then. So a supervisor without children (every
+        // node's failover supervisor, until one is added) costs nothing on the wire.
+        if self.consistent.is_none() && !self.table.is_empty() {
             let digest = self.table.digest();
             for peer in self.other_members(ctx) {
                 let _ = peer.digest(Origin::local(), ctx.pid(), digest);
@@ -646,7 +664,7 @@ impl Member {
             .live()
             .map(|(id, _)| ChildInfo {
                 id: id.clone(),
-                node: owner(&nodes, id).map(str::to_string),
+                node: self.owner(&nodes, id).map(str::to_string),
                 pid: self.running.get(id).cloned(),
             })
             .collect()
@@ -734,7 +752,7 @@ impl Member {
             Some(c) => BTreeSet::from([c.log.leader()?.to_string()]),
             None => self.nodes(ctx),
         };
-        let node = owner(&nodes, &id)?;
+        let node = self.owner(&nodes, &id)?;
         self.peers
             .iter()
             .find(|p| p.node() == node)
@@ -763,7 +781,7 @@ impl Member {
         self.leaving = true;
         let node = ctx.node();
         if let Err(e) = node
-            .groups()
+            .scope(SCOPE)
             .leave(&member_name(&self.name), ctx.pid())
             .await
         {

@@ -79,7 +79,7 @@ async fn committed<R: Send + 'static>(
 /// One node's handle on a distributed supervisor.
 #[derive(Debug, Clone)]
 pub struct DistributedSupervisor {
-    node: Node,
+    pub(crate) node: Node,
     name: String,
 }
 

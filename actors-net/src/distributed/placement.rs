@@ -1,4 +1,5 @@
-//! Where a child runs: rendezvous (highest random weight) hashing over the live members.
+//! Where a child runs: rendezvous (highest random weight) hashing over the live members, or
+//! the first live one of the nodes a child prefers, in their order.
 //!
 //! Every member computes the owner of a child from the same two inputs, the child's id and
 //! the set of member nodes it sees, with a hash fixed across builds and machines, so members
@@ -21,8 +22,19 @@ fn weight(node: &str, id: &str) -> u64 {
     h ^ (h >> 31)
 }
 
-/// The member node that runs child `id`, if there is any member.
-pub(crate) fn owner<'a>(members: &'a BTreeSet<String>, id: &str) -> Option<&'a str> {
+/// The member node that runs child `id`, if there is any member: the first of `prefer`
+/// that is a member, or (when `prefer` is empty) the one rendezvous hashing picks.
+pub(crate) fn owner<'a>(
+    members: &'a BTreeSet<String>,
+    id: &str,
+    prefer: &[String],
+) -> Option<&'a str> {
+    if !prefer.is_empty() {
+        return prefer
+            .iter()
+            .find_map(|p| members.get(p))
+            .map(String::as_str);
+    }
     members
         .iter()
         .max_by_key(|node| (weight(node, id), node.as_str()))
@@ -45,9 +57,9 @@ mod tests {
         let mut per_node = std::collections::BTreeMap::<&str, usize>::new();
         for i in 0..3000 {
             let id = format!("child-{i}");
-            let before = owner(&all, &id).unwrap();
+            let before = owner(&all, &id, &[]).unwrap();
             *per_node.entry(before).or_default() += 1;
-            let after = owner(&without_b, &id).unwrap();
+            let after = owner(&without_b, &id, &[]).unwrap();
             if before != "b@h:2" {
                 assert_eq!(before, after, "{id} moved though its node stayed");
             }
@@ -56,6 +68,22 @@ mod tests {
         for (node, n) in per_node {
             assert!((800..1200).contains(&n), "{node} got {n} of 3000");
         }
-        assert_eq!(owner(&BTreeSet::new(), "x"), None);
+        assert_eq!(owner(&BTreeSet::new(), "x", &[]), None);
+    }
+
+    #[test]
+    fn a_preferring_child_runs_on_the_first_live_node_of_its_list() {
+        let prefer: Vec<String> = ["c@h:3", "gone@h:9", "a@h:1"].map(String::from).to_vec();
+        let all = set(&["a@h:1", "b@h:2", "c@h:3"]);
+        assert_eq!(owner(&all, "x", &prefer), Some("c@h:3"));
+        assert_eq!(
+            owner(&set(&["a@h:1", "b@h:2"]), "x", &prefer),
+            Some("a@h:1")
+        );
+        assert_eq!(
+            owner(&set(&["b@h:2"]), "x", &prefer),
+            None,
+            "only listed nodes"
+        );
     }
 }

@@ -89,6 +89,11 @@ impl ChildTable {
     }
 
     /// How many child ids it holds at most.
+    /// True while no child was ever written (nor removed) here.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
     pub(crate) fn limit(&self) -> usize {
         self.limit
     }

@@ -9,7 +9,9 @@
 //! and runs until killed. Other nodes may spawn `Counter`s on it. `--dsup name` starts a
 //! member of the distributed supervisor `name`; `--dsup-child id` then adds a `Counter`
 //! child `id` to it, under the global name `id`; `--voter name` (each voter, this node
-//! included) makes that supervisor consistent.
+//! included) makes that supervisor consistent. `--failover id=node,node...` starts a local
+//! supervisor with a `failover_child` `Counter` `id` preferring those nodes, under the global
+//! name `id`.
 
 use std::time::Duration;
 
@@ -28,6 +30,7 @@ fn main() {
     let mut dsup = None;
     let mut dsup_children = Vec::new();
     let mut voters = Vec::new();
+    let mut failover = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().expect("a value after the flag");
@@ -41,6 +44,7 @@ fn main() {
             "--dsup" => dsup = Some(value()),
             "--dsup-child" => dsup_children.push(value()),
             "--voter" => voters.push(value()),
+            "--failover" => failover = Some(value()),
             "--epmd" => epmd = Some(value().parse::<u16>().expect("a port")),
             "--heartbeat-ms" => heartbeat_ms = Some(value().parse::<u64>().expect("a number")),
             other => panic!("unknown argument {other}"),
@@ -99,6 +103,21 @@ fn main() {
                     actors::rt::sleep(Duration::from_millis(100)).await;
                 }
             }
+        }
+        // Kept for the life of the process: the supervisor ends with its holder.
+        let mut _supervisor = None;
+        if let Some(spec) = &failover {
+            use actors::supervisor::{Strategy, Supervisor};
+            let (id, nodes) = spec.split_once('=').expect("id=node,node...");
+            let nodes: Vec<&str> = nodes.split(',').collect();
+            let child = actors_net::failover_child(id, nodes, || Counter { n: 0 }).global_name(id);
+            _supervisor = Some(
+                Supervisor::new(Strategy::OneForOne)
+                    .child(child)
+                    .start(&node)
+                    .await
+                    .expect("the failover child starts"),
+            );
         }
         println!("READY {}", node.name());
         std::future::pending::<()>().await;
