@@ -171,10 +171,10 @@ impl Routing {
                 "{actor} may not be spawned on {}: that node must call allow_spawn::<{actor}>() first",
                 self.net.id.name()
             )),
-            Some((known, _)) if known != identity => Err(format!(
+            Some(known) if known.identity != identity => Err(format!(
                 "{actor} differs between the two nodes (another version of it)"
             )),
-            Some((_, spawner)) => spawner(node, state, link.clone()),
+            Some(known) => (known.spawn)(node, state, link.clone()),
         };
         if let (Ok(child), Some(parent)) = (&result, link) {
             lock(&conn.ties).links.insert((child.clone(), parent));

@@ -55,11 +55,26 @@ pub enum SpawnError {
 pub(crate) type Spawner =
     Arc<dyn Fn(&Node, &[u8], Option<AnyPid>) -> Result<AnyPid, String> + Send + Sync>;
 
+/// Encodes a running actor's state, given as `&mut dyn Any` (`None` if it is not of the
+/// type).
+pub(crate) type StateEncoder =
+    Arc<dyn Fn(&mut dyn std::any::Any) -> Option<Result<Vec<u8>, String>> + Send + Sync>;
+
+/// An actor type other nodes may spawn here.
+#[derive(Clone)]
+pub(crate) struct Spawnable {
+    /// Its wire identity's hash: another version of the type is refused.
+    pub(crate) identity: u64,
+    pub(crate) spawn: Spawner,
+    /// For a distributed supervisor's hand-off of a child's state.
+    pub(crate) encode: StateEncoder,
+}
+
 /// The routing layer of a node, attached to it as an extension.
 pub(crate) struct Routing {
     pub(crate) net: Arc<Net>,
-    /// The actor types other nodes may spawn here, by wire name: (identity hash, spawner).
-    pub(crate) spawnable: Mutex<HashMap<String, (u64, Spawner)>>,
+    /// The actor types other nodes may spawn here, by wire name.
+    pub(crate) spawnable: Mutex<HashMap<String, Spawnable>>,
 }
 
 impl actors::dist::Extension for Routing {}
@@ -86,8 +101,24 @@ impl Routing {
                 None => node.spawn(actor).any(),
             })
         });
+        let encode: StateEncoder = Arc::new(|state| {
+            let actor = state.downcast_mut::<A>()?;
+            let mut out = Vec::new();
+            Some(
+                actors::dist::encode(&*actor, &mut out)
+                    .map(|()| out)
+                    .map_err(|e| e.to_string()),
+            )
+        });
         let identity = A::identity();
-        lock(&self.spawnable).insert(identity.name.to_string(), (identity.hash, spawner));
+        lock(&self.spawnable).insert(
+            identity.name.to_string(),
+            Spawnable {
+                identity: identity.hash,
+                spawn: spawner,
+                encode,
+            },
+        );
     }
 
     /// Starts `actor` on node `on`, maybe linked to `link` from its first moment.

@@ -135,7 +135,9 @@ impl Router for NetRouter {
                 }
                 // Neither crosses the wire: a Down for a remote watcher travels as the answer
                 // to its Monitor, and process_info is local.
-                sig @ (Signal::Down(_) | Signal::Info(_)) => return Err((sig, ExitReason::NoProc)),
+                sig @ (Signal::Down(_) | Signal::Info(_) | Signal::State(_)) => {
+                    return Err((sig, ExitReason::NoProc));
+                }
             }
         };
         self.net.send_control(&conn, &control);

@@ -218,8 +218,15 @@ fn hook_future<'a, A: Actor>(
     hook: HookCall,
 ) -> impl Future<Output = ()> + Send + 'a {
     match hook {
-        HookCall::Exit(exit) => Either::Left(actor.on_exit(exit, ctx)),
-        HookCall::Down(down) => Either::Right(actor.on_down(down, ctx)),
+        HookCall::Exit(exit) => Either::Left(Either::Left(actor.on_exit(exit, ctx))),
+        HookCall::Down(down) => Either::Left(Either::Right(actor.on_down(down, ctx))),
+        HookCall::State(request) => {
+            (request.apply)(actor);
+            if request.then_stop {
+                ctx.stop(ExitReason::Shutdown);
+            }
+            Either::Right(std::future::ready(()))
+        }
     }
 }
 

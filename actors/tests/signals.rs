@@ -383,3 +383,44 @@ fn process_info_of_a_dead_process_is_none() {
         assert_eq!(node.process_info(&p).await, None);
     });
 }
+
+/// A counter whose state a test reads and changes from outside.
+#[actor]
+struct Tally {
+    n: u64,
+}
+
+#[actor(local)]
+impl Tally {
+    #[handle]
+    fn add(&mut self, by: u64) -> u64 {
+        self.n += by;
+        self.n
+    }
+
+    #[handle(cast)]
+    fn bump(&mut self) {
+        self.n += 1;
+    }
+}
+
+#[test]
+fn with_state_reads_and_changes_a_process_between_its_messages() {
+    block_on(async {
+        let node = Node::local();
+        let tally = node.spawn(Tally { n: 0 });
+        tally.bump().unwrap();
+        tally.bump().unwrap();
+        // Behind the casts in the mailbox: the state it sees has their effect.
+        assert_eq!(node.with_state(&tally, |t| t.n).await, Some(2));
+        assert_eq!(node.with_state(&tally, |t| t.n = 40).await, Some(()));
+        assert_eq!(tally.add(2).await, Ok(42));
+        // Of a type known at run time, then stopping the process before its next message.
+        let read = node
+            .with_state_then(tally.any(), true, |s| s.downcast_mut::<Tally>().map(|t| t.n))
+            .await;
+        assert_eq!(read, Some(Some(42)));
+        assert_eq!(tally.add(1).await, Err(CallError::NoProc));
+        assert_eq!(node.with_state(&tally, |t| t.n).await, None, "a dead process");
+    });
+}

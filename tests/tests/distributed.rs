@@ -36,6 +36,12 @@ impl Job {
         self.n
     }
 
+    #[handle]
+    fn bump(&mut self) -> u64 {
+        self.n += 1;
+        self.n
+    }
+
     fn started(&mut self) {
         *LIVE.lock().unwrap().entry(self.id.clone()).or_default() += 1;
     }
@@ -273,6 +279,59 @@ fn a_member_that_leaves_hands_its_children_to_the_others() {
             Err(DistError::NotMember(_))
         ));
         assert_eq!(sups[0].members().await.unwrap().len(), 2);
+    });
+}
+
+#[test]
+fn a_member_that_leaves_hands_a_child_its_state_and_a_crash_later_starts_anew() {
+    block_on(async {
+        let nodes = cluster(3).await;
+        let sups = members(&nodes).await;
+        // A job placed on n2, the member that will leave.
+        let mut id = String::new();
+        for i in 0.. {
+            id = format!("h{i}");
+            sups[0].start_child(job(&id, 0).hand_off()).await.unwrap();
+            until("the job to run", WAIT, || async {
+                copies(&sups, &id).await.len() == 1
+            })
+            .await;
+            if copies(&sups, &id).await[0].node() == nodes[2].name() {
+                break;
+            }
+        }
+        let first = copies(&sups, &id).await[0]
+            .clone()
+            .downcast::<Job>()
+            .unwrap();
+        for _ in 0..5 {
+            first.bump().await.unwrap();
+        }
+        sups[2].leave().await.unwrap();
+        let rest = &sups[..2];
+        let moved = || async {
+            let c = copies(rest, &id).await;
+            match c.first().and_then(|p| p.clone().downcast::<Job>()) {
+                Some(job) if c.len() == 1 => Some(job),
+                _ => None,
+            }
+        };
+        until("the job to run on a member left", WAIT, || async {
+            moved().await.is_some()
+        })
+        .await;
+        let second = moved().await.unwrap();
+        assert_eq!(second.get().await, Ok(5), "its state was handed over");
+        assert_eq!(live(&id), 1, "the old instance stopped");
+        // A crash restarts it from its definition, not from the handed-over state.
+        nodes[0].kill(&second);
+        until("the job to restart anew", WAIT, || async {
+            match moved().await {
+                Some(job) => job != second && job.get().await == Ok(0),
+                None => false,
+            }
+        })
+        .await;
     });
 }
 

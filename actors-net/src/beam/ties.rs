@@ -189,7 +189,7 @@ impl Inner {
                         reference,
                     }
                 }
-                Signal::Down(_) | Signal::Info(_) => return,
+                Signal::Down(_) | Signal::Info(_) | Signal::State(_) => return,
             }
         };
         let _ = conn.send(control::encode(&control, None));

@@ -23,6 +23,11 @@ pub struct ChildDef {
     pub(crate) within_ms: u64,
     /// Nodes in the order the child prefers them; empty: placed by rendezvous hashing.
     pub(crate) prefer: Vec<String>,
+    /// Whether a member that leaves hands the child's state to its next instance.
+    pub(crate) hand_off: bool,
+    /// The state a member that left handed over: the next start begins from it (once).
+    #[serde(with = "serde_bytes")]
+    pub(crate) handed: Option<Vec<u8>>,
 }
 
 impl ChildDef {
@@ -51,6 +56,8 @@ impl ChildDef {
             max_restarts: 3,
             within_ms: 5_000,
             prefer: Vec::new(),
+            hand_off: false,
+            handed: None,
         }
     }
 
@@ -80,6 +87,17 @@ impl ChildDef {
     /// placement is rendezvous hashing over every member.
     pub fn prefer(mut self, nodes: impl IntoIterator<Item = impl Into<String>>) -> Self {
         self.prefer = nodes.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// When the member running the child leaves gracefully (`DistributedSupervisor::leave`,
+    /// available mode), the child's state at that instant (it is stopped right after, before
+    /// it takes another message) is what its next instance starts from, on the member that
+    /// takes it over; a restart after a crash begins from the definition's state again. The
+    /// whole actor crosses the wire: what it should not carry, it skips (`#[serde(skip)]`) and
+    /// makes again in `started`.
+    pub fn hand_off(mut self) -> Self {
+        self.hand_off = true;
         self
     }
 

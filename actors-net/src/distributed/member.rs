@@ -37,6 +37,8 @@ const RETRY_AFTER: Duration = Duration::from_millis(200);
 const NAME_GRACE: Duration = Duration::from_secs(2);
 /// How often a child's global name is tried (every `RETRY_AFTER`) while another holds it.
 const NAME_TRIES: u32 = 50;
+/// How long a leaving member waits for each peer to take a handed-off state.
+const HAND_OFF_WAIT: Duration = Duration::from_secs(2);
 
 /// The process-group scope of every distributed supervisor's members: apart from the
 /// default scope, so that a user's groups list only their own.
@@ -349,9 +351,10 @@ impl Member {
             Some(c) => self.tokens.next(c.log.term()),
             None => 0,
         };
+        let state = def.handed.as_deref().unwrap_or(&def.state);
         let started = match spawner {
-            Some((hash, spawn)) if hash == def.identity => {
-                starting(token, || spawn(&node, &def.state, Some(ctx.pid().any())))
+            Some(known) if known.identity == def.identity => {
+                starting(token, || (known.spawn)(&node, state, Some(ctx.pid().any())))
             }
             Some(_) => Err(format!(
                 "this node has another version of {} (its wire identity differs)",
@@ -372,6 +375,12 @@ impl Member {
                 if let Some(name) = def.global_name.clone() {
                     actors::rt::spawn(take_name(node, name, pid, NAME_TRIES));
                 }
+                // A handed-over state is for this start alone: restarts begin anew.
+                if def.handed.is_some() {
+                    let mut fresh = def.clone();
+                    fresh.handed = None;
+                    let _ = self.write(id, Some(fresh), ctx);
+                }
             }
             Err(why) => {
                 self.failed.insert(id.to_string());
@@ -379,6 +388,56 @@ impl Member {
                 self.backoff
                     .insert(id.to_string(), actors::rt::now() + RETRY_AFTER);
                 ctx.send_after(RETRY_AFTER, |me| me.retry());
+            }
+        }
+    }
+
+    /// Stops each child here that hands its state off, with its state at that instant, and
+    /// tells every member the state its next instance starts from (available mode), each
+    /// answering once it holds it: so whoever takes a child over when this member leaves the
+    /// group starts it from that state.
+    async fn hand_off(&mut self, ctx: &mut Ctx<Self>) {
+        let node = ctx.node();
+        let Some(routing) = Routing::of(&node) else {
+            return;
+        };
+        let handing: Vec<(String, AnyPid, ChildDef)> = self
+            .running
+            .iter()
+            .filter_map(|(id, pid)| {
+                let def = self.table.get(id).filter(|d| d.hand_off)?;
+                Some((id.clone(), pid.clone(), def.clone()))
+            })
+            .collect();
+        for (id, pid, mut def) in handing {
+            let Some(known) = lock(&routing.spawnable).get(&def.actor).cloned() else {
+                continue;
+            };
+            // Its end is ours: not an exit to restart it for.
+            ctx.unlink(&pid);
+            self.running.remove(&id);
+            self.by_pid.remove(&pid);
+            let encode = known.encode;
+            match node
+                .with_state_then(pid, true, move |s| encode(s))
+                .await
+                .flatten()
+            {
+                Some(Ok(bytes)) => def.handed = Some(bytes),
+                Some(Err(why)) => {
+                    tracing::warn!(supervisor = %self.name, child = %id, "the child's state could not be encoded for its hand-off; it starts anew: {why}");
+                    continue;
+                }
+                None => continue,
+            }
+            let Ok(entry) = self.table.write(node.name(), &id, Some(def)) else {
+                continue;
+            };
+            for peer in self.other_members(ctx) {
+                let taken = peer.take(Origin::local(), ctx.pid(), id.clone(), entry.clone());
+                if let Err(e) = taken.timeout(HAND_OFF_WAIT).await {
+                    tracing::warn!(supervisor = %self.name, child = %id, peer = peer.node(), "a member did not take the handed-off state: {e}");
+                }
             }
         }
     }
@@ -775,9 +834,27 @@ impl Member {
         self.running.get(&id).cloned()
     }
 
-    /// Leaves the group first, so the others take the children over, then stops them here.
+    /// A peer's write, answered once taken: a leaving member hands its children's state over
+    /// this way before it leaves, so that whoever takes a child over has it.
+    #[handle]
+    fn take(
+        &mut self,
+        origin: Origin,
+        from: Pid<Member>,
+        id: String,
+        entry: Entry,
+        ctx: &mut Ctx<Self>,
+    ) {
+        self.upsert(origin, from, id, entry, ctx);
+    }
+
+    /// Leaves the group first, so the others take the children over, then stops them here;
+    /// children that hand their state off are stopped and handed over before.
     #[handle]
     async fn leave(&mut self, ctx: &mut Ctx<Self>) {
+        if self.consistent.is_none() {
+            self.hand_off(ctx).await;
+        }
         self.leaving = true;
         let node = ctx.node();
         if let Err(e) = node

@@ -56,6 +56,7 @@ struct State {
 pub(crate) enum HookCall {
     Exit(Exit),
     Down(Down),
+    State(crate::kernel::signal::StateRequest),
 }
 
 impl<A: Actor> Ctx<A> {
@@ -404,6 +405,7 @@ impl<A: Actor> Ctx<A> {
                     trap_exit: self.trap_exit,
                 });
             }
+            Signal::State(request) => return Some(HookCall::State(request)),
             Signal::Down(down) => {
                 // A Down for a monitor cancelled meanwhile is void.
                 let monitors = &mut self.state.as_mut()?.monitors;

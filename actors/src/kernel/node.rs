@@ -287,6 +287,52 @@ impl Node {
         std::future::poll_fn(|cx| slot.poll_take(cx)).await
     }
 
+    /// Runs `f` on the state of local process `pid` between two of its messages, and gives
+    /// back what it returns, as OTP's `sys:get_state` and `sys:replace_state` do; `None` if
+    /// the process is gone (or on another node).
+    ///
+    /// ```
+    /// # use actors::prelude::*;
+    /// # #[actor] struct Counter { n: u64 }
+    /// # #[actor] impl Counter { #[handle] fn add(&mut self, by: u64) -> u64 { self.n += by; self.n } }
+    /// # actors::rt::block_on(async {
+    /// let node = Node::local();
+    /// let counter = node.spawn(Counter { n: 1 });
+    /// assert_eq!(node.with_state(&counter, |c| c.n).await, Some(1));
+    /// # });
+    /// ```
+    pub async fn with_state<A: crate::kernel::actor::Actor, R: Send + 'static>(
+        &self,
+        pid: &crate::kernel::pid::Pid<A>,
+        f: impl FnOnce(&mut A) -> R + Send + 'static,
+    ) -> Option<R> {
+        self.with_state_then(pid.any(), false, move |state| {
+            state.downcast_mut::<A>().map(f)
+        })
+        .await
+        .flatten()
+    }
+
+    /// As [`Node::with_state`], for a process of a type known only at run time (`state` is
+    /// its actor, as `&mut dyn Any`); the process ends with `Shutdown` right after when
+    /// `then_stop`, before it takes another message.
+    pub async fn with_state_then<R: Send + 'static>(
+        &self,
+        pid: AnyPid,
+        then_stop: bool,
+        f: impl FnOnce(&mut dyn std::any::Any) -> R + Send + 'static,
+    ) -> Option<R> {
+        if pid.node() != self.name() {
+            return None;
+        }
+        let slot = Arc::new(crate::sync::slot::Slot::new());
+        let sender = crate::sync::slot::SlotSender::new(slot.clone());
+        let request =
+            crate::kernel::signal::StateRequest::new(move |state| sender.fill(f(state)), then_stop);
+        crate::kernel::cell::send_signal(&pid, Signal::State(request));
+        std::future::poll_fn(|cx| slot.poll_take(cx)).await
+    }
+
     /// How many processes are alive on this node.
     pub fn process_count(&self) -> usize {
         self.inner.procs.len()

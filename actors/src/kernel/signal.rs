@@ -5,6 +5,7 @@
 //! layer can carry them between nodes.
 
 use serde::{Deserialize, Serialize};
+use std::any::Any;
 
 use crate::exit::{ExitReason, MonitorRef};
 use crate::kernel::pid::AnyPid;
@@ -56,6 +57,33 @@ pub enum Signal {
     Down(Down),
     /// Report what the process holds (`process_info`).
     Info(InfoRequest),
+    /// Run a function on the process's state between two messages (`Node::with_state`).
+    State(StateRequest),
+}
+
+/// What a [`StateRequest`] runs on the actor's state.
+type ApplyToState = Box<dyn FnOnce(&mut dyn Any) + Send>;
+
+/// A [`Node::with_state`](crate::Node::with_state) request: called once with the actor's
+/// state, between two of its messages; then, if asked, the process ends with `Shutdown`
+/// before it takes another.
+pub struct StateRequest {
+    pub(crate) apply: ApplyToState,
+    pub(crate) then_stop: bool,
+}
+
+impl StateRequest {
+    /// A request that runs `apply` on the state (an `&mut A` as `&mut dyn Any`), then stops
+    /// the process if `then_stop`. Dropped unrun if the process is gone.
+    pub fn new(
+        apply: impl FnOnce(&mut dyn std::any::Any) + Send + 'static,
+        then_stop: bool,
+    ) -> Self {
+        StateRequest {
+            apply: Box::new(apply),
+            then_stop,
+        }
+    }
 }
 
 /// A `process_info` request: called once with the answer.
