@@ -417,10 +417,16 @@ fn with_state_reads_and_changes_a_process_between_its_messages() {
         assert_eq!(tally.add(2).await, Ok(42));
         // Of a type known at run time, then stopping the process before its next message.
         let read = node
-            .with_state_then(tally.any(), true, |s| s.downcast_mut::<Tally>().map(|t| t.n))
+            .with_state_then(tally.any(), true, |s| {
+                s.downcast_mut::<Tally>().map(|t| t.n)
+            })
             .await;
         assert_eq!(read, Some(Some(42)));
         assert_eq!(tally.add(1).await, Err(CallError::NoProc));
-        assert_eq!(node.with_state(&tally, |t| t.n).await, None, "a dead process");
+        assert_eq!(
+            node.with_state(&tally, |t| t.n).await,
+            None,
+            "a dead process"
+        );
     });
 }

@@ -3,7 +3,9 @@
 //! placement names and takes the cluster-wide name "worker"; a client calls it by that name.
 //! `b` and `c` run in OS processes of their own. First `c`, the node that added the worker,
 //! is killed (SIGKILL); then the node the worker runs on, if it is still one of the two: each
-//! time the worker answers again from a survivor.
+//! time the worker answers again from a survivor. Then a job that must never run twice,
+//! under a consistent supervisor of five nodes: the cluster is split 3/2 with the job's node
+//! in the minority, which stops its copy before the majority starts one.
 //!
 //! Run it with `cargo run --example failover`.
 
@@ -11,8 +13,13 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use actors_net::distributed::{ChildDef, DistributedSupervisor};
+use actors_net::distributed::{
+    ChildDef, DEFAULT_MAX_CHILDREN, DistributedSupervisor, FencingToken, Mode,
+};
 use actors_net::prelude::*;
+
+#[path = "common/copies.rs"]
+mod copies;
 
 const COOKIE: &str = "failover";
 
@@ -32,6 +39,99 @@ impl Worker {
         self.served += 1;
         (ctx.node().name().to_string(), self.served)
     }
+}
+
+/// A job that must never run twice at once: a consistent supervisor's child.
+#[actor]
+#[derive(Default, serde::Serialize, serde::Deserialize)]
+struct PayRun {
+    token: FencingToken,
+}
+
+#[actor]
+impl PayRun {
+    fn started(&mut self, ctx: &mut Ctx<Self>) {
+        copies::started(ctx.node().name(), self.token);
+    }
+
+    fn stopped(&mut self, _reason: &ExitReason, ctx: &mut Ctx<Self>) {
+        copies::stopped(ctx.node().name());
+    }
+}
+
+/// Five nodes here run a consistent supervisor with one `PayRun`; the cluster is split 3/2
+/// with the run's node in the minority, then healed.
+async fn never_twice() -> Result<(), Box<dyn std::error::Error>> {
+    let mut nodes = Vec::new();
+    for i in 0..5 {
+        let node = Node::builder(&format!("p{i}@127.0.0.1:0"))
+            .cookie(COOKIE)
+            .start()
+            .await?;
+        node.allow_spawn::<PayRun>();
+        nodes.push(node);
+    }
+    for node in &nodes[1..] {
+        node.connect(nodes[0].name()).await?;
+    }
+    copies::wait("a full mesh", || nodes.iter().all(|n| n.nodes().len() == 4)).await?;
+    let voters: Vec<String> = nodes.iter().map(|n| n.name().to_string()).collect();
+    let short = |name: &str| {
+        let i = voters.iter().position(|v| v == name).unwrap_or(usize::MAX);
+        format!("p{i}")
+    };
+    let mut sups = Vec::new();
+    for node in &nodes {
+        let mode = Mode::Consistent(voters.clone());
+        sups.push(
+            DistributedSupervisor::start_with(node, "payroll", mode, DEFAULT_MAX_CHILDREN).await?,
+        );
+    }
+    let since = Instant::now();
+    while sups[0]
+        .start_child(ChildDef::new("payrun", &PayRun::default())?)
+        .await
+        .is_err()
+    {
+        if since.elapsed() > Duration::from_secs(20) {
+            return Err("no leader was elected".into());
+        }
+    }
+    copies::wait("the pay run to start", || copies::running().len() == 1).await?;
+    let home = copies::running().remove(0);
+    println!("    the pay run runs on {}, the log's leader", short(&home));
+    let hi = voters.iter().position(|v| *v == home).ok_or("no home")?;
+    copies::split(&nodes, &[hi, (hi + 1) % 5]);
+    let split_at = Instant::now();
+    copies::wait("the pay run to move to the majority", || {
+        copies::running().len() == 1 && copies::running()[0] != home
+    })
+    .await?;
+    let (stopped, started, new_node, old_token, new_token) =
+        copies::moved_from(&home).ok_or("the old copy did not stop")?;
+    println!(
+        "    split 3/2: the minority stopped its copy {:.0} ms after the split, the majority started one on {} {:.0} ms after it",
+        stopped.saturating_duration_since(split_at).as_secs_f64() * 1e3,
+        short(&new_node),
+        started.saturating_duration_since(split_at).as_secs_f64() * 1e3
+    );
+    println!("    the stop came first: {}", stopped <= started);
+    println!(
+        "    its fencing token went from {:#x} to {:#x}",
+        old_token.get(),
+        new_token.get()
+    );
+    copies::heal(&nodes).await;
+    copies::wait("one copy after the heal", || copies::running().len() == 1).await?;
+    println!(
+        "    healed: one copy, on {}; the most that ever ran at once: {}",
+        short(&copies::running()[0]),
+        copies::most_at_once()
+    );
+    for node in &nodes {
+        node.shutdown().await;
+    }
+    Ok(())
 }
 
 /// A member node in a child process: allows workers, joins the supervisor, maybe adds the
@@ -192,8 +292,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             b.kill()?;
             b.wait()?;
         }
-        println!("\n4. shutting down");
         a.shutdown().await;
+
+        println!("\n4. a job that must never run twice: five nodes here, a consistent supervisor");
+        never_twice().await?;
+        println!("\n5. shutting down");
         println!("    done");
         Ok(())
     })

@@ -7,7 +7,6 @@
 //!
 //! Run it with `cargo run --example quorum`.
 
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use actors_net::distributed::{
@@ -15,15 +14,9 @@ use actors_net::distributed::{
 };
 use actors_net::prelude::*;
 
-/// Each copy of the batch: where, when it started and stopped, and its fencing token.
-struct Run {
-    node: String,
-    started: Instant,
-    stopped: Option<Instant>,
-    token: FencingToken,
-}
-
-static COPIES: Mutex<Vec<Run>> = Mutex::new(Vec::new());
+#[path = "common/copies.rs"]
+mod copies;
+use copies::{heal, most_at_once, moved_from, running, split, wait};
 
 /// A payment batch: at most one may run in the cluster at any instant. The supervisor fills
 /// in its token at each start.
@@ -41,24 +34,11 @@ impl Batch {
     }
 
     fn started(&mut self, ctx: &mut Ctx<Self>) {
-        COPIES.lock().unwrap().push(Run {
-            node: ctx.node().name().to_string(),
-            started: Instant::now(),
-            stopped: None,
-            token: self.token,
-        });
+        copies::started(ctx.node().name(), self.token);
     }
 
     fn stopped(&mut self, _reason: &ExitReason, ctx: &mut Ctx<Self>) {
-        let node = ctx.node().name().to_string();
-        let mut copies = COPIES.lock().unwrap();
-        if let Some(c) = copies
-            .iter_mut()
-            .rev()
-            .find(|c| c.node == node && c.stopped.is_none())
-        {
-            c.stopped = Some(Instant::now());
-        }
+        copies::stopped(ctx.node().name());
     }
 }
 
@@ -70,27 +50,6 @@ struct Holder;
 impl Holder {
     #[handle]
     fn hold(&self) {}
-}
-
-fn running() -> Vec<String> {
-    COPIES
-        .lock()
-        .unwrap()
-        .iter()
-        .filter(|c| c.stopped.is_none())
-        .map(|c| c.node.clone())
-        .collect()
-}
-
-async fn wait(what: &str, mut done: impl FnMut() -> bool) -> Result<(), String> {
-    let since = Instant::now();
-    while !done() {
-        if since.elapsed() > Duration::from_secs(20) {
-            return Err(format!("timed out waiting for {what}"));
-        }
-        actors::rt::sleep(Duration::from_millis(5)).await;
-    }
-    Ok(())
 }
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -148,34 +107,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
         println!("\n2. split 3/2, the batch's node in the minority");
         let hi = voters.iter().position(|v| *v == home).ok_or("no home")?;
-        let minority = [hi, (hi + 1) % 5];
-        for a in 0..5 {
-            for b in 0..5 {
-                if minority.contains(&a) != minority.contains(&b) {
-                    nodes[a].block(nodes[b].name());
-                }
-            }
-        }
-        let split = Instant::now();
+        split(&nodes, &[hi, (hi + 1) % 5]);
+        let split_at = Instant::now();
         wait("the batch to move to the majority", || {
             running().len() == 1 && running()[0] != home
         })
         .await?;
-        let (stopped, started, new_node, old_token, new_token) = {
-            let copies = COPIES.lock().unwrap();
-            let old = copies
-                .iter()
-                .find(|c| c.node == home && c.stopped.is_some())
-                .ok_or("the old copy did not stop")?;
-            let new = copies.last().ok_or("no new copy")?;
-            let stopped = old.stopped.ok_or("not stopped")?;
-            (stopped, new.started, new.node.clone(), old.token, new.token)
-        };
+        let (stopped, started, new_node, old_token, new_token) =
+            moved_from(&home).ok_or("the old copy did not stop")?;
         println!(
             "    the minority stopped its copy {:.0} ms after the split; the majority started one on {} {:.0} ms after it",
-            stopped.saturating_duration_since(split).as_secs_f64() * 1e3,
+            stopped.saturating_duration_since(split_at).as_secs_f64() * 1e3,
             short(&new_node),
-            started.saturating_duration_since(split).as_secs_f64() * 1e3
+            started.saturating_duration_since(split_at).as_secs_f64() * 1e3
         );
         println!("    the stop came first: {}", stopped <= started);
         // A ledger the batch writes to keeps a fence: once the new copy wrote, a late write
@@ -194,36 +138,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
 
         println!("\n3. healed");
-        for a in &nodes {
-            for b in &nodes {
-                a.unblock(b.name());
-            }
-        }
-        for node in &nodes {
-            for other in &nodes {
-                if node.name() != other.name() && !node.nodes().iter().any(|n| n == other.name()) {
-                    let _ = node.connect(other.name()).await;
-                }
-            }
-        }
+        heal(&nodes).await;
         wait("one copy", || running().len() == 1).await?;
-        let most = {
-            let copies = COPIES.lock().unwrap();
-            let mut events: Vec<(Instant, i32)> = Vec::new();
-            for c in copies.iter() {
-                events.push((c.started, 1));
-                if let Some(s) = c.stopped {
-                    events.push((s, -1));
-                }
-            }
-            events.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.cmp(&b.1)));
-            let (mut now, mut most) = (0, 0);
-            for (_, d) in events {
-                now += d;
-                most = most.max(now);
-            }
-            most
-        };
+        let most = most_at_once();
         println!(
             "    one copy runs, on {}; the most that ever ran at once: {most}",
             short(&running()[0])

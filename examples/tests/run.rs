@@ -120,6 +120,8 @@ fn failover() {
     // Where the worker runs first depends on the ports the nodes got; that it answers again
     // from a survivor after each kill does not.
     assert!(out.contains("request #3 there"), "{out}");
+    assert!(out.contains("the stop came first: true"), "{out}");
+    assert!(out.contains("the most that ever ran at once: 1"), "{out}");
     let after_c = out
         .split("2. c, the node that added the worker, is killed")
         .nth(1)
@@ -129,7 +131,7 @@ fn failover() {
         "{out}"
     );
     assert!(out.contains("members now: [\"a\", \"b\"]"), "{out}");
-    assert!(out.contains("4. shutting down"), "{out}");
+    assert!(out.contains("5. shutting down"), "{out}");
 }
 
 #[test]
