@@ -62,7 +62,30 @@ impl ChildNode {
         extra: &[&str],
         log: Option<&Path>,
     ) -> ChildNode {
-        let mut cmd = Command::new(bin);
+        Self::launch(Command::new(bin), name, connect, extra, log)
+    }
+
+    /// As [`ChildNode::start`], in the network namespace `netns` (`ip netns exec`, which
+    /// becomes the program: the process is the node's).
+    pub fn start_in(
+        netns: &str,
+        bin: &str,
+        name: &str,
+        connect: &[&str],
+        extra: &[&str],
+    ) -> ChildNode {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", netns, bin]);
+        Self::launch(cmd, name, connect, extra, None)
+    }
+
+    fn launch(
+        mut cmd: Command,
+        name: &str,
+        connect: &[&str],
+        extra: &[&str],
+        log: Option<&Path>,
+    ) -> ChildNode {
         cmd.arg("--name")
             .arg(name)
             .arg("--cookie")

@@ -12,6 +12,10 @@
 //! included) makes that supervisor consistent. `--failover id=node,node...` starts a local
 //! supervisor with a `failover_child` `Counter` `id` preferring those nodes, under the global
 //! name `id`.
+//!
+//! Once ready it answers commands on stdin, one a line after a number, with one line after
+//! the same number: `nodes` (the connected nodes, comma-separated, sorted) and `whereis NAME`
+//! (the node of the global name, or `none`).
 
 use std::time::Duration;
 
@@ -50,7 +54,7 @@ fn main() {
             other => panic!("unknown argument {other}"),
         }
     }
-    actors::rt::block_on(async move {
+    let node = actors::rt::block_on(async move {
         let mut builder = Node::builder(&name).cookie(&cookie);
         if let Some(ms) = heartbeat_ms {
             builder = builder.heartbeat(Duration::from_millis(ms), 5);
@@ -104,22 +108,46 @@ fn main() {
                 }
             }
         }
-        // Kept for the life of the process: the supervisor ends with its holder.
-        let mut _supervisor = None;
         if let Some(spec) = &failover {
             use actors::supervisor::{Strategy, Supervisor};
             let (id, nodes) = spec.split_once('=').expect("id=node,node...");
             let nodes: Vec<&str> = nodes.split(',').collect();
             let child = actors_net::failover_child(id, nodes, || Counter { n: 0 }).global_name(id);
-            _supervisor = Some(
-                Supervisor::new(Strategy::OneForOne)
-                    .child(child)
-                    .start(&node)
-                    .await
-                    .expect("the failover child starts"),
-            );
+            Supervisor::new(Strategy::OneForOne)
+                .child(child)
+                .start(&node)
+                .await
+                .expect("the failover child starts");
         }
         println!("READY {}", node.name());
-        std::future::pending::<()>().await;
+        node
     });
+    answer_commands(&node);
+    // Stdin closed: run on until killed, as the node was asked to.
+    loop {
+        std::thread::park();
+    }
+}
+
+/// Answers the commands on stdin until it closes.
+fn answer_commands(node: &Node) {
+    use std::io::BufRead;
+    for line in std::io::stdin().lock().lines() {
+        let Ok(line) = line else { return };
+        let (n, line) = line.split_once(' ').unwrap_or(("0", line.as_str()));
+        let (command, arg) = line.split_once(' ').unwrap_or((line, ""));
+        let answer = match command {
+            "nodes" => {
+                let mut nodes = node.nodes();
+                nodes.sort();
+                nodes.join(",")
+            }
+            "whereis" => node
+                .global()
+                .whereis_any(arg)
+                .map_or_else(|| "none".to_string(), |p| p.node().to_string()),
+            other => format!("ERR unknown command {other}"),
+        };
+        println!("{n} {answer}");
+    }
 }
