@@ -359,3 +359,37 @@ fn in_a_three_way_split_no_side_counts_itself_a_majority() {
         assert_eq!(live("solo").1, 1);
     });
 }
+
+/// goakt left a singleton unplaced when the node holding the leader role left. Here the
+/// leader's member leaves gracefully: its copy stops, and the voters left elect a leader that
+/// runs the child, never two copies at once.
+#[test]
+fn when_the_leader_leaves_its_child_runs_on_the_new_leader() {
+    block_on(async {
+        let nodes = cluster(3).await;
+        let sups = consistent(&nodes, "leaving").await;
+        let leader = agreed_leader(&sups, None).await;
+        let li = nodes.iter().position(|n| n.name() == leader).unwrap();
+        let def = ChildDef::new("departing", &Batch::new("departing")).unwrap();
+        sups[(li + 1) % 3].start_child(def).await.unwrap();
+        until("the child to run on the leader", WAIT, || async {
+            live("departing").0 == 1
+        })
+        .await;
+        sups[li].leave().await.unwrap();
+        let rest: Vec<DistributedSupervisor> = (0..3)
+            .filter(|i| *i != li)
+            .map(|i| sups[i].clone())
+            .collect();
+        let new_leader = agreed_leader(&rest, Some(&leader)).await;
+        until("the child to run on the new leader", WAIT, || async {
+            live("departing").0 == 1
+                && rest[0]
+                    .locate("departing", Duration::from_secs(1))
+                    .await
+                    .is_ok_and(|c| c.len() == 1 && c[0].node() == new_leader)
+        })
+        .await;
+        assert_eq!(live("departing").1, 1, "two copies ran at one instant");
+    });
+}

@@ -296,8 +296,10 @@ impl Member {
     /// Starts what this member owns and does not run; stops what it runs and does not own.
     fn reconcile(&mut self, ctx: &mut Ctx<Self>) {
         let here = ctx.node();
-        // Consistent: the leader runs every child, and only while it holds its lease.
+        // Consistent: the leader runs every child, and only while it holds its lease. A
+        // member that leaves runs none, whatever its role.
         let nodes = match &self.consistent {
+            _ if self.leaving => BTreeSet::new(),
             Some(c) if c.log.holds_lease(actors::rt::now()) => {
                 BTreeSet::from([here.name().to_string()])
             }
