@@ -159,6 +159,16 @@ fn until(node: &mut ChildNode, command: &str, what: &str, check: impl Fn(&str) -
     }
 }
 
+/// Waits until every node sees every other.
+fn full_mesh(net: &Net, nodes: &mut [ChildNode], what: &str) {
+    for (i, node) in nodes.iter_mut().enumerate() {
+        for j in (0..net.n).filter(|j| *j != i) {
+            let peer = net.name(j);
+            until(node, "nodes", what, |a| sees(a, &peer));
+        }
+    }
+}
+
 fn sees(answer: &str, node: &str) -> bool {
     answer.split(',').any(|n| n == node)
 }
@@ -176,14 +186,7 @@ fn a_cut_link_is_detected_on_both_sides_and_the_child_moves_to_the_others() {
             start(&net, i, extra)
         })
         .collect();
-    for i in 0..3 {
-        for j in 0..3 {
-            if i != j {
-                let peer = net.name(j);
-                until(&mut nodes[i], "nodes", "a full mesh", |a| sees(a, &peer));
-            }
-        }
-    }
+    full_mesh(&net, &mut nodes, "a full mesh");
     let home = until(&mut nodes[0], "whereis solo", "the child to run", |a| {
         a != "none" && !a.is_empty()
     });
@@ -222,16 +225,7 @@ fn a_cut_link_is_detected_on_both_sides_and_the_child_moves_to_the_others() {
 
     // Healed: one mesh again, and one copy of the child that every node names alike.
     net.link(h, true);
-    for i in 0..3 {
-        for j in 0..3 {
-            if i != j {
-                let peer = net.name(j);
-                until(&mut nodes[i], "nodes", "the mesh after the heal", |a| {
-                    sees(a, &peer)
-                });
-            }
-        }
-    }
+    full_mesh(&net, &mut nodes, "the mesh after the heal");
     let first = until(
         &mut nodes[0],
         "whereis solo",
