@@ -98,6 +98,7 @@ mod io;
 pub mod logs;
 mod net;
 mod node;
+pub mod pubsub;
 mod requests;
 mod router;
 mod setup;
@@ -147,6 +148,7 @@ pub mod prelude {
     pub use crate::groups::ProcessGroups;
     pub use crate::net::NodeEvent;
     pub use crate::node::DistNode;
+    pub use crate::pubsub::NodePubSub;
     pub use crate::spawn::{DistCtx, GlobalChild};
     pub use actors::prelude::*;
 }

@@ -55,6 +55,7 @@ const NET: &[(&str, u32)] = &[
     ("node", 6),
     ("global", 7),
     ("groups", 7),
+    ("pubsub", 7),
     ("spawn", 7),
     ("system", 7),
     ("beam", 7),
