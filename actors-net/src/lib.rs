@@ -98,6 +98,7 @@ mod io;
 pub mod logs;
 mod net;
 mod node;
+pub mod presence;
 pub mod pubsub;
 mod requests;
 mod router;

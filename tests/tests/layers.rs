@@ -56,6 +56,7 @@ const NET: &[(&str, u32)] = &[
     ("global", 7),
     ("groups", 7),
     ("pubsub", 7),
+    ("presence", 7),
     ("spawn", 7),
     ("system", 7),
     ("beam", 7),

@@ -11,7 +11,8 @@
 //! child `id` to it, under the global name `id`; `--voter name` (each voter, this node
 //! included) makes that supervisor consistent. `--failover id=node,node...` starts a local
 //! supervisor with a `failover_child` `Counter` `id` preferring those nodes, under the global
-//! name `id`.
+//! name `id`. `--track topic=key` tracks the counter's presence as `key` in `topic` (its
+//! metadata, a `String`: the node's name).
 //!
 //! Once ready it answers commands on stdin, one a line after a number, with one line after
 //! the same number: `nodes` (the connected nodes, comma-separated, sorted) and `whereis NAME`
@@ -35,6 +36,7 @@ fn main() {
     let mut dsup_children = Vec::new();
     let mut voters = Vec::new();
     let mut failover = None;
+    let mut track = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().expect("a value after the flag");
@@ -49,6 +51,7 @@ fn main() {
             "--dsup-child" => dsup_children.push(value()),
             "--voter" => voters.push(value()),
             "--failover" => failover = Some(value()),
+            "--track" => track = Some(value()),
             "--epmd" => epmd = Some(value().parse::<u16>().expect("a port")),
             "--heartbeat-ms" => heartbeat_ms = Some(value().parse::<u64>().expect("a number")),
             other => panic!("unknown argument {other}"),
@@ -118,6 +121,17 @@ fn main() {
                 .start(&node)
                 .await
                 .expect("the failover child starts");
+        }
+        if let Some(spec) = &track {
+            let (topic, key) = spec.split_once('=').expect("topic=key");
+            let topic: actors_net::pubsub::Topic<String> = actors_net::pubsub::Topic::new(topic);
+            let presence = actors_net::presence::Presence::start(&node)
+                .await
+                .expect("the presence server starts");
+            presence
+                .track(&topic, key, &counter, node.name().to_string())
+                .await
+                .expect("tracks");
         }
         println!("READY {}", node.name());
         node
