@@ -537,3 +537,194 @@ fn after_the_faults_each_child_of_a_distributed_supervisor_runs_once_and_members
             });
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Presence: after any faults, every node lists exactly the presences of the live tracked
+// processes.
+
+#[test]
+fn after_the_faults_every_node_lists_exactly_the_live_presences() {
+    use actors_net::presence::Presence;
+    use actors_net::pubsub::Topic;
+    for seed in runs(900, &[]) {
+        Sim::new(seed)
+            .nodes(NODES)
+            .setup(|node| async move {
+                let Ok(presence) = Presence::start(&node).await else {
+                    return;
+                };
+                let online: Topic<String> = Topic::new("online");
+                let me = node.spawn(Idle);
+                let _ = presence
+                    .track(&online, node.name(), &me, node.name().to_string())
+                    .await;
+            })
+            .run(|cluster| async move {
+                chaos_then_repair(&cluster).await;
+                let online: Topic<String> = Topic::new("online");
+                // Each node's list: key -> the pids present as it, each alive and of the
+                // key's node.
+                let view = |i: usize| -> Option<BTreeMap<String, Vec<String>>> {
+                    let presence = Presence::of(&cluster.node(i))?;
+                    Some(
+                        presence
+                            .list(&online)
+                            .into_iter()
+                            .map(|(k, ps)| {
+                                let pids = ps
+                                    .iter()
+                                    .map(|(p, _)| {
+                                        let ok = alive(&cluster, p) && p.node() == k;
+                                        // Named the same on every node: node and number.
+                                        let stale = if ok { "" } else { " (stale)" };
+                                        format!("{}/{}{stale}", p.node(), p.id())
+                                    })
+                                    .collect();
+                                (k, pids)
+                            })
+                            .collect(),
+                    )
+                };
+                let exact = cluster
+                    .until(SETTLE, || {
+                        let Some(first) = view(0) else { return false };
+                        first.len() == NODES
+                            && first
+                                .values()
+                                .all(|ps| ps.len() == 1 && !ps[0].contains("stale"))
+                            && (1..NODES).all(|i| view(i).as_ref() == Some(&first))
+                    })
+                    .await;
+                if !exact {
+                    for i in 0..NODES {
+                        eprintln!("{}: {:?}", cluster.name(i), view(i));
+                    }
+                }
+                assert!(
+                    exact,
+                    "seed {seed}: every node lists one live presence per node, the same everywhere"
+                );
+            });
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// PubSub: under any faults no subscriber gets a broadcast twice, and once they end every
+// broadcast reaches every subscriber.
+
+/// What the subscribers heard: (receiving node, sending node, number).
+static HEARD: Mutex<Vec<(String, String, u64)>> = Mutex::new(Vec::new());
+
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+struct Said {
+    from: String,
+    n: u64,
+}
+
+/// A subscriber that notes what it hears.
+#[actor]
+struct Ear;
+
+#[actor(local)]
+impl Ear {
+    #[handle(cast)]
+    fn heard(&mut self, said: Said, ctx: &mut Ctx<Self>) {
+        lock(&HEARD).push((ctx.node().name().to_string(), said.from, said.n));
+    }
+
+    #[handle]
+    fn listen(&mut self, sub: actors_net::pubsub::Subscription<Said>, ctx: &mut Ctx<Self>) {
+        ctx.attach_stream(sub, |me, said| me.heard(said), |_| Ok(()));
+    }
+}
+
+#[test]
+fn no_broadcast_is_heard_twice_and_after_the_faults_every_one_reaches_everyone() {
+    use actors_net::pubsub::Topic;
+    let topic = || -> Topic<Said> { Topic::new("news") };
+    for seed in runs(950, &[]) {
+        lock(&HEARD).clear();
+        Sim::new(seed)
+            .nodes(NODES)
+            .setup(move |node| async move {
+                let ear = node.spawn(Ear);
+                if let Ok(sub) = node.pubsub().subscribe(&topic()).await {
+                    let _ = ear.listen(sub).await;
+                }
+                // Numbered from a fresh base each incarnation, so numbers never repeat.
+                let base = actors::sim::draw() % 1_000_000 * 1_000_000;
+                actors::rt::spawn(async move {
+                    for n in 0..200 {
+                        let from = node.name().to_string();
+                        let _ = node
+                            .pubsub()
+                            .broadcast(&topic(), Said { from, n: base + n });
+                        pause(200).await;
+                    }
+                });
+            })
+            .run(move |cluster| async move {
+                chaos_then_repair(&cluster).await;
+                let heard_from = |to: &str, from: &str, n: u64| {
+                    lock(&HEARD)
+                        .iter()
+                        .filter(|(t, f, m)| t == to && f == from && *m == n)
+                        .count()
+                };
+                // Once each node's subscription is seen everywhere, a last broadcast from
+                // every node reaches every subscriber.
+                let last = u64::MAX - 1;
+                let everyone = cluster
+                    .until(SETTLE, || {
+                        for i in 0..NODES {
+                            let from = cluster.name(i);
+                            let _ = cluster
+                                .node(i)
+                                .pubsub()
+                                .broadcast(&topic(), Said { from, n: last });
+                        }
+                        (0..NODES).all(|to| {
+                            (0..NODES).all(|from| {
+                                heard_from(&cluster.name(to), &cluster.name(from), last) > 0
+                            })
+                        })
+                    })
+                    .await;
+                assert!(
+                    everyone,
+                    "seed {seed}: every subscription is seen everywhere once the faults end"
+                );
+                // Then one broadcast from each node reaches each subscriber exactly once.
+                let once = u64::MAX;
+                for i in 0..NODES {
+                    let from = cluster.name(i);
+                    let _ = cluster
+                        .node(i)
+                        .pubsub()
+                        .broadcast(&topic(), Said { from, n: once });
+                }
+                let all_once = || {
+                    (0..NODES).all(|to| {
+                        (0..NODES).all(|from| {
+                            heard_from(&cluster.name(to), &cluster.name(from), once) == 1
+                        })
+                    })
+                };
+                assert!(
+                    cluster.until(Duration::from_secs(5), all_once).await,
+                    "seed {seed}: one broadcast from each node reaches each subscriber"
+                );
+                // Never twice: each number from one sender is heard at most once per node,
+                // the last one (broadcast until seen) aside.
+                let mut seen = BTreeSet::new();
+                for (to, from, n) in lock(&HEARD).iter() {
+                    if *n != last {
+                        assert!(
+                            seen.insert((to.clone(), from.clone(), *n)),
+                            "seed {seed}: {to} heard {from}'s #{n} twice"
+                        );
+                    }
+                }
+            });
+    }
+}

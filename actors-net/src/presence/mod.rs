@@ -172,6 +172,15 @@ impl Presence {
         })
     }
 
+    /// The handle on this node's presence server if it runs ([`Presence::start`] started it).
+    pub fn of(node: &Node) -> Option<Presence> {
+        Some(Presence {
+            node: node.clone(),
+            view: actors::dist::extension::<View>(node)?,
+            server: node.whereis::<PresenceServer>(SERVER_NAME)?,
+        })
+    }
+
     /// Tracks `pid`, a process of this node, as `key` in `topic` with `meta`; tracking it
     /// again under the same key updates its metadata. Its presence ends when it ends.
     pub async fn track<M: Message>(
