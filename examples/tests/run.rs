@@ -107,11 +107,20 @@ fn ping_pong() {
 #[test]
 fn chat() {
     let out = run("chat");
-    assert!(out.contains("sees 3 members, 1 of them local"), "{out}");
-    assert!(out.contains("carol on c@"), "{out}");
-    assert!(out.contains("carol left  (node c lost)"), "{out}");
-    assert!(out.contains("reaches 1 member"), "{out}");
-    assert!(out.contains("carol joined"), "{out}");
+    assert!(
+        out.contains(
+            "as a lists it: lobby [\"alice\", \"bob\", \"carol\"], games [\"bob\", \"dan\"]"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("bob heard [\"alice: hello, lobby\"]"), "{out}");
+    assert!(out.contains("carol heard \"alice: hello, lobby\""), "{out}");
+    assert!(out.contains("Leave: bob from games"), "{out}");
+    assert!(out.contains("carol left (node c lost)"), "{out}");
+    assert!(
+        out.contains("as b lists it: lobby [\"alice\", \"bob\"], games []"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -189,6 +189,24 @@ impl PubSub {
         self.send(topic, msg, Some(from.0))
     }
 
+    /// The other nodes with subscribers to `topic`, as this node knows them now (what a
+    /// broadcast from here reaches besides this node): a local read.
+    pub fn nodes<M: Message>(&self, topic: &Topic<M>) -> Vec<String> {
+        let here = self.node.name();
+        let mut nodes: Vec<String> = self
+            .node
+            .scope(SCOPE)
+            .members(&topic.key().group())
+            .to_vec()
+            .into_iter()
+            .map(|p| p.node().to_string())
+            .filter(|n| n != here)
+            .collect();
+        nodes.sort();
+        nodes.dedup();
+        nodes
+    }
+
     /// Sends `msg` to the subscribers of `topic` on this node only; how many took it.
     pub fn local_broadcast<M: Message>(&self, topic: &Topic<M>, msg: M) -> usize {
         self.registry.deliver(&topic.key(), &msg, None)
