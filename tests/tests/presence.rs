@@ -25,7 +25,16 @@ fn keys(presence: &Presence, topic: &Topic<String>) -> BTreeMap<String, Vec<Stri
         .collect()
 }
 
+/// Warnings in a failing test's output.
+fn logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter("actors_net=warn")
+        .with_test_writer()
+        .try_init();
+}
+
 async fn presences(nodes: &[Node]) -> Vec<Presence> {
+    logs();
     let mut all = Vec::new();
     for node in nodes {
         all.push(Presence::start(node).await.expect("the server starts"));

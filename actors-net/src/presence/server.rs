@@ -28,8 +28,10 @@ const VERSION_EVERY: u32 = 20;
 pub(crate) struct PresenceServer {
     view: Arc<View>,
     limit: usize,
-    /// The other servers, as the group lists them.
+    /// The other servers: as the group lists them, and any that spoke to this one (so a
+    /// group event missed on either side cannot keep two servers apart), each monitored.
     peers: Vec<Pid<PresenceServer>>,
+    peer_monitors: HashMap<MonitorRef, Pid<PresenceServer>>,
     /// This replica's version, and the changes made since the last delta was sent.
     version: u64,
     sent: u64,
@@ -46,6 +48,7 @@ impl PresenceServer {
             view,
             limit,
             peers: Vec::new(),
+            peer_monitors: HashMap::default(),
             version: 0,
             sent: 0,
             pending: Vec::new(),
@@ -126,12 +129,7 @@ impl PresenceServer {
             },
             |_| Ok(()),
         );
-        let me = ctx.pid();
-        actors::rt::spawn(async move {
-            if let Err(e) = groups.join(GROUP, &me).await {
-                tracing::warn!("the presence server could not join its group: {e}");
-            }
-        });
+        actors::rt::spawn(join_group(node, ctx.pid()));
         ctx.send_after(HEARTBEAT, |me| me.heartbeat());
     }
 
@@ -142,11 +140,7 @@ impl PresenceServer {
             self.joined(pid, ctx);
         }
         for pid in left {
-            if let Some(i) = self.peers.iter().position(|p| p.any() == pid) {
-                self.peers.swap_remove(i);
-            }
-            let seen = self.view.drop_replica(&pid);
-            self.told(seen);
+            self.part(&pid, ctx);
         }
     }
 
@@ -188,6 +182,10 @@ impl PresenceServer {
 
     /// A tracked process ended: its presences leave.
     fn on_down(&mut self, down: Down, ctx: &mut Ctx<Self>) {
+        if self.peer_monitors.contains_key(&down.monitor_ref) {
+            self.part(&down.pid, ctx);
+            return;
+        }
         if let Some(id) = self.monitors.remove(&down.monitor_ref)
             && let Some((_, pid)) = self.entries.remove(&id)
         {
@@ -236,12 +234,10 @@ impl PresenceServer {
             Change::Put(e) => e.pid.node() != from.node(),
             Change::Remove { pid, .. } => pid.node() != from.node(),
         });
-        if foreign
-            || !origin.speaks_for(from.node(), ctx.node().name())
-            || !self.peers.contains(&from)
-        {
+        if foreign || !origin.speaks_for(from.node(), ctx.node().name()) {
             return;
         }
+        self.meet(from.clone(), ctx);
         let mut seen = Vec::new();
         let taken = self
             .view
@@ -271,9 +267,10 @@ impl PresenceServer {
         version: u64,
         ctx: &mut Ctx<Self>,
     ) {
-        if !origin.speaks_for(from.node(), ctx.node().name()) || !self.peers.contains(&from) {
+        if !origin.speaks_for(from.node(), ctx.node().name()) {
             return;
         }
+        self.meet(from.clone(), ctx);
         if self.view.with(&from.any(), |r| r.version) < version {
             let _ = from.request(Origin::local(), ctx.pid());
         }
@@ -283,6 +280,7 @@ impl PresenceServer {
     #[handle(cast)]
     fn request(&mut self, origin: Origin, from: Pid<PresenceServer>, ctx: &mut Ctx<Self>) {
         if origin.speaks_for(from.node(), ctx.node().name()) {
+            self.meet(from.clone(), ctx);
             self.send_replica(&from, ctx);
         }
     }
@@ -298,11 +296,11 @@ impl PresenceServer {
         ctx: &mut Ctx<Self>,
     ) {
         if !origin.speaks_for(from.node(), ctx.node().name())
-            || !self.peers.contains(&from)
             || entries.iter().any(|e| e.pid.node() != from.node())
         {
             return;
         }
+        self.meet(from.clone(), ctx);
         let mut seen = Vec::new();
         let taken = self.view.with(&from.any(), |r| {
             r.replace(version, entries, self.limit, &mut seen)
@@ -318,20 +316,60 @@ impl PresenceServer {
     }
 }
 
+/// Joins the servers' group, trying again until it is in (a scope server still starting, or
+/// restarting, refuses for a moment): a server outside the group is one no peer listens to.
+async fn join_group(node: actors::Node, me: Pid<PresenceServer>) {
+    let groups = node.scope(SCOPE);
+    let mut wait = Duration::from_millis(10);
+    while node.is_alive(me.clone()) {
+        match groups.join(GROUP, &me).await {
+            Ok(()) => return,
+            Err(e) => {
+                tracing::warn!(
+                    "the presence server could not join its group, trying again in {wait:?}: {e}"
+                );
+            }
+        }
+        actors::rt::sleep(wait).await;
+        wait = (wait * 2).min(Duration::from_secs(1));
+    }
+}
+
 impl PresenceServer {
-    /// A server seen in the group: a peer, which is sent this node's whole replica.
-    fn joined(&mut self, pid: AnyPid, ctx: &Ctx<Self>) {
-        if pid == ctx.pid().any() {
+    /// A server seen in the group.
+    fn joined(&mut self, pid: AnyPid, ctx: &mut Ctx<Self>) {
+        if let Some(peer) = pid.downcast::<PresenceServer>() {
+            self.meet(peer, ctx);
+        }
+    }
+
+    /// A server met, in the group or by a message of its own: a peer from now on, monitored
+    /// (its loss takes its replica out of this view), and the two swap whole replicas, both
+    /// ways, since what either sent before it knew the other may have been passed over.
+    fn meet(&mut self, peer: Pid<PresenceServer>, ctx: &mut Ctx<Self>) {
+        if peer == ctx.pid() || self.peers.contains(&peer) {
             return;
         }
-        let Some(peer) = pid.downcast::<PresenceServer>() else {
-            return;
-        };
-        if !self.peers.contains(&peer) {
-            // Both ways: what either sent before it saw the other was passed over.
-            self.send_replica(&peer, ctx);
-            let _ = peer.request(Origin::local(), ctx.pid());
-            self.peers.push(peer);
+        let monitor = ctx.monitor(&peer);
+        self.peer_monitors.insert(monitor, peer.clone());
+        self.send_replica(&peer, ctx);
+        let _ = peer.request(Origin::local(), ctx.pid());
+        self.peers.push(peer);
+    }
+
+    /// A server left the group or ended: its presences leave this view.
+    fn part(&mut self, pid: &AnyPid, ctx: &mut Ctx<Self>) {
+        if let Some(i) = self.peers.iter().position(|p| p.any() == *pid) {
+            self.peers.swap_remove(i);
         }
+        self.peer_monitors.retain(|r, p| {
+            let keep = p.any() != *pid;
+            if !keep {
+                ctx.demonitor(*r);
+            }
+            keep
+        });
+        let seen = self.view.drop_replica(pid);
+        self.told(seen);
     }
 }
