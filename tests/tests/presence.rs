@@ -185,3 +185,45 @@ fn a_node_killed_takes_its_presences_out_of_every_list() {
         .await;
     });
 }
+
+/// The presence server is killed and its supervisor restarts it: it takes its presences back
+/// from the node's view, so every node lists them again, and still sees their processes end.
+#[test]
+fn a_restarted_server_keeps_its_node_s_presences() {
+    block_on(async {
+        let nodes = cluster(2).await;
+        let ps = presences(&nodes).await;
+        let topic: Topic<String> = Topic::new("room:restart");
+        let erin = nodes[1].spawn(Counter { n: 0 });
+        ps[1]
+            .track(&topic, "erin", &erin, "n1".into())
+            .await
+            .unwrap();
+        let listed = users(&[("erin", "n1")]);
+        until("both nodes to list erin", WAIT, || async {
+            ps.iter().all(|p| keys(p, &topic) == listed)
+        })
+        .await;
+        let server = nodes[1].whereis_any("actors_net.presence").unwrap();
+        nodes[1].kill(&server);
+        until("a new server", WAIT, || async {
+            nodes[1]
+                .whereis_any("actors_net.presence")
+                .is_some_and(|s| s != server)
+        })
+        .await;
+        until("both nodes to list erin again", WAIT, || async {
+            Presence::of(&nodes[0]).is_some_and(|p| keys(&p, &topic) == listed)
+                && Presence::of(&nodes[1]).is_some_and(|p| keys(&p, &topic) == listed)
+        })
+        .await;
+        // The new server watches erin's process: its end is seen everywhere.
+        nodes[1].stop(&erin, ExitReason::Shutdown);
+        until("erin to leave everywhere", WAIT, || async {
+            nodes
+                .iter()
+                .all(|n| Presence::of(n).is_some_and(|p| keys(&p, &topic).is_empty()))
+        })
+        .await;
+    });
+}

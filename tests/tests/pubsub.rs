@@ -234,3 +234,24 @@ fn a_topic_carries_one_type_and_an_ended_subscriber_is_forgotten() {
         until("node 1 to leave the topic", WAIT, quiet).await;
     });
 }
+
+/// The PubSub server is killed and its supervisor restarts it: it joins its topics again
+/// from the node's subscriptions, and broadcasts from other nodes arrive again.
+#[test]
+fn a_restarted_server_takes_its_node_s_topics_back() {
+    block_on(async {
+        let nodes = cluster(2).await;
+        let (a, b) = (&nodes[0], &nodes[1]);
+        let topic: Topic<Line> = Topic::new("room:restart");
+        let (_pid, heard) = listener(b, &topic).await;
+        reached(a, &topic, &[&heard]).await;
+        let server = b.whereis_any("actors_net.pubsub").unwrap();
+        b.kill(&server);
+        until("a new server", WAIT, || async {
+            b.whereis_any("actors_net.pubsub")
+                .is_some_and(|s| s != server)
+        })
+        .await;
+        reached(a, &topic, &[&heard]).await;
+    });
+}

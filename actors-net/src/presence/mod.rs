@@ -73,7 +73,6 @@ pub enum PresenceError {
 pub struct Presence {
     node: Node,
     view: Arc<View>,
-    server: Pid<PresenceServer>,
 }
 
 /// What happened to a presence.
@@ -162,23 +161,28 @@ impl Presence {
                 });
             }
         }
-        let server = node
-            .whereis::<PresenceServer>(SERVER_NAME)
+        node.whereis::<PresenceServer>(SERVER_NAME)
             .ok_or(PresenceError::ServerDown)?;
         Ok(Presence {
             node: node.clone(),
             view,
-            server,
         })
     }
 
     /// The handle on this node's presence server if it runs ([`Presence::start`] started it).
     pub fn of(node: &Node) -> Option<Presence> {
+        node.whereis::<PresenceServer>(SERVER_NAME)?;
         Some(Presence {
             node: node.clone(),
             view: actors::dist::extension::<View>(node)?,
-            server: node.whereis::<PresenceServer>(SERVER_NAME)?,
         })
+    }
+
+    /// The node's server now (the system supervisor may have restarted it).
+    fn server(&self) -> Result<Pid<PresenceServer>, PresenceError> {
+        self.node
+            .whereis::<PresenceServer>(SERVER_NAME)
+            .ok_or(PresenceError::ServerDown)
     }
 
     /// Tracks `pid`, a process of this node, as `key` in `topic` with `meta`; tracking it
@@ -195,7 +199,7 @@ impl Presence {
         actors::dist::encode(&meta, &mut bytes)
             .map_err(|e| PresenceError::Encode(e.to_string()))?;
         let tracked = self
-            .server
+            .server()?
             .track(
                 topic.name().to_string(),
                 key.to_string(),
@@ -229,7 +233,7 @@ impl Presence {
         key: &str,
         pid: impl Into<AnyPid>,
     ) -> Result<(), PresenceError> {
-        self.server
+        self.server()?
             .untrack(topic.name().to_string(), key.to_string(), pid.into())
             .await
             .map_err(|_| PresenceError::ServerDown)

@@ -60,6 +60,12 @@ impl PresenceServer {
 
     /// A change to this node's replica: applied here at once, sent with the next heartbeat.
     fn change(&mut self, change: Change, ctx: &Ctx<Self>) {
+        let seen = self.record(change, ctx);
+        self.view.tell(seen);
+    }
+
+    /// Applies a change to this node's replica and queues it for the peers; what it did here.
+    fn record(&mut self, change: Change, ctx: &Ctx<Self>) -> Vec<Seen> {
         let mut seen = Vec::new();
         let delta = Delta {
             from: self.version,
@@ -72,7 +78,16 @@ impl PresenceServer {
             .with(&ctx.pid().any(), |r| r.take(delta, usize::MAX, &mut seen));
         self.version += 1;
         self.pending.push(change);
-        self.view.tell(seen);
+        seen
+    }
+
+    /// Tracks an entry a predecessor held, telling no watcher: for them it never left.
+    fn retrack(&mut self, entry: Entry, ctx: &mut Ctx<Self>) {
+        let id = (entry.topic.clone(), entry.key.clone(), entry.pid.id());
+        let monitor = ctx.monitor(&entry.pid);
+        self.monitors.insert(monitor, id.clone());
+        self.entries.insert(id, (monitor, entry.pid.clone()));
+        self.record(Change::Put(entry), ctx);
     }
 
     fn own_entries(&self, ctx: &Ctx<Self>) -> Vec<Entry> {
@@ -107,13 +122,21 @@ impl PresenceServer {
 impl PresenceServer {
     fn started(&mut self, ctx: &mut Ctx<Self>) {
         let node = ctx.node();
-        // A server restarted after a crash: the replica of its predecessor on this node
-        // leaves; the presences of processes still alive are tracked anew by their owners'
-        // next `track` (their monitors went with the old server).
+        // A server restarted after a crash takes its predecessor's replica over from the
+        // node's view: the presences of processes still alive are tracked anew (monitored
+        // again, and sent to the peers as this server's), quietly here, where nothing
+        // changed; those of processes that ended meanwhile leave.
         for server in self.view.servers() {
             if server.node() == node.name() && server != ctx.pid().any() {
-                let seen = self.view.drop_replica(&server);
-                self.told(seen);
+                let mut gone = Vec::new();
+                for entry in self.view.take_replica(&server) {
+                    if node.is_alive(entry.pid.clone()) {
+                        self.retrack(entry, ctx);
+                    } else {
+                        gone.push(Seen::Left(entry));
+                    }
+                }
+                self.told(gone);
             }
         }
         let groups = node.scope(SCOPE);

@@ -78,6 +78,16 @@ impl View {
         seen
     }
 
+    /// Takes the replica of `server` out of the view, telling no one: its entries.
+    pub(crate) fn take_replica(&self, server: &AnyPid) -> Vec<Entry> {
+        self.replicas
+            .write()
+            .unpoisoned()
+            .remove(server)
+            .map(|r| r.entries.into_values().collect())
+            .unwrap_or_default()
+    }
+
     /// The servers whose replicas this view holds.
     pub(crate) fn servers(&self) -> Vec<AnyPid> {
         self.replicas.read().unpoisoned().keys().cloned().collect()

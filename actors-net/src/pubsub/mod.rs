@@ -100,7 +100,7 @@ pub struct Subscription<M: Message> {
     key: Key,
     rx: mpsc::UnboundedReceiver<M>,
     registry: Arc<Registry>,
-    server: Pid<PubSubServer>,
+    node: Node,
 }
 
 impl<M: Message> Subscription<M> {
@@ -120,8 +120,11 @@ impl<M: Message> futures::Stream for Subscription<M> {
 
 impl<M: Message> Drop for Subscription<M> {
     fn drop(&mut self) {
-        if self.registry.unsubscribe(&self.key, self.id) {
-            let _ = self.server.forget(self.key.clone());
+        // The server now: the system supervisor may have restarted it since.
+        if self.registry.unsubscribe(&self.key, self.id)
+            && let Some(server) = self.node.whereis::<PubSubServer>(SERVER_NAME)
+        {
+            let _ = server.forget(self.key.clone());
         }
     }
 }
@@ -164,7 +167,7 @@ impl PubSub {
             key: key.clone(),
             rx,
             registry: self.registry.clone(),
-            server: server.clone(),
+            node: self.node.clone(),
         };
         server
             .sync(key)
