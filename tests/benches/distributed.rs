@@ -129,8 +129,9 @@ async fn idle_traffic(children: bool, over: Duration) -> f64 {
                 .await
                 .expect("added");
         }
-        actors::rt::sleep(Duration::from_secs(3)).await;
     }
+    // Both ways measured once the start-up traffic (scope syncs, joins, the writes) is over.
+    actors::rt::sleep(Duration::from_secs(3)).await;
     let peer = nodes[1].name().to_string();
     let before = nodes[0]
         .connection_info(&peer)
