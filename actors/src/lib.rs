@@ -171,7 +171,7 @@ pub use id::{Identity, NodeId};
 pub use kernel::actor::{Actor, Declared, Wire};
 pub use kernel::ctx::{Ctx, TimerRef};
 pub use kernel::node::{Node, WeakNode};
-pub use kernel::pid::{AnyPid, Pid};
+pub use kernel::pid::{AnyPid, Logged, Pid};
 pub use kernel::signal::{Down, Exit, ProcessInfo};
 pub use monitor::MonitorHandle;
 

@@ -199,7 +199,7 @@ fn run<A: Actor>(mut p: Proc<A>) -> impl Future<Output = ()> + Send {
                 .catch_unwind()
                 .await;
             if let Err(payload) = stopped {
-                tracing::warn!(pid = %p.ctx.pid(), "stopped hook panicked: {}", panic_message(&*payload));
+                tracing::warn!(pid = %p.ctx.pid().logged(), "stopped hook panicked: {}", panic_message(&*payload));
             }
         }
         let Proc {
@@ -241,7 +241,7 @@ fn crash_report<A: Actor>(ctx: &Ctx<A>, reason: &ExitReason, handler: &'static s
     let cell = &ctx.cell;
     let name = cell.node.names.lock().unpoisoned().name_of(cell.id);
     tracing::error!(
-        pid = %ctx.pid(),
+        pid = %ctx.pid().logged(),
         name = name.as_deref().unwrap_or(""),
         actor = A::identity().name,
         handler,
@@ -332,7 +332,10 @@ fn decode_wire<A: Actor>(
             None
         }
         (Err(e), None) => {
-            tracing::warn!(pid = %cell.id, actor = A::identity().name, "a cast from another node dropped: {e}");
+            let pid = crate::kernel::pid::Pid::<A>::from_route(crate::kernel::pid::Route(
+                crate::kernel::pid::RouteKind::Local(cell.clone()),
+            ));
+            tracing::warn!(pid = %pid.logged(), actor = A::identity().name, "a cast from another node dropped: {e}");
             None
         }
     }

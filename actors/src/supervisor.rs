@@ -331,7 +331,7 @@ impl Supervisor {
         {
             tracing::warn!(child = %child.spec.id, "could not register {name:?}: {e}");
         }
-        tracing::debug!(child = %child.spec.id, %pid, "started");
+        tracing::debug!(child = %child.spec.id, pid = %pid.logged(), "started");
         child.pid = Some(pid.clone());
         // A process answers `process_info` only once its `started` hook has returned.
         let _ = ctx.node().process_info(&pid).await;
@@ -355,7 +355,7 @@ impl Supervisor {
         node.stop(&pid, ExitReason::Shutdown);
         let timeout = child.spec.shutdown;
         if crate::runtime::timeout(timeout, down).await.is_err() {
-            tracing::warn!(child = %child.spec.id, %pid, "did not stop within {timeout:?}; killing it");
+            tracing::warn!(child = %child.spec.id, pid = %pid.logged(), "did not stop within {timeout:?}; killing it");
             let down = node.monitor(&pid);
             node.kill(&pid);
             down.await;
@@ -392,7 +392,7 @@ impl Supervisor {
             Restart::Temporary => false,
         };
         if restart && !reason.is_clean() {
-            tracing::warn!(supervisor = %ctx.pid(), child = %child.spec.id, %reason, "child exited; restarting");
+            tracing::warn!(supervisor = %ctx.pid().logged(), child = %child.spec.id, %reason, "child exited; restarting");
         } else {
             tracing::debug!(child = %child.spec.id, %reason, restart, "child exited");
         }
@@ -404,7 +404,7 @@ impl Supervisor {
         }
         if !self.may_restart() {
             let reason = self.intensity_exceeded();
-            tracing::error!(supervisor = %ctx.pid(), %reason, "giving up");
+            tracing::error!(supervisor = %ctx.pid().logged(), %reason, "giving up");
             ctx.stop(reason);
             return;
         }

@@ -40,12 +40,25 @@ fn crashes_restarts_and_giving_up_are_logged() {
         .with_max_level(tracing::Level::WARN)
         .init();
     block_on(async {
-        let node = Node::local();
-        // A crash report: pid, name, reason, and the handler it was in.
-        let counter = node.spawn(Counter { n: 0 });
-        node.register("the-counter", &counter).unwrap();
-        let _ = counter.crash().await;
-        let report = format!("pid={counter}");
+        let nodes = actors_integration::cluster(2).await;
+        let (node, other) = (&nodes[0], &nodes[1]);
+        // A crash report: pid, name, reason, and the handler it was in. The process runs on
+        // `other` and crashes there; its pid in that node's log reads as `node` prints it, with
+        // the home node's name (Erlang's `#PID<0.5.0>` on one node is `#PID<1.5.0>` on another).
+        let counter = other.spawn(Counter { n: 0 });
+        other.register("the-counter", &counter).unwrap();
+        let seen: Pid<Counter> = node.whereis_on("the-counter", other.name()).await.unwrap();
+        assert_ne!(seen.to_string(), counter.to_string());
+        assert_eq!(seen.logged().to_string(), counter.logged().to_string());
+        assert!(
+            seen.logged()
+                .to_string()
+                .starts_with(&format!("#PID<{}.", other.name())),
+            "{}",
+            seen.logged()
+        );
+        let _ = seen.crash().await;
+        let report = format!("pid={}", seen.logged());
         let mut found = false;
         for _ in 0..500 {
             let text = logs.text();
@@ -67,13 +80,13 @@ fn crashes_restarts_and_giving_up_are_logged() {
         let quiet = node.spawn(Counter { n: 0 });
         let _ = quiet.quit(ExitReason::Normal).await;
         let _ = node.monitor(&quiet).await;
-        assert!(!logs.text().contains(&format!("pid={quiet}")));
+        assert!(!logs.text().contains(&format!("pid={}", quiet.logged())));
 
         // A supervisor logs a restart, and when it gives up.
         let sup = Supervisor::new(Strategy::OneForOne)
             .intensity(1, Duration::from_secs(10))
             .child(ChildSpec::new("c", || Counter { n: 0 }).name("c"))
-            .start(&node)
+            .start(node)
             .await
             .expect("the children start");
         let child: Pid<Counter> = node.whereis("c").unwrap();
@@ -101,7 +114,7 @@ fn crashes_restarts_and_giving_up_are_logged() {
             .child(ChildSpec::with_start("never", |_| {
                 Box::pin(async { Err("no room for it".to_string()) })
             }))
-            .start(&node)
+            .start(node)
             .await;
         assert!(
             matches!(&failing, Err(StartError::GaveUp(ExitReason::Error(why))) if why.contains("intensity")),

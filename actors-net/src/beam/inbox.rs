@@ -167,7 +167,8 @@ impl Inner {
         if let Err(e) = actors::dist::deliver_term(&node, id, request, responder)
             && !is_call
         {
-            tracing::warn!(node = %self.me, pid = id, %request, "message from a BEAM node fits no handler: {e}");
+            let pid = actors::dist::pid_of(&node, id);
+            tracing::warn!(node = %self.me, pid = %pid.logged(), %request, "message from a BEAM node fits no handler: {e}");
         }
     }
 }

@@ -373,7 +373,7 @@ impl Member {
                 ctx.link(&pid);
                 self.running.insert(id.to_string(), pid.clone());
                 self.by_pid.insert(pid.clone(), id.to_string());
-                tracing::info!(supervisor = %self.name, child = %id, %pid, token, "started the child here");
+                tracing::info!(supervisor = %self.name, child = %id, pid = %pid.logged(), token, "started the child here");
                 if let Some(name) = def.global_name.clone() {
                     actors::rt::spawn(take_name(node, name, pid, NAME_TRIES));
                 }

@@ -278,7 +278,7 @@ impl<A: Actor> Ctx<A> {
                 .is_ok()
                 && let Err(e) = send(&me)
             {
-                tracing::warn!(pid = %me, "timer could not send: {e}");
+                tracing::warn!(pid = %me.logged(), "timer could not send: {e}");
             }
         });
         timer
@@ -338,12 +338,12 @@ impl<A: Actor> Ctx<A> {
                 match futures::future::select(stream.next(), gone.as_mut()).await {
                     futures::future::Either::Left((Some(item), _)) => {
                         if let Err(e) = deliver(&me, item) {
-                            tracing::warn!(pid = %me, "a stream's item could not be delivered: {e}");
+                            tracing::warn!(pid = %me.logged(), "a stream's item could not be delivered: {e}");
                         }
                     }
                     futures::future::Either::Left((None, _)) => {
                         if let Err(e) = ended(&me) {
-                            tracing::warn!(pid = %me, "a stream's end could not be delivered: {e}");
+                            tracing::warn!(pid = %me.logged(), "a stream's end could not be delivered: {e}");
                         }
                         return;
                     }

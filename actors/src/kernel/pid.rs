@@ -341,6 +341,39 @@ impl fmt::Debug for AnyPid {
     }
 }
 
+/// A pid as logs print it: [`AnyPid::logged`], [`Pid::logged`].
+pub struct Logged<'a>(PidView<'a>);
+
+impl fmt::Display for Logged<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt_named(f)
+    }
+}
+
+impl AnyPid {
+    /// The pid with its node's name where Erlang's form has the viewing node's number for
+    /// it (`#PID<a@10.0.0.1:4370.5.0>`): one process reads the same in every node's logs.
+    ///
+    /// ```
+    /// # use actors::prelude::*;
+    /// # #[actor] struct Idle;
+    /// # #[actor] impl Idle { #[handle] fn ping(&self) {} }
+    /// let node = Node::local();
+    /// let pid = node.spawn(Idle).any();
+    /// assert!(pid.logged().to_string().starts_with(&format!("#PID<{}.", node.name())));
+    /// ```
+    pub fn logged(&self) -> Logged<'_> {
+        Logged(self.view())
+    }
+}
+
+impl<A: Actor> Pid<A> {
+    /// As [`AnyPid::logged`].
+    pub fn logged(&self) -> Logged<'_> {
+        Logged(self.view())
+    }
+}
+
 /// A borrowed view of either route kind, so that pid logic is written once.
 #[derive(Clone, Copy)]
 pub(crate) enum PidView<'a> {
@@ -383,6 +416,19 @@ impl<'a> PidView<'a> {
             PidView::Local(_) => true,
             PidView::Remote(r) => r.place == Place::Here,
         }
+    }
+
+    /// As `fmt`, naming the pid's node instead of the viewing node's number for it: the same
+    /// text on every node, for logs.
+    fn fmt_named(self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let id = self.id();
+        write!(
+            f,
+            "#PID<{}.{}.{}>",
+            self.home().name(),
+            id & 0xffff_ffff,
+            id >> 32
+        )
     }
 
     fn fmt(self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -43,7 +43,7 @@ impl GlobalServer {
                     Resolver::Custom(_) => continue,
                 }
                 self.count_decision();
-                tracing::info!(name, loser = %pid, "name conflict: this node's process lost");
+                tracing::info!(name, loser = %pid.logged(), "name conflict: this node's process lost");
             }
         }
     }
