@@ -338,6 +338,14 @@ fn actor_trait(
         }
     };
 
+    let debug = a.debug.then(|| {
+        quote! {
+            fn debug_state(&self) -> ::core::option::Option<::std::string::String> {
+                ::core::option::Option::Some(::std::format!("{:#?}", self))
+            }
+        }
+    });
+
     quote! {
         // An actor without handlers has a message type with no values: matches on it end
         // everything after them.
@@ -368,6 +376,7 @@ fn actor_trait(
             }
 
             #(#hooks)*
+            #debug
             #codec
         }
     }

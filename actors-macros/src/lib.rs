@@ -50,8 +50,8 @@ fn actor_decl(attr: proc_macro2::TokenStream, item: syn::Item) -> proc_macro2::T
 }
 
 fn actor_impl(attr: proc_macro2::TokenStream, item: syn::ItemImpl) -> proc_macro2::TokenStream {
-    let local = match parse::impl_args(attr) {
-        Ok(local) => local,
+    let args = match parse::impl_args(attr) {
+        Ok(args) => args,
         Err(e) => {
             let mut out = e.to_compile_error();
             out.extend(expand::fallback(&item));
@@ -59,7 +59,7 @@ fn actor_impl(attr: proc_macro2::TokenStream, item: syn::ItemImpl) -> proc_macro
             return out;
         }
     };
-    let result = parse::actor_impl(item.clone(), local).and_then(|parsed| {
+    let result = parse::actor_impl(item.clone(), args).and_then(|parsed| {
         validate::actor_impl(&parsed)?;
         Ok(parsed.into_model())
     });

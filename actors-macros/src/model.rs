@@ -20,6 +20,8 @@ pub struct ActorImpl {
     pub generics: Generics,
     /// `local`: messages never cross the wire, so they need no serde.
     pub local: bool,
+    /// `debug`: `debug_state` prints the state with `Debug`.
+    pub debug: bool,
     pub handlers: Vec<Handler>,
     pub hooks: Vec<Hook>,
 }

@@ -63,6 +63,10 @@ pub fn decl_args(attr: TokenStream) -> syn::Result<Option<LitStr>> {
             Err(meta.error(
                 "`local` describes the messages, so it goes on the impl block: `#[actor(local)] impl ...`",
             ))
+        } else if meta.path.is_ident("debug") {
+            Err(meta.error(
+                "`debug` is read by the actor's impl block, so it goes there: `#[actor(debug)] impl ...`",
+            ))
         } else {
             Err(meta.error("unknown option: `#[actor]` on a struct takes `name = \"...\"`"))
         }
@@ -71,22 +75,34 @@ pub fn decl_args(attr: TokenStream) -> syn::Result<Option<LitStr>> {
     Ok(name)
 }
 
-pub fn impl_args(attr: TokenStream) -> syn::Result<bool> {
-    let mut local = false;
+/// The options of `#[actor(..)]` on an impl block.
+#[derive(Default, Clone, Copy)]
+pub struct ImplArgs {
+    /// `local`: messages never cross the wire.
+    pub local: bool,
+    /// `debug`: the state may be printed with `Debug` for introspection.
+    pub debug: bool,
+}
+
+pub fn impl_args(attr: TokenStream) -> syn::Result<ImplArgs> {
+    let mut args = ImplArgs::default();
     let parser = syn::meta::parser(|meta| {
         if meta.path.is_ident("local") {
-            local = true;
+            args.local = true;
+            Ok(())
+        } else if meta.path.is_ident("debug") {
+            args.debug = true;
             Ok(())
         } else if meta.path.is_ident("name") {
             Err(meta.error(
                 "`name` names the actor, so it goes on the struct: `#[actor(name = \"...\")] struct ...`",
             ))
         } else {
-            Err(meta.error("unknown option: `#[actor]` on an impl block takes `local`"))
+            Err(meta.error("unknown option: `#[actor]` on an impl block takes `local` and `debug`"))
         }
     });
     syn::parse::Parser::parse2(parser, attr)?;
-    Ok(local)
+    Ok(args)
 }
 
 pub fn decl(item: &syn::Item, name: Option<LitStr>) -> syn::Result<ActorDecl> {
@@ -233,7 +249,7 @@ fn self_ident(ty: &Type) -> syn::Result<syn::Ident> {
     ))
 }
 
-pub fn actor_impl(mut item: ItemImpl, local: bool) -> syn::Result<ParsedImpl> {
+pub fn actor_impl(mut item: ItemImpl, args: ImplArgs) -> syn::Result<ParsedImpl> {
     let self_ident = self_ident(&item.self_ty)?;
     let mut methods = Vec::new();
     let mut hooks = Vec::new();
@@ -334,7 +350,8 @@ pub fn actor_impl(mut item: ItemImpl, local: bool) -> syn::Result<ParsedImpl> {
             self_ty: (*item.self_ty).clone(),
             self_ident,
             generics: item.generics.clone(),
-            local,
+            local: args.local,
+            debug: args.debug,
             handlers: Vec::new(),
             hooks,
         },

@@ -83,6 +83,7 @@ mod runtime;
 mod sync;
 
 pub mod etf;
+pub mod introspect;
 /// The async runtime: spawn tasks, sleep, time out, block on a future. Every task, timer and
 /// socket of the workspace goes through it, so moving to another runtime (or to the simulated
 /// one of feature `sim`) is a change to one file.

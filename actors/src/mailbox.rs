@@ -7,7 +7,7 @@
 //! which is how a sender learns, race-free, that the process is gone.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
 
@@ -19,6 +19,9 @@ pub(crate) struct Mailbox<T> {
     state: Mutex<State<T>>,
     /// Set by `kill`: checked before every message, so a backlog cannot delay it.
     killed: AtomicBool,
+    /// What the receiver has taken from the queue and not yet handled; written by it alone.
+    /// Beside `killed`, it fits in room the struct has anyway.
+    in_hand: AtomicU32,
 }
 
 struct State<T> {
@@ -56,6 +59,7 @@ impl<T> Mailbox<T> {
                 named: false,
             }),
             killed: AtomicBool::new(false),
+            in_hand: AtomicU32::new(0),
         }
     }
 
@@ -157,8 +161,17 @@ impl<T> Mailbox<T> {
         }
     }
 
+    /// Messages and signals waiting: in the queue, and taken by the receiver but not yet
+    /// handled.
     pub(crate) fn len(&self) -> usize {
-        self.lock().queue.len()
+        self.lock().queue.len() + self.in_hand.load(Ordering::Relaxed) as usize
+    }
+
+    /// The receiver says how much it holds taken and not yet handled.
+    #[inline]
+    pub(crate) fn set_in_hand(&self, n: usize) {
+        self.in_hand
+            .store(u32::try_from(n).unwrap_or(u32::MAX), Ordering::Relaxed);
     }
 
     pub(crate) fn is_empty(&self) -> bool {

@@ -121,7 +121,7 @@ pub(crate) fn spawn<A: Actor>(node: &Arc<NodeInner>, actor: A, link: Option<AnyP
     let running_as = address(&cell);
     let mut ctx = Ctx::new(cell);
     if let Some(parent) = link {
-        ctx.add_link(parent);
+        ctx.add_parent(parent);
     }
     let running = Running {
         cell: running_as,
@@ -225,6 +225,11 @@ fn hook_future<'a, A: Actor>(
             if request.then_stop {
                 ctx.stop(ExitReason::Shutdown);
             }
+            Either::Right(std::future::ready(()))
+        }
+        HookCall::Info(mut info, request) => {
+            info.state = actor.debug_state();
+            (request.reply)(info);
             Either::Right(std::future::ready(()))
         }
     }
@@ -363,6 +368,7 @@ async fn serve<A: Actor>(p: &mut Proc<A>) -> ExitReason {
         poll_fn(|cx| poll_batch(&p.ctx.cell, cx, &mut p.batch, &mut p.wire)).await;
         let taken = p.batch.len();
         while let Some(env) = p.batch.pop_front() {
+            p.ctx.cell.mailbox.set_in_hand(p.batch.len());
             if p.ctx.cell.mailbox.is_killed() {
                 p.batch.push_front(env);
                 return ExitReason::Killed;
@@ -389,6 +395,7 @@ async fn serve<A: Actor>(p: &mut Proc<A>) -> ExitReason {
                 take_busy();
                 p.last_handler = A::handler_name(&msg);
                 p.actor.handle(msg, &mut p.ctx).await;
+                p.ctx.cell.count_handled();
                 // Boxed: a wait that is rare would otherwise widen every process's future
                 // by its size.
                 let wait = take_busy().map(|to| Box::pin(wait_for_room(to)));

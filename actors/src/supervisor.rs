@@ -18,7 +18,7 @@ use crate::lock::Unpoisoned;
 use actors_macros::actor;
 
 /// Which children a supervisor restarts when one fails.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Strategy {
     /// Only the failed child.
     OneForOne,
@@ -171,7 +171,8 @@ impl fmt::Debug for ChildSpec {
 }
 
 /// A child as `which_children` reports it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ChildInfo {
     /// The child's id in its spec.
     pub id: String,
@@ -179,6 +180,8 @@ pub struct ChildInfo {
     pub pid: Option<AnyPid>,
     /// Its restart type.
     pub restart: Restart,
+    /// How many times this supervisor has restarted it.
+    pub restarts: u32,
 }
 
 /// What `count_children` reports.
@@ -208,6 +211,18 @@ pub enum SupervisorError {
 struct Child {
     spec: ChildSpec,
     pid: Option<AnyPid>,
+    /// Times this supervisor has restarted it.
+    restarts: u32,
+}
+
+impl Child {
+    fn new(spec: ChildSpec) -> Self {
+        Child {
+            spec,
+            pid: None,
+            restarts: 0,
+        }
+    }
 }
 
 /// Why [`Supervisor::start`] returned no supervisor.
@@ -272,10 +287,7 @@ impl Supervisor {
 
     /// Adds a child, started (in the order added) when the supervisor starts.
     pub fn child(mut self, spec: impl Into<ChildSpec>) -> Self {
-        self.children.push(Child {
-            spec: spec.into(),
-            pid: None,
-        });
+        self.children.push(Child::new(spec.into()));
         self
     }
 
@@ -334,7 +346,7 @@ impl Supervisor {
         tracing::debug!(child = %child.spec.id, pid = %pid.logged(), "started");
         child.pid = Some(pid.clone());
         // A process answers `process_info` only once its `started` hook has returned.
-        let _ = ctx.node().process_info(&pid).await;
+        let _ = crate::kernel::node::ask_info(&pid, false).await;
         true
     }
 
@@ -415,6 +427,7 @@ impl Supervisor {
         };
         self.stop_range(restart.clone(), ctx).await;
         for j in restart {
+            self.children[j].restarts += 1;
             if !self.start_at(j, ctx).await {
                 return;
             }
@@ -463,7 +476,7 @@ impl Supervisor {
         if self.children.iter().any(|c| c.spec.id == spec.id) {
             return Err(SupervisorError::DuplicateId(spec.id));
         }
-        self.children.push(Child { spec, pid: None });
+        self.children.push(Child::new(spec));
         let i = self.children.len() - 1;
         if !self.start_at(i, ctx).await {
             let spec = self.children.remove(i).spec;
@@ -489,6 +502,12 @@ impl Supervisor {
         Ok(())
     }
 
+    /// Its restart strategy.
+    #[handle]
+    fn strategy(&self) -> Strategy {
+        self.strategy
+    }
+
     /// The children, in start order.
     #[handle]
     fn which_children(&self) -> Vec<ChildInfo> {
@@ -498,6 +517,7 @@ impl Supervisor {
                 id: c.spec.id.clone(),
                 pid: c.pid.clone(),
                 restart: c.spec.restart,
+                restarts: c.restarts,
             })
             .collect()
     }

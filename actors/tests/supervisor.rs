@@ -408,7 +408,7 @@ fn a_thousand_restarts_leak_nothing() {
         assert_eq!(node.registered(), vec!["worker".to_string()]);
         let info = node.process_info(&sup).await.expect("supervisor alive");
         assert_eq!(info.links, vec![current.any()]);
-        assert_eq!((info.monitors, info.monitored_by), (0, 0));
+        assert_eq!((info.monitors.len(), info.monitored_by), (0, 0));
         let info = node.process_info(&current).await.expect("worker alive");
         assert_eq!(info.links, vec![sup.any()]);
     });

@@ -33,6 +33,7 @@ const CORE: &[(&str, u32)] = &[
     ("supervisor", 8),
     ("dist", 8),
     ("message_codec", 9),
+    ("introspect", 9),
 ];
 
 const NET: &[(&str, u32)] = &[

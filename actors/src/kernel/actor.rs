@@ -83,6 +83,13 @@ pub trait Actor: Sized + Send + 'static {
         async {}
     }
 
+    /// Its state printed with `Debug`, for `process_info` with the state (as OTP's
+    /// `sys:get_state`); `None` unless the actor opts in with `#[actor(debug)]` on its impl
+    /// block (generated), since a state may hold what should not be shown.
+    fn debug_state(&self) -> Option<String> {
+        None
+    }
+
     /// Encodes a message for the wire; for a call, returns where its reply goes, which the
     /// encoding takes from the message (generated; fails for `#[actor(local)]`).
     fn encode_msg(

@@ -2,6 +2,7 @@
 
 use std::any::Any;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::exit::ExitReason;
 use crate::id::Identity;
@@ -65,6 +66,9 @@ pub(crate) struct Cell<A: Actor> {
     pub(crate) node: Arc<NodeInner>,
     pub(crate) id: u64,
     pub(crate) mailbox: Mailbox<Envelope<A::Msg>>,
+    /// Messages handled so far. Only the process writes it, so counting is a plain load and
+    /// store; others read it for `process_info` and metrics.
+    handled: AtomicU64,
 }
 
 impl<A: Actor> Cell<A> {
@@ -73,7 +77,19 @@ impl<A: Actor> Cell<A> {
             node,
             id,
             mailbox: Mailbox::new(),
+            handled: AtomicU64::new(0),
         }
+    }
+
+    /// Counts one more message handled; called by the process itself, alone.
+    #[inline]
+    pub(crate) fn count_handled(&self) {
+        let n = self.handled.load(Ordering::Relaxed);
+        self.handled.store(n + 1, Ordering::Relaxed);
+    }
+
+    pub(crate) fn handled(&self) -> u64 {
+        self.handled.load(Ordering::Relaxed)
     }
 }
 
@@ -86,6 +102,10 @@ pub(crate) trait AnyCell: Send + Sync + 'static {
     fn push_signal(&self, sig: Signal) -> Result<(), Signal>;
     fn kill(&self);
     fn exit_reason(&self) -> Option<ExitReason>;
+    /// Messages handled so far, and messages waiting: what metrics read without asking.
+    fn load(&self) -> (u64, usize);
+    /// A pid of this process.
+    fn pid(self: Arc<Self>) -> AnyPid;
     fn set_named(&self, named: bool) -> Result<(), ()>;
     fn into_any(self: Arc<Self>) -> Arc<dyn Any + Send + Sync>;
     /// Queues messages of this cell's actor type that came over the wire from `origin`,
@@ -116,6 +136,15 @@ impl<A: Actor> AnyCell for Cell<A> {
     }
     fn identity(&self) -> Identity {
         A::identity()
+    }
+    fn load(&self) -> (u64, usize) {
+        (self.handled(), self.mailbox.len())
+    }
+    fn pid(self: Arc<Self>) -> AnyPid {
+        crate::kernel::pid::Pid::<A>::from_route(crate::kernel::pid::Route(
+            crate::kernel::pid::RouteKind::Local(self),
+        ))
+        .any()
     }
     fn push_signal(&self, sig: Signal) -> Result<(), Signal> {
         self.mailbox

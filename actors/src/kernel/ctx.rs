@@ -50,6 +50,8 @@ struct State {
     watchers: Vec<(MonitorRef, Watcher)>,
     /// Monitors this process holds on others.
     monitors: Vec<(MonitorRef, AnyPid)>,
+    /// The process that spawned it linked.
+    parent: Option<AnyPid>,
 }
 
 /// A hook to run for a signal just handled.
@@ -57,6 +59,8 @@ pub(crate) enum HookCall {
     Exit(Exit),
     Down(Down),
     State(crate::kernel::signal::StateRequest),
+    /// A `process_info` that asks for the state too, which only the loop can print.
+    Info(ProcessInfo, crate::kernel::signal::InfoRequest),
 }
 
 impl<A: Actor> Ctx<A> {
@@ -354,8 +358,33 @@ impl<A: Actor> Ctx<A> {
         });
     }
 
-    pub(crate) fn add_link(&mut self, pid: AnyPid) {
-        self.links_mut().push(pid);
+    /// Links to the process that spawned this one, which is its parent.
+    pub(crate) fn add_parent(&mut self, pid: AnyPid) {
+        let state = self.state();
+        state.links.push(pid.clone());
+        state.parent = Some(pid);
+    }
+
+    /// What `process_info` tells of this process, but for its state and restarts.
+    fn info(&self) -> ProcessInfo {
+        let state = self.state.as_deref();
+        let node = &self.cell.node;
+        ProcessInfo {
+            pid: self.me(),
+            name: node.names.lock().unpoisoned().name_of(self.cell.id),
+            actor: A::identity().name.to_string(),
+            links: self.links().to_vec(),
+            monitors: state.map_or_else(Vec::new, |s| {
+                s.monitors.iter().map(|(_, pid)| pid.clone()).collect()
+            }),
+            monitored_by: state.map_or(0, |s| s.watchers.len()),
+            message_queue_len: self.cell.mailbox.len(),
+            messages_handled: self.cell.handled(),
+            trap_exit: self.trap_exit,
+            parent: state.and_then(|s| s.parent.clone()),
+            restarts: None,
+            state: None,
+        }
     }
 
     /// Acts on a signal; may request a stop, or return a hook to run.
@@ -396,14 +425,11 @@ impl<A: Actor> Ctx<A> {
                 }
             }
             Signal::Info(request) => {
-                let (monitors, monitored_by) = self.monitor_counts();
-                (request.0)(ProcessInfo {
-                    links: self.links().to_vec(),
-                    monitors,
-                    monitored_by,
-                    message_queue_len: self.cell.mailbox.len(),
-                    trap_exit: self.trap_exit,
-                });
+                let info = self.info();
+                if request.state {
+                    return Some(HookCall::Info(info, request));
+                }
+                (request.reply)(info);
             }
             Signal::State(request) => return Some(HookCall::State(request)),
             Signal::Down(down) => {
@@ -423,6 +449,8 @@ impl<A: Actor> Ctx<A> {
         let (queued, named) = self.cell.mailbox.close(reason.clone());
         let node = &self.cell.node;
         node.procs.remove(self.cell.id);
+        node.handled_by_ended
+            .fetch_add(self.cell.handled(), std::sync::atomic::Ordering::Relaxed);
         if named {
             node.names.lock().unpoisoned().forget(self.cell.id);
         }

@@ -12,7 +12,7 @@ use crate::id::{IdMap, NodeId, new_creation};
 use crate::kernel::cell::{AnyCell, Target};
 use crate::kernel::pid::AnyPid;
 use crate::kernel::seam::Router;
-use crate::kernel::signal::{InfoRequest, ProcessInfo, Signal};
+use crate::kernel::signal::Signal;
 use crate::lock::Unpoisoned;
 use crate::sync::deadline::Deadlines;
 
@@ -96,7 +96,7 @@ impl ProcTable {
         self.count.load(Ordering::Acquire)
     }
 
-    fn all(&self) -> Vec<Arc<dyn AnyCell>> {
+    pub(crate) fn all(&self) -> Vec<Arc<dyn AnyCell>> {
         self.shards
             .iter()
             .flat_map(|s| s.lock().unpoisoned().values().cloned().collect::<Vec<_>>())
@@ -127,6 +127,11 @@ pub(crate) struct NodeInner {
     /// State of distribution layers and services, one value per type (`dist::set_extension`).
     pub(crate) extensions: crate::extension::Extensions,
     stopping: AtomicBool,
+    /// Processes asked for their info that have not answered yet: one busy in a handler is
+    /// asked once, however often a monitoring tool lists the node.
+    pub(crate) asking: Mutex<crate::runtime::HashSet<u64>>,
+    /// Messages handled by processes that have ended (metrics add those still running).
+    pub(crate) handled_by_ended: AtomicU64,
     /// How pids of other nodes print when no router gives the numbers.
     node_indexes: Mutex<crate::runtime::HashMap<String, u32>>,
     /// The simulated machine the node runs on: its processes run there whoever spawns them.
@@ -140,6 +145,11 @@ impl NodeInner {
 
     pub(crate) fn next_id(&self) -> u64 {
         self.next_id.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Processes started so far (ids start at 1).
+    pub(crate) fn spawned(&self) -> u64 {
+        self.next_id.load(Ordering::Relaxed) - 1
     }
 
     /// A reference unique in this OS process, not just on this node: several nodes of one
@@ -225,6 +235,8 @@ impl Node {
                 deadlines: Deadlines::new(),
                 extensions: crate::extension::Extensions::default(),
                 stopping: AtomicBool::new(false),
+                handled_by_ended: AtomicU64::new(0),
+                asking: Mutex::new(crate::runtime::HashSet::default()),
                 node_indexes: Mutex::new(crate::runtime::HashMap::default()),
                 domain: crate::runtime::current_domain(),
             }),
@@ -273,18 +285,6 @@ impl Node {
             Target::Found(c) => c.exit_reason().is_none() && Arc::ptr_eq(c.node(), &self.inner),
             Target::Remote(_) | Target::Gone(_) => false,
         }
-    }
-
-    /// What a process holds: its links, monitors and queue, as Erlang's `process_info/2`;
-    /// `None` if it is not alive. The process answers between two messages.
-    pub async fn process_info(&self, pid: impl Into<AnyPid>) -> Option<ProcessInfo> {
-        let slot = Arc::new(crate::sync::slot::Slot::new());
-        let sender = crate::sync::slot::SlotSender::new(slot.clone());
-        crate::kernel::cell::send_signal(
-            &pid.into(),
-            Signal::Info(InfoRequest(Box::new(move |info| sender.fill(info)))),
-        );
-        std::future::poll_fn(|cx| slot.poll_take(cx)).await
     }
 
     /// Runs `f` on the state of local process `pid` between two of its messages, and gives
@@ -388,4 +388,55 @@ impl WeakNode {
     pub fn upgrade(&self) -> Option<Node> {
         self.0.upgrade().map(Node::from_inner)
     }
+}
+
+/// Asks a process what it holds (with its printed state if `state`); `None` once it has
+/// ended. It answers between two messages, after its `started` hook.
+pub(crate) async fn ask_info(
+    pid: &AnyPid,
+    state: bool,
+) -> Option<crate::kernel::signal::ProcessInfo> {
+    let slot = Arc::new(crate::sync::slot::Slot::new());
+    let sender = crate::sync::slot::SlotSender::new(slot.clone());
+    let reply = Box::new(move |info| sender.fill(info));
+    crate::kernel::cell::send_signal(
+        pid,
+        Signal::Info(crate::kernel::signal::InfoRequest { reply, state }),
+    );
+    std::future::poll_fn(|cx| slot.poll_take(cx)).await
+}
+
+/// As [`ask_info`], unless the process has not yet answered an earlier request made this
+/// way: then `None` at once, so a stuck process's mailbox does not fill with requests.
+pub(crate) async fn ask_info_once(
+    node: &Arc<NodeInner>,
+    pid: &AnyPid,
+) -> Option<crate::kernel::signal::ProcessInfo> {
+    /// Forgets the request when it is answered or dropped with the process.
+    struct Asking(std::sync::Weak<NodeInner>, u64);
+    impl Drop for Asking {
+        fn drop(&mut self) {
+            if let Some(node) = self.0.upgrade() {
+                node.asking.lock().unpoisoned().remove(&self.1);
+            }
+        }
+    }
+    if !node.asking.lock().unpoisoned().insert(pid.id()) {
+        return None;
+    }
+    let asking = Asking(Arc::downgrade(node), pid.id());
+    let slot = Arc::new(crate::sync::slot::Slot::new());
+    let sender = crate::sync::slot::SlotSender::new(slot.clone());
+    let reply = Box::new(move |info| {
+        drop(asking);
+        sender.fill(info)
+    });
+    crate::kernel::cell::send_signal(
+        pid,
+        Signal::Info(crate::kernel::signal::InfoRequest {
+            reply,
+            state: false,
+        }),
+    );
+    std::future::poll_fn(|cx| slot.poll_take(cx)).await
 }

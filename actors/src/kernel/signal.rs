@@ -86,22 +86,47 @@ impl StateRequest {
     }
 }
 
-/// A `process_info` request: called once with the answer.
-pub struct InfoRequest(pub(crate) Box<dyn FnOnce(ProcessInfo) + Send>);
+/// A `process_info` request: called once with the answer; with `state`, after the actor has
+/// printed its state into it (if it opts in).
+pub struct InfoRequest {
+    pub(crate) reply: Box<dyn FnOnce(ProcessInfo) + Send>,
+    pub(crate) state: bool,
+}
 
-/// What a process holds, as Erlang's `process_info/2` tells.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a process holds and has done, as Erlang's `process_info/2` tells: what
+/// [`Node::process_info`](crate::Node::process_info) and
+/// [`Node::processes`](crate::Node::processes) answer. It crosses the wire, so one node can
+/// tell another about its processes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
 pub struct ProcessInfo {
+    /// The process.
+    pub pid: AnyPid,
+    /// The name it is registered under on its node, if any.
+    pub name: Option<String>,
+    /// Its actor type's wire name (`module::path::Type` unless `#[actor(name = ..)]`).
+    pub actor: String,
     /// The processes linked to it.
     pub links: Vec<AnyPid>,
-    /// How many monitors it holds on other processes.
-    pub monitors: usize,
-    /// How many monitors other processes hold on it.
+    /// The processes it monitors.
+    pub monitors: Vec<AnyPid>,
+    /// How many monitors others hold on it (remote ones included).
     pub monitored_by: usize,
     /// Messages and signals waiting in its mailbox.
     pub message_queue_len: usize,
+    /// Messages it has handled since it started.
+    pub messages_handled: u64,
     /// Whether it traps exits.
     pub trap_exit: bool,
+    /// The process that started it linked (`spawn_link`): its supervisor, for a supervised
+    /// child, as OTP's `$ancestors` tells.
+    pub parent: Option<AnyPid>,
+    /// For a child of a [`Supervisor`](crate::supervisor::Supervisor): how many times it
+    /// has been restarted there.
+    pub restarts: Option<u32>,
+    /// Its state, printed with `Debug`, when asked for and when its actor opts in with
+    /// `#[actor(debug)]`, as OTP's `sys:get_state`.
+    pub state: Option<String>,
 }
 
 /// Who is told when a monitored process ends.
