@@ -9,6 +9,7 @@
 use actors::dist::rt::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use actors::dist::Unpoisoned;
 use std::task::{Context, Poll, Waker};
@@ -22,7 +23,8 @@ pub(crate) fn lock<T: ?Sized>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 /// What crosses one connection now, for monitoring and leak checks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
 pub struct ConnectionInfo {
     /// Links between a process here and one there.
     pub links: usize,
@@ -39,6 +41,41 @@ pub struct ConnectionInfo {
     pub frames_in: u64,
     /// Bytes of those frames, length prefixes included.
     pub bytes_in: u64,
+    /// Frames queued for the peer so far (ticks included).
+    pub frames_out: u64,
+    /// Bytes written to the peer so far, length prefixes included.
+    pub bytes_out: u64,
+    /// How long ago the heartbeat last found traffic from the peer: a healthy connection
+    /// stays below one heartbeat interval; one that nears the interval times the misses
+    /// allowed is about to be declared down.
+    pub heard_ago: Duration,
+    /// The round trip of the last [`DistNode::ping`](crate::DistNode::ping) over this
+    /// connection, if any was answered.
+    pub round_trip: Option<Duration>,
+}
+
+/// Frames and bytes each way over all of a node's connections since it started, those
+/// that have ended included.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[non_exhaustive]
+pub struct Traffic {
+    /// Frames received.
+    pub frames_in: u64,
+    /// Bytes received, length prefixes included.
+    pub bytes_in: u64,
+    /// Frames queued for peers.
+    pub frames_out: u64,
+    /// Bytes written to peers.
+    pub bytes_out: u64,
+}
+
+impl Traffic {
+    pub(crate) fn add(&mut self, info: &ConnectionInfo) {
+        self.frames_in += info.frames_in;
+        self.bytes_in += info.bytes_in;
+        self.frames_out += info.frames_out;
+        self.bytes_out += info.bytes_out;
+    }
 }
 
 /// How a connection came to be, while it is being set up.
@@ -74,6 +111,9 @@ struct Out {
     writer: Option<Waker>,
     /// Senders waiting for the queue to drain below the soft limit.
     space: Vec<Waker>,
+    /// Frames queued so far, and bytes written: counted under the lock senders take anyway.
+    frames: u64,
+    sent_bytes: u64,
 }
 
 /// Why a frame could not be queued.
@@ -107,6 +147,12 @@ pub(crate) struct Conn {
     pub(crate) lookups: Mutex<HashMap<u64, oneshot::Sender<Option<AnyPid>>>>,
     /// Remote spawns awaiting their answer.
     pub(crate) spawns: Mutex<HashMap<u64, oneshot::Sender<Result<AnyPid, String>>>>,
+    /// Pings awaiting their answer, with when each was sent.
+    pub(crate) pings: Mutex<HashMap<u64, (Instant, oneshot::Sender<Duration>)>>,
+    /// The last round trip measured by a ping, in nanoseconds; 0 before the first.
+    round_trip_ns: AtomicU64,
+    /// When the heartbeat last found traffic from the peer (or the connection began).
+    heard_at: Mutex<Instant>,
     next_call: AtomicU64,
     pub(crate) ties: Mutex<Ties>,
     /// Frames received and batches written so far: the heartbeat compares them between its
@@ -133,11 +179,16 @@ impl Conn {
                 writing: 0,
                 writer: None,
                 space: Vec::new(),
+                frames: 0,
+                sent_bytes: 0,
             }),
             cut: Mutex::new(None),
             pending: Mutex::new(HashMap::default()),
             lookups: Mutex::new(HashMap::default()),
             spawns: Mutex::new(HashMap::default()),
+            pings: Mutex::new(HashMap::default()),
+            round_trip_ns: AtomicU64::new(0),
+            heard_at: Mutex::new(actors::rt::now()),
             next_call: AtomicU64::new(1),
             ties: Mutex::new(Ties::default()),
             received: AtomicU64::new(0),
@@ -164,6 +215,7 @@ impl Conn {
     pub(crate) fn set_up(&self, peer: NodeId, cut: Box<dyn Fn() + Send + Sync>) {
         *lock(&self.peer) = Some(peer);
         *lock(&self.cut) = Some(cut);
+        self.heard();
         *self.state() = State::Up;
         self.wake_state_waiters();
         // Frames queued while connecting can go now.
@@ -263,6 +315,7 @@ impl Conn {
             return Err(QueueError::Overloaded);
         }
         write(&mut out.buf);
+        out.frames += 1;
         let busy = out.buf.len() + out.writing > self.soft_limit;
         let writer = out.writer.take();
         drop(out);
@@ -313,6 +366,7 @@ impl Conn {
         self.written.fetch_add(1, Ordering::Relaxed);
         let space = {
             let mut out = lock(&self.out);
+            out.sent_bytes += out.writing as u64;
             out.writing = 0;
             if out.buf.len() <= self.soft_limit {
                 std::mem::take(&mut out.space)
@@ -331,6 +385,15 @@ impl Conn {
 
     /// What crosses this connection now.
     pub(crate) fn info(&self) -> ConnectionInfo {
+        let (frames_out, bytes_out) = {
+            let out = lock(&self.out);
+            (out.frames, out.sent_bytes)
+        };
+        let round_trip = match self.round_trip_ns.load(Ordering::Relaxed) {
+            0 => None,
+            ns => Some(Duration::from_nanos(ns)),
+        };
+        let heard_ago = actors::rt::elapsed(*lock(&self.heard_at));
         let ties = lock(&self.ties);
         ConnectionInfo {
             links: ties.links.len(),
@@ -340,7 +403,28 @@ impl Conn {
             queued_bytes: self.queued(),
             frames_in: self.received.load(Ordering::Relaxed),
             bytes_in: self.received_bytes.load(Ordering::Relaxed),
+            frames_out,
+            bytes_out,
+            heard_ago,
+            round_trip,
         }
+    }
+
+    /// The heartbeat found traffic from the peer.
+    pub(crate) fn heard(&self) {
+        *lock(&self.heard_at) = actors::rt::now();
+    }
+
+    /// The answer to ping `request` arrived: its round trip is recorded and told to the
+    /// asker. An answer to no ping of ours (late, twice, or made up) changes nothing.
+    pub(crate) fn pong(&self, request: u64) {
+        let Some((sent, tx)) = lock(&self.pings).remove(&request) else {
+            return;
+        };
+        let rtt = actors::rt::elapsed(sent);
+        let ns = u64::try_from(rtt.as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.round_trip_ns.store(ns, Ordering::Relaxed);
+        let _ = tx.send(rtt);
     }
 
     /// Forgets calls whose callers gave up (timed out), so they do not pile up.

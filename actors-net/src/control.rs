@@ -1,5 +1,5 @@
 //! The routing layer's control frames from a peer, one function each: links, monitors,
-//! exits, lookups, spawns, peer lists, goodbyes.
+//! exits, lookups, spawns, peer lists, goodbyes, pings.
 
 use std::sync::Arc;
 
@@ -64,6 +64,8 @@ impl Routing {
                 }
             }
             Control::Down { monitor, reason } => self.down(conn, monitor, reason),
+            Control::Ping { request } => net.send_control(conn, &Control::Pong { request }),
+            Control::Pong { request } => conn.pong(request),
         }
     }
 

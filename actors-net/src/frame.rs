@@ -317,6 +317,16 @@ pub enum Control {
         /// The new process, or why there is none.
         result: Result<AnyPid, String>,
     },
+    /// Answer with `Pong` at once: measures the connection's round trip.
+    Ping {
+        /// Matches the answer to the ping.
+        request: u64,
+    },
+    /// The answer to `Ping`.
+    Pong {
+        /// The ping answered.
+        request: u64,
+    },
 }
 
 #[cfg(test)]

@@ -270,6 +270,7 @@ pub(crate) async fn heartbeat(net: Arc<dyn Owner>, conn: Arc<Conn>) {
         } else {
             silent = 0;
             received = now_received;
+            conn.heard();
         }
         if now_written == written {
             let _ = conn.enqueue(frame::tick);

@@ -45,10 +45,11 @@
 //!    survive the loss of any node; [`failover_child`]: a supervisor's child that prefers
 //!    nodes in order and moves down the list when its node is lost, whichever node that is;
 //!    [`remote_child`]: a supervisor's child on one other node.
-//! 7. [`beam`]: a node that also speaks Erlang's distribution protocol to BEAM nodes;
+//! 7. [`introspect`]: what any node of the cluster runs and sees, asked from any other.
+//! 8. [`beam`]: a node that also speaks Erlang's distribution protocol to BEAM nodes;
 //!    `tls` (feature `tls`): mutual TLS between nodes; `sim` (feature `sim`): a simulated
 //!    cluster.
-//! 8. `logs::init` (feature `logs`, default): logs to stderr, filtered by `RUST_LOG`.
+//! 9. `logs::init` (feature `logs`, default): logs to stderr, filtered by `RUST_LOG`.
 
 //! # Layers
 //!
@@ -57,14 +58,14 @@
 //!
 //! | layer | modules | what it does |
 //! |---|---|---|
-//! | 0 settings and transport | `config`, `builder`, `discovery`, `transport`, `tls`, `logs` | settings; finding nodes by a list or DNS; listen, dial, byte streams; logs to stderr |
+//! | 0 settings and transport | `config`, `builder`, `discovery`, `transport`, `tls`, `logs`, `http` | settings; finding nodes by a list or DNS; listen, dial, byte streams; logs to stderr; a small HTTP server |
 //! | 1 handshake | `handshake` | the cookie proof, before anything is decided |
 //! | 2 frames | `frame` | the wire format of messages and control frames |
 //! | 3 connection | `connection`, `io` | one connection: its queue, its tasks, what crosses it |
 //! | 4 peers | `net`, `setup` | the peer table, dialling and answering, node events, failed links, healing |
 //! | 5 routing | `router`, `requests`, `control`, `dispatch` | messages and signals out to connections; lookups and remote spawns; control frames, one function each; frames in to processes |
 //! | 6 distributed node | `node` | `DistNode`: what a distributed node adds to a node |
-//! | 7 services | `global`, `groups`, `spawn`, `system`, `beam` | names, process groups, remote children, the system supervisor; built on the layers below |
+//! | 7 services | `global`, `groups`, `pubsub`, `presence`, `introspect`, `metrics`, `observer`, `spawn`, `system`, `beam`, `distributed`, `failover` | names, process groups, PubSub and Presence, introspection, metrics, the observer page, remote children, the system supervisor; built on the layers below |
 //! | 8 start | `start` | `NodeBuilder::start`: every layer wired together |
 //!
 //! The connection layer hands what it reads up through `io::Owner`, which the routing layer
@@ -93,11 +94,18 @@ mod frame;
 pub mod global;
 pub mod groups;
 mod handshake;
+#[cfg(feature = "http")]
+mod http;
+pub mod introspect;
 mod io;
 #[cfg(feature = "logs")]
 pub mod logs;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 mod net;
 mod node;
+#[cfg(feature = "observer")]
+pub mod observer;
 pub mod presence;
 pub mod pubsub;
 mod requests;
@@ -147,8 +155,13 @@ pub mod prelude {
     pub use crate::beam::BeamNode;
     pub use crate::global::GlobalNames;
     pub use crate::groups::ProcessGroups;
+    pub use crate::introspect::NodeIntrospect;
+    #[cfg(feature = "metrics")]
+    pub use crate::metrics::NodeMetrics;
     pub use crate::net::NodeEvent;
     pub use crate::node::DistNode;
+    #[cfg(feature = "observer")]
+    pub use crate::observer::NodeObserver;
     pub use crate::pubsub::NodePubSub;
     pub use crate::spawn::{DistCtx, GlobalChild};
     pub use actors::prelude::*;

@@ -13,7 +13,7 @@ use actors::{CallError, Down, ExitReason, MonitorRef, Node, NodeId, WeakNode};
 use futures::channel::mpsc::UnboundedSender;
 
 use crate::config::Config;
-use crate::connection::{Conn, Side, lock};
+use crate::connection::{Conn, Side, Traffic, lock};
 use crate::frame::{self, Control};
 use crate::io::Owner;
 use crate::transport::Transport;
@@ -71,6 +71,8 @@ pub(crate) struct Net {
     next_link: AtomicU64,
     /// Partial frames held by all connections together.
     pub(crate) partial: crate::io::PartialBudget,
+    /// What crossed the connections that have ended, so that totals never go back.
+    ended_traffic: Mutex<Traffic>,
     accept_task: Mutex<Option<actors::rt::JoinHandle<()>>>,
     /// Where the connections' tasks hand what they read: the routing layer, held weakly so
     /// that the two do not keep each other alive.
@@ -111,6 +113,7 @@ impl Net {
             closing: AtomicBool::new(false),
             next_link: AtomicU64::new(1),
             partial: crate::io::PartialBudget::new(config_max_partial),
+            ended_traffic: Mutex::new(Traffic::default()),
             accept_task: Mutex::new(None),
             owner: Mutex::new(None),
         }
@@ -342,14 +345,26 @@ impl Net {
         self.release(conn);
     }
 
+    /// What has crossed every connection of this node since it started.
+    pub(crate) fn traffic(&self) -> Traffic {
+        let mut total = *lock(&self.ended_traffic);
+        let live: Vec<Arc<Conn>> = lock(&self.peers).conns.values().cloned().collect();
+        for conn in live {
+            total.add(&conn.info());
+        }
+        total
+    }
+
     /// Everything that crossed a lost connection ends with `NoConnection`.
     fn release(&self, conn: &Conn) {
+        lock(&self.ended_traffic).add(&conn.info());
         let Some(node) = self.node.upgrade() else {
             return;
         };
         // Dropping the lookups' and spawns' senders tells their askers the connection is gone.
         lock(&conn.lookups).clear();
         lock(&conn.spawns).clear();
+        lock(&conn.pings).clear();
         let pending: Vec<_> = lock(&conn.pending).drain().map(|(_, p)| p).collect();
         for call in pending {
             call.complete(&node, Err(CallError::NoConnection));

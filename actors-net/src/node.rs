@@ -4,6 +4,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use actors::{Actor, AnyPid, Node, Pid};
 use serde::Serialize;
@@ -151,6 +152,21 @@ pub trait DistNode: Sized {
 
     /// What crosses the connection to `node` now, if there is one.
     fn connection_info(&self, node: &str) -> Option<ConnectionInfo>;
+
+    /// Connects to `node` if need be, and measures the round trip of one ping over the
+    /// connection, as Erlang's `net_adm:ping` (`pong` is `Ok`, `pang` an error). The figure
+    /// is kept in [`ConnectionInfo::round_trip`].
+    ///
+    /// ```
+    /// # use actors_net::prelude::*;
+    /// # actors::rt::block_on(async {
+    /// let a = Node::builder("a@127.0.0.1:0").cookie("c").start().await.unwrap();
+    /// let b = Node::builder("b@127.0.0.1:0").cookie("c").start().await.unwrap();
+    /// let rtt = a.ping(b.name()).await.expect("pong");
+    /// assert_eq!(a.connection_info(b.name()).unwrap().round_trip, Some(rtt));
+    /// # });
+    /// ```
+    fn ping(&self, node: &str) -> impl Future<Output = Result<Duration, ConnectError>> + Send;
 }
 
 impl DistNode for Node {
@@ -228,6 +244,21 @@ impl DistNode for Node {
                 return;
             }
         }
+    }
+
+    async fn ping(&self, node: &str) -> Result<Duration, ConnectError> {
+        self.connect(node).await?;
+        let routing = Routing::of(self).ok_or(ConnectError::NotDistributed)?;
+        let within = net(self).map_or(Duration::from_secs(5), |net| {
+            net.config.heartbeat_interval * net.config.heartbeat_misses
+        });
+        routing
+            .ping(node, within)
+            .await
+            .map_err(|reason| ConnectError::Failed {
+                node: node.to_string(),
+                reason,
+            })
     }
 
     fn connection_info(&self, node: &str) -> Option<ConnectionInfo> {

@@ -184,4 +184,27 @@ impl Routing {
             }
         }
     }
+
+    /// Sends a ping over the connection to `node` and waits up to `within` for the answer;
+    /// its round trip, or why there is none.
+    pub(crate) async fn ping(
+        &self,
+        node: &str,
+        within: std::time::Duration,
+    ) -> Result<std::time::Duration, String> {
+        let net = &self.net;
+        let conn = net.conn(node).ok_or("not connected")?;
+        let (tx, rx) = oneshot::channel();
+        let request = conn.next_call_ref();
+        lock(&conn.pings).insert(request, (actors::rt::now(), tx));
+        net.send_control(&conn, &Control::Ping { request });
+        match actors::rt::timeout(within, rx).await {
+            Ok(Ok(rtt)) => Ok(rtt),
+            Ok(Err(_)) => Err("the connection went down".to_string()),
+            Err(_) => {
+                lock(&conn.pings).remove(&request);
+                Err(format!("no answer to a ping within {within:?}"))
+            }
+        }
+    }
 }

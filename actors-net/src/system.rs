@@ -1,5 +1,5 @@
 //! The services a distributed node runs by itself (the global name server, one server per
-//! process-group scope), under one supervisor, as OTP's kernel supervisor runs `global` and
+//! process-group scope, the introspection server), under one supervisor, as OTP's kernel supervisor runs `global` and
 //! `pg`. A service that crashes or is killed is restarted, and the new server takes its
 //! state back from the table it shares with the node and from its peers.
 
@@ -13,6 +13,7 @@ use crate::config::Config;
 use crate::connection::lock;
 use crate::global::{GlobalServer, SERVER_NAME};
 use crate::groups::{GroupServer, Scopes, server_name};
+use crate::introspect::server as introspect;
 use crate::net::NodeEvent;
 use crate::node::DistNode;
 
@@ -53,6 +54,10 @@ pub(crate) async fn start(node: &Node, config: &Config) {
             ChildSpec::new("global", move || GlobalServer::new(server.clone())).name(SERVER_NAME),
         )
         .child(scope_spec(default_scope))
+        .child(
+            ChildSpec::new(introspect::SERVER_NAME, || introspect::IntrospectServer)
+                .name(introspect::SERVER_NAME),
+        )
         .start(node)
         .await;
     let Ok(sup) = sup else {

@@ -53,6 +53,9 @@ use crate::kernel::signal::ProcessInfo;
 use crate::lock::Unpoisoned;
 use crate::supervisor::{ChildInfo, Strategy, Supervisor};
 
+#[cfg(feature = "metrics")]
+pub use crate::call::{time_calls, timing_calls};
+
 /// How long [`Node::processes`] waits for each process to answer.
 pub const INFO_WAIT: Duration = Duration::from_millis(250);
 
@@ -71,6 +74,8 @@ pub struct NodeLoad {
     pub queued: usize,
     /// The longest mailbox.
     pub longest_queue: usize,
+    /// Children restarted by this node's supervisors since the node started.
+    pub restarts: u64,
 }
 
 /// A supervisor and what it supervises, down to the workers.
@@ -195,6 +200,7 @@ impl Node {
         let mut load = NodeLoad {
             spawned: self.inner.spawned(),
             messages_handled: self.inner.handled_by_ended.load(Ordering::Relaxed),
+            restarts: self.inner.restarts.load(Ordering::Relaxed),
             ..NodeLoad::default()
         };
         for cell in self.inner.procs.all() {

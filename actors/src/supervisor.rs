@@ -428,6 +428,10 @@ impl Supervisor {
         self.stop_range(restart.clone(), ctx).await;
         for j in restart {
             self.children[j].restarts += 1;
+            ctx.node()
+                .inner
+                .restarts
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             if !self.start_at(j, ctx).await {
                 return;
             }

@@ -10,6 +10,7 @@ use actors_net::prelude::*;
 
 pub mod child;
 pub mod erlang;
+pub mod http;
 pub mod linearizable;
 pub mod shop;
 

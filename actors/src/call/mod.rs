@@ -19,11 +19,14 @@ mod half;
 mod remote;
 mod reply;
 mod spare;
+mod timing;
 
 pub use half::ReplyHalf;
 pub(crate) use half::ReplySlot;
 pub(crate) use remote::{pending, reply_to};
 pub use reply::{Reply, defer};
+#[cfg(feature = "metrics")]
+pub use timing::{time_calls, timing_calls};
 
 /// How long a call waits for its reply unless told otherwise.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -65,6 +68,7 @@ impl<A: Actor, R: Send + 'static> IntoFuture for Call<A, R> {
     fn into_future(self) -> CallFuture<A, R> {
         CallFuture {
             state: State::Unsent(Some(self)),
+            timer: timing::Timer::default(),
         }
     }
 }
@@ -73,6 +77,7 @@ impl<A: Actor, R: Send + 'static> IntoFuture for Call<A, R> {
 #[must_use = "futures do nothing unless polled"]
 pub struct CallFuture<A: Actor, R> {
     state: State<A, R>,
+    timer: timing::Timer,
 }
 
 enum State<A: Actor, R> {
@@ -101,7 +106,10 @@ impl<A: Actor, R: Send + 'static> Future for CallFuture<A, R> {
                     }
                     let call = call.take().expect("an unsent call holds its message");
                     match send_call(call) {
-                        Ok((target, slot)) => self.state = State::Waiting { target, slot },
+                        Ok((target, slot)) => {
+                            self.timer.start();
+                            self.state = State::Waiting { target, slot }
+                        }
                         Err(e) => {
                             self.state = State::Done;
                             return Poll::Ready(Err(e));
@@ -113,9 +121,12 @@ impl<A: Actor, R: Send + 'static> Future for CallFuture<A, R> {
                     Poll::Ready(Some((result, reuse))) => {
                         if let State::Waiting { target, slot } =
                             std::mem::replace(&mut self.state, State::Done)
-                            && reuse
                         {
-                            spare::give(&node_of(&target).deadlines, slot);
+                            let node = node_of(&target);
+                            self.timer.stop(node);
+                            if reuse {
+                                spare::give(&node.deadlines, slot);
+                            }
                         }
                         return Poll::Ready(result);
                     }

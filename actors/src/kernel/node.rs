@@ -132,6 +132,11 @@ pub(crate) struct NodeInner {
     pub(crate) asking: Mutex<crate::runtime::HashSet<u64>>,
     /// Messages handled by processes that have ended (metrics add those still running).
     pub(crate) handled_by_ended: AtomicU64,
+    /// Children restarted by this node's supervisors.
+    pub(crate) restarts: AtomicU64,
+    /// The histogram of call round trips made through this node, once call timing is on.
+    #[cfg(feature = "metrics")]
+    pub(crate) call_durations: std::sync::OnceLock<metrics::Histogram>,
     /// How pids of other nodes print when no router gives the numbers.
     node_indexes: Mutex<crate::runtime::HashMap<String, u32>>,
     /// The simulated machine the node runs on: its processes run there whoever spawns them.
@@ -236,6 +241,9 @@ impl Node {
                 extensions: crate::extension::Extensions::default(),
                 stopping: AtomicBool::new(false),
                 handled_by_ended: AtomicU64::new(0),
+                restarts: AtomicU64::new(0),
+                #[cfg(feature = "metrics")]
+                call_durations: std::sync::OnceLock::new(),
                 asking: Mutex::new(crate::runtime::HashSet::default()),
                 node_indexes: Mutex::new(crate::runtime::HashMap::default()),
                 domain: crate::runtime::current_domain(),

@@ -11,6 +11,7 @@ use actors_net::prelude::*;
 use actors_net::{ConnectError, LookupError};
 
 mod connections;
+mod introspection;
 mod messages;
 mod replies;
 
