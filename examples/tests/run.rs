@@ -25,9 +25,15 @@ fn example(name: &str) -> PathBuf {
 
 /// Runs an example to completion (within a minute) and returns its standard output.
 fn run(name: &str) -> String {
+    run_with(name, &[])
+}
+
+/// As [`run`], with arguments.
+fn run_with(name: &str, args: &[&str]) -> String {
     let path = example(name);
     let bin = path.display();
     let mut child = Command::new(&path)
+        .args(args)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -214,4 +220,17 @@ fn beam() {
         "{out}"
     );
     assert!(out.contains("done"), "{out}");
+}
+
+#[test]
+fn observer() {
+    let out = run_with("observer", &["--for", "2s"]);
+    assert!(out.contains("observer at http://127.0.0.1:"), "{out}");
+    assert!(out.contains("/?token="), "{out}");
+    assert!(out.contains("/metrics"), "{out}");
+    assert_eq!(out.matches(" processes, ").count(), 3, "{out}");
+    assert!(
+        out.contains("the global name billing is a sink on c@"),
+        "{out}"
+    );
 }

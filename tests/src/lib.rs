@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use actors_net::prelude::*;
 
+pub mod browser;
 pub mod child;
 pub mod erlang;
 pub mod http;

@@ -199,7 +199,10 @@ fn the_observer_answers_only_with_its_token() {
         .await;
         assert_eq!(
             (unknown.status, unknown.body.trim()),
-            (404, "#PID<x> is not a process shown here")
+            (
+                404,
+                "#PID<x> is not a process shown here (it may have ended)"
+            )
         );
     });
 }

@@ -204,7 +204,7 @@ async fn process(site: &Site, req: &Request<Incoming>) -> Response<Body> {
     let Some(pid) = site.cluster.pid(&id) else {
         return http::text(
             StatusCode::NOT_FOUND,
-            format!("{id} is not a process shown here\n"),
+            format!("{id} is not a process shown here (it may have ended)\n"),
         );
     };
     match site.cluster.detail(&pid).await {

@@ -4,6 +4,7 @@
 
 const state = {
   snapshot: null,
+  pressed: false,       // a button is held down: the page waits to redraw, so the click lands
   selected: null,       // the node whose trees and processes are shown
   detail: null,         // the pid text of the process shown in full
   sort: "queue",
@@ -53,7 +54,7 @@ function node(name) {
 
 function render() {
   const s = state.snapshot;
-  if (!s) return;
+  if (!s || state.pressed) return;
   if (!state.selected || !node(state.selected)) state.selected = s.serving;
   document.getElementById("serving").textContent = "served by " + s.serving;
   renderNodes(s);
@@ -144,7 +145,8 @@ function tree(t) {
       el("span", {}, c.id), " ",
       c.pid ? pidLink(c.pid) : el("span", { class: "tag" }, "not running"),
       el("span", { class: "tag" }, c.restart.toLowerCase()),
-      el("span", { class: "tag restarts" }, c.restarts === 1 ? "1 restart" : `${c.restarts} restarts`));
+      el("span", { class: c.restarts > 0 ? "tag restarts" : "tag" },
+        c.restarts === 1 ? "1 restart" : `${c.restarts} restarts`));
     if (c.tree) li.append(tree(c.tree));
     return li;
   });
@@ -278,6 +280,13 @@ function connect() {
     status.classList.add("down");
   };
 }
+
+document.addEventListener("pointerdown", () => { state.pressed = true; });
+document.addEventListener("pointerup", () => {
+  state.pressed = false;
+  // After the click that the release makes.
+  setTimeout(render, 0);
+});
 
 document.addEventListener("DOMContentLoaded", () => {
   document.getElementById("sort").addEventListener("change", (e) => {
