@@ -394,8 +394,10 @@ async fn serve<A: Actor>(p: &mut Proc<A>) -> ExitReason {
                 // code is not ours.
                 take_busy();
                 p.last_handler = A::handler_name(&msg);
-                p.actor.handle(msg, &mut p.ctx).await;
+                // Counted as taken, before the handler runs: a caller that has its reply
+                // finds its message counted.
                 p.ctx.cell.count_handled();
+                p.actor.handle(msg, &mut p.ctx).await;
                 // Boxed: a wait that is rare would otherwise widen every process's future
                 // by its size.
                 let wait = take_busy().map(|to| Box::pin(wait_for_room(to)));

@@ -114,7 +114,7 @@ pub struct ProcessInfo {
     pub monitored_by: usize,
     /// Messages and signals waiting in its mailbox.
     pub message_queue_len: usize,
-    /// Messages it has handled since it started.
+    /// Messages its handlers have taken since it started (the one in hand included).
     pub messages_handled: u64,
     /// Whether it traps exits.
     pub trap_exit: bool,
