@@ -120,6 +120,18 @@ impl NodeBuilder {
         self
     }
 
+    /// Joins BEAM clusters as a visible node, as `erl -name` does, rather than a hidden one
+    /// (`erl -hidden`), the default: `nodes()` on a BEAM node lists it, and Erlang's
+    /// `global` counts it (names registered there are seen here and the other way round).
+    /// Hidden suits a Rust cluster that only calls into Erlang: a visible node takes part in
+    /// `global`'s locks on every name registered anywhere in the BEAM cluster.
+    pub fn beam_visible(mut self) -> Self {
+        if let Some(beam) = &mut self.config.beam {
+            beam.visible = true;
+        }
+        self
+    }
+
     /// Erlang's `net_ticktime` toward BEAM nodes (default 60 s): a tick goes out after a
     /// quarter of it without traffic, and a BEAM node silent for all of it is down. Set it as
     /// the BEAM nodes have it.

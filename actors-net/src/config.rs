@@ -63,6 +63,8 @@ pub(crate) struct BeamConfig {
     pub(crate) name: String,
     pub(crate) epmd_port: Option<u16>,
     pub(crate) ticktime: Duration,
+    /// A visible node (`erl -name`) rather than a hidden one (`erl -hidden`).
+    pub(crate) visible: bool,
 }
 
 impl BeamConfig {
@@ -72,6 +74,7 @@ impl BeamConfig {
             epmd_port: None,
             // Erlang's default net_ticktime.
             ticktime: Duration::from_secs(60),
+            visible: false,
         }
     }
 }

@@ -103,7 +103,18 @@ drive({pg_join, Group}) ->
 drive({pg_members, Group}) ->
     lists:sort(pg:get_members(Group));
 drive(nodes) ->
-    nodes(hidden).
+    nodes(hidden);
+drive({eval, Source}) ->
+    %% An expression as an Erlang user would type it, evaluated here; its value (or the
+    %% exception it raised) printed on one line, as the shell prints it.
+    {ok, Tokens, _} = erl_scan:string(binary_to_list(Source)),
+    {ok, Exprs} = erl_parse:parse_exprs(Tokens),
+    Value = try erl_eval:exprs(Exprs, []) of
+                {value, V, _} -> V
+            catch
+                Class:Reason -> {caught, Class, Reason}
+            end,
+    iolist_to_binary(io_lib:print(Value, 1, 1000000, -1)).
 
 sink(Next, Bad) ->
     receive

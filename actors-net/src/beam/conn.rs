@@ -25,6 +25,8 @@ pub(crate) struct Conn {
     queued: AtomicUsize,
     /// Monitors the peer's processes hold on ours (limited: `Limits::max_monitors_per_peer`).
     pub(crate) monitors: AtomicUsize,
+    /// Processes the peer's spawn requests run now (limited: `Limits::max_spawned_per_peer`).
+    pub(crate) spawned: AtomicUsize,
     limit: usize,
     close: Box<dyn Fn() + Send + Sync>,
     closed: AtomicBool,
@@ -119,6 +121,7 @@ pub(crate) fn start(
         out: tx,
         queued: AtomicUsize::new(0),
         monitors: AtomicUsize::new(0),
+        spawned: AtomicUsize::new(0),
         limit: timing.send_limit,
         close,
         closed: AtomicBool::new(false),

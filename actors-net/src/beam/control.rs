@@ -77,6 +77,23 @@ pub(crate) enum Control {
     UnlinkId { id: u64, from: ErlPid, to: ErlPid },
     /// `{36, Id, From, To}`
     UnlinkIdAck { id: u64, from: ErlPid, to: ErlPid },
+    /// `{29, ReqId, From, GroupLeader, {Module, Function, Arity}, OptList}` + argument list,
+    /// or `{30, ..., Token}` with a trace token (read, and the token ignored).
+    SpawnRequest {
+        request: ErlRef,
+        from: ErlPid,
+        module: Atom,
+        function: Atom,
+        options: Vec<Term>,
+    },
+    /// `{31, ReqId, To, Flags, Result}`: the new process's pid, or an error atom. Flags: 1 a
+    /// link was set up, 2 a monitor.
+    SpawnReply {
+        request: ErlRef,
+        to: ErlPid,
+        flags: u8,
+        result: Term,
+    },
 }
 
 fn pid(t: &Term) -> Option<ErlPid> {
@@ -108,12 +125,13 @@ impl Control {
             | Control::SendSender { from, .. }
             | Control::AliasSend { from, .. }
             | Control::UnlinkId { from, .. }
-            | Control::UnlinkIdAck { from, .. } => Some(&from.node),
+            | Control::UnlinkIdAck { from, .. }
+            | Control::SpawnRequest { from, .. } => Some(&from.node),
             Control::MonitorExit {
                 from: Proc::Pid(from),
                 ..
             } => Some(&from.node),
-            Control::MonitorExit { .. } | Control::Send { .. } => None,
+            Control::MonitorExit { .. } | Control::Send { .. } | Control::SpawnReply { .. } => None,
         }
     }
 
@@ -189,6 +207,32 @@ impl Control {
                 from: pid(at(1)?)?,
                 alias: reference(at(2)?)?,
             },
+            (29, 6) | (30, 7) => {
+                let mfa = at(4)?.as_tuple()?;
+                let atom = |t: Option<&Term>| match t {
+                    Some(Term::Atom(a)) => Some(a.clone()),
+                    _ => None,
+                };
+                Control::SpawnRequest {
+                    request: reference(at(1)?)?,
+                    from: pid(at(2)?)?,
+                    module: atom(mfa.first())?,
+                    function: atom(mfa.get(1))?,
+                    options: match at(5)? {
+                        Term::List(items) => items.clone(),
+                        _ => return None,
+                    },
+                }
+            }
+            (31, 5) => Control::SpawnReply {
+                request: reference(at(1)?)?,
+                to: pid(at(2)?)?,
+                flags: match at(3)? {
+                    Term::Int(n) => u8::try_from(*n).ok()?,
+                    _ => return None,
+                },
+                result: at(4)?.clone(),
+            },
             _ => return None,
         })
     }
@@ -231,6 +275,36 @@ impl Control {
             Control::UnlinkIdAck { id, from, to } => {
                 vec![int(36), int(*id as i128), p(from), p(to)]
             }
+            Control::SpawnRequest {
+                request,
+                from,
+                module,
+                function,
+                options,
+            } => vec![
+                int(29),
+                r(request),
+                p(from),
+                p(from),
+                Term::tuple([
+                    Term::Atom(module.clone()),
+                    Term::Atom(function.clone()),
+                    int(0),
+                ]),
+                Term::List(options.clone()),
+            ],
+            Control::SpawnReply {
+                request,
+                to,
+                flags,
+                result,
+            } => vec![
+                int(31),
+                r(request),
+                p(to),
+                int(*flags as i128),
+                result.clone(),
+            ],
         })
     }
 }
@@ -327,7 +401,20 @@ mod tests {
             },
             Control::AliasSend {
                 from: p(1),
-                alias: r,
+                alias: r.clone(),
+            },
+            Control::SpawnRequest {
+                request: r.clone(),
+                from: p(1),
+                module: Atom::from("erpc"),
+                function: Atom::from("execute_call"),
+                options: vec![Term::atom("monitor")],
+            },
+            Control::SpawnReply {
+                request: r,
+                to: p(1),
+                flags: 2,
+                result: Term::Pid(p(3)),
             },
         ];
         for c in all {

@@ -27,13 +27,16 @@ pub(crate) mod flags {
     pub const HANDSHAKE_23: u64 = 0x100_0000;
     pub const UNLINK_ID: u64 = 0x200_0000;
     pub const MANDATORY_25_DIGEST: u64 = 0x400_0000;
+    pub const PUBLISHED: u64 = 0x1;
+    pub const SPAWN: u64 = 1 << 32;
     pub const V4_NC: u64 = 1 << 34;
     pub const ALIAS: u64 = 1 << 35;
 
-    /// What this side offers. Not offered, so never sent to us: the atom cache and
-    /// fragments (every message arrives whole, in pass-through form), exit payloads (exit
-    /// reasons arrive in the control message), spawn requests.
+    /// What this side offers (and `PUBLISHED` for a visible node). Not offered, so never
+    /// sent to us: the atom cache and fragments (every message arrives whole, in
+    /// pass-through form), exit payloads (exit reasons arrive in the control message).
     pub const OURS: u64 = EXTENDED_REFERENCES
+        | SPAWN
         | DIST_MONITOR
         | FUN_TAGS
         | DIST_MONITOR_NAME
@@ -97,6 +100,8 @@ pub(crate) struct Peer {
 /// This side of a handshake.
 pub(crate) struct Me<'a> {
     pub(crate) name: &'a str,
+    /// What this side offers: `flags::OURS`, and `PUBLISHED` for a visible node.
+    pub(crate) flags: u64,
     pub(crate) creation: u32,
     pub(crate) cookie: &'a [u8],
 }
@@ -194,11 +199,7 @@ pub(crate) async fn initiate(
     me: &Me<'_>,
     expect: &str,
 ) -> Result<Peer, BeamHandshakeError> {
-    write2(
-        &mut stream.writer,
-        &name_packet(b'N', flags::OURS, None, me),
-    )
-    .await?;
+    write2(&mut stream.writer, &name_packet(b'N', me.flags, None, me)).await?;
     let status = read2(&mut stream.reader, MAX_PACKET).await?;
     match status.as_slice() {
         [b's', rest @ ..] if rest == b"ok" || rest == b"ok_simultaneous" => {}
@@ -274,7 +275,7 @@ pub(crate) async fn accept(
     let ours = challenge();
     write2(
         &mut stream.writer,
-        &name_packet(b'N', flags::OURS, Some(ours), me),
+        &name_packet(b'N', me.flags, Some(ours), me),
     )
     .await?;
     let reply = read2(&mut stream.reader, MAX_PACKET).await?;

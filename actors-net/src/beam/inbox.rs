@@ -51,9 +51,13 @@ impl Inner {
                 self.to_pid(conn, &to, message()?);
             }
             Control::RegSend { to, .. } => {
+                let message = message()?;
+                if self.service(conn, &to, &message) {
+                    return Ok(());
+                }
                 let pid = self.node().and_then(|n| n.whereis_any(to.name()));
                 match pid {
-                    Some(pid) if pid.is_local() => self.deliver(conn, pid.id(), message()?),
+                    Some(pid) if pid.is_local() => self.deliver(conn, pid.id(), message),
                     _ => {
                         tracing::debug!(node = %self.me, name = %to, "message to an unregistered name dropped")
                     }
@@ -91,6 +95,15 @@ impl Inner {
             }
             // Our unlinks take effect at once here; the peer's acknowledgement adds nothing.
             Control::UnlinkIdAck { .. } => {}
+            Control::SpawnRequest {
+                request,
+                from,
+                module,
+                function,
+                options,
+            } => self.spawn_request(conn, request, from, module, function, options, message()?),
+            // This node makes no spawn requests: a reply answers nothing.
+            Control::SpawnReply { .. } => {}
             signal @ (Control::Link { .. }
             | Control::Unlink { .. }
             | Control::Exit { .. }
@@ -175,11 +188,11 @@ impl Inner {
 
 /// Answers a `gen_server:call` from a BEAM process: `{Tag, Reply}` to the caller, through
 /// its alias when the tag names one (OTP 24 and later).
-struct GenReply {
-    conn: Weak<Conn>,
-    server: ErlPid,
-    to: ErlPid,
-    tag: Term,
+pub(crate) struct GenReply {
+    pub(crate) conn: Weak<Conn>,
+    pub(crate) server: ErlPid,
+    pub(crate) to: ErlPid,
+    pub(crate) tag: Term,
 }
 
 impl Responder for GenReply {
@@ -237,6 +250,9 @@ impl Inner {
         let Some(node) = self.node() else { return };
         let target = match &to {
             Proc::Pid(p) => self.local_id(p).map(|id| actors::dist::pid_of(&node, id)),
+            // A built-in service never ends before the node: its monitor never fires (a
+            // `gen_server:call` to it monitors it first).
+            Proc::Name(name) if super::services::is_service(name) => return,
             Proc::Name(name) => node.whereis_any(name.name()).filter(|p| p.is_local()),
         };
         let exit = |reason: Term| Control::MonitorExit {

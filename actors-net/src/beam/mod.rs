@@ -33,11 +33,14 @@ mod control;
 mod dest;
 mod epmd;
 mod error;
+mod functions;
 mod groups;
 mod handshake;
 mod inbox;
 mod packet;
 mod peers;
+mod services;
+mod spawn;
 mod state;
 mod ties;
 
@@ -52,6 +55,7 @@ use serde::de::DeserializeOwned;
 
 pub use dest::{BeamDest, BeamNodeEvent};
 pub use error::{BeamError, BeamStartError};
+pub use functions::{FnArgs, RpcError};
 pub use handshake::BeamHandshakeError;
 
 use conn::Timing;
@@ -124,6 +128,37 @@ impl Beam {
     /// another term as `ExitReason::Error`).
     pub fn pid(&self, pid: &ErlPid) -> Option<actors::AnyPid> {
         self.0.any_pid(pid)
+    }
+
+    /// Lets BEAM nodes call `module:function/N` (`N` is the arity of `Args`, a tuple), as
+    /// they call an Erlang function: `rpc:call(Node, rust, add, [1, 2])`, `erpc:call`,
+    /// `erpc:cast`, `rpc:multicall`, `spawn(Node, rust, add, [1, 2])`. The arguments are read
+    /// from their terms as the handlers' are (see [`actors::etf`]); an `Err` is raised on the
+    /// caller's side as the exception it names. Any function not registered is undefined:
+    /// `{badrpc, {'EXIT', {undef, ..}}}`, as Erlang answers.
+    ///
+    /// ```no_run
+    /// # use actors_net::prelude::*;
+    /// # use actors_net::beam::RpcError;
+    /// # fn demo(node: &Node) -> Result<(), actors_net::beam::BeamError> {
+    /// node.beam()?.register_fn("rust", "add", |(a, b): (i64, i64)| async move {
+    ///     Ok::<_, RpcError>(a + b)                 // rpc:call(N, rust, add, [1, 2]) -> 3
+    /// });
+    /// # Ok(()) }
+    /// ```
+    pub fn register_fn<Args, R, Fut>(
+        &self,
+        module: &str,
+        function: &str,
+        f: impl Fn(Args) -> Fut + Send + Sync + 'static,
+    ) where
+        Args: FnArgs,
+        R: Serialize,
+        Fut: std::future::Future<Output = Result<R, RpcError>> + Send + 'static,
+    {
+        self.0
+            .functions
+            .register(module, function, Args::ARITY, functions::erase(f));
     }
 
     /// The `pg` scope shared with BEAM nodes.
@@ -291,10 +326,12 @@ pub(crate) async fn start(
         }
         Err(e) => return Err(BeamStartError::Epmd(e)),
     };
-    let inner = Arc::new(Inner {
+    let inner = Arc::new_cyclic(|this| Inner {
+        this: this.clone(),
         node: node.downgrade(),
         me: etf::Atom::from(config.name.as_str()),
         creation: registration.creation,
+        visible: config.visible,
         port,
         cookie: net.cookie.clone(),
         epmd_port,
@@ -315,6 +352,7 @@ pub(crate) async fn start(
         registration: Mutex::new(Some(registration)),
         accept_task: Mutex::new(None),
         closing: AtomicBool::new(false),
+        functions: Default::default(),
     });
     let task = actors::rt::spawn(inner.clone().accept_loop(listener));
     *lock(&inner.accept_task) = Some(task);

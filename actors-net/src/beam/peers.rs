@@ -7,7 +7,7 @@ use std::sync::atomic::Ordering;
 use super::conn::{self, Conn, Handler};
 use super::epmd;
 use super::error::BeamError;
-use super::handshake::{self, BeamHandshakeError, Me};
+use super::handshake::{self, BeamHandshakeError, Me, flags};
 use super::state::{Inner, Outcome, lock};
 use crate::transport::{Listener, Tcp, Transport};
 
@@ -21,6 +21,11 @@ impl Inner {
     fn me(&self) -> Me<'_> {
         Me {
             name: self.me.name(),
+            flags: if self.visible {
+                flags::OURS | flags::PUBLISHED
+            } else {
+                flags::OURS
+            },
             creation: self.creation,
             cookie: &self.cookie,
         }

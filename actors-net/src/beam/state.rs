@@ -44,6 +44,8 @@ pub(crate) struct Limits {
     pub(crate) max_calls: usize,
     /// Group members one BEAM node's `pg` scope may list here.
     pub(crate) max_group_members_per_peer: usize,
+    /// Processes one peer's spawn requests (`erpc`, `rpc`, `spawn/4`) may run at once.
+    pub(crate) max_spawned_per_peer: usize,
 }
 
 impl Default for Limits {
@@ -53,16 +55,21 @@ impl Default for Limits {
             max_monitors_per_peer: 100_000,
             max_calls: 100_000,
             max_group_members_per_peer: 100_000,
+            max_spawned_per_peer: 10_000,
         }
     }
 }
 
 /// The BEAM side of one node.
 pub(crate) struct Inner {
+    /// This value itself, for work it hands to tasks of their own.
+    pub(crate) this: std::sync::Weak<Inner>,
     pub(crate) node: WeakNode,
     /// `name@host`, as BEAM nodes know this node.
     pub(crate) me: Atom,
     pub(crate) creation: u32,
+    /// A visible node (`erl -name`), not a hidden one.
+    pub(crate) visible: bool,
     /// The port BEAM nodes connect to (EPMD tells them).
     pub(crate) port: u16,
     pub(crate) cookie: Vec<u8>,
@@ -85,6 +92,8 @@ pub(crate) struct Inner {
     pub(crate) registration: Mutex<Option<Registration>>,
     pub(crate) accept_task: Mutex<Option<actors::rt::JoinHandle<()>>>,
     pub(crate) closing: AtomicBool,
+    /// The Rust functions BEAM nodes may call (`rpc`, `erpc`, `spawn/4`).
+    pub(crate) functions: super::functions::Functions,
 }
 
 /// Process ids split as Erlang splits them: 15 bits of number, the rest in the serial.

@@ -32,7 +32,12 @@ pub fn error_reply(err: &CallError) -> Term {
 /// An exit reason as Erlang writes it: `normal`, `shutdown`, `killed`, `noproc`,
 /// `noconnection`, `name_conflict`, `{panic, <<"message">>}`, `{error, <<"message">>}`.
 pub fn exit_reason(reason: &ExitReason) -> Term {
-    to_term(reason).unwrap_or_else(|_| Term::binary(reason.to_string()))
+    match reason {
+        // Erlang's own atoms, where the variant's name in snake case would differ.
+        ExitReason::NoProc => Term::atom("noproc"),
+        ExitReason::NoConnection => Term::atom("noconnection"),
+        _ => to_term(reason).unwrap_or_else(|_| Term::binary(reason.to_string())),
+    }
 }
 
 /// The exit reason an Erlang reason term stands for: the atoms above, `{shutdown, _}` as

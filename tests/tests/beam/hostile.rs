@@ -249,3 +249,82 @@ fn a_peer_cannot_speak_for_another_nodes_processes() {
         assert!(beam.nodes().contains(&"liar@127.0.0.1".to_string()));
     });
 }
+
+#[test]
+fn a_beam_peer_runs_at_most_its_limit_of_spawn_requests_at_once() {
+    use actors::dist::rt::io::ReadExt;
+    use actors::etf::{Atom, ErlPid, ErlRef, decode_prefix, encode};
+    use actors_net::beam::RpcError;
+    const LIMIT: u32 = 10_000;
+    actors::rt::block_on(async {
+        let node = rust_node(RUST, 0, COOKIE).await;
+        // A function that never returns: each request holds its process.
+        node.beam()
+            .unwrap()
+            .register_fn("rust", "hang", |()| async {
+                futures::future::pending::<Result<(), RpcError>>().await
+            });
+        let before = node.process_count();
+        let port = node.beam().unwrap().port();
+        let mut s = fake::connect(port, "fake@127.0.0.1", COOKIE).await.unwrap();
+        let me = ErlPid {
+            node: Atom::from("fake@127.0.0.1"),
+            id: 1,
+            serial: 0,
+            creation: 7,
+        };
+        let request = |i: u32| ErlRef {
+            node: Atom::from("fake@127.0.0.1"),
+            creation: 7,
+            ids: vec![i, 0, 0],
+        };
+        // One more spawn request than a peer may run at once, in one write.
+        let mut all = Vec::new();
+        for i in 0..=LIMIT {
+            let control = Term::tuple([
+                Term::Int(29),
+                Term::Ref(request(i)),
+                Term::Pid(me.clone()),
+                Term::Pid(me.clone()),
+                Term::tuple([a("rust"), a("hang"), Term::Int(0)]),
+                Term::List(vec![a("monitor")]),
+            ]);
+            let mut p = vec![112];
+            p.extend_from_slice(&encode(&control));
+            p.extend_from_slice(&encode(&Term::List(Vec::new())));
+            all.extend_from_slice(&(p.len() as u32).to_be_bytes());
+            all.extend_from_slice(&p);
+        }
+        actors::dist::rt::io::WriteExt::write_all(&mut s, &all)
+            .await
+            .unwrap();
+        // Every request is answered; all but the last with a pid, the last refused.
+        let mut pids = 0;
+        let refused = actors::rt::timeout(Duration::from_secs(60), async {
+            loop {
+                let mut len = [0u8; 4];
+                s.read_exact(&mut len).await.unwrap();
+                let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+                s.read_exact(&mut body).await.unwrap();
+                if body.is_empty() {
+                    continue;
+                }
+                let control = decode_prefix(&mut &body[1..]).unwrap();
+                let items = control.as_tuple().unwrap().to_vec();
+                if items[0] != Term::Int(31) {
+                    continue;
+                }
+                match &items[4] {
+                    Term::Pid(_) => pids += 1,
+                    _ => return items,
+                }
+            }
+        })
+        .await
+        .expect("an answer to every request");
+        assert_eq!(refused[1], Term::Ref(request(LIMIT)));
+        assert_eq!(refused[4], a("system_limit"));
+        assert_eq!(pids, LIMIT);
+        assert_eq!(node.process_count(), before + LIMIT as usize);
+    });
+}

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 mod calls;
 mod groups;
 mod hostile;
+mod peer;
 mod signals;
 
 const COOKIE: &str = "beam-test-cookie";
@@ -68,6 +69,16 @@ async fn drive(node: &Node, erl: &ErlNode, command: Term) -> Term {
         )
         .await
         .expect("the driver answers")
+}
+
+/// Evaluates `source` on the Erlang node, as typed in its shell; the value as the shell
+/// prints it, on one line (`{caught, Class, Reason}` for an exception).
+async fn eval(node: &Node, erl: &ErlNode, source: &str) -> String {
+    let printed = drive(node, erl, Term::tuple([a("eval"), Term::binary(source)])).await;
+    match printed {
+        Term::Binary(b) => String::from_utf8(b).expect("printed as text"),
+        other => panic!("the driver printed {other}"),
+    }
 }
 
 fn a(name: &str) -> Term {

@@ -1,0 +1,124 @@
+//! What BEAM tools ask of any node, answered here by name: `net_kernel` (`net_adm:ping`),
+//! `rex` (`rpc` as OTP 22 and earlier spoke it, and `rpc:block_call`). Requests these names
+//! do not know are dropped, as a BEAM node's server would log and ignore them.
+
+use std::sync::Arc;
+
+use actors::dist::Responder;
+use actors::etf::{self, Atom, ErlPid, Term};
+
+use super::conn::Conn;
+use super::inbox::GenReply;
+use super::state::Inner;
+
+/// A `gen_server` request: `{'$gen_call', {From, Tag}, Request}` or `{'$gen_cast', Request}`.
+pub(crate) enum GenRequest<'a> {
+    Call {
+        from: &'a ErlPid,
+        tag: &'a Term,
+        request: &'a Term,
+    },
+    Cast(&'a Term),
+}
+
+impl<'a> GenRequest<'a> {
+    pub(crate) fn of(message: &'a Term) -> Option<GenRequest<'a>> {
+        match message.as_tuple()? {
+            [label, from, request] if label.is_atom("$gen_call") => match from.as_tuple()? {
+                [Term::Pid(from), tag] => Some(GenRequest::Call { from, tag, request }),
+                _ => None,
+            },
+            [label, request] if label.is_atom("$gen_cast") => Some(GenRequest::Cast(request)),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a built-in service goes by registered name `name`.
+pub(crate) fn is_service(name: &Atom) -> bool {
+    matches!(name.name(), "net_kernel" | "rex")
+}
+
+impl Inner {
+    /// Answers a `gen_server:call` from `conn`'s peer with `reply`.
+    pub(crate) fn gen_reply(
+        &self,
+        conn: &Arc<Conn>,
+        server: ErlPid,
+        to: &ErlPid,
+        tag: &Term,
+        reply: &Term,
+    ) {
+        let answer = GenReply {
+            conn: Arc::downgrade(conn),
+            server,
+            to: to.clone(),
+            tag: tag.clone(),
+        };
+        Box::new(answer).respond(etf::encode(reply));
+    }
+
+    /// A message to registered name `to` that a built-in service answers; false if no
+    /// service goes by that name.
+    pub(crate) fn service(&self, conn: &Arc<Conn>, to: &Atom, message: &Term) -> bool {
+        match to.name() {
+            "net_kernel" => {
+                // `net_adm:ping/1` asks `{is_auth, Node}` and takes `yes` for `pong`.
+                if let Some(GenRequest::Call { from, tag, request }) = GenRequest::of(message)
+                    && request
+                        .as_tuple()
+                        .is_some_and(|r| r.first().is_some_and(|a| a.is_atom("is_auth")))
+                {
+                    self.gen_reply(conn, self.caller(), from, tag, &Term::atom("yes"));
+                }
+                true
+            }
+            "rex" => {
+                self.rex(conn, message);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// `rpc`'s server: `{call, M, F, A, GroupLeader}` and `{block_call, ..}` answered with
+    /// the result or `{badrpc, Reason}`; `{cast, M, F, A, GroupLeader}` run unanswered.
+    fn rex(&self, conn: &Arc<Conn>, message: &Term) {
+        let Some(request) = GenRequest::of(message) else {
+            return;
+        };
+        let (call, reply_to) = match request {
+            GenRequest::Call { from, tag, request } => (request, Some((from.clone(), tag.clone()))),
+            GenRequest::Cast(request) => (request, None),
+        };
+        let Some(
+            [
+                kind,
+                Term::Atom(module),
+                Term::Atom(function),
+                Term::List(args),
+                _,
+            ],
+        ) = call.as_tuple()
+        else {
+            return;
+        };
+        if !matches!(kind.as_atom(), Some("call" | "block_call" | "cast")) {
+            return;
+        }
+        let Some(inner) = self.this.upgrade() else {
+            return;
+        };
+        let conn = conn.clone();
+        let (module, function, args) = (module.clone(), function.clone(), args.clone());
+        actors::rt::spawn(async move {
+            let result = match inner.functions.apply(&module, &function, args).await {
+                Ok(value) => value,
+                Err(e) => e.badrpc(),
+            };
+            if let Some((to, tag)) = reply_to {
+                inner.gen_reply(&conn, inner.caller(), &to, &tag, &result);
+            }
+        });
+    }
+}

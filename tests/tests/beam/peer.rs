@@ -1,0 +1,130 @@
+//! The Rust node as Erlang tools see it: `net_adm:ping`, `nodes()`, `rpc` and `erpc` to
+//! registered Rust functions, and undefined ones answered as a BEAM node answers them.
+
+use actors_net::beam::RpcError;
+use futures::StreamExt;
+
+use super::*;
+
+/// A Rust node with `rust:add/2`, `rust:fail/0` and `rust:note/1` (which hands its argument
+/// to the returned stream).
+async fn with_functions(
+    visible: bool,
+) -> (Node, futures::channel::mpsc::UnboundedReceiver<String>) {
+    let mut builder = Node::builder(&format!("{RUST}:0"))
+        .cookie(COOKIE)
+        .beam(RUST)
+        .epmd_port(0);
+    if visible {
+        builder = builder.beam_visible();
+    }
+    let node = builder.start().await.expect("the node starts");
+    let beam = node.beam().unwrap();
+    beam.register_fn("rust", "add", |(a, b): (i64, i64)| async move {
+        Ok::<_, RpcError>(a + b)
+    });
+    beam.register_fn("rust", "fail", |()| async move {
+        Err::<(), _>(RpcError::error("asked to fail"))
+    });
+    let (tx, rx) = futures::channel::mpsc::unbounded();
+    beam.register_fn("rust", "note", move |(what,): (String,)| {
+        let tx = tx.clone();
+        async move {
+            let _ = tx.unbounded_send(what);
+            Ok::<_, RpcError>(())
+        }
+    });
+    (node, rx)
+}
+
+#[test]
+fn ping_is_pong_and_rpc_reaches_registered_functions_only() {
+    if !actors_integration::erlang::present(
+        "ping_is_pong_and_rpc_reaches_registered_functions_only",
+    ) {
+        return;
+    }
+    actors::rt::block_on(async {
+        let (node, mut notes) = with_functions(false).await;
+        let erl = ErlNode::start("rpc", COOKIE, node.beam().unwrap().epmd_port(), None);
+        // `$R` is the Rust node's name.
+        let e = |src: &str| src.replace("$R", &format!("'{RUST}'"));
+        let ask = |src: &'static str| {
+            let (node, erl, src) = (&node, &erl, e(src));
+            async move { eval(node, erl, &src).await }
+        };
+        assert_eq!(ask("net_adm:ping($R).").await, "pong");
+        assert_eq!(ask("rpc:call($R, rust, add, [1, 2]).").await, "3");
+        assert_eq!(ask("erpc:call($R, rust, add, [40, 2]).").await, "42");
+        assert_eq!(
+            ask("rpc:multicall([$R], rust, add, [1, 1]).").await,
+            "{[2],[]}"
+        );
+        assert_eq!(ask("rpc:block_call($R, rust, add, [2, 3]).").await, "5");
+        // Undefined, as a BEAM node without the code answers: another module, another arity.
+        assert_eq!(
+            ask("rpc:call($R, nothere, f, [1]).").await,
+            "{badrpc,{'EXIT',{undef,[{nothere,f,[1],[]}]}}}"
+        );
+        assert_eq!(
+            ask("rpc:call($R, rust, add, [1]).").await,
+            "{badrpc,{'EXIT',{undef,[{rust,add,[1],[]}]}}}"
+        );
+        assert_eq!(
+            ask("rpc:block_call($R, erlang, halt, []).").await,
+            "{badrpc,{'EXIT',{undef,[{erlang,halt,[],[]}]}}}"
+        );
+        assert_eq!(
+            ask("erpc:call($R, os, cmd, [\"ls\"]).").await,
+            "{caught,error,{exception,undef,[{os,cmd,[\"ls\"],[]}]}}"
+        );
+        // A Rust error is raised as an Erlang error.
+        assert_eq!(
+            ask("rpc:call($R, rust, fail, []).").await,
+            "{badrpc,{'EXIT',{{rust_error,<<\"asked to fail\">>},[{rust,fail,0,[]}]}}}"
+        );
+        // A cast runs, unanswered.
+        assert_eq!(
+            ask("erpc:cast($R, rust, note, [<<\"hello\">>]).").await,
+            "ok"
+        );
+        let noted = actors::rt::timeout(Duration::from_secs(5), notes.next()).await;
+        assert_eq!(noted, Ok(Some("hello".to_string())));
+        // A spawn of an undefined function ends as Erlang's would.
+        assert_eq!(
+            ask("{P, Ref} = spawn_monitor($R, nothere, f, []), receive {'DOWN', Ref, process, P, Why} -> Why after 5000 -> timeout end.").await,
+            "{undef,[{nothere,f,[],[]}]}"
+        );
+        // A monitor on a process that has ended says so, with Erlang's atom.
+        assert_eq!(
+            ask("{P, _} = spawn_monitor($R, nothere, f, []), timer:sleep(100), Ref = erlang:monitor(process, P), receive {'DOWN', Ref, process, P, Why} -> Why after 5000 -> timeout end.").await,
+            "noproc"
+        );
+        // The hidden node is listed among the hidden ones only.
+        assert_eq!(
+            ask("{lists:member($R, nodes()), lists:member($R, nodes(hidden))}.").await,
+            "{false,true}"
+        );
+    });
+}
+
+#[test]
+fn a_visible_node_is_listed_by_nodes() {
+    if !actors_integration::erlang::present("a_visible_node_is_listed_by_nodes") {
+        return;
+    }
+    actors::rt::block_on(async {
+        let (node, _notes) = with_functions(true).await;
+        let erl = ErlNode::start("visible", COOKIE, node.beam().unwrap().epmd_port(), None);
+        let src = format!("pong = net_adm:ping('{RUST}'), lists:member('{RUST}', nodes()).");
+        assert_eq!(eval(&node, &erl, &src).await, "true");
+        let monitored = format!(
+            "erlang:monitor_node('{RUST}', true), lists:member('{RUST}', nodes(connected))."
+        );
+        assert_eq!(eval(&node, &erl, &monitored).await, "true");
+        // monitor_node's nodedown arrives when the Rust node goes.
+        let beam = node.beam().unwrap();
+        assert!(beam.disconnect(&erl.name));
+        let _ = beam;
+    });
+}
