@@ -343,6 +343,13 @@ fn actor_trait(
             fn debug_state(&self) -> ::core::option::Option<::std::string::String> {
                 ::core::option::Option::Some(::std::format!("{:#?}", self))
             }
+            fn state_term(&self) -> ::core::option::Option<#actors::etf::Term> {
+                // The state as a term when it is `Serialize`, else none: chosen at compile
+                // time by which trait's method the probe finds first.
+                #[allow(unused_imports)]
+                use #actors::__private::{ViaNothing as _, ViaSerialize as _};
+                (&&#actors::__private::Probe(self)).state_term()
+            }
         }
     });
 

@@ -80,6 +80,7 @@ mod origin;
 mod process;
 mod registry;
 mod runtime;
+mod shown;
 mod sync;
 
 pub mod etf;
@@ -201,5 +202,6 @@ pub mod __private {
         Codec, Unencodable, ViaSerde, assert_wire_arg, assert_wire_reply, expect_end, put_tag,
         take_tag, unknown_handler,
     };
+    pub use crate::shown::{Probe, ViaNothing, ViaSerialize};
     pub use serde;
 }

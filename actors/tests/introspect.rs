@@ -258,3 +258,62 @@ fn the_load_counts_messages_of_ended_processes_too() {
         assert_eq!(after.processes, before.processes + 1);
     });
 }
+
+/// An actor whose state serialises, and shows it.
+#[actor]
+#[derive(Debug, serde::Serialize)]
+struct Ledger {
+    entries: Vec<u32>,
+}
+
+#[actor(debug)]
+impl Ledger {
+    #[handle]
+    fn add(&mut self, n: u32) {
+        self.entries.push(n);
+    }
+}
+
+/// An actor whose state does not serialise, but shows its `Debug` text.
+#[actor]
+#[derive(Debug)]
+struct Opaque {
+    seen: u32,
+}
+
+#[actor(debug)]
+impl Opaque {
+    #[handle]
+    fn see(&mut self) {
+        self.seen += 1;
+    }
+}
+
+#[test]
+fn a_state_is_shown_as_a_term_when_it_serialises_and_as_text_otherwise() {
+    use actors::dist::{ShownState, shown_state};
+    block_on(async {
+        let node = Node::local();
+        let ledger = node.spawn(Ledger { entries: vec![] });
+        ledger.add(7).await.unwrap();
+        let expected = actors::etf::to_term(&Ledger { entries: vec![7] }).unwrap();
+        assert_eq!(
+            shown_state(&ledger.any()).await,
+            Some(ShownState::Term(expected))
+        );
+
+        let opaque = node.spawn(Opaque { seen: 0 });
+        opaque.see().await.unwrap();
+        assert_eq!(
+            shown_state(&opaque.any()).await,
+            Some(ShownState::Text("Opaque {\n    seen: 1,\n}".into()))
+        );
+
+        let private = node.spawn(Private { key: 1 });
+        assert_eq!(shown_state(&private.any()).await, Some(ShownState::Hidden));
+        node.kill(&private);
+        let down = node.monitor(&private);
+        down.await;
+        assert_eq!(shown_state(&private.any()).await, None, "gone");
+    });
+}

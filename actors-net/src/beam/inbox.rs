@@ -156,6 +156,9 @@ impl Inner {
     /// message, read as a cast request.
     fn deliver(&self, conn: &Arc<Conn>, id: u64, message: Term) {
         let Some(node) = self.node() else { return };
+        if let Some((from, tag, request)) = super::services::system_request(&message) {
+            return self.system(conn, id, from, tag, request);
+        }
         let (request, responder) = match &message {
             Term::Tuple(items) if items.len() == 3 && items[0].is_atom("$gen_call") => {
                 match items[1].as_tuple() {

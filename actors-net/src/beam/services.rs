@@ -1,6 +1,7 @@
 //! What BEAM tools ask of any node, answered here by name: `net_kernel` (`net_adm:ping`),
 //! `rex` (`rpc` as OTP 22 and earlier spoke it, and `rpc:block_call`). Requests these names
-//! do not know are dropped, as a BEAM node's server would log and ignore them.
+//! do not know are dropped, as a BEAM node's server would log and ignore them. And what `sys`
+//! asks of any process: its state and status.
 
 use std::sync::Arc;
 
@@ -120,5 +121,118 @@ impl Inner {
                 inner.gen_reply(&conn, inner.caller(), &to, &tag, &result);
             }
         });
+    }
+}
+
+/// `{system, {From, Tag}, Request}`, as `sys` sends it to a process.
+pub(crate) fn system_request(message: &Term) -> Option<(&ErlPid, &Term, &Term)> {
+    match message.as_tuple()? {
+        [label, from, request] if label.is_atom("system") => match from.as_tuple()? {
+            [Term::Pid(from), tag] => Some((from, tag, request)),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// A charlist, as Erlang's strings are.
+fn charlist(text: &str) -> Term {
+    Term::List(text.chars().map(|c| Term::Int(c as i128)).collect())
+}
+
+impl Inner {
+    /// A `sys` request to local process `id`: `get_state` and `get_status` are answered from
+    /// what the process shows of its state; `suspend`, `resume`, `replace_state` and the rest
+    /// with `{error, {not_supported, Request}}`, since a Rust process is not suspended
+    /// between its messages. A process that has ended answers nothing (the caller's monitor
+    /// tells it).
+    pub(crate) fn system(
+        &self,
+        conn: &Arc<Conn>,
+        id: u64,
+        from: &ErlPid,
+        tag: &Term,
+        request: &Term,
+    ) {
+        let (Some(node), Some(inner)) = (self.node(), self.this.upgrade()) else {
+            return;
+        };
+        let (conn, from, tag, request) = (conn.clone(), from.clone(), tag.clone(), request.clone());
+        actors::rt::spawn(async move {
+            let pid = actors::dist::pid_of(&node, id);
+            let server = inner.erl_pid(id);
+            let reply = match request.as_atom() {
+                Some("get_state") => match actors::dist::shown_state(&pid).await {
+                    Some(shown) => state_term(shown),
+                    None => return,
+                },
+                Some("get_status") => {
+                    let (Some(shown), Some(info)) = (
+                        actors::dist::shown_state(&pid).await,
+                        node.process_info(pid.clone()).await,
+                    ) else {
+                        return;
+                    };
+                    let parent = info
+                        .parent
+                        .as_ref()
+                        .and_then(|p| inner.erl_pid_of(p))
+                        .unwrap_or_else(|| server.clone());
+                    let name = info.name.unwrap_or_else(|| pid.logged().to_string());
+                    let misc = Term::List(vec![
+                        Term::tuple([
+                            Term::atom("header"),
+                            charlist(&format!("Status for Rust process {name}")),
+                        ]),
+                        Term::tuple([
+                            Term::atom("data"),
+                            Term::List(vec![
+                                Term::tuple([charlist("Status"), Term::atom("running")]),
+                                Term::tuple([charlist("Parent"), Term::Pid(parent.clone())]),
+                                Term::tuple([charlist("Actor"), Term::binary(&info.actor)]),
+                                Term::tuple([
+                                    charlist("Messages handled"),
+                                    Term::Int(info.messages_handled as i128),
+                                ]),
+                            ]),
+                        ]),
+                        Term::tuple([
+                            Term::atom("data"),
+                            Term::List(vec![Term::tuple([charlist("State"), state_term(shown)])]),
+                        ]),
+                    ]);
+                    Term::tuple([
+                        Term::atom("status"),
+                        Term::Pid(server.clone()),
+                        Term::tuple([Term::atom("module"), Term::atom("gen_server")]),
+                        Term::List(vec![
+                            Term::List(Vec::new()),
+                            Term::atom("running"),
+                            Term::Pid(parent),
+                            Term::List(Vec::new()),
+                            misc,
+                        ]),
+                    ])
+                }
+                _ => Term::tuple([
+                    Term::atom("error"),
+                    Term::tuple([Term::atom("not_supported"), request.clone()]),
+                ]),
+            };
+            inner.gen_reply(&conn, server, &from, &tag, &reply);
+        });
+    }
+}
+
+/// The state as `sys:get_state` answers it: the term, the `Debug` text as a binary, or a
+/// tuple saying how the actor would show it.
+fn state_term(shown: actors::dist::ShownState) -> Term {
+    match shown {
+        actors::dist::ShownState::Term(term) => term,
+        actors::dist::ShownState::Text(text) => Term::binary(text),
+        _ => Term::tuple([
+            Term::atom("state_not_shown"),
+            Term::binary("the actor shows its state with #[actor(debug)]"),
+        ]),
     }
 }

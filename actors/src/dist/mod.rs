@@ -33,7 +33,21 @@ pub mod rt {
         spawn_in, unique,
     };
 }
+pub use crate::shown::ShownState;
 pub use terms::{deliver_term, error_reply, exit_reason, exit_reason_of};
+
+/// What local process `pid` shows of its state (`sys:get_state` from a BEAM node), asked
+/// between two of its messages; `None` if it is not alive here.
+pub async fn shown_state(pid: &crate::AnyPid) -> Option<ShownState> {
+    if !pid.is_local() {
+        return None;
+    }
+    let slot = Arc::new(crate::sync::slot::Slot::new());
+    let sender = crate::sync::slot::SlotSender::new(slot.clone());
+    let request = crate::kernel::signal::StateRequest::shown(move |shown| sender.fill(shown));
+    crate::kernel::cell::send_signal(pid, crate::kernel::signal::Signal::State(request));
+    std::future::poll_fn(|cx| slot.poll_take(cx)).await
+}
 
 /// The router's note of how to reach the node of `pid` (a pid of another node), if any.
 pub fn route_hint(pid: &crate::AnyPid) -> Option<Arc<dyn Any + Send + Sync>> {

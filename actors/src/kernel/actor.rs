@@ -90,6 +90,12 @@ pub trait Actor: Sized + Send + 'static {
         None
     }
 
+    /// Its state as an Erlang term, when the actor opts in with `#[actor(debug)]` and its
+    /// state is `Serialize` (generated), for `sys:get_state` from a BEAM node.
+    fn state_term(&self) -> Option<crate::etf::Term> {
+        None
+    }
+
     /// Encodes a message for the wire; for a call, returns where its reply goes, which the
     /// encoding takes from the message (generated; fails for `#[actor(local)]`).
     fn encode_msg(

@@ -62,7 +62,26 @@ pub enum Signal {
 }
 
 /// What a [`StateRequest`] runs on the actor's state.
-type ApplyToState = Box<dyn FnOnce(&mut dyn Any) + Send>;
+type ApplyToState = Box<dyn FnOnce(&mut dyn ActorState) + Send>;
+
+/// An actor's state as a request sees it: the state itself, and what it shows of itself.
+pub(crate) trait ActorState: Any {
+    fn as_any(&mut self) -> &mut dyn Any;
+    fn shown(&self) -> crate::shown::ShownState;
+}
+
+impl<A: crate::kernel::actor::Actor> ActorState for A {
+    fn as_any(&mut self) -> &mut dyn Any {
+        self
+    }
+    fn shown(&self) -> crate::shown::ShownState {
+        match (self.state_term(), self.debug_state()) {
+            (Some(term), _) => crate::shown::ShownState::Term(term),
+            (None, Some(text)) => crate::shown::ShownState::Text(text),
+            (None, None) => crate::shown::ShownState::Hidden,
+        }
+    }
+}
 
 /// A [`Node::with_state`](crate::Node::with_state) request: called once with the actor's
 /// state, between two of its messages; then, if asked, the process ends with `Shutdown`
@@ -80,8 +99,16 @@ impl StateRequest {
         then_stop: bool,
     ) -> Self {
         StateRequest {
-            apply: Box::new(apply),
+            apply: Box::new(move |state: &mut dyn ActorState| apply(state.as_any())),
             then_stop,
+        }
+    }
+
+    /// A request that tells `tell` what the process shows of its state.
+    pub(crate) fn shown(tell: impl FnOnce(crate::shown::ShownState) + Send + 'static) -> Self {
+        StateRequest {
+            apply: Box::new(move |state: &mut dyn ActorState| tell(state.shown())),
+            then_stop: false,
         }
     }
 }

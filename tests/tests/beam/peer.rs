@@ -128,3 +128,78 @@ fn a_visible_node_is_listed_by_nodes() {
         let _ = beam;
     });
 }
+
+/// A counter that shows its state.
+#[actor]
+#[derive(Debug, Serialize)]
+struct Tally {
+    count: u64,
+}
+
+#[actor(debug)]
+impl Tally {
+    #[handle]
+    fn add(&mut self, by: u64) -> u64 {
+        self.count += by;
+        self.count
+    }
+}
+
+/// A process that shows its `Debug` text only: its state does not serialise.
+#[actor]
+#[derive(Debug)]
+struct Opaque {
+    seen: u32,
+}
+
+#[actor(debug)]
+impl Opaque {
+    #[handle]
+    fn see(&mut self) {
+        self.seen += 1;
+    }
+}
+
+#[test]
+fn sys_reads_the_state_and_status_of_rust_processes() {
+    if !actors_integration::erlang::present("sys_reads_the_state_and_status_of_rust_processes") {
+        return;
+    }
+    actors::rt::block_on(async {
+        let node = rust_node(RUST, 0, COOKIE).await;
+        let tally = node.spawn(Tally { count: 0 });
+        tally.add(5).await.unwrap();
+        node.register("tally", &tally).unwrap();
+        node.register("opaque", node.spawn(Opaque { seen: 1 }))
+            .unwrap();
+        node.register("counter", node.spawn(Counter { n: 1 }))
+            .unwrap();
+        let erl = ErlNode::start("sys", COOKIE, node.beam().unwrap().epmd_port(), None);
+        let ask = |src: String| {
+            let (node, erl) = (&node, &erl);
+            async move { eval(node, erl, &src.replace("$R", &format!("'{RUST}'"))).await }
+        };
+        assert_eq!(
+            ask("sys:get_state({tally, $R}).".into()).await,
+            "#{count => 5}"
+        );
+        assert_eq!(
+            ask("sys:get_state({opaque, $R}).".into()).await,
+            "<<\"Opaque {\\n    seen: 1,\\n}\">>"
+        );
+        assert_eq!(
+            ask("sys:get_state({counter, $R}).".into()).await,
+            "{state_not_shown,<<\"the actor shows its state with #[actor(debug)]\">>}"
+        );
+        assert_eq!(
+            ask("{status, _, {module, gen_server}, [_, running, _, _, Misc]} = sys:get_status({tally, $R}), lists:last(Misc).".into()).await,
+            "{data,[{\"State\",#{count => 5}}]}"
+        );
+        assert_eq!(
+            ask("sys:suspend({tally, $R}).".into()).await,
+            "{error,{not_supported,suspend}}"
+        );
+        // The process still answers.
+        assert_eq!(tally.add(1).await, Ok(6));
+    });
+}
