@@ -106,7 +106,10 @@ pub(crate) fn bind_pid(wire: WirePid<'_>) -> Result<AnyPid, String> {
         if home == node.id
             && let Some(cell) = node.procs.get(wire.id)
         {
-            if cell.identity().hash != wire.identity {
+            // A pid read from an Erlang term does not say its actor type.
+            if wire.identity != crate::etf::pids::ANY_IDENTITY
+                && cell.identity().hash != wire.identity
+            {
                 return Err(format!(
                     "pid {} names a {} but claims another actor type",
                     wire.id,
@@ -136,9 +139,26 @@ fn placeholder() -> Arc<RemoteAddr> {
     Arc::new(RemoteAddr::new(via, home, 0, 0))
 }
 
+/// Reads a pid's wire form from inside the newtype it travels in.
+struct WireVisitor;
+
+impl<'de> serde::de::Visitor<'de> for WireVisitor {
+    type Value = WirePid<'de>;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a pid")
+    }
+    fn visit_newtype_struct<D: Deserializer<'de>>(self, d: D) -> Result<WirePid<'de>, D::Error> {
+        WirePid::deserialize(d)
+    }
+}
+
+fn wire_pid<'de, D: Deserializer<'de>>(d: D) -> Result<WirePid<'de>, D::Error> {
+    d.deserialize_newtype_struct(crate::etf::pids::PID_TOKEN, WireVisitor)
+}
+
 impl<'de> Deserialize<'de> for AnyPid {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let wire = WirePid::deserialize(d)?;
+        let wire = wire_pid(d)?;
         if crate::shape::tracing() {
             return Ok(AnyPid(AnyRoute::Remote(placeholder())));
         }
@@ -150,7 +170,7 @@ impl<'de, A: Actor> Deserialize<'de> for Pid<A> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         if crate::shape::tracing() {
             // Not checked: the identity being traced may be `A`'s own.
-            WirePid::deserialize(d)?;
+            wire_pid(d)?;
             return Ok(Pid::from_route(Route(RouteKind::Remote(placeholder()))));
         }
         let any = AnyPid::deserialize(d)?;

@@ -34,6 +34,16 @@ impl BeamDest {
         }
     }
 
+    /// A pid found in a message from a BEAM node (as an `AnyPid`): a BEAM process to send
+    /// to, call, or `gen_server:cast` to. `None` for a pid of a Rust node that BEAM nodes
+    /// cannot reach.
+    pub fn pid(pid: &actors::AnyPid) -> Option<Self> {
+        match actors::etf::to_term(pid) {
+            Ok(actors::etf::Term::Pid(erl)) => Some(BeamDest::Pid(erl)),
+            _ => None,
+        }
+    }
+
     pub(crate) fn node(&self) -> &str {
         match self {
             BeamDest::Name { node, .. } => node,

@@ -124,6 +124,7 @@ impl Functions {
     /// function not registered, with the stack Erlang gives it.
     pub(crate) async fn apply(
         &self,
+        node: &actors::Node,
         module: &Atom,
         function: &Atom,
         args: Vec<Term>,
@@ -148,7 +149,9 @@ impl Functions {
             Term::Int(arity as i128),
             Term::List(Vec::new()),
         ]);
-        f(args).await.map_err(|e| match e {
+        // Pids among the arguments are bound to this node as they are read.
+        let run = actors::dist::reading_on(node, || f(args));
+        run.await.map_err(|e| match e {
             RpcError::Error(reason) => Exception {
                 class: Class::Error,
                 reason,

@@ -186,7 +186,9 @@ impl Beam {
     ) -> Result<R, BeamError> {
         let request = term(request)?;
         let reply = self.0.call(&to.into(), request, timeout).await?;
-        etf::from_term(&reply).map_err(|e| BeamError::Term(format!("the reply {reply}: {e}")))
+        let node = self.0.node().ok_or(BeamError::NoProc)?;
+        actors::dist::reading_on(&node, || etf::from_term(&reply))
+            .map_err(|e| BeamError::Term(format!("the reply {reply}: {e}")))
     }
 
     /// `gen_server:cast(To, Request)`: `{'$gen_cast', Request}`, unanswered.
@@ -221,6 +223,9 @@ impl actors::dist::Extension for Inner {
             });
         }
         self.close_all();
+        if let Some(node) = self.node() {
+            actors::dist::forget_beam_name(&node);
+        }
         lock(&self.registration).take();
         lock(&self.events).clear();
     }
@@ -354,6 +359,7 @@ pub(crate) async fn start(
         closing: AtomicBool::new(false),
         functions: Default::default(),
     });
+    actors::dist::set_beam_name(node, &config.name, inner.creation);
     let task = actors::rt::spawn(inner.clone().accept_loop(listener));
     *lock(&inner.accept_task) = Some(task);
     actors::dist::set_extension(node, inner.clone());

@@ -107,13 +107,13 @@ impl Inner {
         if !matches!(kind.as_atom(), Some("call" | "block_call" | "cast")) {
             return;
         }
-        let Some(inner) = self.this.upgrade() else {
+        let (Some(inner), Some(node)) = (self.this.upgrade(), self.node()) else {
             return;
         };
         let conn = conn.clone();
         let (module, function, args) = (module.clone(), function.clone(), args.clone());
         actors::rt::spawn(async move {
-            let result = match inner.functions.apply(&module, &function, args).await {
+            let result = match inner.functions.apply(&node, &module, &function, args).await {
                 Ok(value) => value,
                 Err(e) => e.badrpc(),
             };

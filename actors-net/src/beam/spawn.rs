@@ -118,14 +118,14 @@ impl Job {
     }
 
     /// Runs the job: the exit reason of the process that ran it.
-    async fn run(self, inner: &Inner) -> Term {
+    async fn run(self, inner: &Inner, node: &actors::Node) -> Term {
         match self {
             Job::Call {
                 reference,
                 module,
                 function,
                 args,
-            } => match inner.functions.apply(&module, &function, args).await {
+            } => match inner.functions.apply(node, &module, &function, args).await {
                 Ok(value) => Term::tuple([reference, Term::atom("return"), value]),
                 Err(e) => e.erpc_reason(&reference),
             },
@@ -134,7 +134,7 @@ impl Job {
                 function,
                 args,
             } => {
-                if let Err(e) = inner.functions.apply(&module, &function, args).await {
+                if let Err(e) = inner.functions.apply(node, &module, &function, args).await {
                     log_failure(inner, &module, &function, &e);
                 }
                 Term::atom("normal")
@@ -143,7 +143,7 @@ impl Job {
                 module,
                 function,
                 args,
-            } => match inner.functions.apply(&module, &function, args).await {
+            } => match inner.functions.apply(node, &module, &function, args).await {
                 Ok(_) => Term::atom("normal"),
                 Err(e) => {
                     log_failure(inner, &module, &function, &e);
@@ -207,7 +207,7 @@ impl Inner {
             let ended = node.monitor(&pid);
             let reason = futures::select_biased! {
                 down = futures::FutureExt::fuse(ended) => actors::dist::exit_reason(&down.reason),
-                reason = futures::FutureExt::fuse(job.run(&inner)) => {
+                reason = futures::FutureExt::fuse(job.run(&inner, &node)) => {
                     node.stop(&pid, ExitReason::Normal);
                     reason
                 }

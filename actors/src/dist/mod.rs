@@ -36,6 +36,24 @@ pub mod rt {
 pub use crate::shown::ShownState;
 pub use terms::{deliver_term, error_reply, exit_reason, exit_reason_of};
 
+/// `node` speaks to BEAM nodes as `beam_name` (of `creation`): its pids in terms become
+/// Erlang pids of that name, and Erlang pids of that name in terms become its pids.
+pub fn set_beam_name(node: &Node, beam_name: &str, creation: u32) {
+    let id = &node.inner.id;
+    crate::etf::pids::register(id.name(), id.creation(), beam_name, creation);
+}
+
+/// Runs `f` (which reads values out of terms, `etf::from_term`) with `node` as the node
+/// that pids read are bound to.
+pub fn reading_on<T>(node: &Node, f: impl FnOnce() -> T) -> T {
+    crate::decoding::with_node(node, f)
+}
+
+/// `node` no longer speaks to BEAM nodes (it shuts down).
+pub fn forget_beam_name(node: &Node) {
+    crate::etf::pids::forget(node.inner.id.name());
+}
+
 /// What local process `pid` shows of its state (`sys:get_state` from a BEAM node), asked
 /// between two of its messages; `None` if it is not alive here.
 pub async fn shown_state(pid: &crate::AnyPid) -> Option<ShownState> {

@@ -220,6 +220,10 @@ impl<'de> de::Deserializer<'de> for &'de Term {
                 Term::Atom(a) => visitor.visit_borrowed_str(a.name()),
                 other => mismatch(other, &visitor),
             },
+            super::pids::PID_TOKEN => match self {
+                Term::Pid(p) => visitor.visit_newtype_struct(super::pids::WireFields::of(p)),
+                other => mismatch(other, &visitor),
+            },
             _ => visitor.visit_newtype_struct(self),
         }
     }

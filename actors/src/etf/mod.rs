@@ -31,6 +31,7 @@ mod codec;
 mod de;
 mod error;
 mod names;
+pub(crate) mod pids;
 mod ser;
 mod serde_term;
 mod term;

@@ -116,6 +116,7 @@ impl ser::Serializer for TermSerializer {
             TERM_TOKEN => super::codec::decode(&value.serialize(Capture)?.bytes()?)
                 .map_err(|e| TermError::new(e.to_string())),
             ATOM_TOKEN => Ok(Term::Atom(Atom::from(value.serialize(Capture)?.text()?))),
+            super::pids::PID_TOKEN => super::pids::captured_to_erl(&value.serialize(self)?),
             _ => value.serialize(self),
         }
     }

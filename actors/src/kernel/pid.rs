@@ -476,14 +476,16 @@ impl<'a> From<PidView<'a>> for WirePid<'a> {
     }
 }
 
+// A newtype around the wire form, which CBOR writes as the wire form itself and the term
+// serializer recognises: an Erlang pid is what BEAM nodes read.
 impl<A: Actor> Serialize for Pid<A> {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        WirePid::from(self.view()).serialize(s)
+        s.serialize_newtype_struct(crate::etf::pids::PID_TOKEN, &WirePid::from(self.view()))
     }
 }
 
 impl Serialize for AnyPid {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        WirePid::from(self.view()).serialize(s)
+        s.serialize_newtype_struct(crate::etf::pids::PID_TOKEN, &WirePid::from(self.view()))
     }
 }

@@ -203,3 +203,85 @@ fn sys_reads_the_state_and_status_of_rust_processes() {
         assert_eq!(tally.add(1).await, Ok(6));
     });
 }
+
+/// Greets the processes it is told of, from any node, and watches them.
+#[actor]
+struct Greeter {
+    downs: Vec<ExitReason>,
+}
+
+#[actor]
+impl Greeter {
+    /// Its own pid: to Erlang, a pid of the Rust node.
+    #[handle]
+    fn whoami(&self, ctx: &mut Ctx<Self>) -> AnyPid {
+        ctx.pid().any()
+    }
+    /// Sends `{greeting, Self}` to `who` (an Erlang pid, read as a pid here) and monitors it.
+    #[handle(cast)]
+    fn greet(&mut self, who: AnyPid, ctx: &mut Ctx<Self>) {
+        ctx.monitor(who.clone());
+        let me = ctx.pid().any();
+        let node = ctx.node();
+        actors::rt::spawn(async move {
+            let to = BeamDest::pid(&who).expect("an Erlang pid");
+            let greeting = (actors::etf::Atom::from("greeting"), me);
+            node.beam().unwrap().send(to, &greeting).await.unwrap();
+        });
+    }
+    #[handle]
+    fn downs(&self) -> Vec<ExitReason> {
+        self.downs.clone()
+    }
+    fn on_down(&mut self, down: Down) {
+        self.downs.push(down.reason);
+    }
+}
+
+#[test]
+fn pids_cross_both_ways_as_pids() {
+    if !actors_integration::erlang::present("pids_cross_both_ways_as_pids") {
+        return;
+    }
+    actors::rt::block_on(async {
+        let node = rust_node(RUST, 0, COOKIE).await;
+        let greeter = node.spawn(Greeter { downs: Vec::new() });
+        node.register("greeter", &greeter).unwrap();
+        let erl = ErlNode::start("pids", COOKIE, node.beam().unwrap().epmd_port(), None);
+        let ask = |src: &str| {
+            let (node, erl, src) = (&node, &erl, src.replace("$R", &format!("'{RUST}'")));
+            async move { eval(node, erl, &src).await }
+        };
+        // A Rust pid in a reply is an Erlang pid of the Rust node; an Erlang pid in a message
+        // is a pid the Rust process sends to and monitors.
+        let greeted = ask("P = gen_server:call({greeter, $R}, whoami), \
+             W = spawn(fun() -> receive {greeting, Q} -> exit({greeted_by, Q}) end end), \
+             Ref = erlang:monitor(process, W), \
+             gen_server:cast({greeter, $R}, {greet, W}), \
+             receive {'DOWN', Ref, process, W, {greeted_by, P}} -> {is_pid(P), node(P) =:= $R} \
+             after 5000 -> timeout end.")
+        .await;
+        assert_eq!(greeted, "{true,true}");
+        let seen = async {
+            loop {
+                let downs = greeter.downs().await.unwrap();
+                if let Some(reason) = downs.first() {
+                    return reason.clone();
+                }
+                actors::rt::sleep(Duration::from_millis(10)).await;
+            }
+        };
+        let reason = actors::rt::timeout(Duration::from_secs(5), seen)
+            .await
+            .unwrap();
+        assert!(reason.to_string().contains("greeted_by"), "{reason}");
+        // Erlang sends to the pid, and kills it.
+        assert_eq!(
+            ask("P = gen_server:call({greeter, $R}, whoami), Ref = erlang:monitor(process, P), \
+                 exit(P, kill), receive {'DOWN', Ref, process, P, Why} -> Why after 5000 -> timeout end.")
+            .await,
+            "killed"
+        );
+        assert!(node.whereis::<Greeter>("greeter").is_none());
+    });
+}
