@@ -42,6 +42,11 @@ pub enum BeamError {
     /// The process had not joined the group.
     #[error("the process had not joined the group")]
     NotJoined,
+    /// The function called by [`Beam::rpc`](super::Beam::rpc) failed: `rpc`'s `{badrpc,
+    /// Reason}`, with the reason as Erlang gave it (`{'EXIT', {undef, ..}}` for a function
+    /// the node does not have, `nodedown`, ..).
+    #[error("the remote function failed: {0}")]
+    Rpc(Term),
     /// The request could not be written as a term, or the reply did not read as the type
     /// asked for (it is given as Erlang wrote it).
     #[error("term mismatch: {0}")]

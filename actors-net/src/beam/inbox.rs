@@ -123,6 +123,26 @@ impl Inner {
                         self.answer(conn, &reference, Outcome::Reply(reply));
                     }
                 }
+                // The caller pid stands as group leader of the functions `rpc` runs: what
+                // they print is answered, and dropped.
+                Term::Tuple(items) if items.len() == 4 && items[0].is_atom("io_request") => {
+                    if let Term::Pid(from) = &items[1] {
+                        let reply = Term::tuple([
+                            Term::atom("io_reply"),
+                            items[2].clone(),
+                            Term::atom("ok"),
+                        ]);
+                        let send = if conn.peer.flags & flags::SEND_SENDER != 0 {
+                            Control::SendSender {
+                                from: self.caller(),
+                                to: from.clone(),
+                            }
+                        } else {
+                            Control::Send { to: from.clone() }
+                        };
+                        let _ = conn.send(control::encode(&send, Some(&reply)));
+                    }
+                }
                 other => {
                     tracing::debug!(node = %self.me, message = %other, "message to the caller pid that answers no call dropped")
                 }
@@ -252,9 +272,11 @@ impl Inner {
     fn monitor(&self, conn: &Arc<Conn>, from: ErlPid, to: Proc, reference: etf::ErlRef) {
         let Some(node) = self.node() else { return };
         let target = match &to {
+            // The caller pid, which stands as group leader for what `rpc` runs, never ends
+            // before the node: its monitor never fires.
+            Proc::Pid(p) if self.local_id(p) == Some(0) => return,
             Proc::Pid(p) => self.local_id(p).map(|id| actors::dist::pid_of(&node, id)),
-            // A built-in service never ends before the node: its monitor never fires (a
-            // `gen_server:call` to it monitors it first).
+            // Nor does a built-in service (a `gen_server:call` to one monitors it first).
             Proc::Name(name) if super::services::is_service(name) => return,
             Proc::Name(name) => node.whereis_any(name.name()).filter(|p| p.is_local()),
         };

@@ -285,3 +285,39 @@ fn pids_cross_both_ways_as_pids() {
         assert!(node.whereis::<Greeter>("greeter").is_none());
     });
 }
+
+#[test]
+fn rust_calls_erlang_functions_as_rpc_does() {
+    if !actors_integration::erlang::present("rust_calls_erlang_functions_as_rpc_does") {
+        return;
+    }
+
+    actors::rt::block_on(async {
+        let node = rust_node(RUST, 0, COOKIE).await;
+        let erl = ErlNode::start("callee", COOKIE, node.beam().unwrap().epmd_port(), None);
+        let beam = node.beam().unwrap();
+        let sum: i64 = beam.rpc(&erl.name, "erlang", "+", &(1, 2)).await.unwrap();
+        assert_eq!(sum, 3);
+        let reversed: Vec<i64> = beam
+            .rpc(&erl.name, "lists", "reverse", &(vec![1, 2, 3],))
+            .await
+            .unwrap();
+        assert_eq!(reversed, [3, 2, 1]);
+        let here: String = beam.rpc(&erl.name, "erlang", "node", &()).await.unwrap();
+        assert_eq!(here, erl.name);
+        // What the function prints is answered (it does not hang the call).
+        let printed: () = beam
+            .rpc(&erl.name, "io", "format", &("printed from Erlang~n",))
+            .await
+            .unwrap();
+        assert_eq!(printed, ());
+        // An undefined function, and a function that fails: rpc's badrpc, as Erlang tells it.
+        let undef = beam.rpc::<i64>(&erl.name, "nothere", "f", &()).await;
+        let Err(BeamError::Rpc(reason)) = undef else {
+            panic!("{undef:?}")
+        };
+        assert_eq!(reason.to_string(), "{'EXIT',{undef,[{nothere,f,[],[]}]}}");
+        let badarg = beam.rpc::<i64>(&erl.name, "erlang", "+", &(1, "a")).await;
+        assert!(matches!(badarg, Err(BeamError::Rpc(_))), "{badarg:?}");
+    });
+}
