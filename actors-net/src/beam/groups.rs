@@ -6,7 +6,9 @@
 //! `gen_server` cast listing its local members), monitors the discoverer, and discovers it
 //! back. Afterwards each sends `{join, Self, Group, Pids}` and `{leave, Self, Pids, Groups}`
 //! as its own members come and go, and a server that goes down takes its members with it.
-//! BEAM nodes do not discover this node (it is hidden); this node discovers them.
+//! BEAM nodes do not discover a hidden node; this node discovers them. Each scope
+//! (`pg` by default, any other by name, as `pg:start_link(Scope)` starts one) has a server of
+//! its own, registered under the scope's name.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -18,7 +20,7 @@ use actors::{AnyPid, Ctx, Down, MonitorRef, Node, actor};
 use super::dest::{BeamDest, BeamNodeEvent};
 use super::state::{Inner, lock};
 
-/// The scope this node joins: OTP's default.
+/// The scope this node joins from its start: OTP's default.
 pub(crate) const SCOPE: &str = "pg";
 
 /// Groups by their encoded term (terms are compared as Erlang compares them: exactly).
@@ -38,9 +40,11 @@ struct Peer {
     count: usize,
 }
 
-/// This node's server of the `pg` scope toward BEAM nodes.
+/// This node's server of one `pg` scope toward BEAM nodes.
 #[actor]
 pub(crate) struct PgScope {
+    /// The scope's name, which its servers on every node are registered under.
+    scope: String,
     inner: Arc<Inner>,
     local: Arc<Local>,
     /// Our monitors of the local members.
@@ -68,8 +72,9 @@ fn pids(term: &Term) -> Vec<ErlPid> {
 }
 
 impl PgScope {
-    pub(crate) fn new(inner: Arc<Inner>, local: Arc<Local>) -> Self {
+    pub(crate) fn new(scope: &str, inner: Arc<Inner>, local: Arc<Local>) -> Self {
         PgScope {
+            scope: scope.to_string(),
             inner,
             local,
             watching: HashMap::new(),
@@ -110,7 +115,7 @@ impl PgScope {
     fn discover_node(&self, node: &str, ctx: &Ctx<Self>) {
         let message = Term::tuple([Term::atom("discover"), Term::Pid(self.me(ctx))]);
         let inner = self.inner.clone();
-        let to = BeamDest::name(SCOPE, node);
+        let to = BeamDest::name(&self.scope, node);
         actors::rt::spawn(async move {
             let _ = inner.send(&to, message).await;
         });
@@ -373,14 +378,16 @@ impl PgScope {
     }
 }
 
-/// The scope server's child spec: registered as `pg`, where BEAM scope servers look for it.
-pub(crate) fn spec(node: &Node) -> Option<ChildSpec> {
+/// The child spec of the server of `scope`: registered under the scope's name, where BEAM
+/// scope servers look for it.
+pub(crate) fn spec(node: &Node, scope: &str) -> Option<ChildSpec> {
     let inner = actors::dist::extension::<Inner>(node)?;
     let local = Arc::new(Local::default());
+    let name = scope.to_string();
     Some(
-        ChildSpec::new("beam_pg", move || {
-            PgScope::new(inner.clone(), local.clone())
+        ChildSpec::new(format!("beam_pg:{scope}"), move || {
+            PgScope::new(&name, inner.clone(), local.clone())
         })
-        .name(SCOPE),
+        .name(scope),
     )
 }

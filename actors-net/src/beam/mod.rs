@@ -161,11 +161,33 @@ impl Beam {
             .register(module, function, Args::ARITY, functions::erase(f));
     }
 
-    /// The `pg` scope shared with BEAM nodes.
+    /// The `pg` scope shared with BEAM nodes (OTP's default scope, `pg`).
     pub fn groups(&self) -> Result<BeamGroups, BeamError> {
         let node = self.0.node().ok_or(BeamError::NoProc)?;
         let scope = node.whereis(groups::SCOPE).ok_or(BeamError::NoProc)?;
         Ok(BeamGroups { scope })
+    }
+
+    /// The `pg` scope `name` shared with BEAM nodes, as `pg:start_link(Name)` starts one
+    /// there (Phoenix.PubSub and other libraries use scopes of their own): started here at
+    /// its first use, under the node's system supervisor, registered as `name`.
+    pub async fn scope(&self, name: &str) -> Result<BeamGroups, BeamError> {
+        let node = self.0.node().ok_or(BeamError::NoProc)?;
+        let found = |node: &Node| match node.whereis_any(name) {
+            Some(pid) => pid
+                .downcast::<groups::PgScope>()
+                .map(|scope| BeamGroups { scope })
+                .ok_or_else(|| BeamError::BadName(format!("{name} names another process here"))),
+            None => Err(BeamError::NoProc),
+        };
+        match found(&node) {
+            Err(BeamError::NoProc) => {}
+            other => return other,
+        }
+        let spec = groups::spec(&node, name).ok_or(BeamError::NotEnabled)?;
+        // Two first uses at once: one starts it, and both find it.
+        let _ = crate::system::add(&node, spec).await;
+        found(&node)
     }
 
     /// `gen_server:call(To, Request)` with the default timeout of 5 s; the reply read as `R`.
@@ -295,12 +317,12 @@ impl actors::dist::Extension for Inner {
 
 /// The child spec of the `pg` scope server toward BEAM nodes, if `node` speaks to them.
 pub(crate) fn groups_spec(node: &Node) -> Option<actors::supervisor::ChildSpec> {
-    groups::spec(node)
+    groups::spec(node, groups::SCOPE)
 }
 
-/// Erlang's process groups (`pg`, the default scope) shared with BEAM nodes: a local process
-/// joins a group, and `pg:get_members(Group)` on a BEAM node lists it; members on BEAM
-/// nodes are listed here. From [`Beam::groups`].
+/// Erlang's process groups (`pg`) of one scope shared with BEAM nodes: a local process joins
+/// a group, and `pg:get_members(Scope, Group)` on a BEAM node lists it; members on BEAM
+/// nodes are listed here. From [`Beam::groups`] (the default scope) or [`Beam::scope`].
 pub struct BeamGroups {
     scope: actors::Pid<groups::PgScope>,
 }

@@ -321,3 +321,55 @@ fn rust_calls_erlang_functions_as_rpc_does() {
         assert!(matches!(badarg, Err(BeamError::Rpc(_))), "{badarg:?}");
     });
 }
+
+#[test]
+fn a_pg_scope_of_its_own_is_shared_with_erlang() {
+    if !actors_integration::erlang::present("a_pg_scope_of_its_own_is_shared_with_erlang") {
+        return;
+    }
+    actors::rt::block_on(async {
+        let node = rust_node(RUST, 0, COOKIE).await;
+        let erl = ErlNode::start("scopes", COOKIE, node.beam().unwrap().epmd_port(), None);
+        let started = eval(
+            &node,
+            &erl,
+            "{ok, _} = pg:start(rust_scope), W = spawn(fun() -> receive stop -> ok end end), \
+             register(scoped, W), pg:join(rust_scope, workers, W).",
+        )
+        .await;
+        assert_eq!(started, "ok");
+        let beam = node.beam().unwrap();
+        let scope = beam.scope("rust_scope").await.unwrap();
+        let rust = node.spawn(Counter { n: 0 });
+        let workers = actors::etf::Atom::from("workers");
+        scope.join(&workers, &rust).await.unwrap();
+        let counted = "length(pg:get_members(rust_scope, workers)).";
+        let mut seen = String::new();
+        for _ in 0..500 {
+            seen = eval(&node, &erl, counted).await;
+            if seen == "2" {
+                break;
+            }
+            actors::rt::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(seen, "2", "Erlang lists the Rust member too");
+        let members = scope.members(&workers).await.unwrap();
+        assert_eq!(members.len(), 2, "{members:?}");
+        // Apart from the default scope.
+        assert!(
+            beam.groups()
+                .unwrap()
+                .members(&workers)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        // The same scope again is the same server; a name held by another process is not a scope.
+        assert!(beam.scope("rust_scope").await.is_ok());
+        node.register("taken", &rust).unwrap();
+        assert!(matches!(
+            beam.scope("taken").await,
+            Err(BeamError::BadName(_))
+        ));
+    });
+}
