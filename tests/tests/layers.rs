@@ -13,6 +13,7 @@ const CORE: &[(&str, u32)] = &[
     ("domain", 0),
     ("exit", 0),
     ("etf", 0),
+    ("shown", 1),
     ("shape", 0),
     ("sim", 0),
     ("runtime", 1),

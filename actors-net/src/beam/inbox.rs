@@ -1,7 +1,7 @@
 //! What BEAM nodes send: each distribution message read, checked, and handed to the local
 //! process it is for, the call it answers, or the monitor it concerns.
 
-use std::sync::{Arc, Weak};
+use std::sync::Arc;
 
 use actors::dist::Responder;
 use actors::etf::{self, ErlPid, Term};
@@ -9,6 +9,7 @@ use actors::etf::{self, ErlPid, Term};
 use super::conn::Conn;
 use super::control::{self, Control, Proc};
 use super::handshake::flags;
+use super::reply::GenReply;
 use super::state::{Inner, Outcome, lock};
 
 impl Inner {
@@ -206,52 +207,6 @@ impl Inner {
             let pid = actors::dist::pid_of(&node, id);
             tracing::warn!(node = %self.me, pid = %pid.logged(), %request, "message from a BEAM node fits no handler: {e}");
         }
-    }
-}
-
-/// Answers a `gen_server:call` from a BEAM process: `{Tag, Reply}` to the caller, through
-/// its alias when the tag names one (OTP 24 and later).
-pub(crate) struct GenReply {
-    pub(crate) conn: Weak<Conn>,
-    pub(crate) server: ErlPid,
-    pub(crate) to: ErlPid,
-    pub(crate) tag: Term,
-}
-
-impl Responder for GenReply {
-    fn respond(self: Box<Self>, payload: Vec<u8>) {
-        let Some(conn) = self.conn.upgrade() else {
-            return;
-        };
-        let alias = match &self.tag {
-            Term::Improper(head, tail) if head.len() == 1 && head[0].is_atom("alias") => {
-                match &**tail {
-                    Term::Ref(r) => Some(r.clone()),
-                    _ => None,
-                }
-            }
-            _ => None,
-        };
-        let control = match alias {
-            Some(alias) if conn.peer.flags & flags::ALIAS != 0 => Control::AliasSend {
-                from: self.server,
-                alias,
-            },
-            _ if conn.peer.flags & flags::SEND_SENDER != 0 => Control::SendSender {
-                from: self.server,
-                to: self.to,
-            },
-            _ => Control::Send { to: self.to },
-        };
-        // `{Tag, Reply}` spliced behind the control from the encoded reply, in one buffer,
-        // without decoding the reply again.
-        let mut packet = control::encode(&control, None);
-        packet.extend_from_slice(&[etf::VERSION, 104, 2]);
-        let tag = packet.len();
-        etf::encode_into(&self.tag, &mut packet);
-        packet.remove(tag); // the tag's own version byte: it sits inside the tuple
-        packet.extend_from_slice(payload.get(1..).unwrap_or_default());
-        let _ = conn.send(packet);
     }
 }
 

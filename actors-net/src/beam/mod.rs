@@ -39,6 +39,7 @@ mod handshake;
 mod inbox;
 mod packet;
 mod peers;
+mod reply;
 mod services;
 mod spawn;
 mod state;

@@ -9,7 +9,7 @@ use actors::dist::Responder;
 use actors::etf::{self, Atom, ErlPid, Term};
 
 use super::conn::Conn;
-use super::inbox::GenReply;
+use super::reply::GenReply;
 use super::state::Inner;
 
 /// A `gen_server` request: `{'$gen_call', {From, Tag}, Request}` or `{'$gen_cast', Request}`.
