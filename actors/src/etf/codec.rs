@@ -7,7 +7,7 @@
 
 use thiserror::Error;
 
-use super::term::{Atom, ErlPid, ErlPort, ErlRef, Term};
+use super::term::{Atom, ErlFun, ErlPid, ErlPort, ErlRef, Term};
 
 /// The version byte in front of every encoded term.
 pub const VERSION: u8 = 131;
@@ -194,6 +194,20 @@ fn put(term: &Term, out: &mut Vec<u8>) {
                 out.extend_from_slice(&p.id.to_be_bytes());
             }
             out.extend_from_slice(&p.creation.to_be_bytes());
+        }
+        Term::Fun(ErlFun::Export {
+            module,
+            function,
+            arity,
+        }) => {
+            out.push(113);
+            put_atom(module.name(), out);
+            put_atom(function.name(), out);
+            put_int(*arity as i128, out);
+        }
+        Term::Fun(ErlFun::Closure(bytes)) => {
+            out.push(112);
+            out.extend_from_slice(bytes);
         }
     }
 }
@@ -479,7 +493,30 @@ impl<'a> Reader<'a, '_> {
                 };
                 Term::Port(ErlPort { node, id, creation })
             }
-            112 | 113 | 117 => return Err(EtfError::Unsupported("a fun")),
+            113 => {
+                let module = self.atom()?;
+                let function = self.atom()?;
+                let arity = match self.u8()? {
+                    97 => self.u8()?,
+                    _ => return Err(EtfError::Unsupported("a fun's arity past 255")),
+                };
+                Term::Fun(ErlFun::Export {
+                    module,
+                    function,
+                    arity,
+                })
+            }
+            112 => {
+                // Its size counts itself: the rest is taken whole, as bytes, not read.
+                let size = self.u32()? as usize;
+                let rest = size.checked_sub(4).ok_or(EtfError::Truncated)?;
+                let body = self.take(rest)?;
+                let mut bytes = Vec::with_capacity(size);
+                bytes.extend_from_slice(&(size as u32).to_be_bytes());
+                bytes.extend_from_slice(body);
+                Term::Fun(ErlFun::Closure(bytes))
+            }
+            117 => return Err(EtfError::Unsupported("a fun of the old format")),
             80 => return Err(EtfError::Unsupported("a compressed term")),
             121 => return Err(EtfError::Unsupported("a local term")),
             other => return Err(EtfError::UnknownTag(other)),

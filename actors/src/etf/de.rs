@@ -37,6 +37,7 @@ fn unexpected(term: &Term) -> de::Unexpected<'_> {
         Term::Pid(_) => de::Unexpected::Other("a pid"),
         Term::Ref(_) => de::Unexpected::Other("a reference"),
         Term::Port(_) => de::Unexpected::Other("a port"),
+        Term::Fun(_) => de::Unexpected::Other("a fun"),
     }
 }
 

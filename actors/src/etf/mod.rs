@@ -41,7 +41,7 @@ pub use de::from_term;
 pub use error::TermError;
 pub use names::snake_case;
 pub use ser::{TermSerializer, to_term};
-pub use term::{Atom, ErlPid, ErlPort, ErlRef, Term};
+pub use term::{Atom, ErlFun, ErlPid, ErlPort, ErlRef, Term};
 
 #[cfg(test)]
 mod tests;

@@ -104,8 +104,39 @@ impl fmt::Debug for ErlPort {
     }
 }
 
-/// An Erlang term. Funs and bit strings that are not whole bytes are refused when decoding
-/// (see [`decode`](super::decode)).
+/// A fun: carried and compared, never run. An external fun (`fun global:random_exit_name/3`)
+/// is its name; a closure is its encoding as it arrived.
+#[derive(Clone, PartialEq, Eq, Hash)]
+pub enum ErlFun {
+    /// `fun Module:Function/Arity`.
+    Export {
+        /// The module.
+        module: Atom,
+        /// The function.
+        function: Atom,
+        /// Its arity.
+        arity: u8,
+    },
+    /// A closure (`fun() -> .. end`), as its bytes after the tag: it can be sent back, never
+    /// run here.
+    Closure(Vec<u8>),
+}
+
+impl fmt::Debug for ErlFun {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ErlFun::Export {
+                module,
+                function,
+                arity,
+            } => write!(f, "fun {module}:{function}/{arity}"),
+            ErlFun::Closure(b) => write!(f, "#Fun<{} bytes>", b.len()),
+        }
+    }
+}
+
+/// An Erlang term. Bit strings that are not whole bytes, and funs of the old format, are
+/// refused when decoding (see [`decode`](super::decode)).
 #[derive(Clone, PartialEq)]
 pub enum Term {
     /// An atom; `true`, `false`, `undefined` and `ok` are atoms too.
@@ -130,6 +161,8 @@ pub enum Term {
     Ref(ErlRef),
     /// A port.
     Port(ErlPort),
+    /// A fun, carried as data.
+    Fun(ErlFun),
 }
 
 impl Term {
@@ -221,6 +254,7 @@ impl fmt::Debug for Term {
             Term::Pid(p) => write!(f, "{p:?}"),
             Term::Ref(r) => write!(f, "{r:?}"),
             Term::Port(p) => write!(f, "{p:?}"),
+            Term::Fun(fun) => write!(f, "{fun:?}"),
         }
     }
 }

@@ -119,11 +119,14 @@ fn hostile_input_is_refused_without_harm() {
     }
     deep.push(106);
     assert_eq!(decode(&deep), Err(EtfError::TooDeep));
-    // Integers past 128 bits, funs, compressed terms, unknown tags, trailing bytes.
+    // Integers past 128 bits, funs of the old format, compressed terms, unknown tags,
+    // trailing bytes, a closure whose size runs past the input.
     let mut big = vec![131, 110, 17, 0];
     big.extend_from_slice(&[1; 17]);
     assert_eq!(decode(&big), Err(EtfError::IntTooLarge));
-    assert!(matches!(decode(&[131, 113]), Err(EtfError::Unsupported(_))));
+    assert!(matches!(decode(&[131, 117]), Err(EtfError::Unsupported(_))));
+    assert_eq!(decode(&[131, 112, 0, 0, 1, 0, 1]), Err(EtfError::Truncated));
+    assert_eq!(decode(&[131, 112, 0, 0, 0, 2]), Err(EtfError::Truncated));
     assert!(matches!(
         decode(&[131, 80, 0, 0, 0, 1]),
         Err(EtfError::Unsupported(_))
@@ -285,4 +288,25 @@ fn names_become_erlang_atoms() {
     assert_eq!(snake_case("HTTPError"), "http_error");
     assert_eq!(snake_case("already_snake"), "already_snake");
     assert_eq!(snake_case("V2Thing"), "v2_thing");
+}
+
+#[test]
+fn funs_are_carried_as_data() {
+    use crate::etf::ErlFun;
+    // fun global:random_exit_name/3, as Erlang writes it.
+    let export = Term::Fun(ErlFun::Export {
+        module: Atom::from("global"),
+        function: Atom::from("random_exit_name"),
+        arity: 3,
+    });
+    let bytes = encode(&export);
+    assert_eq!(&bytes[..2], &[131, 113]);
+    assert_eq!(decode(&bytes).unwrap(), export);
+    assert_eq!(format!("{export:?}"), "fun global:random_exit_name/3");
+    // A closure: its bytes kept whole, whatever they say, and sent back as they came.
+    let mut closure = vec![131, 112, 0, 0, 0, 9];
+    closure.extend_from_slice(&[1, 2, 3, 4, 5]);
+    let term = decode(&closure).unwrap();
+    assert!(matches!(term, Term::Fun(ErlFun::Closure(_))));
+    assert_eq!(encode(&term), closure);
 }

@@ -64,7 +64,8 @@ fn a_request_that_fits_no_handler_is_an_error_term_not_a_crash() {
                 other => panic!("{bad} got {other}, not {{error, _}}"),
             }
         }
-        // Terms this side does not read (too deep, a fun): dropped, and the connection lives.
+        // Terms this side does not read (too deep), or no handler takes (a fun): dropped,
+        // and the connection lives.
         let deep = Term::tuple([a("send_deep"), rust_name("counter"), Term::Int(10_000)]);
         assert_eq!(drive(&node, &erl, deep).await, a("ok"));
         let fun = Term::tuple([a("send_fun"), rust_name("counter")]);
