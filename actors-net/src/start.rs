@@ -70,6 +70,7 @@ impl NodeBuilder {
                 .set(crate::beam::start(&node, beam, &net.config).await?);
         }
         crate::system::start(&node, &net.config).await;
+        crate::beam::start_global(&node);
         if let Some(spec) = crate::beam::groups_spec(&node)
             && !crate::system::add(&node, spec).await
         {

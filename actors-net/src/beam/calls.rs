@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actors::etf::{self, Atom, Term};
+use actors::etf::{self, Atom, ErlPid, Term};
 use futures::channel::oneshot;
 
 use super::conn::{Conn, Refused};
@@ -27,13 +27,23 @@ impl Inner {
     }
 
     fn send_control(&self, conn: &Conn, to: &BeamDest, message: &Term) -> Result<(), BeamError> {
+        self.send_control_from(conn, self.caller(), to, message)
+    }
+
+    fn send_control_from(
+        &self,
+        conn: &Conn,
+        from: ErlPid,
+        to: &BeamDest,
+        message: &Term,
+    ) -> Result<(), BeamError> {
         let control = match to {
             BeamDest::Name { name, .. } => Control::RegSend {
-                from: self.caller(),
+                from,
                 to: Atom::from(name.as_str()),
             },
             BeamDest::Pid(pid) => Control::SendSender {
-                from: self.caller(),
+                from,
                 to: pid.clone(),
             },
         };
@@ -60,6 +70,18 @@ impl Inner {
         request: Term,
         timeout: Duration,
     ) -> Result<Term, BeamError> {
+        self.call_from(self.caller(), to, request, timeout).await
+    }
+
+    /// [`Inner::call`] made by local process `from`, as the server sees it (`global` takes
+    /// the caller of `set_lock` for the lock's holder, and monitors it).
+    pub(crate) async fn call_from(
+        self: &Arc<Self>,
+        from: ErlPid,
+        to: &BeamDest,
+        request: Term,
+        timeout: Duration,
+    ) -> Result<Term, BeamError> {
         let call = async {
             let conn = self.conn_for(to).await?;
             let reference = self.make_ref();
@@ -82,7 +104,7 @@ impl Inner {
                 BeamDest::Pid(pid) => Proc::Pid(pid.clone()),
             };
             let demonitor = Control::Demonitor {
-                from: self.caller(),
+                from: from.clone(),
                 to: target.clone(),
                 reference: reference.clone(),
             };
@@ -93,17 +115,17 @@ impl Inner {
                 demonitor: control::encode(&demonitor, None),
             };
             let monitor = Control::Monitor {
-                from: self.caller(),
+                from: from.clone(),
                 to: target.clone(),
                 reference: reference.clone(),
             };
             conn.send(control::encode(&monitor, None))?;
             let message = Term::tuple([
                 Term::atom("$gen_call"),
-                Term::tuple([Term::Pid(self.caller()), Term::Ref(reference.clone())]),
+                Term::tuple([Term::Pid(from.clone()), Term::Ref(reference.clone())]),
                 request,
             ]);
-            self.send_control(&conn, to, &message)?;
+            self.send_control_from(&conn, from.clone(), to, &message)?;
             let outcome = outcome.await.map_err(|_| BeamError::NoConnection)?;
             if !matches!(outcome, Outcome::Down(_)) {
                 let _ = conn.send(std::mem::take(&mut guard.demonitor));

@@ -116,6 +116,20 @@ impl Inner {
     /// A message to a pid: the caller pid's replies, or a local process.
     fn to_pid(&self, conn: &Arc<Conn>, to: &ErlPid, message: Term) {
         let id = self.local_id(to);
+        // `{Ref, Reply}` to a call this node made from a process of its own.
+        let message = match message {
+            Term::Tuple(mut items)
+                if id.is_some_and(|id| id != 0)
+                    && items.len() == 2
+                    && matches!(&items[0], Term::Ref(r) if lock(&self.calls).contains_key(r)) =>
+            {
+                if let (Some(reply), Some(Term::Ref(reference))) = (items.pop(), items.pop()) {
+                    self.answer(conn, &reference, Outcome::Reply(reply));
+                }
+                return;
+            }
+            other => other,
+        };
         if id == Some(0) {
             // To the caller pid: `{Ref, Reply}`, the answer to a call made from this node.
             match message {
@@ -232,7 +246,7 @@ impl Inner {
             Proc::Pid(p) if self.local_id(p) == Some(0) => return,
             Proc::Pid(p) => self.local_id(p).map(|id| actors::dist::pid_of(&node, id)),
             // Nor does a built-in service (a `gen_server:call` to one monitors it first).
-            Proc::Name(name) if super::services::is_service(name) => return,
+            Proc::Name(name) if self.is_service(name) => return,
             Proc::Name(name) => node.whereis_any(name.name()).filter(|p| p.is_local()),
         };
         let exit = |reason: Term| Control::MonitorExit {

@@ -34,6 +34,7 @@ mod dest;
 mod epmd;
 mod error;
 mod functions;
+mod global;
 mod groups;
 mod handshake;
 mod inbox;
@@ -316,6 +317,12 @@ impl actors::dist::Extension for Inner {
     }
 }
 
+/// Takes part in Erlang's `global` on a node that joins BEAM nodes as a visible one (after
+/// the node's own global registry has started).
+pub(crate) fn start_global(node: &Node) {
+    global::start(node);
+}
+
 /// The child spec of the `pg` scope server toward BEAM nodes, if `node` speaks to them.
 pub(crate) fn groups_spec(node: &Node) -> Option<actors::supervisor::ChildSpec> {
     groups::spec(node, groups::SCOPE)
@@ -443,6 +450,7 @@ pub(crate) async fn start(
         accept_task: Mutex::new(None),
         closing: AtomicBool::new(false),
         functions: Default::default(),
+        global: std::sync::OnceLock::new(),
     });
     actors::dist::set_beam_name(node, &config.name, inner.creation);
     let task = actors::rt::spawn(inner.clone().accept_loop(listener));

@@ -1,5 +1,5 @@
-//! Answers to `gen_server:call`s from BEAM processes, however the call reached this node:
-//! to an actor, a built-in service, or a process's `sys` handling.
+//! `gen_server` requests from BEAM processes, and the answers to their calls, however the
+//! call reached this node: to an actor, a built-in service, or a process's `sys` handling.
 
 use std::sync::Weak;
 
@@ -53,5 +53,28 @@ impl Responder for GenReply {
         packet.remove(tag); // the tag's own version byte: it sits inside the tuple
         packet.extend_from_slice(payload.get(1..).unwrap_or_default());
         let _ = conn.send(packet);
+    }
+}
+
+/// A `gen_server` request: `{'$gen_call', {From, Tag}, Request}` or `{'$gen_cast', Request}`.
+pub(crate) enum GenRequest<'a> {
+    Call {
+        from: &'a ErlPid,
+        tag: &'a Term,
+        request: &'a Term,
+    },
+    Cast(&'a Term),
+}
+
+impl<'a> GenRequest<'a> {
+    pub(crate) fn of(message: &'a Term) -> Option<GenRequest<'a>> {
+        match message.as_tuple()? {
+            [label, from, request] if label.is_atom("$gen_call") => match from.as_tuple()? {
+                [Term::Pid(from), tag] => Some(GenRequest::Call { from, tag, request }),
+                _ => None,
+            },
+            [label, request] if label.is_atom("$gen_cast") => Some(GenRequest::Cast(request)),
+            _ => None,
+        }
     }
 }

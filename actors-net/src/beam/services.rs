@@ -9,38 +9,19 @@ use actors::dist::Responder;
 use actors::etf::{self, Atom, ErlPid, Term};
 
 use super::conn::Conn;
-use super::reply::GenReply;
+use super::reply::{GenReply, GenRequest};
 use super::state::Inner;
 
-/// A `gen_server` request: `{'$gen_call', {From, Tag}, Request}` or `{'$gen_cast', Request}`.
-pub(crate) enum GenRequest<'a> {
-    Call {
-        from: &'a ErlPid,
-        tag: &'a Term,
-        request: &'a Term,
-    },
-    Cast(&'a Term),
-}
-
-impl<'a> GenRequest<'a> {
-    pub(crate) fn of(message: &'a Term) -> Option<GenRequest<'a>> {
-        match message.as_tuple()? {
-            [label, from, request] if label.is_atom("$gen_call") => match from.as_tuple()? {
-                [Term::Pid(from), tag] => Some(GenRequest::Call { from, tag, request }),
-                _ => None,
-            },
-            [label, request] if label.is_atom("$gen_cast") => Some(GenRequest::Cast(request)),
-            _ => None,
+impl Inner {
+    /// Whether a built-in service goes by registered name `name`.
+    pub(crate) fn is_service(&self, name: &Atom) -> bool {
+        match name.name() {
+            "net_kernel" | "rex" => true,
+            super::global::SERVER => self.global.get().is_some(),
+            _ => false,
         }
     }
-}
 
-/// Whether a built-in service goes by registered name `name`.
-pub(crate) fn is_service(name: &Atom) -> bool {
-    matches!(name.name(), "net_kernel" | "rex")
-}
-
-impl Inner {
     /// Answers a `gen_server:call` from `conn`'s peer with `reply`.
     pub(crate) fn gen_reply(
         &self,
@@ -78,6 +59,13 @@ impl Inner {
                 self.rex(conn, message);
                 true
             }
+            super::global::SERVER => match self.global.get() {
+                Some(global) => {
+                    global.message(conn, message);
+                    true
+                }
+                None => false,
+            },
             _ => false,
         }
     }

@@ -33,6 +33,13 @@ pub(crate) struct Pending {
     pub(crate) done: oneshot::Sender<Outcome>,
 }
 
+/// This node's `global_name_server` toward BEAM nodes (the `global` module), held here
+/// behind what the inbox asks of it.
+pub(crate) trait GlobalServer: Send + Sync {
+    /// A message to the server from `conn`'s peer.
+    fn message(&self, conn: &Arc<super::conn::Conn>, message: &Term);
+}
+
 /// The limits on what peers can make this side keep.
 #[derive(Clone, Copy)]
 pub(crate) struct Limits {
@@ -94,6 +101,8 @@ pub(crate) struct Inner {
     pub(crate) closing: AtomicBool,
     /// The Rust functions BEAM nodes may call (`rpc`, `erpc`, `spawn/4`).
     pub(crate) functions: super::functions::Functions,
+    /// Erlang's `global`, as this node takes part in it when visible.
+    pub(crate) global: std::sync::OnceLock<Arc<dyn GlobalServer>>,
 }
 
 /// Process ids split as Erlang splits them: 15 bits of number, the rest in the serial.

@@ -37,8 +37,8 @@ pub(crate) mod server;
 mod table;
 
 pub(crate) use server::GlobalServer;
-pub(crate) use table::Shared;
 use table::name_lock;
+pub(crate) use table::{Bridge, Shared};
 pub use table::{GlobalError, ResolveFn, Resolver, SERVER_NAME};
 
 /// A fresh identity for one lock request: two registrations on one node never share locks.
@@ -249,6 +249,14 @@ impl Global {
                 Some((name.to_string(), pid.clone(), moving)),
             )
             .await?;
+        // A bridged registry (Erlang's `global`) takes the name too, or refuses it.
+        let refused = match (refused, shared.bridge()) {
+            (None, Some(bridge)) if pid.is_local() => bridge
+                .claim(name.to_string(), pid.clone(), moving)
+                .await
+                .err(),
+            (refused, _) => refused,
+        };
         let result = match refused {
             Some(e) => Err(e),
             None => {
@@ -289,6 +297,11 @@ impl Global {
                 .into_future()
         }))
         .await;
+        if let Some(bridge) = shared.bridge()
+            && pid.is_local()
+        {
+            bridge.release(name.to_string()).await;
+        }
         Self::release(&servers, &ids, &holder, request);
         Ok(())
     }
@@ -298,9 +311,13 @@ impl Global {
         self.whereis_any(name)?.downcast()
     }
 
-    /// The process registered under `name`, whatever its type: a local read.
+    /// The process registered under `name`, whatever its type: a local read. On a node that
+    /// joins BEAM nodes as a visible node, names registered there with Erlang's
+    /// `global:register_name` are found too.
     pub fn whereis_any(&self, name: &str) -> Option<AnyPid> {
-        self.shared.as_ref()?.read().by_name.get(name).cloned()
+        let shared = self.shared.as_ref()?;
+        let here = shared.read().by_name.get(name).cloned();
+        here.or_else(|| shared.bridge()?.whereis(name))
     }
 
     /// The process registered under `name`, as an `A`, or why not: to call or cast to it
@@ -319,7 +336,11 @@ impl Global {
             return Vec::new();
         };
         let mut names: Vec<String> = shared.read().by_name.keys().cloned().collect();
+        if let Some(bridge) = shared.bridge() {
+            names.extend(bridge.names());
+        }
         names.sort();
+        names.dedup();
         names
     }
 

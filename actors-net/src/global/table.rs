@@ -87,8 +87,30 @@ pub(crate) struct Names {
     pub(crate) by_pid: HashMap<AnyPid, String>,
 }
 
+/// Another cluster's registry, seen through this node: Erlang's `global` on BEAM nodes, for
+/// a node that joins them as a visible node. Its names are found here as this cluster's are,
+/// and this node's registrations are published there.
+pub(crate) trait Bridge: Send + Sync {
+    /// The process registered there as `name`.
+    fn whereis(&self, name: &str) -> Option<AnyPid>;
+    /// Every name registered there.
+    fn names(&self) -> Vec<String>;
+    /// Registers `name` there for `pid` (of this node), or moves it there when `moving`:
+    /// `NameTaken` if another process holds it there.
+    fn claim(
+        &self,
+        name: String,
+        pid: AnyPid,
+        moving: bool,
+    ) -> futures::future::BoxFuture<'static, Result<(), GlobalError>>;
+    /// Removes `name` there.
+    fn release(&self, name: String) -> futures::future::BoxFuture<'static, ()>;
+}
+
 /// State the server and the node's handle share.
 pub(crate) struct Shared {
+    /// Another cluster's registry this node also takes part in, if any.
+    pub(crate) bridge: RwLock<Option<Arc<dyn Bridge>>>,
     pub(crate) names: RwLock<Names>,
     pub(crate) resolver: RwLock<Resolver>,
     pub(crate) server: RwLock<Option<AnyPid>>,
@@ -107,6 +129,7 @@ pub(crate) struct Shared {
 impl Shared {
     pub(crate) fn new(clean_partitions: bool, limits: GlobalLimits) -> Arc<Self> {
         Arc::new(Shared {
+            bridge: RwLock::new(None),
             names: RwLock::default(),
             resolver: RwLock::new(Resolver::StopLoser),
             server: RwLock::new(None),
@@ -127,9 +150,15 @@ impl Shared {
             .fetch_xor(h.finish(), std::sync::atomic::Ordering::Relaxed);
     }
 
+    /// The bridged registry, if any.
+    pub(crate) fn bridge(&self) -> Option<Arc<dyn Bridge>> {
+        self.bridge.read().unpoisoned().clone()
+    }
+
     /// Forgets the table and the servers (at shutdown).
     pub(crate) fn clear(&self) {
         *self.write() = Names::default();
+        *self.bridge.write().unpoisoned() = None;
         *self.server.write().unpoisoned() = None;
         lock(&self.peers).clear();
     }

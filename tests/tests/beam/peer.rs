@@ -2,6 +2,7 @@
 //! registered Rust functions, and undefined ones answered as a BEAM node answers them.
 
 use actors_net::beam::RpcError;
+use actors_net::global::GlobalError;
 use futures::StreamExt;
 
 use super::*;
@@ -371,5 +372,114 @@ fn a_pg_scope_of_its_own_is_shared_with_erlang() {
             beam.scope("taken").await,
             Err(BeamError::BadName(_))
         ));
+    });
+}
+
+/// Polls `check` every 20 ms for at most 15 s (Erlang's global syncs a new node within
+/// about 3 s); panics saying `what` otherwise.
+async fn eventually<F: std::future::Future<Output = bool>>(
+    what: &str,
+    mut check: impl FnMut() -> F,
+) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !check().await {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "waited 15 s for {what}"
+        );
+        actors::rt::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[test]
+fn global_names_are_shared_with_erlang_both_ways() {
+    if !actors_integration::erlang::present("global_names_are_shared_with_erlang_both_ways") {
+        return;
+    }
+    actors::rt::block_on(async {
+        let (node, _notes) = with_functions(true).await;
+        let counter = node.spawn(Counter { n: 0 });
+        node.global()
+            .register("rust_counter", &counter)
+            .await
+            .unwrap();
+        let mut erl = ErlNode::start("globals", COOKIE, node.beam().unwrap().epmd_port(), None);
+        let ask = |src: &str| {
+            let (node, erl, src) = (&node, &erl, src.replace("$R", &format!("'{RUST}'")));
+            async move { eval(node, erl, &src).await }
+        };
+        // Erlang meets the Rust node, syncs with it (global:sync returns), and finds its name.
+        assert_eq!(
+            ask("pong = net_adm:ping($R), ok = global:sync(), G = global:whereis_name(rust_counter), \
+                 {is_pid(G), node(G) =:= $R}.")
+            .await,
+            "{true,true}"
+        );
+        // A name Erlang registers is found by the Rust node.
+        assert_eq!(
+            ask(
+                "W = spawn(fun() -> receive stop -> ok end end), register(w, W), \
+                 global:register_name(erl_worker, W)."
+            )
+            .await,
+            "yes"
+        );
+        eventually("the Erlang name to reach the Rust node", || async {
+            node.global()
+                .whereis_any("erl_worker")
+                .is_some_and(|p| p.node() == erl.name)
+        })
+        .await;
+        assert!(
+            node.global()
+                .registered_names()
+                .contains(&"erl_worker".to_string())
+        );
+        // A name the Rust node registers after the sync reaches Erlang; a name held on the
+        // other side is refused on both.
+        let late = node.spawn(Counter { n: 0 });
+        node.global().register("late_name", &late).await.unwrap();
+        assert_eq!(ask("is_pid(global:whereis_name(late_name)).").await, "true");
+        let third = node.spawn(Counter { n: 0 });
+        assert!(matches!(
+            node.global().register("erl_worker", &third).await,
+            Err(GlobalError::NameTaken(_))
+        ));
+        assert_eq!(
+            ask("global:register_name(rust_counter, self()).").await,
+            "no"
+        );
+        // Names go with their processes: an Erlang one ends, a Rust one is killed.
+        ask("w ! stop.").await;
+        eventually("the ended Erlang process's name to go", || async {
+            node.global().whereis_any("erl_worker").is_none()
+        })
+        .await;
+        node.kill(&counter);
+        eventually("the killed Rust process's name to go in Erlang", || async {
+            ask("global:whereis_name(rust_counter).").await == "undefined"
+        })
+        .await;
+        // An unregistered name goes too.
+        node.global().unregister("late_name").await.unwrap();
+        eventually("the unregistered name to go in Erlang", || async {
+            ask("global:whereis_name(late_name).").await == "undefined"
+        })
+        .await;
+        // And with its node.
+        assert_eq!(
+            ask("V = spawn(fun() -> receive stop -> ok end end), global:register_name(doomed, V).")
+                .await,
+            "yes"
+        );
+        eventually("the doomed name to reach the Rust node", || async {
+            node.global().whereis_any("doomed").is_some()
+        })
+        .await;
+        erl.kill();
+        eventually("the lost node's names to go", || async {
+            node.global().whereis_any("doomed").is_none()
+        })
+        .await;
     });
 }
