@@ -93,6 +93,8 @@ struct State {
     known: BTreeMap<String, i128>,
     /// By resource id, as the term it arrived as.
     locks: HashMap<Vec<u8>, Lock>,
+    /// Holders of all locks together.
+    held: usize,
     next_tag: i128,
 }
 
@@ -317,7 +319,7 @@ impl BeamGlobal {
             return false;
         };
         let mut st = self.state();
-        let held = st.locks.values().map(|l| l.holders.len()).sum::<usize>();
+        let held = st.held;
         let k = key(resource);
         match st.locks.get_mut(&k) {
             Some(lock) if lock.requester != *requester => false,
@@ -346,6 +348,7 @@ impl BeamGlobal {
                         );
                     }
                 }
+                st.held += 1;
                 true
             }
         }
@@ -367,11 +370,13 @@ impl BeamGlobal {
     fn unlock(&self, resource: &Term, holder: &ErlPid) {
         let mut st = self.state();
         let k = key(resource);
+        let mut freed = 0;
         if let Some(lock) = st.locks.get_mut(&k) {
             lock.holders.retain(|(p, watch)| {
                 let keep = p != holder;
                 if !keep {
                     watch.abort();
+                    freed += 1;
                 }
                 keep
             });
@@ -379,6 +384,7 @@ impl BeamGlobal {
                 st.locks.remove(&k);
             }
         }
+        st.held -= freed;
     }
 
     /// Runs `gone` once `pid` ends (or its node is lost), unless the returned handle aborts

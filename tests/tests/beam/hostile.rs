@@ -328,3 +328,127 @@ fn a_beam_peer_runs_at_most_its_limit_of_spawn_requests_at_once() {
         assert_eq!(node.process_count(), before + LIMIT as usize);
     });
 }
+
+#[test]
+fn a_beam_peer_holds_at_most_its_limits_of_global_names_and_locks() {
+    use actors::dist::rt::io::ReadExt;
+    use actors::etf::{Atom, ErlFun, ErlPid, ErlRef, decode_prefix, encode};
+    const LIMIT: u32 = 100_000;
+    actors::rt::block_on(async {
+        let node = Node::builder(&format!("{RUST}:0"))
+            .cookie(COOKIE)
+            .beam(RUST)
+            .epmd_port(0)
+            .beam_visible()
+            .start()
+            .await
+            .unwrap();
+        let port = node.beam().unwrap().port();
+        let mut s = fake::connect(port, "fake@127.0.0.1", COOKIE).await.unwrap();
+        let pid = |id: u32| ErlPid {
+            node: Atom::from("fake@127.0.0.1"),
+            id,
+            serial: 0,
+            creation: 7,
+        };
+        let tag = |i: u32| ErlRef {
+            node: Atom::from("fake@127.0.0.1"),
+            creation: 7,
+            ids: vec![i, 0, 0],
+        };
+        // A call to the global server from fake process `from`, with reference `i`.
+        let call = |from: u32, i: u32, request: Term| {
+            let control = Term::tuple([
+                Term::Int(6),
+                Term::Pid(pid(from)),
+                a(""),
+                a("global_name_server"),
+            ]);
+            let message = Term::tuple([
+                a("$gen_call"),
+                Term::tuple([Term::Pid(pid(from)), Term::Ref(tag(i))]),
+                request,
+            ]);
+            let mut p = vec![112];
+            p.extend_from_slice(&encode(&control));
+            p.extend_from_slice(&encode(&message));
+            let mut framed = (p.len() as u32).to_be_bytes().to_vec();
+            framed.extend_from_slice(&p);
+            framed
+        };
+        // The reply to call `i`, reading past everything else the node sends.
+        async fn reply(s: &mut actors::dist::rt::net::TcpStream, want: &Term) -> Term {
+            loop {
+                let mut len = [0u8; 4];
+                s.read_exact(&mut len).await.unwrap();
+                let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+                s.read_exact(&mut body).await.unwrap();
+                if body.is_empty() {
+                    continue;
+                }
+                let mut rest = &body[1..];
+                let control = decode_prefix(&mut rest).unwrap();
+                if control.as_tuple().unwrap()[0] != Term::Int(2) || rest.is_empty() {
+                    continue;
+                }
+                let message = decode_prefix(&mut rest).unwrap();
+                if let Some([t, answer]) = message.as_tuple()
+                    && t == want
+                {
+                    return answer.clone();
+                }
+            }
+        }
+        let method = Term::Fun(ErlFun::Export {
+            module: Atom::from("global"),
+            function: Atom::from("random_exit_name"),
+            arity: 3,
+        });
+        // One more name than a peer may register here, in one write.
+        let mut all = Vec::new();
+        for i in 0..=LIMIT {
+            let register = Term::tuple([
+                a("register"),
+                a(&format!("n{i}")),
+                Term::Pid(pid(i + 1)),
+                method.clone(),
+            ]);
+            all.extend_from_slice(&call(1, i, register));
+        }
+        actors::dist::rt::io::WriteExt::write_all(&mut s, &all)
+            .await
+            .unwrap();
+        let last = actors::rt::timeout(
+            Duration::from_secs(60),
+            reply(&mut s, &Term::Ref(tag(LIMIT))),
+        )
+        .await
+        .expect("every call answered");
+        assert_eq!(last, a("yes"), "global answers yes, and keeps what it may");
+        let names = node.global().registered_names();
+        assert_eq!(names.len(), LIMIT as usize);
+        assert!(node.global().whereis_any("n0").is_some());
+        assert!(node.global().whereis_any(&format!("n{LIMIT}")).is_none());
+
+        // One more lock than BEAM processes may hold here, each of its own holder.
+        let mut all = Vec::new();
+        for i in 0..=LIMIT {
+            let id = Term::tuple([a(&format!("r{i}")), a("req")]);
+            all.extend_from_slice(&call(
+                i + 1,
+                LIMIT + 1 + i,
+                Term::tuple([a("set_lock"), id]),
+            ));
+        }
+        actors::dist::rt::io::WriteExt::write_all(&mut s, &all)
+            .await
+            .unwrap();
+        let last = actors::rt::timeout(
+            Duration::from_secs(60),
+            reply(&mut s, &Term::Ref(tag(2 * LIMIT + 1))),
+        )
+        .await
+        .expect("every call answered");
+        assert_eq!(last, a("false"), "the lock past the limit is refused");
+    });
+}
