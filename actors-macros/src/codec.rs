@@ -132,6 +132,22 @@ pub fn wire_codec(
             }
         }
     });
+    // What fits no handler goes, whole, to the info handler, if there is one.
+    let info_fallback = variants.iter().find(|v| v.h.info).map(|v| {
+        let handler = &v.h.ident;
+        let name = handler.to_string();
+        let ty = &v.tys[0];
+        let arg = v.h.args[0].ident.to_string();
+        let cfgs = &v.h.cfgs;
+        // Not a call: a request that fits no handler is its caller's error.
+        quote! {
+            #(#cfgs)*
+            if __call.is_none() {
+                let __whole: #ty = (&#private::Codec::<#ty>::new()).de_term(#name, #arg, __term)?;
+                return ::core::result::Result::Ok(#msg::#handler(__whole));
+            }
+        }
+    });
     let phantom_arm =
         (!type_params.is_empty()).then(|| quote!(#msg::__Phantom(__n, _) => match *__n {},));
     // A reference to a message is never empty to the compiler, even when the actor has no
@@ -197,10 +213,19 @@ pub fn wire_codec(
 
             fn __decode_term(__term: &#actors::etf::Term, __call: &mut ::core::option::Option<#private::IncomingCall>) -> ::core::result::Result<Self, #actors::WireError> {
                 use #private::{Unencodable as _, ViaSerde as _};
-                let (__name, __args) = #private::term::request_parts(__term)?;
+                let (__name, __args) = match #private::term::request_parts(__term) {
+                    ::core::result::Result::Ok(__parts) => __parts,
+                    ::core::result::Result::Err(__e) => {
+                        #info_fallback
+                        return ::core::result::Result::Err(__e);
+                    }
+                };
                 ::core::result::Result::Ok(match __name {
                     #(#term_arms)*
-                    __other => return ::core::result::Result::Err(#private::term::unknown_request(#actor_name, __other)),
+                    __other => {
+                        #info_fallback
+                        return ::core::result::Result::Err(#private::term::unknown_request(#actor_name, __other));
+                    }
                 })
             }
         }

@@ -37,6 +37,9 @@ pub enum HandlerKind {
 pub struct Handler {
     pub ident: Ident,
     pub kind: HandlerKind,
+    /// `#[handle(info)]`: a cast that also takes, whole, every term from a BEAM node that
+    /// fits no other handler (Erlang's `handle_info`).
+    pub info: bool,
     pub is_async: bool,
     /// The message arguments, in order (the context argument excluded).
     pub args: Vec<Arg>,

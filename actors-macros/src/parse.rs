@@ -131,22 +131,30 @@ fn is_handle_attr(attr: &Attribute) -> bool {
         .is_some_and(|s| s.ident == "handle")
 }
 
-/// `#[handle]` or `#[handle(cast)]`.
-fn handle_kind(attr: &Attribute) -> syn::Result<HandlerKind> {
+/// `#[handle]`, `#[handle(cast)]` or `#[handle(info)]` (a cast that also takes what fits no
+/// other handler): the kind, and whether it is the info handler.
+fn handle_kind(attr: &Attribute) -> syn::Result<(HandlerKind, bool)> {
     let mut kind = HandlerKind::Call;
+    let mut info = false;
     if let syn::Meta::List(_) = attr.meta {
         attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("cast") {
                 kind = HandlerKind::Cast;
                 Ok(())
+            } else if meta.path.is_ident("info") {
+                kind = HandlerKind::Cast;
+                info = true;
+                Ok(())
             } else if meta.path.is_ident("call") {
                 Ok(())
             } else {
-                Err(meta.error("unknown option: `#[handle]` takes `cast` (or nothing, for a call)"))
+                Err(meta.error(
+                    "unknown option: `#[handle]` takes `cast`, `info` (or nothing, for a call)",
+                ))
             }
         })?;
     }
-    Ok(kind)
+    Ok((kind, info))
 }
 
 /// True for `&mut Ctx<..>` (any path ending in `Ctx`).
@@ -296,7 +304,7 @@ pub fn actor_impl(mut item: ItemImpl, args: ImplArgs) -> syn::Result<ParsedImpl>
             handled_hooks.push(f.sig.ident.span());
             continue;
         }
-        let kind = match handle_kind(attr) {
+        let (kind, info) = match handle_kind(attr) {
             Ok(k) => k,
             Err(e) => {
                 push_err(e);
@@ -317,6 +325,7 @@ pub fn actor_impl(mut item: ItemImpl, args: ImplArgs) -> syn::Result<ParsedImpl>
             handler: Handler {
                 ident: f.sig.ident.clone(),
                 kind,
+                info,
                 is_async: f.sig.asyncness.is_some(),
                 args,
                 ctx_pos,

@@ -103,8 +103,21 @@ pub fn actor_impl(parsed: &ParsedImpl) -> syn::Result<()> {
         }
     }
 
+    let mut infos = methods.iter().filter(|m| m.handler.info);
+    if let (Some(_), Some(second)) = (infos.next(), infos.next()) {
+        errors.push(
+            second.handler.span,
+            "an actor has one `#[handle(info)]` handler: it takes whatever fits no other",
+        );
+    }
     for method in methods {
         let h = &method.handler;
+        if h.info && h.args.len() != 1 {
+            errors.push(
+                h.span,
+                "a `#[handle(info)]` handler takes one argument, the whole message (an `actors::etf::Term`, or a type it reads as)",
+            );
+        }
         match method.receiver {
             Receiver::Ref | Receiver::Mut => {}
             Receiver::Value(span) => errors.push(

@@ -150,3 +150,56 @@ fn a_request_that_fits_no_handler_gets_an_error_term_and_the_actor_lives_on() {
         Err(CallError::NoProc)
     );
 }
+
+/// Keeps what fits no handler, as Erlang's `handle_info` does.
+#[actor]
+struct Inbox {
+    seen: Vec<Term>,
+    typed: u32,
+}
+
+#[actor]
+impl Inbox {
+    #[handle(cast)]
+    fn bump(&mut self) {
+        self.typed += 1;
+    }
+    #[handle(info)]
+    fn info(&mut self, message: Term) {
+        self.seen.push(message);
+    }
+    #[handle]
+    fn seen(&self) -> (Vec<Term>, u32) {
+        (self.seen.clone(), self.typed)
+    }
+}
+
+#[test]
+fn what_fits_no_handler_goes_whole_to_the_info_handler() {
+    block_on(async {
+        let node = Node::local();
+        let inbox = node.spawn(Inbox {
+            seen: Vec::new(),
+            typed: 0,
+        });
+        let id = inbox.any().id();
+        // A handler's own request goes to it; anything else, whole, to `info`.
+        deliver_term(&node, id, &Term::atom("bump"), None).unwrap();
+        let pair = Term::tuple([Term::atom("hello"), Term::Int(1)]);
+        deliver_term(&node, id, &pair, None).unwrap();
+        deliver_term(&node, id, &Term::Int(7), None).unwrap();
+        let (seen, typed) = inbox.seen().await.unwrap();
+        assert_eq!(typed, 1);
+        assert_eq!(seen, vec![pair, Term::Int(7)]);
+        // A call that fits no handler is its caller's error, not an info message.
+        let (tx, rx) = oneshot::channel();
+        let refused = deliver_term(&node, id, &Term::atom("nothing"), Some(Box::new(Catch(tx))));
+        assert!(refused.is_err());
+        let answer = rx.await.unwrap();
+        assert_eq!(answer.as_tuple().unwrap()[0], Term::atom("error"));
+        assert_eq!(inbox.seen().await.unwrap().0.len(), 2);
+        // Over the wire between Rust nodes, `info` is a cast like any other.
+        inbox.info(Term::atom("direct")).unwrap();
+        assert_eq!(inbox.seen().await.unwrap().0.len(), 3);
+    });
+}

@@ -7,24 +7,31 @@
 //! - a Rust process joins a `pg` group, and Erlang's `pg:get_members` lists it.
 //!
 //! `cargo run --example beam` runs it all and ends by itself. `cargo run --example beam -- --serve`
-//! only starts the Rust node (`rust@<host>`, cookie `c`) for an `erl -sname a -setcookie c`
-//! of your own to call: see the README, "Joining an Erlang or Elixir cluster".
+//! only starts the Rust node (`rust@<host>`, cookie `c`, visible) for an `erl -sname a
+//! -setcookie c` or `iex --sname a --cookie c` of your own: it answers `net_adm:ping`, runs
+//! `rust:add/2` and `rust:global_whereis/1` for `rpc:call`, serves a counter registered as
+//! `counter` (`sys:get_state` shows it) and globally as `rust_counter`, a process `echo`
+//! that sends `Msg` back to `Pid` for `{Pid, Msg}`, and puts the counter in group
+//! `rust_workers` of scopes `pg` and `rust_scope`. See the README, "Joining an Erlang or
+//! Elixir cluster".
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use actors::etf::{Atom, Term};
-use actors_net::beam::{BeamDest, BeamNode};
+use actors_net::beam::{BeamDest, BeamNode, RpcError};
 use actors_net::prelude::*;
 use serde::{Deserialize, Serialize};
 
+/// A counter that shows its state to `sys:get_state`.
 #[actor]
+#[derive(Debug, Serialize)]
 struct Counter {
     n: u64,
 }
 
-#[actor]
+#[actor(debug)]
 impl Counter {
     /// `gen_server:call({counter, Node}, {add, N})` from Erlang lands here.
     #[handle]
@@ -37,6 +44,26 @@ impl Counter {
     #[handle]
     fn get(&self) -> u64 {
         self.n
+    }
+}
+
+/// Sends `Msg` back to `Pid` for each `{Pid, Msg}` it is sent, as an Erlang echo server.
+#[actor]
+struct Echo;
+
+#[actor]
+impl Echo {
+    /// Whatever fits no other handler: here, every message (Erlang's `handle_info`).
+    #[handle(info)]
+    fn info(&mut self, message: Term, ctx: &mut Ctx<Self>) {
+        if let Some([Term::Pid(to), msg]) = message.as_tuple() {
+            let (node, to, msg) = (ctx.node(), to.clone(), msg.clone());
+            actors::rt::spawn(async move {
+                if let Ok(beam) = node.beam() {
+                    let _ = beam.send(to, &msg).await;
+                }
+            });
+        }
     }
 }
 
@@ -77,14 +104,46 @@ async fn serve() {
     let node = Node::builder(&format!("{name}:0"))
         .cookie("c")
         .beam(&name)
+        .beam_visible()
         .start()
         .await
         .expect("the node starts");
     let counter = node.spawn(Counter { n: 0 });
     node.register("counter", &counter)
         .expect("the name is free");
+    node.global()
+        .register("rust_counter", &counter)
+        .await
+        .expect("the global name is free");
+    node.register("echo", node.spawn(Echo))
+        .expect("the name is free");
+    let beam = node.beam().expect("the node speaks to BEAM nodes");
+    beam.register_fn("rust", "add", |(a, b): (i64, i64)| async move {
+        Ok::<_, RpcError>(a + b)
+    });
+    let names = node.clone();
+    beam.register_fn("rust", "global_whereis", move |(global,): (String,)| {
+        let found = names.global().whereis_any(&global);
+        async move { Ok::<_, RpcError>(found) }
+    });
+    let workers = Atom::from("rust_workers");
+    beam.groups()
+        .expect("the default scope")
+        .join(&workers, &counter)
+        .await
+        .expect("joined");
+    beam.scope("rust_scope")
+        .await
+        .expect("a scope of its own")
+        .join(&workers, &counter)
+        .await
+        .expect("joined");
     println!("{name} is up, with cookie c; in `erl -sname a -setcookie c` try:");
+    println!("  net_adm:ping('{name}').");
     println!("  gen_server:call({{counter, '{name}'}}, {{add, 5}}).");
+    println!("  rpc:call('{name}', rust, add, [1, 2]).");
+    println!("  global:whereis_name(rust_counter).");
+    println!("  sys:get_state({{counter, '{name}'}}).");
     println!("Ctrl-C ends it.");
     futures::future::pending::<()>().await;
 }

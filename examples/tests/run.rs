@@ -222,6 +222,85 @@ fn beam() {
     assert!(out.contains("done"), "{out}");
 }
 
+/// The `beam` example's `--serve` mode, asked by a real `erl` and a real `elixir` what an
+/// Erlang or Elixir user asks of a node: ping, rpc, global names, sys, a plain message, pg.
+#[test]
+fn beam_serve_answers_erlang_and_elixir() {
+    if !actors_integration::erlang::elixir_present("the beam example's --serve mode") {
+        return;
+    }
+    // An EPMD of the example's own (it serves one on this port, as none answers there).
+    let epmd = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+        .to_string();
+    let mut serve = Command::new(example("beam"))
+        .arg("--serve")
+        .env("ERL_EPMD_PORT", &epmd)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("the example starts");
+    let stdout = serve.stdout.take().expect("piped");
+    let lines = actors_integration::child::lines(stdout);
+    let first = lines
+        .recv_timeout(Duration::from_secs(30))
+        .expect("the node says it is up");
+    let node = first
+        .split_whitespace()
+        .next()
+        .expect("its name")
+        .to_string();
+    assert!(node.starts_with("rust@"), "{first}");
+    let erlang = format!(
+        "R = '{node}', P = net_adm:ping(R), ok = global:sync(), \
+         Add = rpc:call(R, rust, add, [1, 2]), G = global:whereis_name(rust_counter), \
+         W = rpc:call(R, rust, global_whereis, [rust_counter]), \
+         N = gen_server:call({{counter, R}}, {{add, 5}}), S = sys:get_state({{counter, R}}), \
+         {{echo, R}} ! {{self(), hello}}, E = receive hello -> echoed after 5000 -> timeout end, \
+         {{ok, _}} = pg:start(pg), {{ok, _}} = pg:start(rust_scope), \
+         Wait = fun Wait(0) -> gone; Wait(K) -> case {{pg:get_members(rust_workers), pg:get_members(rust_scope, rust_workers)}} of {{[_], [_]}} = M -> M; _ -> timer:sleep(20), Wait(K - 1) end end, \
+         {{M1, M2}} = Wait(250), \
+         io:format(\"~p~n\", [{{P, Add, is_pid(G) andalso node(G) =:= R, W =:= G, N, S, E, M1 =:= [G], M2 =:= [G]}}]), \
+         halt()."
+    );
+    let out = Command::new("erl")
+        .args([
+            "-sname",
+            "check",
+            "-setcookie",
+            "c",
+            "-noshell",
+            "-eval",
+            &erlang,
+        ])
+        .env("ERL_EPMD_PORT", &epmd)
+        .output()
+        .expect("erl runs");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        said.trim(),
+        "{pong,3,true,true,5,#{n => 5},echoed,true,true}",
+        "{said}"
+    );
+    let elixir = format!(
+        "r = :\"{node}\"; p = Node.ping(r); :ok = :global.sync(); \
+         add = :rpc.call(r, :rust, :add, [1, 2]); g = :global.whereis_name(:rust_counter); \
+         n = GenServer.call({{:counter, r}}, {{:add, 1}}); s = :sys.get_state({{:counter, r}}); \
+         IO.inspect({{p, add, node(g) == r, n, s}})"
+    );
+    let out = Command::new("elixir")
+        .args(["--sname", "excheck", "--cookie", "c", "-e", &elixir])
+        .env("ERL_EPMD_PORT", &epmd)
+        .output()
+        .expect("elixir runs");
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(said.trim(), "{:pong, 3, true, 6, %{n: 6}}", "{said}");
+    let _ = serve.kill();
+    let _ = serve.wait();
+}
+
 #[test]
 fn observer() {
     let out = run_with("observer", &["--for", "2s"]);

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 /// A child's output, line by line, read by a thread of its own that keeps draining it, so
 /// the child never blocks on a full pipe.
-pub(crate) fn lines(stdout: std::process::ChildStdout) -> mpsc::Receiver<String> {
+pub fn lines(stdout: std::process::ChildStdout) -> mpsc::Receiver<String> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {

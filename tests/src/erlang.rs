@@ -37,6 +37,27 @@ pub fn present(test: &str) -> bool {
     found
 }
 
+/// What a machine without Elixir is told to install.
+const INSTALL_ELIXIR: &str = "Elixir (apt-get install elixir)";
+
+/// Whether `elixir` runs here, besides Erlang; as [`present`], but for tests that also run
+/// Elixir.
+pub fn elixir_present(test: &str) -> bool {
+    if !present(test) {
+        return false;
+    }
+    static FOUND: OnceLock<bool> = OnceLock::new();
+    let found = *FOUND.get_or_init(|| on_path("elixir"));
+    if !found {
+        assert!(
+            std::env::var_os("ACTORS_REQUIRE_ERLANG").is_none(),
+            "{test} needs {INSTALL_ELIXIR}, and ACTORS_REQUIRE_ERLANG is set"
+        );
+        let _ = writeln!(std::io::stderr(), "skipped {test}: needs {INSTALL_ELIXIR}");
+    }
+    found
+}
+
 /// Whether `program` is an executable file in a directory of `PATH`.
 fn on_path(program: &str) -> bool {
     use std::os::unix::fs::PermissionsExt;
