@@ -4,7 +4,9 @@
 //!   call to an Erlang `gen_server` on another Erlang node;
 //! - `Beam::call` from Rust to that Erlang `gen_server`;
 //! - one-way sends, Erlang to Rust and Rust to Erlang, against Erlang to Erlang (each
-//!   timed until a call behind the last message returns, so all have arrived).
+//!   timed until a call behind the last message returns, so all have arrived);
+//! - an `rpc:call` round trip from an Erlang node to a Rust function (`rust:add/2`), against
+//!   the same call to an Erlang function on another Erlang node.
 //!
 //! `cargo bench -p actors-integration --bench beam` (Erlang/OTP needed: `apt-get install
 //! erlang-base`); `BEAM_CALLS` and `BEAM_SENDS` set the counts, the median of 5 runs is shown.
@@ -66,6 +68,11 @@ fn main() {
         let epmd = node.beam().expect("beam").epmd_port();
         let counter = node.spawn(Counter { n: 0 });
         node.register("counter", &counter).expect("free name");
+        node.beam()
+            .expect("beam")
+            .register_fn("rust", "add", |(a, b): (i64, i64)| async move {
+                Ok::<_, actors_net::beam::RpcError>(a + b)
+            });
         let client = ErlNode::start_module("beam_bench", "client", cookie, epmd, None);
         let server = ErlNode::start_module("beam_bench", "server", cookie, epmd, None);
         let beam = node.beam().expect("beam");
@@ -117,6 +124,30 @@ fn main() {
         rows.push((
             "Beam::call, Rust -> Erlang gen_server",
             format!("{:.1} us", median(re)),
+        ));
+
+        let rpcs = |node: &str, module: &str| {
+            Term::tuple([
+                Term::atom("rpcs"),
+                Term::atom(node),
+                Term::atom(module),
+                Term::Int(calls as i128),
+            ])
+        };
+        run(rpcs(&server.name, "beam_bench")).await;
+        run(rpcs(rust, "rust")).await;
+        let (mut pe, mut pr) = (vec![], vec![]);
+        for _ in 0..5 {
+            pe.push(run(rpcs(&server.name, "beam_bench")).await / calls as f64);
+            pr.push(run(rpcs(rust, "rust")).await / calls as f64);
+        }
+        rows.push((
+            "rpc:call, Erlang -> Erlang function",
+            format!("{:.1} us", median(pe)),
+        ));
+        rows.push((
+            "rpc:call, Erlang -> Rust function",
+            format!("{:.1} us", median(pr)),
         ));
 
         let (mut see, mut ser, mut sre) = (vec![], vec![], vec![]);
