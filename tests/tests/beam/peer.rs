@@ -123,10 +123,17 @@ fn a_visible_node_is_listed_by_nodes() {
             "erlang:monitor_node('{RUST}', true), lists:member('{RUST}', nodes(connected))."
         );
         assert_eq!(eval(&node, &erl, &monitored).await, "true");
-        // monitor_node's nodedown arrives when the Rust node goes.
-        let beam = node.beam().unwrap();
-        assert!(beam.disconnect(&erl.name));
-        let _ = beam;
+        // A process monitoring the Rust node gets its nodedown when the connection goes.
+        let watch = format!(
+            "W = spawn(fun() -> erlang:monitor_node('{RUST}', true), \
+                 receive {{nodedown, N}} -> receive {{get, P}} -> P ! {{got, N}} end end end), \
+             register(nd, W), ok."
+        );
+        assert_eq!(eval(&node, &erl, &watch).await, "ok");
+        assert!(node.beam().unwrap().disconnect(&erl.name));
+        // Asked again (which connects again): it saw the node go.
+        let seen = "nd ! {get, self()}, receive {got, N} -> N after 5000 -> timeout end.";
+        assert_eq!(eval(&node, &erl, seen).await, format!("'{RUST}'"));
     });
 }
 
