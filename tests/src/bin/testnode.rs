@@ -24,6 +24,8 @@ use actors_integration::Counter;
 use actors_net::prelude::*;
 
 fn main() {
+    // Warnings and crashes by default; RUST_LOG=actors_net=debug when a test needs explaining.
+    actors_net::logs::init();
     let mut name = String::from("child@127.0.0.1:0");
     let mut cookie = String::from(actors_integration::COOKIE);
     let mut connect = Vec::new();
