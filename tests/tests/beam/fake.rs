@@ -13,6 +13,14 @@ pub async fn send2(s: &mut TcpStream, body: &[u8]) {
     s.write_all(&p).await.unwrap();
 }
 
+/// Writes `bytes` from a task of its own, while the caller reads the answers: a peer that
+/// wrote a large batch before reading could wait forever on a node whose answers fill the
+/// socket's buffer, as the node waits for the peer to read them.
+pub fn write_while_reading(s: &TcpStream, bytes: Vec<u8>) -> actors::rt::JoinHandle<()> {
+    let mut writer = s.clone();
+    actors::rt::spawn(async move { writer.write_all(&bytes).await.unwrap() })
+}
+
 pub async fn read2(s: &mut TcpStream) -> Option<Vec<u8>> {
     let mut len = [0u8; 2];
     s.read_exact(&mut len).await.ok()?;

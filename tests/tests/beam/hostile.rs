@@ -108,9 +108,7 @@ fn a_beam_peer_holds_at_most_its_limit_of_monitors() {
             all.extend_from_slice(&(p.len() as u32).to_be_bytes());
             all.extend_from_slice(&p);
         }
-        actors::dist::rt::io::WriteExt::write_all(&mut s, &all)
-            .await
-            .unwrap();
+        let _writing = fake::write_while_reading(&s, all);
         // The only monitor exit: the last one failed at once, with system_limit (the node's
         // pg scope also says hello, with a discover).
         let items = actors::rt::timeout(Duration::from_secs(30), async {
@@ -295,9 +293,7 @@ fn a_beam_peer_runs_at_most_its_limit_of_spawn_requests_at_once() {
             all.extend_from_slice(&(p.len() as u32).to_be_bytes());
             all.extend_from_slice(&p);
         }
-        actors::dist::rt::io::WriteExt::write_all(&mut s, &all)
-            .await
-            .unwrap();
+        let _writing = fake::write_while_reading(&s, all);
         // Every request is answered; all but the last with a pid, the last refused.
         let mut pids = 0;
         let refused = actors::rt::timeout(Duration::from_secs(60), async {
@@ -415,9 +411,7 @@ fn a_beam_peer_holds_at_most_its_limits_of_global_names_and_locks() {
             ]);
             all.extend_from_slice(&call(1, i, register));
         }
-        actors::dist::rt::io::WriteExt::write_all(&mut s, &all)
-            .await
-            .unwrap();
+        let _writing = fake::write_while_reading(&s, all);
         let last = actors::rt::timeout(
             Duration::from_secs(60),
             reply(&mut s, &Term::Ref(tag(LIMIT))),
@@ -440,9 +434,7 @@ fn a_beam_peer_holds_at_most_its_limits_of_global_names_and_locks() {
                 Term::tuple([a("set_lock"), id]),
             ));
         }
-        actors::dist::rt::io::WriteExt::write_all(&mut s, &all)
-            .await
-            .unwrap();
+        let _writing = fake::write_while_reading(&s, all);
         let last = actors::rt::timeout(
             Duration::from_secs(60),
             reply(&mut s, &Term::Ref(tag(2 * LIMIT + 1))),
