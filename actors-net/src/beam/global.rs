@@ -186,6 +186,16 @@ impl BeamGlobal {
         lock(&self.state)
     }
 
+    /// The peer's tag of its session with us, if `tag` is our tag of that session: a
+    /// message of an earlier session (one that arrives late, after the connection was
+    /// replaced) finds none and is dropped.
+    fn his_tag(&self, peer: &str, tag: &Term) -> Option<Term> {
+        match self.state().sessions.get(peer) {
+            Some(s) if s.my_tag == *tag => s.his_tag.clone(),
+            _ => None,
+        }
+    }
+
     /// `{'$gen_cast', Message}` to `node`'s global server, from this node's agent.
     fn cast(&self, node: &str, message: Term) {
         tracing::trace!(peer = %node, %message, "global out");
@@ -542,14 +552,9 @@ impl BeamGlobal {
             // The BEAM node's locker holds both partitions' lock: answer in kind, and send
             // our names.
             (Some("lock_set"), [_, Term::Pid(_), set, _, tag]) if set.is_atom("true") => {
-                let his_tag = {
-                    let st = self.state();
-                    match st.sessions.get(peer) {
-                        Some(s) if s.my_tag == *tag => s.his_tag.clone(),
-                        _ => return,
-                    }
+                let Some(his_tag) = self.his_tag(peer, tag) else {
+                    return;
                 };
-                let Some(his_tag) = his_tag else { return };
                 let answer = Term::tuple([
                     Term::atom("lock_set"),
                     Term::Pid(self.agent.clone()),
@@ -689,14 +694,9 @@ impl BeamGlobal {
 
     /// `{exchange, Node, Names, _, Tag}`: the peer's names resolved against ours.
     fn exchange(self: &Arc<Self>, peer: &str, names: &[Term], tag: &Term) {
-        let his_tag = {
-            let st = self.state();
-            match st.sessions.get(peer) {
-                Some(s) if s.my_tag == *tag => s.his_tag.clone(),
-                _ => return,
-            }
+        let Some(his_tag) = self.his_tag(peer, tag) else {
+            return;
         };
-        let Some(his_tag) = his_tag else { return };
         let (Some(node), Some(inner)) = (self.node.upgrade(), self.inner.upgrade()) else {
             return;
         };
