@@ -2,6 +2,7 @@
 
 use actors::dist::rt::io::{ReadExt, WriteExt};
 use actors::dist::rt::net::TcpStream;
+use actors::etf::{Term, decode_prefix};
 use md5::{Digest, Md5};
 
 /// The flags a node requires of its peers.
@@ -19,6 +20,25 @@ pub async fn send2(s: &mut TcpStream, body: &[u8]) {
 pub fn write_while_reading(s: &TcpStream, bytes: Vec<u8>) -> actors::rt::JoinHandle<()> {
     let mut writer = s.clone();
     actors::rt::spawn(async move { writer.write_all(&bytes).await.unwrap() })
+}
+
+/// The next packet the node sends, past its ticks: the control tuple's items, and the
+/// message after them if there is one.
+pub async fn next_packet(s: &mut TcpStream) -> (Vec<Term>, Option<Term>) {
+    loop {
+        let mut len = [0u8; 4];
+        s.read_exact(&mut len).await.unwrap();
+        let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
+        s.read_exact(&mut body).await.unwrap();
+        if body.is_empty() {
+            continue;
+        }
+        let mut rest = &body[1..];
+        let control = decode_prefix(&mut rest).expect("a control term");
+        let items = control.as_tuple().expect("a control tuple").to_vec();
+        let message = (!rest.is_empty()).then(|| decode_prefix(&mut rest).expect("a message"));
+        return (items, message);
+    }
 }
 
 pub async fn read2(s: &mut TcpStream) -> Option<Vec<u8>> {

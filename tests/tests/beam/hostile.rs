@@ -74,8 +74,7 @@ fn a_hostile_beam_peer_is_cut_off_without_harm() {
 
 #[test]
 fn a_beam_peer_holds_at_most_its_limit_of_monitors() {
-    use actors::dist::rt::io::ReadExt;
-    use actors::etf::{Atom, ErlPid, ErlRef, decode_prefix, encode};
+    use actors::etf::{Atom, ErlPid, ErlRef, encode};
     const LIMIT: u32 = 100_000;
     actors::rt::block_on(async {
         let node = rust_node(RUST, 0, COOKIE).await;
@@ -113,15 +112,7 @@ fn a_beam_peer_holds_at_most_its_limit_of_monitors() {
         // pg scope also says hello, with a discover).
         let items = actors::rt::timeout(Duration::from_secs(30), async {
             loop {
-                let mut len = [0u8; 4];
-                s.read_exact(&mut len).await.unwrap();
-                let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
-                s.read_exact(&mut body).await.unwrap();
-                if body.is_empty() {
-                    continue;
-                }
-                let control = decode_prefix(&mut &body[1..]).unwrap();
-                let items = control.as_tuple().unwrap().to_vec();
+                let (items, _) = fake::next_packet(&mut s).await;
                 if items[0] == Term::Int(21) {
                     return items;
                 }
@@ -250,8 +241,7 @@ fn a_peer_cannot_speak_for_another_nodes_processes() {
 
 #[test]
 fn a_beam_peer_runs_at_most_its_limit_of_spawn_requests_at_once() {
-    use actors::dist::rt::io::ReadExt;
-    use actors::etf::{Atom, ErlPid, ErlRef, decode_prefix, encode};
+    use actors::etf::{Atom, ErlPid, ErlRef, encode};
     use actors_net::beam::RpcError;
     const LIMIT: u32 = 10_000;
     actors::rt::block_on(async {
@@ -298,15 +288,7 @@ fn a_beam_peer_runs_at_most_its_limit_of_spawn_requests_at_once() {
         let mut pids = 0;
         let refused = actors::rt::timeout(Duration::from_secs(60), async {
             loop {
-                let mut len = [0u8; 4];
-                s.read_exact(&mut len).await.unwrap();
-                let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
-                s.read_exact(&mut body).await.unwrap();
-                if body.is_empty() {
-                    continue;
-                }
-                let control = decode_prefix(&mut &body[1..]).unwrap();
-                let items = control.as_tuple().unwrap().to_vec();
+                let (items, _) = fake::next_packet(&mut s).await;
                 if items[0] != Term::Int(31) {
                     continue;
                 }
@@ -327,8 +309,7 @@ fn a_beam_peer_runs_at_most_its_limit_of_spawn_requests_at_once() {
 
 #[test]
 fn a_beam_peer_holds_at_most_its_limits_of_global_names_and_locks() {
-    use actors::dist::rt::io::ReadExt;
-    use actors::etf::{Atom, ErlFun, ErlPid, ErlRef, decode_prefix, encode};
+    use actors::etf::{Atom, ErlFun, ErlPid, ErlRef, encode};
     const LIMIT: u32 = 100_000;
     actors::rt::block_on(async {
         let node = Node::builder(&format!("{RUST}:0"))
@@ -375,20 +356,12 @@ fn a_beam_peer_holds_at_most_its_limits_of_global_names_and_locks() {
         // The reply to call `i`, reading past everything else the node sends.
         async fn reply(s: &mut actors::dist::rt::net::TcpStream, want: &Term) -> Term {
             loop {
-                let mut len = [0u8; 4];
-                s.read_exact(&mut len).await.unwrap();
-                let mut body = vec![0u8; u32::from_be_bytes(len) as usize];
-                s.read_exact(&mut body).await.unwrap();
-                if body.is_empty() {
+                let (items, message) = fake::next_packet(s).await;
+                if items[0] != Term::Int(2) {
                     continue;
                 }
-                let mut rest = &body[1..];
-                let control = decode_prefix(&mut rest).unwrap();
-                if control.as_tuple().unwrap()[0] != Term::Int(2) || rest.is_empty() {
-                    continue;
-                }
-                let message = decode_prefix(&mut rest).unwrap();
-                if let Some([t, answer]) = message.as_tuple()
+                if let Some(message) = message
+                    && let Some([t, answer]) = message.as_tuple()
                     && t == want
                 {
                     return answer.clone();
