@@ -104,7 +104,12 @@ async fn drive(port: u16, runs: usize) {
     ractor_cluster::client_connect(&node, ("127.0.0.1", port))
         .await
         .expect("connects");
+    let deadline = Instant::now() + Duration::from_secs(30);
     let cell = loop {
+        assert!(
+            Instant::now() < deadline,
+            "the server's actor did not appear in group {GROUP} within 30 s"
+        );
         if let Some(cell) = ractor::pg::get_members(&GROUP.to_string())
             .into_iter()
             .find(|c| !c.get_id().is_local())
