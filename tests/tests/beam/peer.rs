@@ -124,13 +124,16 @@ fn a_visible_node_is_listed_by_nodes() {
         );
         assert_eq!(eval(&node, &erl, &monitored).await, "true");
         // A process monitoring the Rust node gets its nodedown when the connection goes.
+        // The watcher says when it monitors: were the connection closed before, its
+        // monitor_node would connect again and watch the new connection instead.
         let watch = format!(
-            "W = spawn(fun() -> erlang:monitor_node('{RUST}', true), \
+            "Me = self(), \
+             W = spawn(fun() -> erlang:monitor_node('{RUST}', true), Me ! watching, \
                  receive {{nodedown, N}} -> \
                      Tell = fun T() -> receive {{get, P}} -> P ! {{got, N}}, T() end end, \
                      Tell() \
                  end end), \
-             register(nd, W), ok."
+             register(nd, W), receive watching -> ok after 5000 -> timeout end."
         );
         assert_eq!(eval(&node, &erl, &watch).await, "ok");
         assert!(node.beam().unwrap().disconnect(&erl.name));
