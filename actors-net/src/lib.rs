@@ -146,7 +146,7 @@ pub mod testing {
     pub mod handshake {
         pub use crate::handshake::*;
     }
-    pub use crate::global::server::GlobalServer;
+    pub use crate::global::server::{GlobalServer, Hold, Prepared};
     pub use crate::groups::server::GroupServer;
 }
 

@@ -423,6 +423,43 @@ fn a_registration_asks_every_node_not_only_its_own_table() {
 }
 
 #[test]
+fn a_registration_one_node_refuses_is_left_bound_on_none() {
+    block_on(async {
+        // n2 keeps one name; the lowest node, n0, and the registering n1 have room.
+        let mut nodes = Vec::new();
+        for (name, names) in [("n0", 100), ("n1", 100), ("n2", 1)] {
+            let n = Node::builder(&format!("{name}@127.0.0.1:0"))
+                .cookie(COOKIE)
+                .global_limits(names, 100)
+                .start()
+                .await
+                .unwrap();
+            nodes.push(n);
+        }
+        for n in &nodes[1..] {
+            n.connect(nodes[0].name()).await.unwrap();
+        }
+        until("a full mesh", WAIT, || async {
+            nodes.iter().all(|n| n.nodes().len() == 2)
+        })
+        .await;
+        let first = nodes[1].spawn(Counter { n: 1 });
+        let second = nodes[1].spawn(Counter { n: 2 });
+        nodes[1].global().register("first", &first).await.unwrap();
+        // n0 binds "second" before n2 refuses it: it is unbound again, on every node.
+        assert_eq!(
+            nodes[1].global().register("second", &second).await,
+            Err(GlobalError::TableFull(1))
+        );
+        assert_eq!(same_on_all(&nodes, "second"), vec![None; 3]);
+        // Its locks went with it: once n2 has room, the name is free to take.
+        nodes[1].global().unregister("first").await.unwrap();
+        nodes[1].global().register("second", &second).await.unwrap();
+        assert_eq!(same_on_all(&nodes, "second"), vec![Some(second.any()); 3]);
+    });
+}
+
+#[test]
 fn a_lock_is_freed_when_its_holders_node_is_lost() {
     block_on(async {
         let nodes = cluster(3).await;

@@ -13,9 +13,9 @@ use actors::rt::block_on;
 use actors_integration::*;
 use actors_net::global::{GlobalError, SERVER_NAME};
 use actors_net::prelude::*;
-use actors_net::testing::GlobalServer;
 use actors_net::testing::frame::{self, Control};
 use actors_net::testing::handshake;
+use actors_net::testing::{GlobalServer, Hold, Prepared};
 use actors_net::transport::{Stream, Tcp, Transport};
 
 const WAIT: Duration = Duration::from_secs(10);
@@ -259,6 +259,24 @@ fn an_authenticated_peer_cannot_grow_tables_without_bound_or_lock_for_another_no
                 .await,
             Ok(Err(GlobalError::Busy("target".into())))
         );
+        // Or takes the lock and binds in one message: refused as the lock alone is.
+        let both = server
+            .lock_commit(
+                Origin::local(),
+                Hold {
+                    ids: vec!["global:name:target".into()],
+                    holder: own.any(),
+                    request: 0,
+                },
+                "target".into(),
+                squatter.any(),
+            )
+            .await;
+        assert!(matches!(
+            both,
+            Ok(Prepared::Refused(GlobalError::NotLocal(_)))
+        ));
+        assert!(n0.global().whereis_any("target").is_none());
         // Room is made again as locks and names are released.
         for i in 0..5 {
             n1.global()

@@ -5,11 +5,13 @@
 //! is a local read.
 //!
 //! Protocol:
-//! - `register` takes cluster locks on the name and on the pid, on every connected node, in
-//!   the order of node names: contention is settled at the lowest node, so two processes
-//!   racing for a name cannot both win, and nobody deadlocks. With the locks held it checks
-//!   the name, commits it on every node, and releases the locks. The caller's task runs this,
-//!   so servers only ever answer; they never wait on each other.
+//! - `register` takes cluster locks on the name and on the pid and binds the name in one
+//!   message per node: the lowest-named node's first, then every other node's at once.
+//!   Contention is settled at the lowest node, so two processes racing for a name cannot
+//!   both win, and nobody deadlocks; a node whose view differs (it refuses, or another holder
+//!   has its lock) has the attempt undone everywhere under the same locks. The caller's task
+//!   runs this, so servers only ever answer; they never wait on each other. `re_register`
+//!   takes every lock first and commits after, since a move cannot be undone by unbinding.
 //! - Every server monitors every registered pid: when the owner ends, or its node is lost,
 //!   each node drops the name by itself, with no lock.
 //! - When two nodes connect, each sends the other its table. A name bound to two different
@@ -33,6 +35,7 @@ use futures::future::join_all;
 use crate::connection::lock;
 use crate::node::DistNode;
 
+mod register;
 pub(crate) mod server;
 mod table;
 
@@ -88,6 +91,43 @@ pub struct Global {
 
 /// How long `register` and `set_lock` keep trying to take a contended lock.
 const LOCK_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Backing off from contended locks: a pause that grows with the attempts, different for
+/// each holder and request so that contenders do not retry in step, until `LOCK_PATIENCE`.
+struct Patience {
+    started: actors::rt::Instant,
+    attempt: u32,
+}
+
+impl Patience {
+    fn new() -> Self {
+        Patience {
+            started: actors::rt::now(),
+            attempt: 0,
+        }
+    }
+
+    async fn wait(
+        &mut self,
+        ids: &[String],
+        holder: &AnyPid,
+        request: u64,
+    ) -> Result<(), GlobalError> {
+        let waited = actors::rt::elapsed(self.started);
+        if waited > LOCK_PATIENCE {
+            return Err(GlobalError::Busy(ids.join(",")));
+        }
+        self.attempt += 1;
+        let ceiling = 1u64 << self.attempt.min(6);
+        let pause = (holder.id().wrapping_mul(0x9e37_79b9)
+            ^ u64::from(self.attempt)
+            ^ request
+            ^ waited.as_nanos() as u64)
+            % ceiling;
+        actors::rt::sleep(Duration::from_millis(pause + 1)).await;
+        Ok(())
+    }
+}
 
 impl Global {
     pub(crate) fn new(node: Node, shared: Option<Arc<Shared>>) -> Self {
@@ -158,8 +198,7 @@ impl Global {
             )
             .into_future()
         };
-        let started = actors::rt::now();
-        let mut attempt = 0u32;
+        let mut patience = Patience::new();
         loop {
             // A node that went away meanwhile (`Err`) is passed over: its names go with it.
             let (mut all, mut refused) = lock(lowest).await.unwrap_or((true, None));
@@ -190,17 +229,7 @@ impl Global {
             if let Some(e @ (GlobalError::NotLocal(_) | GlobalError::TableFull(_))) = refused {
                 return Err(e);
             }
-            if actors::rt::elapsed(started) > LOCK_PATIENCE {
-                return Err(GlobalError::Busy(ids.join(",")));
-            }
-            attempt += 1;
-            let ceiling = 1u64 << attempt.min(6);
-            let pause = (holder.id().wrapping_mul(0x9e37_79b9)
-                ^ u64::from(attempt)
-                ^ request
-                ^ actors::rt::elapsed(started).as_nanos() as u64)
-                % ceiling;
-            actors::rt::sleep(Duration::from_millis(pause + 1)).await;
+            patience.wait(ids, holder, request).await?;
         }
     }
 
@@ -221,17 +250,18 @@ impl Global {
     /// Registers `pid` under `name` on every connected node, as `:global.register_name`.
     /// Two processes racing for a name: exactly one wins, everywhere.
     pub async fn register(&self, name: &str, pid: impl Into<AnyPid>) -> Result<(), GlobalError> {
-        let pid = pid.into();
-        self.bind(name, pid, false).await
+        self.register_everywhere(name, pid.into()).await
     }
 
     /// Moves `name` to `pid` on every connected node, atomically, as `:global.re_register_name`.
     pub async fn re_register(&self, name: &str, pid: impl Into<AnyPid>) -> Result<(), GlobalError> {
-        let pid = pid.into();
-        self.bind(name, pid, true).await
+        self.move_everywhere(name, pid.into()).await
     }
 
-    async fn bind(&self, name: &str, pid: AnyPid, moving: bool) -> Result<(), GlobalError> {
+    /// Moves `name` to `pid`: the locks on every server first, then the commit on each, since
+    /// a move cannot be undone by unbinding as a fresh registration can.
+    async fn move_everywhere(&self, name: &str, pid: AnyPid) -> Result<(), GlobalError> {
+        let moving = true;
         let shared = self.shared()?;
         let servers = self.servers().await?;
         let ids = Self::registration_locks(name, &pid);

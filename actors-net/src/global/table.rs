@@ -48,6 +48,32 @@ pub enum GlobalError {
     NotCommitted(String),
 }
 
+/// The locks one registration takes: their ids, the process holding them (the registering
+/// node's server) and the request they are taken under.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Hold {
+    /// The lock ids: the name's and the pid's.
+    pub ids: Vec<String>,
+    /// Who holds them.
+    pub holder: AnyPid,
+    /// The one registration they are held for.
+    pub request: u64,
+}
+
+/// What a server answers to the first phase of a registration (`lock_commit`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Prepared {
+    /// Another holder has one of the locks: nothing was taken.
+    Busy,
+    /// The locks are taken, but the name cannot go to the pid here, for this reason; or the
+    /// locks could not be taken for it (a table at its limit, a holder not of the asking node).
+    Refused(GlobalError),
+    /// The locks are taken and the name is bound here, anew.
+    Bound,
+    /// The locks are taken and the name was bound to the pid here already.
+    AlreadyBound,
+}
+
 /// The lock a registration of `name` takes.
 pub(crate) fn name_lock(name: &str) -> String {
     format!("global:name:{name}")

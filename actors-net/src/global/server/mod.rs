@@ -11,6 +11,7 @@ use actors::dist::Unpoisoned;
 use actors::{AnyPid, Ctx, Down, Pid, actor};
 
 use super::table::{GlobalError, SERVER_NAME, name_lock};
+pub use super::table::{Hold, Prepared};
 use crate::connection::lock;
 use crate::node::DistNode;
 
@@ -167,13 +168,74 @@ impl GlobalServer {
             return Err(GlobalError::TableFull(self.shared.limits.max_names));
         }
         drop(names);
-        // A registration made now supersedes old conflicts over the name, and what they
-        // left behind here.
-        self.excluded.remove(&name);
-        self.acted.retain(|(n, _)| *n != name);
-        self.decided.retain(|(n, _, _)| *n != name);
+        self.supersede(&name);
         self.bind(&name, pid, ctx);
         Ok(())
+    }
+
+    /// The first phase of a registration: takes its locks here and, if `name` may go to
+    /// `pid` here, binds it at once, so that a registration costs one round trip to each
+    /// node. [`committed`](Self::committed) ends it; [`abort`](Self::abort) undoes it.
+    #[handle]
+    fn lock_commit(
+        &mut self,
+        origin: Origin,
+        hold: Hold,
+        name: String,
+        pid: AnyPid,
+        ctx: &mut Ctx<Self>,
+    ) -> Prepared {
+        if !origin.speaks_for(hold.holder.node(), ctx.node().name()) {
+            return Prepared::Refused(GlobalError::NotLocal(hold.holder.to_string()));
+        }
+        match self.take_locks(&hold.ids, &hold.holder, hold.request, ctx) {
+            Ok(false) => Prepared::Busy,
+            Err(e) => Prepared::Refused(e),
+            Ok(true) => match self.refusal(&name, &pid, false) {
+                Some(e) => Prepared::Refused(e),
+                None if self.shared.read().by_name.get(&name) == Some(&pid) => {
+                    Prepared::AlreadyBound
+                }
+                None => {
+                    self.bind(&name, pid, ctx);
+                    Prepared::Bound
+                }
+            },
+        }
+    }
+
+    /// A registration bound everywhere: it supersedes old conflicts over the name here, and
+    /// its locks go.
+    #[handle(cast)]
+    fn committed(&mut self, origin: Origin, hold: Hold, name: String, ctx: &mut Ctx<Self>) {
+        if !origin.speaks_for(hold.holder.node(), ctx.node().name()) {
+            return;
+        }
+        if self.held_by(&name_lock(&name), &origin, ctx) {
+            self.supersede(&name);
+        }
+        self.release_locks(&hold.ids, &hold.holder, hold.request, ctx)
+    }
+
+    /// A registration that did not go through everywhere: the name bound here by its
+    /// `lock_commit` is unbound, and its locks go. A call, so that the registering task
+    /// returns its error only once the name is gone.
+    #[handle]
+    fn abort(
+        &mut self,
+        origin: Origin,
+        hold: Hold,
+        name: String,
+        pid: AnyPid,
+        ctx: &mut Ctx<Self>,
+    ) {
+        if !origin.speaks_for(hold.holder.node(), ctx.node().name()) {
+            return;
+        }
+        if self.held_by(&name_lock(&name), &origin, ctx) {
+            self.unbind(&name, &pid, ctx);
+        }
+        self.release_locks(&hold.ids, &hold.holder, hold.request, ctx)
     }
 
     /// Unbinds `name` here, if it is bound to `pid`: only by the node that holds its lock.

@@ -162,6 +162,14 @@ impl GlobalServer {
         }
     }
 
+    /// A registration made now supersedes old conflicts over `name`, and what they left
+    /// behind here.
+    pub(super) fn supersede(&mut self, name: &str) {
+        self.excluded.remove(name);
+        self.acted.retain(|(n, _)| n != name);
+        self.decided.retain(|(n, _, _)| n != name);
+    }
+
     /// Why `name` could not go to `pid` here, if it could not.
     pub(super) fn refusal(&self, name: &str, pid: &AnyPid, moving: bool) -> Option<GlobalError> {
         let names = self.shared.read();
