@@ -1,8 +1,10 @@
 //! Cluster locks: taken for a request, held by a process, freed when it ends or its node is
 //! lost; what one node may hold here is bounded.
 
-use actors::dist::Origin;
+use actors::dist::{Origin, Unpoisoned};
 use actors::{AnyPid, Ctx};
+
+use crate::connection::lock;
 
 use super::state::{GlobalServer, forget_one};
 use crate::global::table::GlobalError;
@@ -59,6 +61,7 @@ impl GlobalServer {
         request: u64,
         ctx: &mut Ctx<Self>,
     ) {
+        let server = self.is_server(holder);
         let Some(entry) = self.holders.get_mut(holder) else {
             return;
         };
@@ -75,12 +78,23 @@ impl GlobalServer {
                 }
             }
         }
-        if entry.locks.is_empty() {
+        // A node's global server holds the locks of every registration made there: its
+        // monitor is kept between them (one per peer at most), where dropping and taking it
+        // again would cost two more signals to its node per registration.
+        if entry.locks.is_empty() && !server {
             if let Some(r) = entry.monitor.take() {
                 ctx.demonitor(r);
             }
             self.holders.remove(holder);
         }
+    }
+
+    /// True if `pid` is this node's global server or a peer's, as last found.
+    fn is_server(&self, pid: &AnyPid) -> bool {
+        if self.shared.server.read().unpoisoned().as_ref() == Some(pid) {
+            return true;
+        }
+        lock(&self.shared.peers).get(pid.node()) == Some(pid)
     }
 
     /// True if the node `origin` speaks for holds the lock `id` here.
