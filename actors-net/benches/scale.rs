@@ -1,6 +1,7 @@
 //! How the cluster behaves as it grows: nodes in one OS process over loopback, at each size
 //! the time from the last node's `connect` to a full mesh on every node, the time for a
-//! global `register` and a group `join` to be visible on every node (and `register` itself),
+//! global `register` and a group `join` to be visible on every node (and `register` itself,
+//! the first and then the median of a hundred more),
 //! the time for every node to see a node that shut down gone and its name and members gone
 //! everywhere, idle traffic and CPU per node (nothing but heartbeats and housekeeping
 //! running, over 3 s), and memory per node.
@@ -11,6 +12,9 @@
 use std::time::{Duration, Instant};
 
 use actors_net::prelude::*;
+
+/// Registrations timed one after another at each size, after the first.
+const REGISTRATIONS: usize = 100;
 
 #[actor]
 struct Idle;
@@ -137,6 +141,22 @@ async fn size(n: usize) {
     })
     .await
     .map(|_| t.elapsed());
+    // Then one registration after another, from every node in turn: the median and the
+    // slowest tenth, without the first contact's costs.
+    let mut times = Vec::new();
+    for i in 0..REGISTRATIONS {
+        let node = &nodes[i % n];
+        let pid = node.spawn(Idle);
+        let t = Instant::now();
+        node.global()
+            .register(&format!("probe-{i}"), &pid)
+            .await
+            .expect("registers");
+        times.push(t.elapsed());
+    }
+    times.sort();
+    let median = times[times.len() / 2];
+    let p90 = times[times.len() * 9 / 10];
 
     let member = nodes[n / 3].spawn(Idle);
     let t = Instant::now();
@@ -167,12 +187,15 @@ async fn size(n: usize) {
     .map(|_| t.elapsed());
 
     println!(
-        "{n:>3} nodes | mesh {:>9} | register {:>7.2} ms, on all {:>9} | join on all {:>9} | \
+        "{n:>3} nodes | mesh {:>9} | register first {:>5.2} ms, on all {:>9}, then median {:.2} ms, \
+         p90 {:.2} ms | join on all {:>9} | \
          down on all {:>9}, names settled {:>9} | {:>5} KiB/node, {:>4} KiB/connection | \
          idle per node: {idle_frames:.1} frames/s, {idle_bytes:.0} B/s, {idle_cpu:.2}% CPU",
         ms(mesh),
         register.as_secs_f64() * 1e3,
         ms(seen),
+        median.as_secs_f64() * 1e3,
+        p90.as_secs_f64() * 1e3,
         ms(joined),
         ms(down),
         ms(settled),
