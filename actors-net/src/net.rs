@@ -217,7 +217,7 @@ impl Net {
 
     /// Keeps exactly the peers of `apart` away (by name and creation): closes their
     /// connections now, on purpose, and refuses them until they leave the set. Returns the
-    /// names no longer kept apart.
+    /// names no longer kept apart, which are wanted again (redialled until reached).
     pub(crate) fn keep_apart(&self, apart: HashMap<String, u32>) -> Vec<String> {
         let (cut, lifted) = {
             let mut peers = lock(&self.peers);
@@ -236,6 +236,14 @@ impl Net {
                 })
                 .collect();
             peers.apart = apart;
+            // Wanted until reached: the dial that follows may fail while the network is still
+            // cut, and a link closed on purpose is not one the heal loop redials otherwise.
+            let now = actors::rt::now();
+            for name in &lifted {
+                if peers.wanted.len() < self.config.max_peers {
+                    peers.wanted.entry(name.clone()).or_insert(now);
+                }
+            }
             (cut, lifted)
         };
         for conn in cut {
