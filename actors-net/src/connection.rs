@@ -2,14 +2,20 @@
 //! flight on it, and the links and monitors that cross it.
 //!
 //! Senders append encoded frames to one byte buffer under a short lock; the writer swaps the
-//! whole buffer out and writes it in one call, so frames batch under load and go out at once
-//! when idle. A connection exists from the moment something wants to reach the peer: frames
-//! queue while it connects, and are dropped (calls failing with `NoConnection`) if it fails.
+//! whole buffer out and writes it in one call, so frames batch under load. A frame that finds
+//! the connection idle (the writer parked, no frame sent in the last few microseconds) is
+//! written by its sender at once, as Erlang's ports do: a call and its reply then cost no hop
+//! to the writer's task, which on an idle machine means no wake-up of another CPU. A
+//! connection exists from the moment something wants to reach the peer: frames queue while
+//! it connects, and are dropped (calls failing with `NoConnection`) if it fails.
 
 use actors::dist::rt::{HashMap, HashSet};
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Duration, Instant};
+
+use actors::dist::rt::io::AsyncWrite;
 
 use actors::dist::Unpoisoned;
 use std::task::{Context, Poll, Waker};
@@ -114,7 +120,20 @@ struct Out {
     /// Frames queued so far, and bytes written: counted under the lock senders take anyway.
     frames: u64,
     sent_bytes: u64,
+    /// A sender wrote through, and the stream's flush did not finish: the writer flushes.
+    unflushed: bool,
+    /// When a frame last went out: a sender finished writing it through, or the writer
+    /// took a batch.
+    sent_at: Option<Instant>,
 }
+
+/// Frames closer together than this are a burst: after one goes straight out, the rest go
+/// to the writer, which writes them in batches (a write per frame would cost a burst of
+/// casts most of its rate).
+const BURST: Duration = Duration::from_micros(5);
+
+/// The stream's writing half.
+pub(crate) type Writer = Box<dyn AsyncWrite + Send + Unpin>;
 
 /// Why a frame could not be queued.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,6 +159,9 @@ pub(crate) struct Conn {
     state_waiters: Mutex<Vec<Waker>>,
     closed: AtomicBool,
     out: Mutex<Out>,
+    /// The stream's writing half, once up: the writer task's, and a sender's that finds the
+    /// connection idle. Locked only inside a poll, never across an await.
+    stream: Mutex<Option<Writer>>,
     /// Cuts the transport stream, once installed.
     cut: Mutex<Option<Box<dyn Fn() + Send + Sync>>>,
     pub(crate) pending: Mutex<HashMap<u64, Box<dyn PendingCall>>>,
@@ -181,7 +203,10 @@ impl Conn {
                 space: Vec::new(),
                 frames: 0,
                 sent_bytes: 0,
+                unflushed: false,
+                sent_at: None,
             }),
+            stream: Mutex::new(None),
             cut: Mutex::new(None),
             pending: Mutex::new(HashMap::default()),
             lookups: Mutex::new(HashMap::default()),
@@ -314,8 +339,15 @@ impl Conn {
         if out.buf.len() + out.writing > self.hard_limit {
             return Err(QueueError::Overloaded);
         }
+        // Idle: the writer is parked with nothing to write. A writer that has just written
+        // a batch goes round the executor once before it parks, so a sender still sending
+        // finds it busy, and its frames batch.
+        let idle = out.buf.is_empty() && out.writing == 0 && !out.unflushed && out.writer.is_some();
         write(&mut out.buf);
         out.frames += 1;
+        if idle && self.write_through(&mut out) {
+            return Ok(false);
+        }
         let busy = out.buf.len() + out.writing > self.soft_limit;
         let writer = out.writer.take();
         drop(out);
@@ -323,6 +355,77 @@ impl Conn {
             w.wake();
         }
         Ok(busy)
+    }
+
+    /// Writes the queue (the one frame just queued on an idle connection) to the stream at
+    /// once, without waiting: true if all of it went and was flushed. Otherwise what is left, and the
+    /// flush, are the writer's, to be woken for.
+    fn write_through(&self, out: &mut Out) -> bool {
+        let now = actors::rt::now();
+        if out.sent_at.is_some_and(|t| now.duration_since(t) < BURST) {
+            return false;
+        }
+        // The writer task polls the stream under this lock: if it is there now, it is the
+        // writer's turn.
+        let Ok(mut stream) = self.stream.try_lock() else {
+            return false;
+        };
+        let Some(w) = stream.as_mut() else {
+            return false;
+        };
+        // A stream that is not ready keeps this no-op waker only until the writer, woken
+        // below, polls it with its own.
+        let mut cx = Context::from_waker(Waker::noop());
+        let n = match Pin::new(&mut **w).poll_write(&mut cx, &out.buf) {
+            Poll::Ready(Ok(n)) => n,
+            _ => return false,
+        };
+        // From the write's end: the sender's next frame, encoded right after, is a burst.
+        out.sent_at = Some(actors::rt::now());
+        out.buf.drain(..n);
+        out.sent_bytes += n as u64;
+        self.written.fetch_add(1, Ordering::Relaxed);
+        if !out.buf.is_empty() {
+            return false;
+        }
+        match Pin::new(&mut **w).poll_flush(&mut cx) {
+            Poll::Ready(Ok(())) => true,
+            _ => {
+                out.unflushed = true;
+                false
+            }
+        }
+    }
+
+    /// Hands the stream's writing half to the connection, for the writer and for senders
+    /// that write through.
+    pub(crate) fn attach(&self, writer: Writer) {
+        *lock(&self.stream) = Some(writer);
+    }
+
+    /// Drops the writing half: nobody writes to the stream any more.
+    pub(crate) fn detach(&self) {
+        *lock(&self.stream) = None;
+    }
+
+    /// Writes some of `buf` to the stream (the writer task's part).
+    pub(crate) fn poll_write(
+        &self,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        match lock(&self.stream).as_mut() {
+            Some(w) => Pin::new(&mut **w).poll_write(cx, buf),
+            None => Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into())),
+        }
+    }
+
+    /// Flushes the stream (the writer task's part).
+    pub(crate) fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        match lock(&self.stream).as_mut() {
+            Some(w) => Pin::new(&mut **w).poll_flush(cx),
+            None => Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into())),
+        }
     }
 
     /// Ready once fewer than the soft limit's bytes wait to be written (Erlang's busy port).
@@ -351,13 +454,16 @@ impl Conn {
             return Poll::Ready(None);
         }
         // Still connecting: nothing goes out before the handshake is done.
-        if out.buf.is_empty() || !(self.is_up() || self.is_closed()) {
+        if (out.buf.is_empty() && !out.unflushed) || !(self.is_up() || self.is_closed()) {
             out.writer = Some(cx.waker().clone());
             return Poll::Pending;
         }
         batch.clear();
         std::mem::swap(&mut out.buf, batch);
         out.writing = batch.len();
+        out.sent_at = Some(actors::rt::now());
+        // The writer flushes after writing, even an empty batch.
+        out.unflushed = false;
         Poll::Ready(Some(()))
     }
 

@@ -5,7 +5,7 @@ use std::future::poll_fn;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use actors::dist::rt::io::{AsyncBufReadExt, BufReader, ReadExt, WriteExt};
+use actors::dist::rt::io::{AsyncBufReadExt, BufReader, ReadExt};
 
 use actors::dist::{Inbound, Origin};
 
@@ -107,10 +107,7 @@ async fn read_body<'a>(
     Ok(held)
 }
 
-pub(crate) async fn write_loop(
-    conn: Arc<Conn>,
-    mut writer: Box<dyn actors::dist::rt::io::AsyncWrite + Send + Unpin>,
-) {
+pub(crate) async fn write_loop(conn: Arc<Conn>) {
     let mut batch = Vec::new();
     let mut wrote = false;
     loop {
@@ -123,12 +120,19 @@ pub(crate) async fn write_loop(
             .await
             .is_none()
         {
+            conn.detach();
             conn.cut();
             return;
         }
         let write = async {
-            writer.write_all(&batch).await?;
-            writer.flush().await
+            let mut from = 0;
+            while from < batch.len() {
+                match poll_fn(|cx| conn.poll_write(cx, &batch[from..])).await? {
+                    0 => return Err(std::io::ErrorKind::WriteZero.into()),
+                    n => from += n,
+                }
+            }
+            poll_fn(|cx| conn.poll_flush(cx)).await
         };
         let written = if conn.is_closed() {
             // The last words of a connection closed on purpose: a peer that does not read
@@ -141,6 +145,7 @@ pub(crate) async fn write_loop(
         };
         if written.is_err() {
             // The reader sees the same failure and closes the connection with its reason.
+            conn.detach();
             conn.cut();
             return;
         }

@@ -130,7 +130,8 @@ impl Net {
             self.close(&conn, "node shutting down", Loss::Quiet);
             return;
         };
-        self.spawn(write_loop(conn.clone(), writer));
+        conn.attach(writer);
+        self.spawn(write_loop(conn.clone()));
         self.spawn(read_loop(owner.clone(), conn.clone(), reader));
         self.spawn(heartbeat(owner, conn.clone()));
         // Tell the peer who else this node knows: it connects to them too (full mesh).
