@@ -106,6 +106,7 @@ mod net;
 mod node;
 #[cfg(feature = "observer")]
 pub mod observer;
+pub mod overlay;
 pub mod presence;
 pub mod pubsub;
 mod requests;
