@@ -20,9 +20,8 @@ pub const COOKIE: &str = "test-cookie";
 
 /// Monitors every connection carries for the system itself, each way: the servers of each
 /// process-group scope a node runs from its start monitor each other, as `pg`'s do (the
-/// default scope, and the scope of the distributed supervisors' members), and each global
-/// server monitors the other, which holds the locks of the registrations made on its node.
-pub const SYSTEM_MONITORS: usize = 3;
+/// default scope, and the scope of the distributed supervisors' members).
+pub const SYSTEM_MONITORS: usize = 2;
 
 /// What a node sees of the cluster, asked from another OS process: how a bench that runs
 /// nodes in child processes watches them settle.

@@ -34,8 +34,10 @@ impl GlobalServer {
                 self.shared.limits.max_locks_per_node,
             ));
         }
-        self.watch_holder(holder, ctx);
         let entry = self.holders.entry(holder.clone()).or_default();
+        if entry.monitor.is_none() {
+            entry.monitor = Some(ctx.monitor(holder));
+        }
         for id in ids {
             if self
                 .locks
@@ -84,15 +86,6 @@ impl GlobalServer {
                 ctx.demonitor(r);
             }
             self.holders.remove(holder);
-        }
-    }
-
-    /// Monitors `holder`, so that its locks go when it ends or its node is lost. A peer's
-    /// server is watched as soon as it is found, before its first registration here.
-    pub(super) fn watch_holder(&mut self, holder: &AnyPid, ctx: &mut Ctx<Self>) {
-        let entry = self.holders.entry(holder.clone()).or_default();
-        if entry.monitor.is_none() {
-            entry.monitor = Some(ctx.monitor(holder));
         }
     }
 

@@ -263,7 +263,6 @@ impl GlobalServer {
             return;
         }
         lock(&self.shared.peers).insert(from.node().to_string(), from.any());
-        self.watch_holder(&from.any(), ctx);
         if answer {
             self.send_table(&from, false, ctx);
         }
@@ -317,7 +316,6 @@ impl GlobalServer {
             return;
         };
         lock(&self.shared.peers).insert(peer, server.any());
-        self.watch_holder(&server.any(), ctx);
         self.send_table(&server, answer, ctx);
     }
 
