@@ -47,6 +47,7 @@ const NET: &[(&str, u32)] = &[
     ("http", 0),
     ("handshake", 1),
     ("frame", 2),
+    ("overlay", 2),
     ("connection", 3),
     ("io", 3),
     ("net", 4),

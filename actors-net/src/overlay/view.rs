@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::OverlayConfig;
+use super::config::OverlayConfig;
 
 /// What the nodes of a partial-view overlay say to each other. A peer's name is always the
 /// sender's as the connection knows it, never taken from the message.
