@@ -460,6 +460,38 @@ fn a_registration_one_node_refuses_is_left_bound_on_none() {
 }
 
 #[test]
+fn a_registration_given_up_midway_leaves_no_lock() {
+    block_on(async {
+        let nodes = cluster(3).await;
+        let first = nodes[2].spawn(Counter { n: 1 });
+        // Dropped while it waits for the lowest node, which takes its locks meanwhile.
+        let given_up = actors::rt::timeout(
+            Duration::from_micros(1),
+            nodes[2].global().register("x", &first),
+        )
+        .await;
+        assert!(
+            given_up.is_err(),
+            "given up before the lowest node answered"
+        );
+        // Neither the name nor the pid stays locked: a move of the name goes through (a
+        // lock still held would fail it with `Busy` after ten seconds).
+        let second = nodes[1].spawn(Counter { n: 2 });
+        nodes[1]
+            .global()
+            .re_register("x", &second)
+            .await
+            .expect("nothing left locked");
+        until_all_see(&nodes, "x", Some(&second.any())).await;
+        nodes[2]
+            .global()
+            .register("y", &first)
+            .await
+            .expect("the pid is free to name");
+    });
+}
+
+#[test]
 fn a_lock_is_freed_when_its_holders_node_is_lost() {
     block_on(async {
         let nodes = cluster(3).await;

@@ -39,10 +39,11 @@ mod register;
 pub(crate) mod server;
 mod table;
 
+use register::FreeOnDrop;
 pub(crate) use server::GlobalServer;
-use table::name_lock;
 pub(crate) use table::{Bridge, Shared};
 pub use table::{GlobalError, ResolveFn, Resolver, SERVER_NAME};
+use table::{Hold, name_lock};
 
 /// A fresh identity for one lock request: two registrations on one node never share locks.
 fn next_request() -> u64 {
@@ -268,14 +269,22 @@ impl Global {
         // The registering node's server holds the locks, under a request of this registration
         // alone: if this node is lost midway, every other node frees them, and two
         // registrations on one node exclude each other.
-        let holder = servers_own(shared)?.any();
-        let request = next_request();
+        let hold = Hold {
+            ids,
+            holder: servers_own(shared)?.any(),
+            request: next_request(),
+        };
+        // The locks go when this ends, however it ends.
+        let _free = FreeOnDrop {
+            servers: &servers,
+            hold: &hold,
+        };
         let refused = self
             .acquire(
                 &servers,
-                &ids,
-                &holder,
-                request,
+                &hold.ids,
+                &hold.holder,
+                hold.request,
                 Some((name.to_string(), pid.clone(), moving)),
             )
             .await?;
@@ -287,7 +296,7 @@ impl Global {
                 .err(),
             (refused, _) => refused,
         };
-        let result = match refused {
+        match refused {
             Some(e) => Err(e),
             None => {
                 let commits = join_all(servers.iter().map(|s| {
@@ -306,9 +315,7 @@ impl Global {
                     None => Ok(()),
                 }
             }
-        };
-        Self::release(&servers, &ids, &holder, request);
-        result
+        }
     }
 
     /// Removes `name` on every connected node.
@@ -319,9 +326,18 @@ impl Global {
         };
         let servers = self.servers().await?;
         let ids = Self::registration_locks(name, &pid);
-        let holder = servers_own(shared)?.any();
-        let request = next_request();
-        self.acquire(&servers, &ids, &holder, request, None).await?;
+        let hold = Hold {
+            ids,
+            holder: servers_own(shared)?.any(),
+            request: next_request(),
+        };
+        // The locks go when this ends, however it ends.
+        let _free = FreeOnDrop {
+            servers: &servers,
+            hold: &hold,
+        };
+        self.acquire(&servers, &hold.ids, &hold.holder, hold.request, None)
+            .await?;
         join_all(servers.iter().map(|s| {
             s.remove(Origin::local(), name.to_string(), pid.clone())
                 .into_future()
@@ -332,7 +348,6 @@ impl Global {
         {
             bridge.release(name.to_string()).await;
         }
-        Self::release(&servers, &ids, &holder, request);
         Ok(())
     }
 

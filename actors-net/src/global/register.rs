@@ -67,9 +67,19 @@ impl Global {
             pid: &pid,
         };
         let mut patience = Patience::new();
+        // Whatever ends this task before an attempt is through (a timeout around `register`,
+        // a caller that gave up), no lock of it stays held.
+        let guard = FreeOnDrop {
+            servers: &servers,
+            hold: &hold,
+        };
         loop {
             match self.attempt(&step).await {
-                Attempt::Done(result) => return result,
+                Attempt::Done(result) => {
+                    // Each way out of an attempt frees the locks itself.
+                    std::mem::forget(guard);
+                    return result;
+                }
                 Attempt::Contended => patience.wait(&hold.ids, &hold.holder, hold.request).await?,
             }
         }
@@ -132,6 +142,26 @@ impl Global {
             Some(e) => Attempt::Done(Err(e)),
             None => Attempt::Contended,
         }
+    }
+}
+
+/// Frees a registration's locks on every server when dropped: a task dropped midway would
+/// otherwise keep the name and the pid locked for as long as its node runs. A name already
+/// bound on some nodes stays bound there, as a commit cut short by a lost node does, and
+/// the table digests spread it.
+pub(super) struct FreeOnDrop<'a> {
+    pub(super) servers: &'a [Pid<GlobalServer>],
+    pub(super) hold: &'a Hold,
+}
+
+impl Drop for FreeOnDrop<'_> {
+    fn drop(&mut self) {
+        Global::release(
+            self.servers,
+            &self.hold.ids,
+            &self.hold.holder,
+            self.hold.request,
+        );
     }
 }
 
