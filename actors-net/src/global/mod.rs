@@ -35,11 +35,12 @@ use futures::future::join_all;
 use crate::connection::lock;
 use crate::node::DistNode;
 
+mod guard;
 mod register;
 pub(crate) mod server;
 mod table;
 
-use register::FreeOnDrop;
+use guard::{FreeOnDrop, release};
 pub(crate) use server::GlobalServer;
 pub(crate) use table::{Bridge, Shared};
 pub use table::{GlobalError, ResolveFn, Resolver, SERVER_NAME};
@@ -224,19 +225,13 @@ impl Global {
             if all {
                 return Ok(refused);
             }
-            Self::release(&taken, ids, holder, request);
+            release(&taken, ids, holder, request);
             // A refusal that is no contention (the table is full, the holder is not ours)
             // will not change by waiting.
             if let Some(e @ (GlobalError::NotLocal(_) | GlobalError::TableFull(_))) = refused {
                 return Err(e);
             }
             patience.wait(ids, holder, request).await?;
-        }
-    }
-
-    fn release(servers: &[Pid<GlobalServer>], ids: &[String], holder: &AnyPid, request: u64) {
-        for s in servers {
-            let _ = s.unlock(Origin::local(), ids.to_vec(), holder.clone(), request);
         }
     }
 
@@ -421,7 +416,7 @@ impl Global {
     pub async fn del_lock(&self, id: &str, holder: impl Into<AnyPid>) -> Result<(), GlobalError> {
         let holder = holder.into();
         let servers = self.servers().await?;
-        Self::release(&servers, &[lock_id(id)], &holder, USER_REQUEST);
+        release(&servers, &[lock_id(id)], &holder, USER_REQUEST);
         Ok(())
     }
 

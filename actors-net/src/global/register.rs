@@ -14,6 +14,7 @@ use actors::dist::Origin;
 use actors::{AnyPid, CallError, Pid};
 use futures::future::join_all;
 
+use super::guard::FreeOnDrop;
 use super::server::GlobalServer;
 use super::table::{GlobalError, Hold, Prepared};
 use super::{Global, Patience, next_request, servers_own};
@@ -142,26 +143,6 @@ impl Global {
             Some(e) => Attempt::Done(Err(e)),
             None => Attempt::Contended,
         }
-    }
-}
-
-/// Frees a registration's locks on every server when dropped: a task dropped midway would
-/// otherwise keep the name and the pid locked for as long as its node runs. A name already
-/// bound on some nodes stays bound there, as a commit cut short by a lost node does, and
-/// the table digests spread it.
-pub(super) struct FreeOnDrop<'a> {
-    pub(super) servers: &'a [Pid<GlobalServer>],
-    pub(super) hold: &'a Hold,
-}
-
-impl Drop for FreeOnDrop<'_> {
-    fn drop(&mut self) {
-        Global::release(
-            self.servers,
-            &self.hold.ids,
-            &self.hold.holder,
-            self.hold.request,
-        );
     }
 }
 
