@@ -23,8 +23,20 @@ pub(super) fn release(
 /// bound on some nodes stays bound there, as a commit cut short by a lost node does, and
 /// the table digests spread it.
 pub(super) struct FreeOnDrop<'a> {
-    pub(super) servers: &'a [Pid<GlobalServer>],
-    pub(super) hold: &'a Hold,
+    servers: &'a [Pid<GlobalServer>],
+    hold: &'a Hold,
+}
+
+impl<'a> FreeOnDrop<'a> {
+    /// Frees `hold` on `servers` when dropped.
+    pub(super) fn new(servers: &'a [Pid<GlobalServer>], hold: &'a Hold) -> Self {
+        FreeOnDrop { servers, hold }
+    }
+
+    /// The operation freed its locks itself: nothing more to send.
+    pub(super) fn disarm(self) {
+        std::mem::forget(self);
+    }
 }
 
 impl Drop for FreeOnDrop<'_> {

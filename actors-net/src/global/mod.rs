@@ -235,12 +235,19 @@ impl Global {
         }
     }
 
-    /// The locks a registration of `name` to `pid` takes: the name, and the pid.
-    fn registration_locks(name: &str, pid: &AnyPid) -> Vec<String> {
-        vec![
-            name_lock(name),
-            format!("global:pid:{}:{}:{}", pid.node(), pid.creation(), pid.id()),
-        ]
+    /// The locks a registration, move or removal of `name` for `pid` takes: the name, and
+    /// the pid. The registering node's server holds them, under a request of this operation
+    /// alone: if this node is lost midway, every other node frees them, and two operations
+    /// on one node exclude each other.
+    fn registration_hold(shared: &Shared, name: &str, pid: &AnyPid) -> Result<Hold, GlobalError> {
+        Ok(Hold {
+            ids: vec![
+                name_lock(name),
+                format!("global:pid:{}:{}:{}", pid.node(), pid.creation(), pid.id()),
+            ],
+            holder: servers_own(shared)?.any(),
+            request: next_request(),
+        })
     }
 
     /// Registers `pid` under `name` on every connected node, as `:global.register_name`.
@@ -260,20 +267,9 @@ impl Global {
         let moving = true;
         let shared = self.shared()?;
         let servers = self.servers().await?;
-        let ids = Self::registration_locks(name, &pid);
-        // The registering node's server holds the locks, under a request of this registration
-        // alone: if this node is lost midway, every other node frees them, and two
-        // registrations on one node exclude each other.
-        let hold = Hold {
-            ids,
-            holder: servers_own(shared)?.any(),
-            request: next_request(),
-        };
+        let hold = Self::registration_hold(shared, name, &pid)?;
         // The locks go when this ends, however it ends.
-        let _free = FreeOnDrop {
-            servers: &servers,
-            hold: &hold,
-        };
+        let _free = FreeOnDrop::new(&servers, &hold);
         let refused = self
             .acquire(
                 &servers,
@@ -320,17 +316,9 @@ impl Global {
             return Ok(());
         };
         let servers = self.servers().await?;
-        let ids = Self::registration_locks(name, &pid);
-        let hold = Hold {
-            ids,
-            holder: servers_own(shared)?.any(),
-            request: next_request(),
-        };
+        let hold = Self::registration_hold(shared, name, &pid)?;
         // The locks go when this ends, however it ends.
-        let _free = FreeOnDrop {
-            servers: &servers,
-            hold: &hold,
-        };
+        let _free = FreeOnDrop::new(&servers, &hold);
         self.acquire(&servers, &hold.ids, &hold.holder, hold.request, None)
             .await?;
         join_all(servers.iter().map(|s| {

@@ -14,10 +14,10 @@ use actors::dist::Origin;
 use actors::{AnyPid, CallError, Pid};
 use futures::future::join_all;
 
-use super::guard::FreeOnDrop;
+use super::guard::{FreeOnDrop, release};
 use super::server::GlobalServer;
 use super::table::{GlobalError, Hold, Prepared};
-use super::{Global, Patience, next_request, servers_own};
+use super::{Global, Patience};
 
 /// What one attempt came to.
 enum Attempt {
@@ -53,14 +53,7 @@ impl Global {
     ) -> Result<(), GlobalError> {
         let shared = self.shared()?;
         let servers = self.servers().await?;
-        // The registering node's server holds the locks, under a request of this registration
-        // alone: if this node is lost midway, every other node frees them, and two
-        // registrations on one node exclude each other.
-        let hold = Hold {
-            ids: Self::registration_locks(name, &pid),
-            holder: servers_own(shared)?.any(),
-            request: next_request(),
-        };
+        let hold = Self::registration_hold(shared, name, &pid)?;
         let step = Step {
             servers: &servers,
             hold: &hold,
@@ -70,15 +63,13 @@ impl Global {
         let mut patience = Patience::new();
         // Whatever ends this task before an attempt is through (a timeout around `register`,
         // a caller that gave up), no lock of it stays held.
-        let guard = FreeOnDrop {
-            servers: &servers,
-            hold: &hold,
-        };
+        let guard = FreeOnDrop::new(&servers, &hold);
         loop {
             match self.attempt(&step).await {
                 Attempt::Done(result) => {
-                    // Each way out of an attempt frees the locks itself.
-                    std::mem::forget(guard);
+                    // Each way out of an attempt frees the locks itself (`committed`,
+                    // `abort`, `unlock`): no need for the guard's second round of unlocks.
+                    guard.disarm();
                     return result;
                 }
                 Attempt::Contended => patience.wait(&hold.ids, &hold.holder, hold.request).await?,
@@ -184,14 +175,12 @@ impl Step<'_> {
                         )
                         .into_future(),
                 ),
-                Held::Locks => {
-                    let _ = server.unlock(
-                        Origin::local(),
-                        self.hold.ids.clone(),
-                        self.hold.holder.clone(),
-                        self.hold.request,
-                    );
-                }
+                Held::Locks => release(
+                    std::slice::from_ref(*server),
+                    &self.hold.ids,
+                    &self.hold.holder,
+                    self.hold.request,
+                ),
             }
         }
         // A server lost meanwhile took the name with it.

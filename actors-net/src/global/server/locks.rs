@@ -7,7 +7,7 @@ use actors::{AnyPid, Ctx};
 use crate::connection::lock;
 
 use super::state::{GlobalServer, forget_one};
-use crate::global::table::GlobalError;
+use crate::global::table::{GlobalError, Hold};
 
 impl GlobalServer {
     pub(super) fn take_locks(
@@ -87,6 +87,16 @@ impl GlobalServer {
             }
             self.holders.remove(holder);
         }
+    }
+
+    /// Releases every lock of `hold`.
+    pub(super) fn release_hold(&mut self, hold: &Hold, ctx: &mut Ctx<Self>) {
+        self.release_locks(&hold.ids, &hold.holder, hold.request, ctx)
+    }
+
+    /// True if what `origin` says of `hold` counts: its holder is of the sending node.
+    pub(super) fn speaks_for(origin: &Origin, hold: &Hold, ctx: &Ctx<Self>) -> bool {
+        origin.speaks_for(hold.holder.node(), ctx.node().name())
     }
 
     /// True if `pid` is this node's global server or a peer's, as last found.

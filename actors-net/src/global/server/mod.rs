@@ -185,7 +185,7 @@ impl GlobalServer {
         pid: AnyPid,
         ctx: &mut Ctx<Self>,
     ) -> Prepared {
-        if !origin.speaks_for(hold.holder.node(), ctx.node().name()) {
+        if !Self::speaks_for(&origin, &hold, ctx) {
             return Prepared::Refused(GlobalError::NotLocal(hold.holder.to_string()));
         }
         match self.take_locks(&hold.ids, &hold.holder, hold.request, ctx) {
@@ -208,13 +208,12 @@ impl GlobalServer {
     /// its locks go.
     #[handle(cast)]
     fn committed(&mut self, origin: Origin, hold: Hold, name: String, ctx: &mut Ctx<Self>) {
-        if !origin.speaks_for(hold.holder.node(), ctx.node().name()) {
-            return;
+        if Self::speaks_for(&origin, &hold, ctx) {
+            if self.held_by(&name_lock(&name), &origin, ctx) {
+                self.supersede(&name);
+            }
+            self.release_hold(&hold, ctx)
         }
-        if self.held_by(&name_lock(&name), &origin, ctx) {
-            self.supersede(&name);
-        }
-        self.release_locks(&hold.ids, &hold.holder, hold.request, ctx)
     }
 
     /// A registration that did not go through everywhere: the name bound here by its
@@ -229,13 +228,12 @@ impl GlobalServer {
         pid: AnyPid,
         ctx: &mut Ctx<Self>,
     ) {
-        if !origin.speaks_for(hold.holder.node(), ctx.node().name()) {
-            return;
+        if Self::speaks_for(&origin, &hold, ctx) {
+            if self.held_by(&name_lock(&name), &origin, ctx) {
+                self.unbind(&name, &pid, ctx);
+            }
+            self.release_hold(&hold, ctx)
         }
-        if self.held_by(&name_lock(&name), &origin, ctx) {
-            self.unbind(&name, &pid, ctx);
-        }
-        self.release_locks(&hold.ids, &hold.holder, hold.request, ctx)
     }
 
     /// Unbinds `name` here, if it is bound to `pid`: only by the node that holds its lock.
