@@ -131,9 +131,12 @@ impl PartialView {
                 out.push((from.to_string(), Message::NeighborReply { accepted }));
             }
             Message::NeighborReply { accepted } => {
-                if self.asking.as_deref() == Some(from) {
-                    self.asking = None;
+                // Only the peer asked answers: an unasked reply would let any peer push
+                // itself into the active view, or grow the list of refusals.
+                if self.asking.as_deref() != Some(from) {
+                    return out;
                 }
+                self.asking = None;
                 if accepted {
                     self.add_active(from, draw, &mut out);
                 } else {
@@ -365,4 +368,56 @@ fn sample_of(from: &[String], n: usize, draw: &mut impl FnMut() -> u64) -> Vec<S
         taken.push(pool.swap_remove(i));
     }
     taken
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn draw() -> impl FnMut() -> u64 {
+        let mut n = 0u64;
+        move || {
+            n += 1;
+            n
+        }
+    }
+
+    #[test]
+    fn a_reply_nobody_asked_for_changes_nothing() {
+        let mut draw = draw();
+        let mut view = PartialView::new("me", OverlayConfig::for_cluster(64));
+        view.join("contact");
+        for i in 0..1_000 {
+            let peer = format!("liar{i}");
+            let out = view.receive(&peer, Message::NeighborReply { accepted: true }, &mut draw);
+            assert!(out.is_empty());
+            view.receive(&peer, Message::NeighborReply { accepted: false }, &mut draw);
+        }
+        assert_eq!(view.active(), ["contact"]);
+        assert!(view.refused.is_empty());
+    }
+
+    #[test]
+    fn the_peer_asked_is_taken_in_when_it_accepts() {
+        let mut draw = draw();
+        let mut view = PartialView::new("me", OverlayConfig::for_cluster(64));
+        view.receive(
+            "spare",
+            Message::ShuffleReply {
+                sample: vec!["spare".into()],
+            },
+            &mut draw,
+        );
+        let asked = view.tick(&mut draw);
+        assert_eq!(
+            asked,
+            [("spare".to_string(), Message::Neighbor { urgent: true })]
+        );
+        view.receive(
+            "spare",
+            Message::NeighborReply { accepted: true },
+            &mut draw,
+        );
+        assert_eq!(view.active(), ["spare"]);
+    }
 }
