@@ -57,6 +57,18 @@ impl Overlay {
         }
     }
 
+    /// Runs one step of node `name` (with the seed's randomness) and sends what it says.
+    fn act(
+        &mut self,
+        name: &str,
+        step: impl FnOnce(&mut PartialView, &mut dyn FnMut() -> u64) -> Vec<(String, Message)>,
+    ) {
+        let draw = &mut self.draw;
+        let view = self.nodes.get_mut(name).expect("a node");
+        let out = step(view, &mut || draw.next());
+        self.send(name, out);
+    }
+
     /// Delivers messages in a random order until none is left.
     fn settle(&mut self) {
         let mut rounds = 0u64;
@@ -74,19 +86,14 @@ impl Overlay {
                 continue;
             }
             self.delivered += 1;
-            let out = if self.dead.contains(&to) {
+            if self.dead.contains(&to) {
                 // Unreachable: the sender learns it as a failure of that peer.
-                let draw = &mut self.draw;
-                let view = self.nodes.get_mut(&from).expect("a node");
-                let out = view.failed(&to, &mut || draw.next());
-                (from, out)
+                self.act(&from, |view, mut draw| view.failed(&to, &mut draw));
             } else {
-                let draw = &mut self.draw;
-                let view = self.nodes.get_mut(&to).expect("a node");
-                let out = view.receive(&from, message, &mut || draw.next());
-                (to, out)
-            };
-            self.send(&out.0, out.1);
+                self.act(&to, |view, mut draw| {
+                    view.receive(&from, message, &mut draw)
+                });
+            }
         }
     }
 
@@ -118,13 +125,7 @@ impl Overlay {
         let before = self.delivered;
         let live: Vec<String> = self.live().into_iter().cloned().collect();
         for name in &live {
-            let draw = &mut self.draw;
-            let out = self
-                .nodes
-                .get_mut(name)
-                .expect("a node")
-                .tick(&mut || draw.next());
-            self.send(name, out);
+            self.act(name, |view, mut draw| view.tick(&mut draw));
         }
         self.settle();
         (self.delivered - before) as f64 / live.len() as f64
@@ -147,13 +148,7 @@ impl Overlay {
                 .cloned()
                 .collect();
             for peer in &peers {
-                let draw = &mut self.draw;
-                let out = self
-                    .nodes
-                    .get_mut(peer)
-                    .expect("a node")
-                    .failed(gone, &mut || draw.next());
-                self.send(peer, out);
+                self.act(peer, |view, mut draw| view.failed(gone, &mut draw));
             }
         }
         self.settle();
