@@ -414,16 +414,21 @@ impl Conn {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<std::io::Result<usize>> {
-        match lock(&self.stream).as_mut() {
-            Some(w) => Pin::new(&mut **w).poll_write(cx, buf),
-            None => Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into())),
-        }
+        self.poll_stream(|w| w.poll_write(cx, buf))
     }
 
     /// Flushes the stream (the writer task's part).
     pub(crate) fn poll_flush(&self, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        self.poll_stream(|w| w.poll_flush(cx))
+    }
+
+    /// Polls the stream's writing half with `f`; a broken pipe once it is detached.
+    fn poll_stream<T>(
+        &self,
+        f: impl FnOnce(Pin<&mut Writer>) -> Poll<std::io::Result<T>>,
+    ) -> Poll<std::io::Result<T>> {
         match lock(&self.stream).as_mut() {
-            Some(w) => Pin::new(&mut **w).poll_flush(cx),
+            Some(w) => f(Pin::new(w)),
             None => Poll::Ready(Err(std::io::ErrorKind::BrokenPipe.into())),
         }
     }
