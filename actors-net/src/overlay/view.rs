@@ -372,7 +372,8 @@ fn sample_of(from: &[String], n: usize, draw: &mut impl FnMut() -> u64) -> Vec<S
 
 #[cfg(test)]
 mod tests {
-    use super::*;
+    use crate::overlay::config::OverlayConfig;
+    use crate::overlay::view::{Message, PartialView};
 
     fn draw() -> impl FnMut() -> u64 {
         let mut n = 0u64;
