@@ -31,6 +31,8 @@ pub struct Browser {
     base: String,
     session: String,
     profile: std::path::PathBuf,
+    log: std::path::PathBuf,
+    chromium: String,
 }
 
 impl Browser {
@@ -49,25 +51,38 @@ impl Browser {
             return None;
         };
         let port = crate::free_ports(1)[0];
+        let profile =
+            std::env::temp_dir().join(format!("actors-browser-{}-{port}", std::process::id()));
+        // Chromium's own log goes where its driver's does: read back when a tab crashes.
+        let log = profile.with_extension("log");
         let driver = Command::new(driver)
             .arg(format!("--port={port}"))
+            .arg("--enable-chrome-logs")
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("a log file for chromedriver"))
             .spawn()
             .expect("chromedriver starts");
         let base = format!("http://127.0.0.1:{port}");
-        let profile =
-            std::env::temp_dir().join(format!("actors-browser-{}-{port}", std::process::id()));
         let mut browser = Browser {
             driver,
             base,
             session: String::new(),
             profile,
+            log,
+            chromium,
         };
         let deadline = Instant::now() + Duration::from_secs(20);
         while browser.request("GET", "/status", None).is_err() {
             assert!(Instant::now() < deadline, "chromedriver did not answer");
             std::thread::sleep(Duration::from_millis(50));
+        }
+        browser.new_session();
+        Some(browser)
+    }
+
+    fn new_session(&mut self) {
+        if !self.session.is_empty() {
+            let _ = self.request("DELETE", &format!("/session/{}", self.session), None);
         }
         // As Chromium runs headless in a closed sandbox: no first-run pages, no calls home.
         let args = [
@@ -81,20 +96,49 @@ impl Browser {
             "--disable-component-update",
             "--disable-sync",
             "--window-size=1400,1100",
-            &format!("--user-data-dir={}", browser.profile.display()),
+            "--enable-logging=stderr",
+            &format!("--user-data-dir={}", self.profile.display()),
         ];
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
-            "goog:chromeOptions": {"binary": chromium, "args": args},
+            "goog:chromeOptions": {"binary": self.chromium, "args": args},
         }}});
-        let created = browser
+        let created = self
             .request("POST", "/session", Some(caps))
             .expect("a browser session");
-        browser.session = created["value"]["sessionId"]
+        self.session = created["value"]["sessionId"]
             .as_str()
             .expect("a session id")
             .to_string();
-        Some(browser)
+    }
+
+    /// Runs `scenario` against the page; if Chromium's tab crashes under it (the browser
+    /// failing, not the page's assertions), says so with the end of Chromium's log and runs it
+    /// once more in a new session. A scenario that crashes the tab twice fails.
+    pub fn run<T>(&mut self, scenario: impl Fn(&Browser) -> T) -> T {
+        use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+        match catch_unwind(AssertUnwindSafe(|| scenario(self))) {
+            Ok(value) => value,
+            Err(panic) => {
+                let text = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("");
+                if !text.contains("tab crashed") {
+                    resume_unwind(panic);
+                }
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(30).collect();
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "Chromium's tab crashed; its log ended:\n{}\nrunning the page once more",
+                    tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+                );
+                self.new_session();
+                scenario(self)
+            }
+        }
     }
 
     fn request(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, String> {
@@ -196,5 +240,6 @@ impl Drop for Browser {
         let _ = self.driver.kill();
         let _ = self.driver.wait();
         let _ = std::fs::remove_dir_all(&self.profile);
+        let _ = std::fs::remove_file(&self.log);
     }
 }
