@@ -14,6 +14,10 @@
 //! random walk (`ForwardJoin`) down each of its other active links, each walk ending in an
 //! active view somewhere in the cluster and passing the name to passive views on its way.
 //!
+//! Over the active views, [`Routes`] gives every node a next hop to every other (link-state
+//! routing: adverts of each node's active peers, flooded when a view changes), so that a
+//! message to a node outside the active view can be relayed.
+//!
 //! [`PartialView`] is the protocol alone: it takes a message, a timer tick or a failure, and
 //! returns the messages to send. It does no I/O and draws its randomness from the caller, so
 //! a simulation runs thousands of nodes deterministically (`tests/tests/overlay.rs`).
@@ -36,7 +40,9 @@
 //! ```
 
 mod config;
+mod routes;
 mod view;
 
 pub use config::OverlayConfig;
+pub use routes::{Advert, Adverts, Refused, Routes, RoutesConfig};
 pub use view::{Message, PartialView};
