@@ -40,17 +40,20 @@ pub struct RoutesConfig {
     pub max_nodes: usize,
     /// The most peers one advert may list.
     pub max_peers: usize,
+    /// The longest node name an advert may carry, in bytes.
+    pub max_name: usize,
     /// How many ticks an unreachable node's advert is kept (so that late copies of it are
     /// known as old) before it is forgotten.
     pub forget_after: u64,
 }
 
 impl Default for RoutesConfig {
-    /// 65,536 nodes, 64 peers an advert, forgotten after 10 ticks.
+    /// 65,536 nodes, 64 peers an advert, names of up to 255 bytes, forgotten after 10 ticks.
     fn default() -> Self {
         RoutesConfig {
             max_nodes: 65_536,
             max_peers: 64,
+            max_name: 255,
             forget_after: 10,
         }
     }
@@ -67,6 +70,14 @@ pub enum Refused {
         /// How many it lists.
         count: usize,
         /// [`RoutesConfig::max_peers`].
+        max: usize,
+    },
+    /// An advert names a node with a longer name than any node may have.
+    #[error("an advert names a node in {len} bytes, more than {max}")]
+    NameTooLong {
+        /// The name's length.
+        len: usize,
+        /// [`RoutesConfig::max_name`].
         max: usize,
     },
     /// Keeping the adverts would take the node past the nodes it keeps.
@@ -292,6 +303,17 @@ impl Routes {
                 max: self.config.max_peers,
             });
         }
+        let max = self.config.max_name;
+        let names = message
+            .0
+            .iter()
+            .flat_map(|a| std::iter::once(&a.node).chain(&a.peers));
+        if let Some(long) = names.into_iter().find(|n| n.len() > max) {
+            return Err(Refused::NameTooLong {
+                len: long.len(),
+                max,
+            });
+        }
         let mut new: Vec<&str> = message
             .0
             .iter()
@@ -416,6 +438,23 @@ mod tests {
             })
         );
         assert_eq!(me.known(), 0, "nothing of a refused message is kept");
+    }
+
+    #[test]
+    fn an_advert_with_an_overlong_name_is_refused_whole() {
+        let mut me = Routes::new("me", 1, RoutesConfig::default());
+        me.set_peers(&names(&["a"]));
+        let long = "x".repeat(256);
+        for adverts in [
+            vec![advert("b", 1, &["a"]), advert(&long, 1, &[])],
+            vec![advert("b", 1, &["a", &long])],
+        ] {
+            assert_eq!(
+                me.receive("a", Adverts(adverts)),
+                Err(Refused::NameTooLong { len: 256, max: 255 })
+            );
+        }
+        assert_eq!(me.known(), 0);
     }
 
     #[test]
