@@ -285,11 +285,13 @@ impl Conn {
         true
     }
 
-    /// Cuts the transport stream, if it is not cut already.
+    /// Cuts the transport stream, if it is not cut already, and drops its writing half:
+    /// nobody writes to it any more.
     pub(crate) fn cut(&self) {
         if let Some(cut) = lock(&self.cut).take() {
             cut();
         }
+        *lock(&self.stream) = None;
     }
 
     fn wake_state_waiters(&self) {
@@ -403,11 +405,6 @@ impl Conn {
         *lock(&self.stream) = Some(writer);
     }
 
-    /// Drops the writing half: nobody writes to the stream any more.
-    pub(crate) fn detach(&self) {
-        *lock(&self.stream) = None;
-    }
-
     /// Writes some of `buf` to the stream (the writer task's part).
     pub(crate) fn poll_write(
         &self,
@@ -422,7 +419,7 @@ impl Conn {
         self.poll_stream(|w| w.poll_flush(cx))
     }
 
-    /// Polls the stream's writing half with `f`; a broken pipe once it is detached.
+    /// Polls the stream's writing half with `f`; a broken pipe once it is cut.
     fn poll_stream<T>(
         &self,
         f: impl FnOnce(Pin<&mut Writer>) -> Poll<std::io::Result<T>>,

@@ -120,7 +120,6 @@ pub(crate) async fn write_loop(conn: Arc<Conn>) {
             .await
             .is_none()
         {
-            conn.detach();
             conn.cut();
             return;
         }
@@ -145,7 +144,6 @@ pub(crate) async fn write_loop(conn: Arc<Conn>) {
         };
         if written.is_err() {
             // The reader sees the same failure and closes the connection with its reason.
-            conn.detach();
             conn.cut();
             return;
         }
