@@ -166,7 +166,8 @@ impl Routes {
             return Vec::new();
         }
         let before = std::mem::replace(&mut self.peers, peers);
-        self.version += 1;
+        // Saturating: a version is only ever compared, and one past the largest cannot be.
+        self.version = self.version.saturating_add(1);
         self.unsent = true;
         self.table = OnceCell::new();
         let mine = self.own();
@@ -228,19 +229,20 @@ impl Routes {
                 fresh.push(advert);
             }
         }
-        if !fresh.is_empty() {
-            self.table = OnceCell::new();
-        }
         if let Some(heard) = own_heard {
-            self.version = heard + 1;
+            self.version = heard.saturating_add(1);
             self.unsent = true;
         }
+        if fresh.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.table = OnceCell::new();
         // Others' adverts are passed on at once: waiting at each hop would slow a change
         // down by the path's length.
         Ok(self
             .peers
             .iter()
-            .filter(|p| *p != from && !fresh.is_empty())
+            .filter(|p| *p != from)
             .map(|p| (p.clone(), Adverts(fresh.clone())))
             .collect())
     }
@@ -249,7 +251,9 @@ impl Routes {
     /// [`RoutesConfig::forget_after`] ticks.
     pub fn tick(&mut self) {
         self.ticks += 1;
-        let table = self.table().clone();
+        let table = self
+            .table
+            .get_or_init(|| search(&self.me, &self.peers, &self.adverts));
         let now = self.ticks;
         let forget_after = self.config.forget_after;
         self.adverts.retain(|node, known| {
@@ -331,38 +335,40 @@ impl Routes {
         Ok(())
     }
 
-    /// Breadth first from this node, over the links both ends list (a direct peer counts
-    /// from this side alone: the connection is there, whatever its advert says yet).
     fn table(&self) -> &Table {
-        self.table.get_or_init(|| {
-            let mut table = Table::new();
-            let mut queue = VecDeque::new();
-            for peer in &self.peers {
-                table.insert(peer.clone(), (peer.clone(), 1));
-                queue.push_back(peer.as_str());
-            }
-            while let Some(node) = queue.pop_front() {
-                let Some(known) = self.adverts.get(node) else {
-                    continue;
-                };
-                let (hop, hops) = table[node].clone();
-                for next in &known.advert.peers {
-                    if *next == self.me || table.contains_key(next) {
-                        continue;
-                    }
-                    let both = self
-                        .adverts
-                        .get(next)
-                        .is_some_and(|k| k.advert.peers.iter().any(|p| p == node));
-                    if both {
-                        table.insert(next.clone(), (hop.clone(), hops + 1));
-                        queue.push_back(next.as_str());
-                    }
-                }
-            }
-            table
-        })
+        self.table
+            .get_or_init(|| search(&self.me, &self.peers, &self.adverts))
     }
+}
+
+/// Breadth first from `me`, over the links both ends list (a direct peer counts from this
+/// side alone: the connection is there, whatever its advert says yet).
+fn search(me: &str, peers: &[String], adverts: &BTreeMap<String, Known>) -> Table {
+    let mut table = Table::new();
+    let mut queue = VecDeque::new();
+    for peer in peers {
+        table.insert(peer.clone(), (peer.clone(), 1));
+        queue.push_back(peer.as_str());
+    }
+    while let Some(node) = queue.pop_front() {
+        let Some(known) = adverts.get(node) else {
+            continue;
+        };
+        let (hop, hops) = table[node].clone();
+        for next in &known.advert.peers {
+            if *next == me || table.contains_key(next) {
+                continue;
+            }
+            let both = adverts
+                .get(next)
+                .is_some_and(|k| k.advert.peers.iter().any(|p| p == node));
+            if both {
+                table.insert(next.clone(), (hop.clone(), hops + 1));
+                queue.push_back(next.as_str());
+            }
+        }
+    }
+    table
 }
 
 #[cfg(test)]
@@ -491,6 +497,18 @@ mod tests {
         let (to, Adverts(list)) = &out[0];
         assert_eq!(to, "a");
         assert_eq!(*list[0], *advert("me", 51, &["a"]));
+    }
+
+    #[test]
+    fn an_advert_of_its_own_at_the_largest_version_does_not_overflow() {
+        let mut me = Routes::new("me", 1, RoutesConfig::default());
+        me.set_peers(&names(&["a"]));
+        me.receive("a", Adverts(vec![advert("me", u64::MAX, &[])]))
+            .unwrap();
+        me.set_peers(&names(&["a", "b"]));
+        let out = me.flush();
+        let (_, Adverts(list)) = &out[0];
+        assert_eq!(list[0].version, u64::MAX);
     }
 
     #[test]
