@@ -246,6 +246,15 @@ fn a_child_that_keeps_crashing_is_removed_after_its_intensity_and_a_removed_one_
         })
         .await;
         let pid = copies(&sups, "steady").await.remove(0);
+        // An available member hears of another's write a moment later; until then a
+        // removal through it is `NoChild`, as for any id it does not know.
+        until("the other member to know it", WAIT, || async {
+            sups[0]
+                .children()
+                .await
+                .is_ok_and(|c| c.iter().any(|c| c.id == "steady"))
+        })
+        .await;
         sups[0].terminate_child("steady").await.unwrap();
         until("it stops", WAIT, || async {
             !nodes[0].is_alive(pid.clone()) && !nodes[1].is_alive(pid.clone())
