@@ -173,6 +173,34 @@ impl NodeBuilder {
         self
     }
 
+    /// Runs the node on a partial-view overlay instead of a full mesh: it keeps direct
+    /// connections (links) to a few neighbours only, about log2(N)/2 + 1 of them
+    /// (HyParView), and reaches every other node over sessions relayed along the links by
+    /// link-state routes. Pids, calls, monitors, links, global names and groups work as
+    /// over a full mesh; a node far away is seen down when no route leads to it any more.
+    /// Every node of the cluster must run the overlay; clean partitions are off (the
+    /// overlay repairs itself instead). See `docs/semantics.md`.
+    ///
+    /// ```
+    /// use actors_net::overlay::OverlayConfig;
+    /// use actors_net::prelude::*;
+    ///
+    /// # actors::rt::block_on(async {
+    /// let start = |name: &str| {
+    ///     Node::builder(name).cookie("c").overlay(OverlayConfig::for_cluster(100)).start()
+    /// };
+    /// let a = start("a@127.0.0.1:0").await.unwrap();
+    /// let b = start("b@127.0.0.1:0").await.unwrap();
+    /// b.connect(a.name()).await.expect("b joins the overlay through a");
+    /// assert_eq!(b.nodes(), vec![a.name().to_string()]);
+    /// # });
+    /// ```
+    pub fn overlay(mut self, config: crate::overlay::OverlayConfig) -> Self {
+        self.config.overlay = Some(config);
+        self.config.clean_partitions = false;
+        self
+    }
+
     /// Carries the connections over another transport than TCP.
     pub fn transport(mut self, transport: impl Transport) -> Self {
         self.transport = Arc::new(transport);

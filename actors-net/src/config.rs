@@ -17,6 +17,8 @@ pub(crate) struct Config {
     pub(crate) global_limits: GlobalLimits,
     pub(crate) beam: Option<BeamConfig>,
     pub(crate) discovery: Option<crate::discovery::Discovery>,
+    /// Partial views instead of a full mesh.
+    pub(crate) overlay: Option<crate::overlay::OverlayConfig>,
 }
 
 impl Default for Config {
@@ -35,6 +37,7 @@ impl Default for Config {
             global_limits: GlobalLimits::default(),
             beam: None,
             discovery: None,
+            overlay: None,
         }
     }
 }

@@ -28,7 +28,9 @@ impl Routing {
     pub(crate) fn control(&self, node: &Node, conn: &Arc<Conn>, control: Control) {
         let net = &self.net;
         match control {
-            Control::Peers(names) => net.join_peers(names),
+            // Over an overlay, routes say who is there, not peers' lists.
+            Control::Peers(names) if net.overlay().is_none() => net.join_peers(names),
+            Control::Peers(_) => {}
             Control::Bye => net.close(conn, "the peer said goodbye", Loss::Quiet),
             Control::Link { from, to } => self.link(node, conn, from, to),
             Control::Unlink { from, to } => self.unlink(node, conn, from, to),

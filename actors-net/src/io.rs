@@ -67,7 +67,7 @@ impl PartialBudget {
 }
 
 /// What one frame holds of the budget, given back when it is dropped.
-struct Held<'a> {
+pub(crate) struct Held<'a> {
     budget: &'a PartialBudget,
     bytes: usize,
 }
@@ -80,7 +80,7 @@ impl Drop for Held<'_> {
 
 /// Reads a frame body of `len` bytes into `body`, growing it only as bytes arrive, so a peer
 /// that announces a large frame and sends little holds little.
-async fn read_body<'a>(
+pub(crate) async fn read_body<'a>(
     reader: &mut (impl actors::dist::rt::io::AsyncRead + Unpin),
     body: &mut Vec<u8>,
     len: usize,
@@ -255,6 +255,9 @@ fn handle_whole(
 pub(crate) async fn heartbeat(net: Arc<dyn Owner>, conn: Arc<Conn>) {
     let interval = net.config().heartbeat_interval;
     let misses = net.config().heartbeat_misses;
+    // A session over an overlay is watched by its links and routes: ticks of its own would
+    // send every node's heartbeats to every other, the cost the overlay is there to avoid.
+    let watched = net.config().overlay.is_none();
     let (mut received, mut written) = conn.traffic();
     let mut silent = 0;
     loop {
@@ -263,6 +266,10 @@ pub(crate) async fn heartbeat(net: Arc<dyn Owner>, conn: Arc<Conn>) {
             return;
         }
         let (now_received, now_written) = conn.traffic();
+        if !watched {
+            conn.sweep_abandoned_calls();
+            continue;
+        }
         if now_received == received {
             silent += 1;
             if silent >= misses {

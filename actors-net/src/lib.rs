@@ -98,6 +98,7 @@ mod handshake;
 mod http;
 pub mod introspect;
 mod io;
+mod links;
 #[cfg(feature = "logs")]
 pub mod logs;
 #[cfg(feature = "metrics")]

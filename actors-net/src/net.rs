@@ -79,17 +79,15 @@ pub(crate) struct Net {
     owner: Mutex<Option<Weak<dyn Owner>>>,
     /// The machine the node runs on: its connections' tasks run there whoever starts them.
     domain: actors::dist::rt::Domain,
+    /// The partial-view overlay, when the node runs one: its sessions replace direct
+    /// connections.
+    overlay: std::sync::OnceLock<Arc<crate::links::Overlay>>,
 }
 
 /// The router shuts the peers down (`Router::shutdown`): nothing more to do here.
 impl actors::dist::Extension for Net {}
 
-/// The `host:port` a node name carries.
-pub(crate) fn address(name: &str) -> Option<&str> {
-    let (_, addr) = name.rsplit_once('@')?;
-    addr.rsplit_once(':')?.1.parse::<u16>().ok()?;
-    Some(addr)
-}
+pub(crate) use crate::transport::address;
 
 impl Net {
     pub(crate) fn new(node: &Node, config: Config, transport: Arc<dyn Transport>) -> Self {
@@ -116,7 +114,23 @@ impl Net {
             ended_traffic: Mutex::new(Traffic::default()),
             accept_task: Mutex::new(None),
             owner: Mutex::new(None),
+            overlay: std::sync::OnceLock::new(),
         }
+    }
+
+    /// This peer table, shared, while its node lives.
+    pub(crate) fn myself(&self) -> Option<Arc<Net>> {
+        actors::dist::extension::<Net>(&self.node.upgrade()?)
+    }
+
+    /// Runs the node's connections as sessions over a partial-view overlay.
+    pub(crate) fn set_overlay(&self, overlay: Arc<crate::links::Overlay>) {
+        let _ = self.overlay.set(overlay);
+    }
+
+    /// The overlay, when the node runs one.
+    pub(crate) fn overlay(&self) -> Option<&Arc<crate::links::Overlay>> {
+        self.overlay.get()
     }
 
     /// Sets where the connections' tasks hand what they read.
@@ -296,6 +310,14 @@ impl Net {
         let conns: Vec<Arc<Conn>> = lock(&self.peers).conns.values().cloned().collect();
         for conn in conns {
             self.say_goodbye(&conn, "node shutting down");
+        }
+        if let Some(overlay) = self.overlay() {
+            // After the goodbyes have had their moment on the links.
+            let overlay = overlay.clone();
+            self.spawn(async move {
+                actors::rt::sleep(crate::io::FAREWELL / 4).await;
+                overlay.shutdown();
+            });
         }
         // Ends every node-event stream, and the tasks that forward them to the servers.
         lock(&self.events).clear();

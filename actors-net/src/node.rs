@@ -167,6 +167,10 @@ pub trait DistNode: Sized {
     /// # });
     /// ```
     fn ping(&self, node: &str) -> impl Future<Output = Result<Duration, ConnectError>> + Send;
+
+    /// The overlay's neighbours and routes, for a node started with
+    /// [`NodeBuilder::overlay`](crate::NodeBuilder::overlay); `None` on a full mesh.
+    fn overlay_info(&self) -> Option<crate::overlay::OverlayInfo>;
 }
 
 impl DistNode for Node {
@@ -259,6 +263,10 @@ impl DistNode for Node {
                 node: node.to_string(),
                 reason,
             })
+    }
+
+    fn overlay_info(&self) -> Option<crate::overlay::OverlayInfo> {
+        Some(net(self)?.overlay()?.info())
     }
 
     fn connection_info(&self, node: &str) -> Option<ConnectionInfo> {

@@ -134,6 +134,9 @@ impl Net {
         self.spawn(write_loop(conn.clone()));
         self.spawn(read_loop(owner.clone(), conn.clone(), reader));
         self.spawn(heartbeat(owner, conn.clone()));
+        if self.overlay().is_some() {
+            return;
+        }
         // Tell the peer who else this node knows: it connects to them too (full mesh).
         let others: Vec<String> = self
             .nodes()
@@ -262,6 +265,22 @@ impl Net {
     /// than any node name needs, are passed over; no more are dialled than the peer table has
     /// room for, and no more than `DIAL_AT_ONCE` at a time.
     pub(crate) fn join_peers(self: &Arc<Self>, names: Vec<String>) {
+        if let Some(overlay) = self.overlay() {
+            // A node joins an overlay once, through one member; the routes tell it the rest.
+            if let Some(contact) = names
+                .iter()
+                .find(|n| n.len() <= MAX_NAME && *n != self.id.name() && address(n).is_some())
+            {
+                overlay.join(contact);
+            }
+            return;
+        }
+        self.reach(names);
+    }
+
+    /// Connects to each of `names` not connected yet, and keeps each wanted (redialled
+    /// until reached) if a dial fails.
+    pub(crate) fn reach(self: &Arc<Self>, names: Vec<String>) {
         let wanted: Vec<String> = {
             let mut peers = lock(&self.peers);
             let room = self.config.max_peers.saturating_sub(peers.conns.len());
@@ -285,6 +304,11 @@ impl Net {
                 .take(room)
                 .collect()
         };
+        self.dial_all(wanted);
+    }
+
+    /// Dials each of `names`, no more than `DIAL_AT_ONCE` at a time.
+    pub(crate) fn dial_all(self: &Arc<Self>, wanted: Vec<String>) {
         if wanted.is_empty() {
             return;
         }
@@ -310,14 +334,47 @@ impl Net {
     pub(crate) async fn accept_loop(self: Arc<Self>, listener: Box<dyn Listener>) {
         while !self.is_closing() && self.node.upgrade().is_some() {
             match listener.accept().await {
-                Ok(arrived) => {
-                    self.spawn(incoming(self.clone(), arrived));
-                }
+                Ok(arrived) => match self.overlay() {
+                    Some(overlay) => {
+                        self.spawn(overlay.clone().accept(arrived));
+                    }
+                    None => {
+                        self.spawn(incoming(self.clone(), arrived));
+                    }
+                },
                 Err(e) => {
                     tracing::warn!(node = %self.id.name(), "accept failed: {e}");
                     actors::rt::sleep(Duration::from_millis(50)).await;
                 }
             }
+        }
+    }
+}
+
+/// The overlay's links reach the node through this.
+impl crate::links::Host for Net {
+    fn spawn(&self, task: futures::future::BoxFuture<'static, ()>) {
+        Net::spawn(self, task);
+    }
+    fn is_closing(&self) -> bool {
+        Net::is_closing(self)
+    }
+    fn budget(&self) -> &crate::io::PartialBudget {
+        &self.partial
+    }
+    fn answer(&self, stream: Stream) {
+        let Some(net) = self.myself() else {
+            return;
+        };
+        let arrived = Incoming {
+            peer: stream.peer.clone(),
+            stream: Box::pin(async move { Ok(stream) }),
+        };
+        self.spawn(incoming(net, arrived));
+    }
+    fn reach(&self, nodes: Vec<String>) {
+        if let Some(net) = self.myself() {
+            net.reach(nodes);
         }
     }
 }
@@ -350,11 +407,11 @@ pub(crate) async fn dial(net: Arc<Net>, conn: Arc<Conn>) {
     let superseded = || !matches!(*conn.state(), State::Connecting(Side::Dialing));
     let attempt = async {
         loop {
-            let mut stream = net
-                .transport
-                .dial(addr)
-                .await
-                .map_err(HandshakeError::from)?;
+            let mut stream = match net.overlay() {
+                Some(overlay) => overlay.open(&conn.name).await,
+                None => net.transport.dial(addr).await,
+            }
+            .map_err(HandshakeError::from)?;
             match handshake::initiate(&mut stream, &net.id, &net.config.cookie, &conn.name).await {
                 // The peer still holds a connection this node has let go of (closed here a
                 // moment ago; its goodbye is on its way): it will see it close, so try again.

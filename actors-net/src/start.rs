@@ -53,6 +53,16 @@ impl NodeBuilder {
         let name = format!("{short}@{host}:{port}");
         let node = actors::dist::node_with_id(NodeId::new(&name, actors::dist::new_creation()));
         let net = Arc::new(Net::new(&node, self.config, self.transport));
+        if let Some(view) = net.config.overlay.clone() {
+            let host: Arc<dyn crate::links::Host> = net.clone();
+            net.set_overlay(crate::links::Overlay::start(
+                &host,
+                net.id.clone(),
+                net.config.clone(),
+                net.transport.clone(),
+                view,
+            ));
+        }
         let routing = Arc::new(Routing::new(net.clone()));
         let owner: Arc<dyn crate::io::Owner> = routing.clone();
         net.set_owner(Arc::downgrade(&owner));

@@ -47,6 +47,13 @@ pub trait Transport: Send + Sync + 'static {
     fn dial<'a>(&'a self, addr: &'a str) -> BoxFuture<'a, io::Result<Stream>>;
 }
 
+/// The `host:port` a node name carries.
+pub(crate) fn address(name: &str) -> Option<&str> {
+    let (_, addr) = name.rsplit_once('@')?;
+    addr.rsplit_once(':')?.1.parse::<u16>().ok()?;
+    Some(addr)
+}
+
 /// Plain TCP, with Nagle's algorithm off: frames are batched by the writer already.
 pub struct Tcp;
 

@@ -42,7 +42,21 @@
 mod config;
 mod routes;
 mod view;
+pub(crate) mod wire;
 
 pub use config::OverlayConfig;
 pub use routes::{Advert, Adverts, Refused, Routes, RoutesConfig};
 pub use view::{Message, PartialView};
+
+/// What a node running the overlay holds now: see [`DistNode::overlay_info`](crate::DistNode::overlay_info).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct OverlayInfo {
+    /// The nodes it has a direct connection (a link) to, sorted: its active view, and for a
+    /// moment the peers of a shuffle's reply.
+    pub neighbours: Vec<String>,
+    /// The nodes a route leads to, sorted.
+    pub reachable: Vec<String>,
+    /// Sessions open (to reachable nodes, relayed along the links).
+    pub sessions: usize,
+}

@@ -1,0 +1,755 @@
+//! The overlay of one node: its links to neighbours, and one task that drives the
+//! partial views and the routes with what the links bring and a timer.
+//!
+//! The task owns the two state machines; the links' readers hand it view messages and
+//! adverts, and pass relayed frames on themselves (a frame for a node further on never waits
+//! for the task). The next hop of every reachable node is published as a table the sessions'
+//! writers read.
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
+
+use actors::NodeId;
+use actors::dist::Unpoisoned;
+use futures::StreamExt;
+use futures::channel::{mpsc, oneshot};
+
+use super::host::Host;
+use super::link::{self, Link};
+use super::sessions::{self, Carrier, Delivered, Sessions};
+use crate::config::Config;
+use crate::handshake::{self, Status};
+use crate::overlay::wire::{self, LinkFrame};
+use crate::overlay::{Adverts, Message, OverlayConfig, PartialView, Routes, RoutesConfig};
+use crate::transport::{Incoming, Stream, Transport};
+
+/// Shuffles run every this many heartbeat intervals.
+const SHUFFLE_EVERY: u64 = 10;
+
+/// A link to a node outside the active view (a shuffle's reply, a request that was refused)
+/// closes after this many heartbeat intervals.
+const TEMPORARY_FOR: u64 = 2;
+
+/// Messages held for a peer while its link is being dialled.
+const MAX_HELD: usize = 64;
+
+/// Advert messages held from a linked peer until it is active here too.
+const MAX_EARLY_ADVERTS: usize = 16;
+
+enum Event {
+    /// Join the overlay through this node, if alone.
+    Join(String),
+    Up(Arc<Link>),
+    Frame(Arc<Link>, LinkFrame),
+    Down(Arc<Link>),
+    DialFailed(String),
+    Tick,
+}
+
+#[derive(Default)]
+struct Links {
+    /// The link each peer's messages go out on.
+    preferred: HashMap<String, Arc<Link>>,
+    all: HashMap<u64, Arc<Link>>,
+    dialling: HashSet<String>,
+}
+
+/// The overlay of one node.
+pub(crate) struct Overlay {
+    me: NodeId,
+    host: Weak<dyn Host>,
+    config: Config,
+    transport: Arc<dyn Transport>,
+    links: Mutex<Links>,
+    /// The next hop to every reachable node.
+    hops: Mutex<Arc<HashMap<String, String>>>,
+    pub(crate) sessions: Sessions,
+    events: mpsc::UnboundedSender<Event>,
+    /// Sessions waiting for a route to their node (while this node joins).
+    waiters: Mutex<Vec<(String, oneshot::Sender<()>)>>,
+    /// Session writers waiting for routes to change.
+    route_wakers: Mutex<Vec<std::task::Waker>>,
+    next_link: AtomicU64,
+}
+
+impl Overlay {
+    /// The overlay of the node `me`, with its task and timer started.
+    pub(crate) fn start(
+        host: &Arc<dyn Host>,
+        me: NodeId,
+        config: Config,
+        transport: Arc<dyn Transport>,
+        view: OverlayConfig,
+    ) -> Arc<Overlay> {
+        let (tx, rx) = mpsc::unbounded();
+        let overlay = Arc::new(Overlay {
+            host: Arc::downgrade(host),
+            sessions: Sessions::new(
+                me.name(),
+                config.max_peers.saturating_mul(2),
+                config.send_limit.saturating_mul(4),
+            ),
+            me: me.clone(),
+            config,
+            transport,
+            links: Mutex::new(Links::default()),
+            hops: Mutex::new(Arc::new(HashMap::new())),
+            events: tx,
+            waiters: Mutex::new(Vec::new()),
+            route_wakers: Mutex::new(Vec::new()),
+            next_link: AtomicU64::new(1),
+        });
+        let version = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_micros() as u64);
+        let driver = Driver {
+            overlay: overlay.clone(),
+            view: PartialView::new(me.name(), view),
+            routes: Routes::new(me.name(), version, RoutesConfig::default()),
+            rng: u64::from(me.creation()) * 2 + 1,
+            held: HashMap::new(),
+            early: HashMap::new(),
+            beats: HashMap::new(),
+            ticks: 0,
+            routed: Vec::new(),
+        };
+        host.spawn(Box::pin(driver.run(rx)));
+        let ticker = Arc::downgrade(&overlay);
+        let interval = overlay.config.heartbeat_interval;
+        host.spawn(Box::pin(async move {
+            loop {
+                actors::rt::sleep(interval).await;
+                let Some(overlay) = ticker.upgrade() else {
+                    return;
+                };
+                if overlay.closing() || overlay.events.unbounded_send(Event::Tick).is_err() {
+                    return;
+                }
+            }
+        }));
+        overlay
+    }
+
+    fn links(&self) -> MutexGuard<'_, Links> {
+        self.links.lock().unpoisoned()
+    }
+
+    fn closing(&self) -> bool {
+        self.host.upgrade().is_none_or(|host| host.is_closing())
+    }
+
+    /// What the overlay holds now.
+    pub(crate) fn info(&self) -> crate::overlay::OverlayInfo {
+        let mut neighbours: Vec<String> = self.links().preferred.keys().cloned().collect();
+        neighbours.sort();
+        let mut reachable: Vec<String> = self.hops.lock().unpoisoned().keys().cloned().collect();
+        reachable.sort();
+        crate::overlay::OverlayInfo {
+            neighbours,
+            reachable,
+            sessions: self.sessions.len(),
+        }
+    }
+
+    /// Joins the overlay through `contact` if this node has no route yet.
+    pub(crate) fn join(&self, contact: &str) {
+        if self.hops.lock().unpoisoned().is_empty() {
+            let _ = self.events.unbounded_send(Event::Join(contact.to_string()));
+        }
+    }
+
+    /// A session to `node`, for the node's handshake to run over. A node not yet in an
+    /// overlay joins through `node` first, and waits for the route.
+    pub(crate) async fn open(self: &Arc<Self>, node: &str) -> std::io::Result<Stream> {
+        let no_route = || {
+            std::io::Error::new(
+                std::io::ErrorKind::NotConnected,
+                format!("no route to {node} over the overlay"),
+            )
+        };
+        if !self.hops.lock().unpoisoned().contains_key(node) {
+            if !self.hops.lock().unpoisoned().is_empty() {
+                return Err(no_route());
+            }
+            let (tx, rx) = oneshot::channel();
+            self.waiters
+                .lock()
+                .unpoisoned()
+                .push((node.to_string(), tx));
+            self.join(node);
+            // The caller's handshake deadline bounds the wait.
+            if rx.await.is_err() {
+                return Err(no_route());
+            }
+        }
+        let session = self.sessions.open(node).ok_or_else(|| {
+            std::io::Error::other(format!(
+                "{} sessions open already",
+                self.config.max_peers.saturating_mul(2)
+            ))
+        })?;
+        Ok(sessions::stream(
+            &(self.clone() as Arc<dyn Carrier>),
+            session,
+        ))
+    }
+
+    /// A stream accepted by the node's listener: an overlay link, once the cookie is proved.
+    pub(crate) async fn accept(self: Arc<Self>, arrived: Incoming) {
+        let Incoming { peer: from, stream } = arrived;
+        let result = actors::rt::timeout(self.config.handshake_timeout, async {
+            let mut stream = stream.await.map_err(handshake::HandshakeError::from)?;
+            let open = !self.closing();
+            let full = self.links().all.len() >= self.config.max_peers;
+            let peer = handshake::accept(&mut stream, &self.me, &self.config.cookie, open, |_| {
+                if full {
+                    Status::Refused(format!("{} overlay links already", self.config.max_peers))
+                } else {
+                    Status::Ok
+                }
+            })
+            .await?;
+            Ok::<_, handshake::HandshakeError>((stream, peer))
+        })
+        .await;
+        match result {
+            Ok(Ok((stream, peer))) => {
+                let name = peer.id.name().to_string();
+                self.run_link(stream, name.clone(), name);
+            }
+            Ok(Err(e)) => {
+                tracing::warn!(node = %self.me.name(), %from, "overlay link from {from} rejected: {e}");
+            }
+            Err(_) => {
+                tracing::warn!(node = %self.me.name(), %from, "overlay link from {from} rejected: handshake timed out");
+            }
+        }
+    }
+
+    /// Dials `peer` for a link.
+    fn dial(self: &Arc<Self>, peer: String) {
+        let Some(host) = self.host.upgrade() else {
+            return;
+        };
+        let overlay = self.clone();
+        host.spawn(Box::pin(async move {
+            let attempt = async {
+                let addr = crate::transport::address(&peer).ok_or_else(|| {
+                    handshake::HandshakeError::Malformed("no address in the node name".into())
+                })?;
+                let mut stream = overlay.transport.dial(addr).await?;
+                match handshake::initiate(&mut stream, &overlay.me, &overlay.config.cookie, &peer)
+                    .await
+                {
+                    Ok(_) => Ok(stream),
+                    Err(e) => {
+                        (stream.close)();
+                        Err(e)
+                    }
+                }
+            };
+            match actors::rt::timeout(overlay.config.handshake_timeout, attempt).await {
+                Ok(Ok(stream)) => {
+                    overlay.run_link(stream, peer, overlay.me.name().to_string());
+                }
+                Ok(Err(e)) => {
+                    tracing::debug!(node = %overlay.me.name(), %peer, "overlay link to {peer} failed: {e}");
+                    let _ = overlay.events.unbounded_send(Event::DialFailed(peer));
+                }
+                Err(_) => {
+                    let _ = overlay.events.unbounded_send(Event::DialFailed(peer));
+                }
+            }
+        }));
+    }
+
+    /// Puts a handshaken stream to work as a link to `peer`.
+    fn run_link(self: &Arc<Self>, stream: Stream, peer: String, dialled_by: String) {
+        let Some(host) = self.host.upgrade() else {
+            (stream.close)();
+            return;
+        };
+        let Stream {
+            reader,
+            writer,
+            close,
+            ..
+        } = stream;
+        let id = self.next_link.fetch_add(1, Ordering::Relaxed);
+        let link = Arc::new(Link::new(peer, id, dialled_by, close));
+        let _ = self.events.unbounded_send(Event::Up(link.clone()));
+        let writing = link.clone();
+        host.spawn(Box::pin(async move {
+            let _ = link::write_loop(writing.clone(), writer).await;
+            writing.shut();
+        }));
+        let overlay = self.clone();
+        host.spawn(Box::pin(async move {
+            let Some(host) = overlay.host.upgrade() else {
+                return;
+            };
+            let reason = link::read_loop(
+                &link,
+                reader,
+                overlay.config.max_frame,
+                host.budget(),
+                |frame, body| overlay.take(&link, frame, body),
+            )
+            .await;
+            drop(host);
+            if link.shut() {
+                tracing::debug!(node = %overlay.me.name(), peer = %link.peer, "overlay link lost: {reason}");
+            }
+            let _ = overlay.events.unbounded_send(Event::Down(link));
+        }));
+    }
+
+    /// A frame read from `link`: relayed frames are passed on or delivered here, the rest go
+    /// to the task.
+    fn take(
+        self: &Arc<Self>,
+        link: &Arc<Link>,
+        frame: LinkFrame,
+        body: &[u8],
+    ) -> Result<(), String> {
+        match frame {
+            LinkFrame::Tick => Ok(()),
+            LinkFrame::Relay { hop, seq, bytes } if hop.to == self.me.name() => {
+                match self.sessions.deliver(&hop, seq, bytes.into_vec()) {
+                    Delivered::Taken => {}
+                    Delivered::New(session) => {
+                        if let Some(host) = self.host.upgrade() {
+                            host.answer(sessions::stream(
+                                &(self.clone() as Arc<dyn Carrier>),
+                                session,
+                            ));
+                        }
+                    }
+                    Delivered::Refused => {
+                        self.send_toward(&hop.from, &LinkFrame::Reset { hop: hop.back() });
+                    }
+                }
+                Ok(())
+            }
+            LinkFrame::Reset { hop } if hop.to == self.me.name() => {
+                self.sessions.reset(&hop);
+                Ok(())
+            }
+            LinkFrame::Relay { hop, .. } => {
+                self.pass_on(&hop, body, true);
+                Ok(())
+            }
+            LinkFrame::Reset { hop } => {
+                self.pass_on(&hop, body, false);
+                Ok(())
+            }
+            other => self
+                .events
+                .unbounded_send(Event::Frame(link.clone(), other))
+                .map_err(|_| "the node is shutting down".to_string()),
+        }
+    }
+
+    /// Passes a frame for another node on, untouched; a relay that has no route for it
+    /// tells the sender, so that its session ends at once rather than wait for the next frame.
+    fn pass_on(&self, hop: &wire::Hop, body: &[u8], is_relay: bool) {
+        let mut bytes = Vec::with_capacity(wire::LEN + body.len());
+        bytes.extend_from_slice(&(body.len() as u32).to_be_bytes());
+        bytes.extend_from_slice(body);
+        let passed = self
+            .link_toward(&hop.to)
+            .is_some_and(|link| link.forward(bytes, self.room().saturating_mul(4)));
+        if !passed && is_relay {
+            self.send_toward(&hop.from, &LinkFrame::Reset { hop: hop.back() });
+        }
+    }
+
+    /// Closes every link and session.
+    pub(crate) fn shutdown(&self) {
+        let links: Vec<Arc<Link>> = self.links().all.values().cloned().collect();
+        for link in links {
+            link.shut();
+        }
+        self.sessions.reset_all();
+    }
+}
+
+impl Carrier for Overlay {
+    fn sessions(&self) -> &Sessions {
+        &self.sessions
+    }
+
+    /// To the next hop of the node's route, or to the node itself if it is a neighbour the
+    /// routes do not count yet.
+    fn link_toward(&self, node: &str) -> Option<Arc<Link>> {
+        let hop = self.hops.lock().unpoisoned().get(node).cloned();
+        let links = self.links();
+        links.preferred.get(hop.as_deref().unwrap_or(node)).cloned()
+    }
+
+    fn wait_for_route(&self, cx: &std::task::Context<'_>) {
+        let mut wakers = self.route_wakers.lock().unpoisoned();
+        if !wakers.iter().any(|w| w.will_wake(cx.waker())) {
+            wakers.push(cx.waker().clone());
+        }
+    }
+
+    fn room(&self) -> usize {
+        self.config.send_limit
+    }
+
+    fn send_toward(&self, node: &str, frame: &LinkFrame) {
+        if let (Some(link), Ok(bytes)) = (self.link_toward(node), wire::encode(frame)) {
+            link.forward(bytes, self.room().saturating_mul(4));
+        }
+    }
+}
+
+/// The heartbeat's view of one link.
+#[derive(Default)]
+struct Beat {
+    received: u64,
+    written: u64,
+    silent: u32,
+    age: u64,
+}
+
+/// The task's state: the two state machines and what it keeps about links.
+struct Driver {
+    overlay: Arc<Overlay>,
+    view: PartialView,
+    routes: Routes,
+    rng: u64,
+    /// View messages for peers being dialled.
+    held: HashMap<String, Vec<Message>>,
+    /// Adverts from linked peers not yet in the routes' peers, by link.
+    early: HashMap<u64, Vec<Adverts>>,
+    beats: HashMap<u64, Beat>,
+    ticks: u64,
+    /// The peers the routes were last given.
+    routed: Vec<String>,
+}
+
+impl Driver {
+    async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Event>) {
+        while let Some(event) = rx.next().await {
+            if self.overlay.closing() {
+                break;
+            }
+            self.handle(event);
+            while let Ok(event) = rx.try_recv() {
+                self.handle(event);
+            }
+            let out = self.routes.flush();
+            self.send_adverts(out);
+            self.publish();
+        }
+        self.overlay.shutdown();
+    }
+
+    fn handle(&mut self, event: Event) {
+        match event {
+            Event::Join(contact) => {
+                if self.view.active().is_empty() && !self.held.contains_key(&contact) {
+                    let out = self.view.join(&contact);
+                    self.send_view(out);
+                }
+            }
+            Event::Up(link) => self.up(link),
+            Event::Frame(link, LinkFrame::View(message)) => {
+                let mut rng = self.rng;
+                let out = self
+                    .view
+                    .receive(&link.peer, message, &mut || next(&mut rng));
+                self.rng = rng;
+                self.send_view(out);
+            }
+            Event::Frame(link, LinkFrame::Adverts(adverts)) => self.adverts(&link, adverts),
+            Event::Frame(..) => {}
+            Event::Down(link) => self.down(&link),
+            Event::DialFailed(peer) => {
+                self.overlay.links().dialling.remove(&peer);
+                self.held.remove(&peer);
+                self.failed(&peer);
+            }
+            Event::Tick => self.tick(),
+        }
+        self.sync_routes();
+    }
+
+    fn failed(&mut self, peer: &str) {
+        let mut rng = self.rng;
+        let out = self.view.failed(peer, &mut || next(&mut rng));
+        self.rng = rng;
+        self.send_view(out);
+    }
+
+    fn up(&mut self, link: Arc<Link>) {
+        if link.is_closed() {
+            return;
+        }
+        let me = self.overlay.me.name().to_string();
+        {
+            let mut links = self.overlay.links();
+            links.all.insert(link.id, link.clone());
+            if link.dialled_by == me {
+                links.dialling.remove(&link.peer);
+            }
+            let keep = match links.preferred.get(&link.peer) {
+                None => true,
+                Some(old) if old.dialled_by != link.dialled_by => link.dialled_by < old.dialled_by,
+                Some(_) => true,
+            };
+            if keep {
+                links.preferred.insert(link.peer.clone(), link.clone());
+            }
+        }
+        self.beats.insert(link.id, Beat::default());
+        if let Some(held) = self.held.remove(&link.peer) {
+            for message in held {
+                self.send_view(vec![(link.peer.clone(), message)]);
+            }
+        }
+    }
+
+    fn down(&mut self, link: &Arc<Link>) {
+        self.beats.remove(&link.id);
+        self.early.remove(&link.id);
+        let lost = {
+            let mut links = self.overlay.links();
+            links.all.remove(&link.id);
+            let was_preferred = links
+                .preferred
+                .get(&link.peer)
+                .is_some_and(|l| l.id == link.id);
+            if !was_preferred {
+                false
+            } else {
+                links.preferred.remove(&link.peer);
+                let me = self.overlay.me.name();
+                let other = links
+                    .all
+                    .values()
+                    .filter(|l| l.peer == link.peer && !l.is_closed())
+                    .min_by(|a, b| {
+                        (a.dialled_by.as_str() != me, a.id)
+                            .cmp(&(b.dialled_by.as_str() != me, b.id))
+                    })
+                    .cloned();
+                match other {
+                    Some(other) => {
+                        links.preferred.insert(link.peer.clone(), other);
+                        false
+                    }
+                    None => true,
+                }
+            }
+        };
+        if lost && self.view.active().iter().any(|p| *p == link.peer) {
+            tracing::info!(node = %self.overlay.me.name(), peer = %link.peer, "overlay neighbour lost");
+            self.failed(&link.peer);
+        }
+    }
+
+    fn adverts(&mut self, link: &Arc<Link>, adverts: Adverts) {
+        if !self.routed.contains(&link.peer) {
+            // The peer took this node into its view a moment before this node took it:
+            // kept until it does, or these adverts would be lost.
+            let early = self.early.entry(link.id).or_default();
+            if early.len() < MAX_EARLY_ADVERTS {
+                early.push(adverts);
+            }
+            return;
+        }
+        match self.routes.receive(&link.peer, adverts) {
+            Ok(out) => self.send_adverts(out),
+            Err(refused) => {
+                tracing::warn!(node = %self.overlay.me.name(), peer = %link.peer, "overlay link closed: {refused}");
+                link.shut();
+            }
+        }
+    }
+
+    /// Gives the routes the active peers that have a link; replays adverts held from peers
+    /// that have just become active.
+    fn sync_routes(&mut self) {
+        let peers: Vec<String> = {
+            let links = self.overlay.links();
+            let mut peers: Vec<String> = self
+                .view
+                .active()
+                .iter()
+                .filter(|p| links.preferred.contains_key(*p))
+                .cloned()
+                .collect();
+            peers.sort();
+            peers
+        };
+        if peers == self.routed {
+            return;
+        }
+        let added: Vec<String> = peers
+            .iter()
+            .filter(|p| !self.routed.contains(p))
+            .cloned()
+            .collect();
+        self.routed = peers;
+        let out = self.routes.set_peers(&self.routed);
+        self.send_adverts(out);
+        for peer in added {
+            let ids: Vec<u64> = self
+                .overlay
+                .links()
+                .all
+                .values()
+                .filter(|l| l.peer == peer)
+                .map(|l| l.id)
+                .collect();
+            for id in ids {
+                let Some(held) = self.early.remove(&id) else {
+                    continue;
+                };
+                let Some(link) = self.overlay.links().all.get(&id).cloned() else {
+                    continue;
+                };
+                for adverts in held {
+                    self.adverts(&link, adverts);
+                }
+            }
+        }
+    }
+
+    fn send_view(&mut self, out: Vec<(String, Message)>) {
+        for (peer, message) in out {
+            let link = self.overlay.links().preferred.get(&peer).cloned();
+            match link {
+                Some(link) => {
+                    if let Ok(bytes) = wire::encode(&LinkFrame::View(message)) {
+                        link.send(bytes);
+                    }
+                }
+                None => {
+                    let held = self.held.entry(peer.clone()).or_default();
+                    if held.len() < MAX_HELD {
+                        held.push(message);
+                    }
+                    let dial = self.overlay.links().dialling.insert(peer.clone());
+                    if dial {
+                        self.overlay.dial(peer);
+                    }
+                }
+            }
+        }
+    }
+
+    fn send_adverts(&mut self, out: Vec<(String, Adverts)>) {
+        for (peer, adverts) in out {
+            let link = self.overlay.links().preferred.get(&peer).cloned();
+            if let (Some(link), Ok(bytes)) = (link, wire::encode(&LinkFrame::Adverts(adverts))) {
+                link.send(bytes);
+            }
+        }
+    }
+
+    fn tick(&mut self) {
+        self.ticks += 1;
+        let misses = self.overlay.config.heartbeat_misses;
+        let active: BTreeSet<String> = self.view.active().iter().cloned().collect();
+        let links: Vec<Arc<Link>> = self.overlay.links().all.values().cloned().collect();
+        let mut preferred: HashSet<u64> = HashSet::new();
+        for link in self.overlay.links().preferred.values() {
+            preferred.insert(link.id);
+        }
+        for link in links {
+            let Some(beat) = self.beats.get_mut(&link.id) else {
+                continue;
+            };
+            beat.age += 1;
+            let (received, written) = link.traffic();
+            if received == beat.received {
+                beat.silent += 1;
+            } else {
+                beat.silent = 0;
+                beat.received = received;
+            }
+            if beat.silent >= misses {
+                tracing::warn!(node = %self.overlay.me.name(), peer = %link.peer, "no traffic from overlay neighbour {} for {misses} intervals: declaring it down", link.peer);
+                link.shut();
+                continue;
+            }
+            let needed = active.contains(&link.peer) && preferred.contains(&link.id);
+            if !needed && beat.age >= TEMPORARY_FOR && !self.held.contains_key(&link.peer) {
+                // A link for one exchange, or the loser of two dialled at once.
+                link.shut();
+                continue;
+            }
+            if written == beat.written
+                && let Ok(bytes) = wire::encode(&LinkFrame::Tick)
+            {
+                link.send(bytes);
+            }
+            beat.written = link.traffic().1;
+        }
+        if self.ticks.is_multiple_of(SHUFFLE_EVERY) {
+            let mut rng = self.rng;
+            let out = self.view.tick(&mut || next(&mut rng));
+            self.rng = rng;
+            self.send_view(out);
+        }
+        self.routes.tick();
+    }
+
+    /// Publishes the next hops; opens sessions to nodes newly reached and ends those to
+    /// nodes no longer reached.
+    fn publish(&mut self) {
+        let table: HashMap<String, String> = self
+            .routes
+            .reachable()
+            .filter_map(|n| Some((n.to_string(), self.routes.next_hop(n)?.to_string())))
+            .collect();
+        let before = {
+            let mut hops = self.overlay.hops.lock().unpoisoned();
+            if **hops == table {
+                return;
+            }
+            std::mem::replace(&mut *hops, Arc::new(table.clone()))
+        };
+        let wakers = std::mem::take(&mut *self.overlay.route_wakers.lock().unpoisoned());
+        wakers.into_iter().for_each(std::task::Waker::wake);
+        let reached: Vec<String> = table
+            .keys()
+            .filter(|n| !before.contains_key(*n))
+            .cloned()
+            .collect();
+        for lost in before.keys().filter(|n| !table.contains_key(*n)) {
+            self.overlay.sessions.reset_peer(lost);
+        }
+        let waiting: Vec<oneshot::Sender<()>> = {
+            let mut waiters = self.overlay.waiters.lock().unpoisoned();
+            let (ready, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut *waiters)
+                .into_iter()
+                .partition(|(node, _)| table.contains_key(node));
+            *waiters = rest
+                .into_iter()
+                .filter(|(_, tx)| !tx.is_canceled())
+                .collect();
+            ready.into_iter().map(|(_, tx)| tx).collect()
+        };
+        for tx in waiting {
+            let _ = tx.send(());
+        }
+        if let Some(host) = self.overlay.host.upgrade()
+            && !reached.is_empty()
+        {
+            host.reach(reached);
+        }
+    }
+}
+
+fn next(rng: &mut u64) -> u64 {
+    *rng ^= *rng >> 12;
+    *rng ^= *rng << 25;
+    *rng ^= *rng >> 27;
+    rng.wrapping_mul(0x2545_f491_4f6c_dd1d)
+}

@@ -1,0 +1,153 @@
+//! Nodes running the partial-view overlay over loopback: each keeps a few direct links,
+//! reaches every other node through sessions relayed along them, and calls, monitors,
+//! global names and groups work across it; a node lost is seen down by the far side of the
+//! cluster, and a node that leaves its neighbours gets repaired around.
+
+use std::time::Duration;
+
+use actors::rt::block_on;
+use actors_integration::*;
+use actors_net::overlay::OverlayConfig;
+use actors_net::prelude::*;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn start_overlay(name: &str, size: usize) -> Node {
+    Node::builder(&format!("{name}@127.0.0.1:0"))
+        .cookie(COOKIE)
+        .heartbeat(Duration::from_millis(100), 5)
+        .overlay(OverlayConfig::for_cluster(size))
+        .start()
+        .await
+        .expect("node starts")
+}
+
+/// `n` overlay nodes, each joined through a node before it; returns once every node has a
+/// session to every other.
+async fn overlay_cluster(n: usize) -> Vec<Node> {
+    let mut nodes: Vec<Node> = Vec::new();
+    for i in 0..n {
+        let node = start_overlay(&format!("o{i}"), n).await;
+        if let Some(contact) = nodes.get(i / 2) {
+            node.connect(contact.name())
+                .await
+                .expect("joins through a member");
+        }
+        nodes.push(node);
+    }
+    for node in &nodes {
+        until(
+            "every node to be connected to every other",
+            WAIT,
+            || async { node.nodes().len() == n - 1 },
+        )
+        .await;
+    }
+    nodes
+}
+
+fn neighbours(node: &Node) -> Vec<String> {
+    node.overlay_info().expect("runs the overlay").neighbours
+}
+
+#[test]
+fn nodes_keep_few_links_and_reach_every_other_node_through_them() {
+    block_on(async {
+        let nodes = overlay_cluster(12).await;
+        let most = OverlayConfig::for_cluster(12).active;
+        for node in &nodes {
+            until("shuffle links to close", WAIT, || async {
+                neighbours(node).len() <= most
+            })
+            .await;
+            let info = node.overlay_info().expect("runs the overlay");
+            assert_eq!(info.reachable.len(), 11, "{}: {info:?}", node.name());
+        }
+        // A node two or more hops away answers a call.
+        let far = nodes
+            .iter()
+            .find(|n| !neighbours(&nodes[0]).contains(&n.name().to_string()) && n != &&nodes[0])
+            .expect("a node that is not a neighbour of the first");
+        far.register("counter", far.spawn(Counter { n: 0 }))
+            .expect("registers");
+        let counter: Pid<Counter> = nodes[0]
+            .whereis_on("counter", far.name())
+            .await
+            .expect("found over the overlay");
+        assert_eq!(counter.add(5).await, Ok(5));
+        assert_eq!(counter.add(2).await, Ok(7));
+    });
+}
+
+#[test]
+fn global_names_and_groups_span_the_overlay() {
+    block_on(async {
+        let nodes = overlay_cluster(8).await;
+        let pid = nodes[7].spawn(Counter { n: 1 });
+        nodes[7]
+            .global()
+            .register("the-counter", pid.clone())
+            .await
+            .expect("registers on every node");
+        for node in &nodes {
+            assert_eq!(
+                node.global()
+                    .whereis::<Counter>("the-counter")
+                    .map(|p| p.id()),
+                Some(pid.id())
+            );
+        }
+        nodes[3]
+            .groups()
+            .join("workers", &nodes[3].spawn(Counter { n: 0 }))
+            .await
+            .expect("joins");
+        for node in &nodes {
+            until("the member to be seen everywhere", WAIT, || async {
+                node.groups().members("workers").len() == 1
+            })
+            .await;
+        }
+    });
+}
+
+#[test]
+fn a_node_lost_is_seen_down_across_the_overlay_and_its_names_freed() {
+    block_on(async {
+        let mut nodes = overlay_cluster(8).await;
+        let lost = nodes.remove(5);
+        let name = lost.name().to_string();
+        lost.global()
+            .register("on-the-lost", lost.spawn(Counter { n: 0 }))
+            .await
+            .expect("registers");
+        let remote: Pid<Counter> = nodes[0]
+            .global()
+            .whereis("on-the-lost")
+            .expect("seen on the first node");
+        let mut events = nodes[0].monitor_nodes();
+        // Its neighbours see its links close; the rest of the cluster sees no route lead
+        // to it any more.
+        lost.shutdown().await;
+        until("the lost node to be down everywhere", WAIT, || async {
+            nodes.iter().all(|n| !n.nodes().contains(&name))
+        })
+        .await;
+        loop {
+            if next_event(&mut events, WAIT).await == NodeEvent::Down(name.clone()) {
+                break;
+            }
+        }
+        for node in &nodes {
+            until("its global name to be freed", WAIT, || async {
+                node.global().whereis_any("on-the-lost").is_none()
+            })
+            .await;
+        }
+        assert!(remote.add(1).await.is_err());
+        // The others still reach each other.
+        for node in &nodes {
+            assert_eq!(node.nodes().len(), nodes.len() - 1, "{}", node.name());
+        }
+    });
+}
