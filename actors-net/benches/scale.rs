@@ -7,7 +7,9 @@
 //! running, over 3 s), and memory per node.
 //!
 //! `cargo bench -p beamish-actors-net --bench scale` (sizes 8, 16, 32); `SCALE_SIZES=8,16,32,64`
-//! for others.
+//! for others. `SCALE_OVERLAY=1` runs the nodes on the partial-view overlay instead of a
+//! full mesh: "mesh" is then the time until every node has a session to every other, the
+//! connections per node are its links, and idle traffic is what crosses the links.
 
 use std::time::{Duration, Instant};
 
@@ -56,10 +58,16 @@ fn cpu_secs() -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-/// Frames and bytes every node has received from every peer so far.
+/// Frames and bytes every node has received from every peer so far: over the overlay, what
+/// crossed its links (sessions' frames included, relayed ones too).
 fn received(nodes: &[Node]) -> (u64, u64) {
     let mut total = (0, 0);
     for node in nodes {
+        if let Some(info) = node.overlay_info() {
+            total.0 += info.frames_in;
+            total.1 += info.bytes_in;
+            continue;
+        }
         for peer in node.nodes() {
             if let Some(info) = node.connection_info(&peer) {
                 total.0 += info.frames_in;
@@ -86,17 +94,28 @@ fn ms(d: Option<Duration>) -> String {
     d.map_or("-".into(), |d| format!("{:.1} ms", d.as_secs_f64() * 1e3))
 }
 
-async fn size(n: usize) {
+/// Direct connections per node: its links over the overlay, else its peers.
+fn connections(nodes: &[Node]) -> f64 {
+    let total: usize = nodes
+        .iter()
+        .map(|x| {
+            x.overlay_info()
+                .map_or(x.nodes().len(), |o| o.neighbours.len())
+        })
+        .sum();
+    total as f64 / nodes.len() as f64
+}
+
+async fn size(n: usize, overlay: bool) {
     let before = rss_kib();
     let mut nodes = Vec::new();
     for i in 0..n {
-        nodes.push(
-            Node::builder(&format!("s{i}@127.0.0.1:0"))
-                .cookie("scale")
-                .start()
-                .await
-                .expect("starts"),
-        );
+        let builder = Node::builder(&format!("s{i}@127.0.0.1:0")).cookie("scale");
+        let builder = match overlay {
+            true => builder.overlay(actors_net::overlay::OverlayConfig::for_cluster(n)),
+            false => builder,
+        };
+        nodes.push(builder.start().await.expect("starts"));
     }
     let started = rss_kib();
     // Each joins the first; peer lists do the rest.
@@ -114,6 +133,7 @@ async fn size(n: usize) {
         .map(|_| last.elapsed());
     actors::rt::sleep(Duration::from_millis(500)).await;
     let meshed = rss_kib();
+    let links = connections(&nodes);
 
     // Idle: nothing runs but what the nodes run by themselves.
     let window = Duration::from_secs(3);
@@ -187,10 +207,11 @@ async fn size(n: usize) {
     .map(|_| t.elapsed());
 
     println!(
-        "{n:>3} nodes | mesh {:>9} | register first {:>5.2} ms, on all {:>9}, then median {:.2} ms, \
+        "{n:>3} nodes{} | {links:.1} connections/node | mesh {:>9} | register first {:>5.2} ms, on all {:>9}, then median {:.2} ms, \
          p90 {:.2} ms | join on all {:>9} | \
          down on all {:>9}, names settled {:>9} | {:>5} KiB/node, {:>4} KiB/connection | \
          idle per node: {idle_frames:.1} frames/s, {idle_bytes:.0} B/s, {idle_cpu:.2}% CPU",
+        if overlay { " (overlay)" } else { "" },
         ms(mesh),
         register.as_secs_f64() * 1e3,
         ms(seen),
@@ -212,9 +233,10 @@ fn main() {
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![8, 16, 32]);
+    let overlay = std::env::var("SCALE_OVERLAY").is_ok_and(|v| v == "1");
     actors::rt::block_on(actors::rt::spawn(async move {
         for n in sizes {
-            size(n.max(3)).await;
+            size(n.max(3), overlay).await;
         }
     }));
 }

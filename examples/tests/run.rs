@@ -202,6 +202,21 @@ fn router() {
 }
 
 #[test]
+fn overlay() {
+    let out = run("overlay");
+    assert!(
+        out.contains("24 nodes, each connected to every other"),
+        "{out}"
+    );
+    assert!(out.contains("(a full mesh would need 23)"), "{out}");
+    assert!(out.contains("and again: 42"), "{out}");
+    assert!(
+        out.contains("the 23 others see it gone, and its name freed"),
+        "{out}"
+    );
+}
+
+#[test]
 fn beam() {
     if !actors_integration::erlang::present("the beam example") {
         return;

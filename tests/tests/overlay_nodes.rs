@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use actors::rt::block_on;
+use actors_integration::child::ChildNode;
 use actors_integration::*;
 use actors_net::overlay::OverlayConfig;
 use actors_net::prelude::*;
@@ -149,5 +150,103 @@ fn a_node_lost_is_seen_down_across_the_overlay_and_its_names_freed() {
         for node in &nodes {
             assert_eq!(node.nodes().len(), nodes.len() - 1, "{}", node.name());
         }
+    });
+}
+
+const BIN: &str = env!("CARGO_BIN_EXE_testnode");
+
+/// Whether every one of `nodes` has a session to `name` (or, with `false`, none has).
+fn all_see(nodes: &[Node], name: &str, seen: bool) -> bool {
+    nodes
+        .iter()
+        .all(|n| n.nodes().iter().any(|x| x == name) == seen)
+}
+
+#[test]
+fn a_killed_node_process_is_seen_down_everywhere_and_a_frozen_one_is_back_after_the_thaw() {
+    block_on(async {
+        let nodes = overlay_cluster(6).await;
+        let flags = ["--overlay", "8", "--heartbeat-ms", "100"];
+        let mut victim = ChildNode::start(
+            BIN,
+            "victim@127.0.0.1:0",
+            &[nodes[5].name()],
+            &[&flags[..], &["--global", "victim"]].concat(),
+        );
+        let mut frozen = ChildNode::start(BIN, "frozen@127.0.0.1:0", &[nodes[2].name()], &flags);
+        until(
+            "both children to be reached by every node",
+            WAIT,
+            || async { all_see(&nodes, &victim.name, true) && all_see(&nodes, &frozen.name, true) },
+        )
+        .await;
+        until("the victim's name to be everywhere", WAIT, || async {
+            nodes
+                .iter()
+                .all(|n| n.global().whereis_any("victim").is_some())
+        })
+        .await;
+
+        // Killed: its neighbours' heartbeats see its links go silent, and every other node
+        // sees no route lead to it.
+        victim.kill();
+        until("the killed node to be down everywhere", WAIT, || async {
+            all_see(&nodes, &victim.name, false)
+        })
+        .await;
+        until("its name to be freed everywhere", WAIT, || async {
+            nodes
+                .iter()
+                .all(|n| n.global().whereis_any("victim").is_none())
+        })
+        .await;
+
+        // Frozen: seen down as a killed one is; after the thaw it finds its way back into
+        // the overlay and every node reaches it again, with no `connect` from anyone.
+        frozen.freeze();
+        until("the frozen node to be down everywhere", WAIT, || async {
+            all_see(&nodes, &frozen.name, false)
+        })
+        .await;
+        frozen.thaw();
+        until(
+            "the thawed node to be reached by every node again",
+            WAIT,
+            || async { all_see(&nodes, &frozen.name, true) },
+        )
+        .await;
+        for node in &nodes {
+            assert_eq!(node.nodes().len(), nodes.len(), "{}", node.name());
+        }
+    });
+}
+
+#[test]
+fn a_node_takes_no_more_links_than_its_limit() {
+    block_on(async {
+        let small = Node::builder("small@127.0.0.1:0")
+            .cookie(COOKIE)
+            .max_peers(1)
+            .overlay(OverlayConfig::for_cluster(8))
+            .start()
+            .await
+            .expect("starts");
+        let first = start_overlay("first", 8).await;
+        first
+            .connect(small.name())
+            .await
+            .expect("the first link is taken");
+        let second = Node::builder("second@127.0.0.1:0")
+            .cookie(COOKIE)
+            .handshake_timeout(Duration::from_millis(500))
+            .overlay(OverlayConfig::for_cluster(8))
+            .start()
+            .await
+            .expect("starts");
+        assert!(
+            second.connect(small.name()).await.is_err(),
+            "a link past the limit is refused"
+        );
+        assert_eq!(neighbours(&small), vec![first.name().to_string()]);
     });
 }

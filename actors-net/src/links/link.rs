@@ -34,6 +34,7 @@ pub(crate) struct Link {
     pub(crate) dialled_by: String,
     out: Mutex<Outbox>,
     received: AtomicU64,
+    received_bytes: AtomicU64,
     written: AtomicU64,
     closed: AtomicBool,
     close: Box<dyn Fn() + Send + Sync>,
@@ -52,6 +53,7 @@ impl Link {
             dialled_by,
             out: Mutex::new(Outbox::default()),
             received: AtomicU64::new(0),
+            received_bytes: AtomicU64::new(0),
             written: AtomicU64::new(0),
             closed: AtomicBool::new(false),
             close,
@@ -97,6 +99,14 @@ impl Link {
         }
         out.space.push(cx.waker().clone());
         Poll::Pending
+    }
+
+    /// Frames and bytes read so far.
+    pub(crate) fn received(&self) -> (u64, u64) {
+        (
+            self.received.load(Ordering::Relaxed),
+            self.received_bytes.load(Ordering::Relaxed),
+        )
     }
 
     /// Frames read and batches written so far, for the heartbeat.
@@ -199,6 +209,8 @@ pub(crate) async fn read_loop(
             Err(e) => return e,
         };
         link.received.fetch_add(1, Ordering::Relaxed);
+        link.received_bytes
+            .fetch_add((wire::LEN + len) as u64, Ordering::Relaxed);
         let result = wire::decode(&body).and_then(|frame| take(frame, &body));
         drop(held);
         if let Err(e) = result {
@@ -207,5 +219,24 @@ pub(crate) async fn read_loop(
         if body.capacity() > 1 << 20 {
             body = Vec::new();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::links::link::Link;
+
+    #[test]
+    fn a_relay_holds_no_more_than_its_limit_for_others_but_its_own_frames_queue() {
+        let link = Link::new("peer".into(), 1, "me".into(), Box::new(|| {}));
+        assert!(link.forward(vec![0; 600], 1000));
+        assert!(link.forward(vec![0; 600], 1000));
+        // Past the limit: dropped, so the session it belongs to resets at its end.
+        assert!(!link.forward(vec![0; 10], 1000));
+        // A frame of this node's own is queued; its sender waits for room instead.
+        assert!(link.send(vec![0; 10]));
+        assert!(link.shut());
+        assert!(!link.send(vec![0; 10]));
+        assert!(!link.shut());
     }
 }

@@ -71,6 +71,8 @@ pub(crate) struct Overlay {
     /// Session writers waiting for routes to change.
     route_wakers: Mutex<Vec<std::task::Waker>>,
     next_link: AtomicU64,
+    /// Frames and bytes read from links that have closed.
+    ended: Mutex<(u64, u64)>,
 }
 
 impl Overlay {
@@ -99,6 +101,7 @@ impl Overlay {
             waiters: Mutex::new(Vec::new()),
             route_wakers: Mutex::new(Vec::new()),
             next_link: AtomicU64::new(1),
+            ended: Mutex::new((0, 0)),
         });
         let version = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -145,10 +148,18 @@ impl Overlay {
         neighbours.sort();
         let mut reachable: Vec<String> = self.hops.lock().unpoisoned().keys().cloned().collect();
         reachable.sort();
+        let (mut frames_in, mut bytes_in) = *self.ended.lock().unpoisoned();
+        for link in self.links().all.values() {
+            let (frames, bytes) = link.received();
+            frames_in += frames;
+            bytes_in += bytes;
+        }
         crate::overlay::OverlayInfo {
             neighbours,
             reachable,
             sessions: self.sessions.len(),
+            frames_in,
+            bytes_in,
         }
     }
 
@@ -514,7 +525,12 @@ impl Driver {
     }
 
     fn down(&mut self, link: &Arc<Link>) {
-        self.beats.remove(&link.id);
+        if self.beats.remove(&link.id).is_some() {
+            let (frames, bytes) = link.received();
+            let mut ended = self.overlay.ended.lock().unpoisoned();
+            ended.0 += frames;
+            ended.1 += bytes;
+        }
         self.early.remove(&link.id);
         let lost = {
             let mut links = self.overlay.links();

@@ -59,4 +59,9 @@ pub struct OverlayInfo {
     pub reachable: Vec<String>,
     /// Sessions open (to reachable nodes, relayed along the links).
     pub sessions: usize,
+    /// Frames read from links since the node started: the overlay's own and those of
+    /// sessions, its own and those it relays for others.
+    pub frames_in: u64,
+    /// Bytes read from links since the node started.
+    pub bytes_in: u64,
 }

@@ -12,7 +12,8 @@
 //! included) makes that supervisor consistent. `--failover id=node,node...` starts a local
 //! supervisor with a `failover_child` `Counter` `id` preferring those nodes, under the global
 //! name `id`. `--track topic=key` tracks the counter's presence as `key` in `topic` (its
-//! metadata, a `String`: the node's name).
+//! metadata, a `String`: the node's name). `--overlay N` runs the node on the partial-view
+//! overlay sized for a cluster of N nodes (joining through the first `--connect`).
 //!
 //! Once ready it answers commands on stdin, one a line after a number, with one line after
 //! the same number: `nodes` (the connected nodes, comma-separated, sorted) and `whereis NAME`
@@ -39,6 +40,7 @@ fn main() {
     let mut voters = Vec::new();
     let mut failover = None;
     let mut track = None;
+    let mut overlay = None;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         let mut value = || args.next().expect("a value after the flag");
@@ -54,6 +56,7 @@ fn main() {
             "--voter" => voters.push(value()),
             "--failover" => failover = Some(value()),
             "--track" => track = Some(value()),
+            "--overlay" => overlay = Some(value().parse::<usize>().expect("a number")),
             "--epmd" => epmd = Some(value().parse::<u16>().expect("a port")),
             "--heartbeat-ms" => heartbeat_ms = Some(value().parse::<u64>().expect("a number")),
             other => panic!("unknown argument {other}"),
@@ -63,6 +66,9 @@ fn main() {
         let mut builder = Node::builder(&name).cookie(&cookie);
         if let Some(ms) = heartbeat_ms {
             builder = builder.heartbeat(Duration::from_millis(ms), 5);
+        }
+        if let Some(size) = overlay {
+            builder = builder.overlay(actors_net::overlay::OverlayConfig::for_cluster(size));
         }
         if let Some(beam) = &beam {
             builder = builder.beam(beam);
