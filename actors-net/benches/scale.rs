@@ -94,6 +94,15 @@ fn ms(d: Option<Duration>) -> String {
     d.map_or("-".into(), |d| format!("{:.1} ms", d.as_secs_f64() * 1e3))
 }
 
+/// Frames every node has passed on for others so far (over the overlay).
+fn relayed(nodes: &[Node]) -> u64 {
+    nodes
+        .iter()
+        .filter_map(|x| x.overlay_info())
+        .map(|o| o.relayed)
+        .sum()
+}
+
 /// Direct connections per node: its links over the overlay, else its peers.
 fn connections(nodes: &[Node]) -> f64 {
     let total: usize = nodes
@@ -104,6 +113,21 @@ fn connections(nodes: &[Node]) -> f64 {
         })
         .sum();
     total as f64 / nodes.len() as f64
+}
+
+/// Says which nodes lack a connection to which, when the cluster did not form in time.
+fn report_missing(nodes: &[Node]) {
+    for x in nodes {
+        let seen = x.nodes();
+        let missing: Vec<&str> = nodes
+            .iter()
+            .map(|y| y.name())
+            .filter(|y| *y != x.name() && !seen.iter().any(|s| s == y))
+            .collect();
+        if !missing.is_empty() {
+            eprintln!("{} is not connected to {missing:?}", x.name());
+        }
+    }
 }
 
 async fn size(n: usize, overlay: bool) {
@@ -131,20 +155,43 @@ async fn size(n: usize, overlay: bool) {
     let mesh = until(|| nodes.iter().all(|x| x.nodes().len() == n - 1))
         .await
         .map(|_| last.elapsed());
+    if mesh.is_none() {
+        report_missing(&nodes);
+    }
+    // Over the overlay, the views settle after the joins (the walks end, the evicted find
+    // new places) and the links of one exchange close: until no node has more links than
+    // its active view holds.
+    let settled_views = match overlay {
+        true => {
+            let most = actors_net::overlay::OverlayConfig::for_cluster(n).active;
+            until(|| {
+                nodes
+                    .iter()
+                    .all(|x| x.overlay_info().is_some_and(|o| o.neighbours.len() <= most))
+            })
+            .await
+            .map(|_| last.elapsed())
+        }
+        false => mesh,
+    };
     actors::rt::sleep(Duration::from_millis(500)).await;
     let meshed = rss_kib();
-    let links = connections(&nodes);
 
     // Idle: nothing runs but what the nodes run by themselves.
     let window = Duration::from_secs(3);
     let (frames0, bytes0) = received(&nodes);
+    let relayed0 = relayed(&nodes);
     let cpu0 = cpu_secs();
     actors::rt::sleep(window).await;
     let (frames1, bytes1) = received(&nodes);
+    let idle_relayed = (relayed(&nodes) - relayed0) as f64;
     let per_node_s = (n as f64) * window.as_secs_f64();
     let idle_frames = (frames1 - frames0) as f64 / per_node_s;
     let idle_bytes = (bytes1 - bytes0) as f64 / per_node_s;
     let idle_cpu = (cpu_secs() - cpu0) / per_node_s * 100.0;
+    let idle_relayed = idle_relayed / per_node_s;
+    // Once idle: an overlay's links for one exchange have closed by then.
+    let links = connections(&nodes);
 
     let idle = nodes[n / 2].spawn(Idle);
     let t = Instant::now();
@@ -207,12 +254,14 @@ async fn size(n: usize, overlay: bool) {
     .map(|_| t.elapsed());
 
     println!(
-        "{n:>3} nodes{} | {links:.1} connections/node | mesh {:>9} | register first {:>5.2} ms, on all {:>9}, then median {:.2} ms, \
+        "{n:>3} nodes{} | {links:.1} connections/node | mesh {:>9}, views settled {:>9} | register first {:>5.2} ms, on all {:>9}, then median {:.2} ms, \
          p90 {:.2} ms | join on all {:>9} | \
          down on all {:>9}, names settled {:>9} | {:>5} KiB/node, {:>4} KiB/connection | \
-         idle per node: {idle_frames:.1} frames/s, {idle_bytes:.0} B/s, {idle_cpu:.2}% CPU",
+         idle per node: {idle_frames:.1} frames/s ({idle_relayed:.1} relayed), {idle_bytes:.0} B/s, \
+         {idle_cpu:.2}% CPU",
         if overlay { " (overlay)" } else { "" },
         ms(mesh),
+        ms(settled_views),
         register.as_secs_f64() * 1e3,
         ms(seen),
         median.as_secs_f64() * 1e3,
@@ -229,6 +278,7 @@ async fn size(n: usize, overlay: bool) {
 }
 
 fn main() {
+    actors_net::logs::init();
     let sizes: Vec<usize> = std::env::var("SCALE_SIZES")
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())

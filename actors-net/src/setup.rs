@@ -86,7 +86,16 @@ impl Net {
                         drop(state);
                         (Status::Ok, Some(conn.clone()))
                     }
-                    _ => (Status::Alive, None),
+                    _ => {
+                        // Over the overlay, the session this node holds may be one the peer
+                        // has let go of without its reset getting here (no route at the
+                        // time): a ping on it draws a reset if so, and the peer's next
+                        // attempt finds the way clear, as OTP's `alive` answer lets it.
+                        if self.overlay().is_some() {
+                            self.send_control(conn, &Control::Ping { request: 0 });
+                        }
+                        (Status::Alive, None)
+                    }
                 }
             }
         }

@@ -6,7 +6,7 @@
 //! for the task). The next hop of every reachable node is published as a table the sessions'
 //! writers read.
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
@@ -36,6 +36,14 @@ const MAX_HELD: usize = 64;
 
 /// Advert messages held from a linked peer until it is active here too.
 const MAX_EARLY_ADVERTS: usize = 16;
+
+/// Frames passed on for a node no route leads to yet (the routes are catching up with a
+/// change), in order: sent on when one does, dropped after the grace period.
+struct Held {
+    since: std::time::Instant,
+    frames: VecDeque<(wire::Hop, bool, Vec<u8>)>,
+    bytes: usize,
+}
 
 enum Event {
     /// Join the overlay through this node, if alone.
@@ -73,6 +81,10 @@ pub(crate) struct Overlay {
     next_link: AtomicU64,
     /// Frames and bytes read from links that have closed.
     ended: Mutex<(u64, u64)>,
+    /// Frames for nodes no route leads to for the moment, by node.
+    held: Mutex<HashMap<String, Held>>,
+    /// Frames of others' sessions passed on.
+    relayed: AtomicU64,
 }
 
 impl Overlay {
@@ -85,10 +97,16 @@ impl Overlay {
         view: OverlayConfig,
     ) -> Arc<Overlay> {
         let (tx, rx) = mpsc::unbounded();
+        // Microseconds since the epoch: a restarted node's adverts and sessions number past
+        // those of its earlier run.
+        let version = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_micros() as u64);
         let overlay = Arc::new(Overlay {
             host: Arc::downgrade(host),
             sessions: Sessions::new(
                 me.name(),
+                version,
                 config.max_peers.saturating_mul(2),
                 config.send_limit.saturating_mul(4),
             ),
@@ -102,10 +120,9 @@ impl Overlay {
             route_wakers: Mutex::new(Vec::new()),
             next_link: AtomicU64::new(1),
             ended: Mutex::new((0, 0)),
+            held: Mutex::new(HashMap::new()),
+            relayed: AtomicU64::new(0),
         });
-        let version = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_micros() as u64);
         let driver = Driver {
             overlay: overlay.clone(),
             view: PartialView::new(me.name(), view),
@@ -116,6 +133,7 @@ impl Overlay {
             beats: HashMap::new(),
             ticks: 0,
             routed: Vec::new(),
+            fading: HashMap::new(),
         };
         host.spawn(Box::pin(driver.run(rx)));
         let ticker = Arc::downgrade(&overlay);
@@ -136,6 +154,12 @@ impl Overlay {
 
     fn links(&self) -> MutexGuard<'_, Links> {
         self.links.lock().unpoisoned()
+    }
+
+    /// How long a route may be missing, and a session's gap open, before its session ends:
+    /// long enough for the routes to catch up with a change in the views.
+    fn grace(&self) -> std::time::Duration {
+        self.config.heartbeat_interval
     }
 
     fn closing(&self) -> bool {
@@ -160,6 +184,7 @@ impl Overlay {
             sessions: self.sessions.len(),
             frames_in,
             bytes_in,
+            relayed: self.relayed.load(Ordering::Relaxed),
         }
     }
 
@@ -362,16 +387,89 @@ impl Overlay {
         }
     }
 
-    /// Passes a frame for another node on, untouched; a relay that has no route for it
-    /// tells the sender, so that its session ends at once rather than wait for the next frame.
+    /// Passes a frame for another node on, untouched. Without a route for it yet, it waits
+    /// (behind any other held for that node) for the grace period; a relay that cannot pass
+    /// it on tells the sender, so that its session ends at once.
     fn pass_on(&self, hop: &wire::Hop, body: &[u8], is_relay: bool) {
         let mut bytes = Vec::with_capacity(wire::LEN + body.len());
         bytes.extend_from_slice(&(body.len() as u32).to_be_bytes());
         bytes.extend_from_slice(body);
-        let passed = self
-            .link_toward(&hop.to)
-            .is_some_and(|link| link.forward(bytes, self.room().saturating_mul(4)));
-        if !passed && is_relay {
+        self.relayed.fetch_add(1, Ordering::Relaxed);
+        if !self.forward_or_hold(hop, is_relay, bytes) && is_relay {
+            tracing::debug!(node = %self.me.name(), to = %hop.to, "relayed frame dropped: a full queue");
+            self.send_toward(&hop.from, &LinkFrame::Reset { hop: hop.back() });
+        }
+    }
+
+    /// Sends an encoded frame toward `hop.to`, or holds it until a route leads there (behind
+    /// any other held for that node); false if it can be neither.
+    fn forward_or_hold(&self, hop: &wire::Hop, is_relay: bool, bytes: Vec<u8>) -> bool {
+        let limit = self.room().saturating_mul(4);
+        let mut held = self.held.lock().unpoisoned();
+        let link = match held.contains_key(&hop.to) {
+            true => None,
+            false => self.link_toward(&hop.to),
+        };
+        let passed = match link {
+            Some(link) => link.forward(bytes, limit),
+            None => {
+                let room = held.len() < self.config.max_peers || held.contains_key(&hop.to);
+                let queue = held.entry(hop.to.clone());
+                match queue {
+                    std::collections::hash_map::Entry::Occupied(mut q)
+                        if q.get().bytes + bytes.len() <= limit =>
+                    {
+                        let q = q.get_mut();
+                        q.bytes += bytes.len();
+                        q.frames.push_back((hop.clone(), is_relay, bytes));
+                        true
+                    }
+                    std::collections::hash_map::Entry::Vacant(v) if room => {
+                        v.insert(Held {
+                            since: actors::rt::now(),
+                            bytes: bytes.len(),
+                            frames: VecDeque::from([(hop.clone(), is_relay, bytes)]),
+                        });
+                        true
+                    }
+                    _ => false,
+                }
+            }
+        };
+        drop(held);
+        passed
+    }
+
+    /// Sends on the frames held for nodes a route now leads to; drops those held past the
+    /// grace period, telling their senders.
+    fn release_held(&self) {
+        let limit = self.room().saturating_mul(4);
+        let mut expired = Vec::new();
+        {
+            let mut held = self.held.lock().unpoisoned();
+            if held.is_empty() {
+                return;
+            }
+            let grace = self.grace();
+            let nodes: Vec<String> = held.keys().cloned().collect();
+            for node in nodes {
+                if let Some(link) = self.link_toward(&node) {
+                    let queue = held.remove(&node).expect("listed above");
+                    for (_, _, bytes) in queue.frames {
+                        link.forward(bytes, limit);
+                    }
+                } else if held
+                    .get(&node)
+                    .is_some_and(|q| actors::rt::elapsed(q.since) >= grace)
+                {
+                    let queue = held.remove(&node).expect("listed above");
+                    expired.extend(queue.frames.into_iter().filter(|f| f.1).map(|f| f.0));
+                }
+            }
+        }
+        expired.dedup_by(|a, b| a.from == b.from && a.session == b.session);
+        for hop in expired {
+            tracing::debug!(node = %self.me.name(), to = %hop.to, "relayed frames dropped: no route within the grace period");
             self.send_toward(&hop.from, &LinkFrame::Reset { hop: hop.back() });
         }
     }
@@ -410,9 +508,16 @@ impl Carrier for Overlay {
         self.config.send_limit
     }
 
+    /// A reset waits for a route as relayed frames do: lost, it would leave the peer's end
+    /// of the session open with nothing to tell it otherwise.
     fn send_toward(&self, node: &str, frame: &LinkFrame) {
-        if let (Some(link), Ok(bytes)) = (self.link_toward(node), wire::encode(frame)) {
-            link.forward(bytes, self.room().saturating_mul(4));
+        let hop = match frame {
+            LinkFrame::Relay { hop, .. } | LinkFrame::Reset { hop } => hop,
+            _ => return,
+        };
+        debug_assert_eq!(hop.to, node);
+        if let Ok(bytes) = wire::encode(frame) {
+            self.forward_or_hold(hop, false, bytes);
         }
     }
 }
@@ -440,6 +545,8 @@ struct Driver {
     ticks: u64,
     /// The peers the routes were last given.
     routed: Vec<String>,
+    /// Nodes no route has led to since when: their sessions end after the grace period.
+    fading: HashMap<String, std::time::Instant>,
 }
 
 impl Driver {
@@ -455,6 +562,7 @@ impl Driver {
             let out = self.routes.flush();
             self.send_adverts(out);
             self.publish();
+            self.overlay.release_held();
         }
         self.overlay.shutdown();
     }
@@ -714,6 +822,21 @@ impl Driver {
             self.send_view(out);
         }
         self.routes.tick();
+        let grace = self.overlay.grace();
+        let gone: Vec<String> = self
+            .fading
+            .iter()
+            .filter(|(_, since)| actors::rt::elapsed(**since) >= grace)
+            .map(|(n, _)| n.clone())
+            .collect();
+        for node in gone {
+            self.fading.remove(&node);
+            self.overlay.sessions.reset_peer(&node);
+        }
+        for hop in self.overlay.sessions.expire_gaps(grace) {
+            let to = hop.to.clone();
+            self.overlay.send_toward(&to, &LinkFrame::Reset { hop });
+        }
     }
 
     /// Publishes the next hops; opens sessions to nodes newly reached and ends those to
@@ -738,9 +861,14 @@ impl Driver {
             .filter(|n| !before.contains_key(*n))
             .cloned()
             .collect();
+        // A node no route leads to may be a moment away from a new one (the adverts of a
+        // change in the views are still on their way): its sessions wait for the grace
+        // period before they end.
+        let now = actors::rt::now();
         for lost in before.keys().filter(|n| !table.contains_key(*n)) {
-            self.overlay.sessions.reset_peer(lost);
+            self.fading.entry(lost.clone()).or_insert(now);
         }
+        self.fading.retain(|n, _| !table.contains_key(n));
         let waiting: Vec<oneshot::Sender<()>> = {
             let mut waiters = self.overlay.waiters.lock().unpoisoned();
             let (ready, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut *waiters)

@@ -3,12 +3,13 @@
 //! [`Stream`](crate::transport::Stream), so the node's handshake, frames, calls, monitors and
 //! node events run over it exactly as over TCP.
 //!
-//! Order and loss: each direction numbers its frames; a frame out of turn (one lost with a
-//! link, or overtaken on a new route) ends the session with a reset, as a broken TCP stream
-//! ends, so a session never delivers with a gap. A session also ends when no route leads to
-//! its peer any more: that is how a node far away is seen down.
+//! Order and loss: each direction numbers its frames. A frame that overtook others (on a
+//! route that changed) waits for them, for a grace period; a gap still open then (frames
+//! lost with a link) ends the session with a reset, as a broken TCP stream ends, so a
+//! session never delivers with a gap. A session also ends when no route has led to its peer
+//! for the grace period: that is how a node far away is seen down.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +25,9 @@ use crate::transport::Stream;
 
 /// The most bytes one relayed frame carries.
 const CHUNK: usize = 64 * 1024;
+
+/// The most frames a session holds ahead of a gap.
+const MAX_AHEAD: usize = 1024;
 
 /// A session's name at one end: the peer, whether this end opened it, and the opener's
 /// number for it.
@@ -50,6 +54,9 @@ struct Inbound {
     reader: Option<Waker>,
     /// The writer, waiting for a route.
     writer: Option<Waker>,
+    /// Frames that arrived ahead of their turn, and since when the first gap is open.
+    ahead: BTreeMap<u64, Vec<u8>>,
+    gap_since: Option<std::time::Instant>,
 }
 
 /// One end of a session.
@@ -77,19 +84,37 @@ impl Session {
         self.inbound.lock().unpoisoned()
     }
 
-    /// Takes the frame numbered `seq`; false if it is out of turn or would hold more than
-    /// `max` bytes unread.
+    /// Takes the frame numbered `seq`, in turn or ahead of it; false if it is one already
+    /// taken, or would hold more than `max` bytes (or `MAX_AHEAD` frames) unread.
     fn push(&self, seq: u64, bytes: Vec<u8>, max: usize) -> bool {
         let waker = {
             let mut st = self.inbound();
-            if st.end.is_some() || seq != st.next_seq || st.bytes + bytes.len() > max {
+            let st = &mut *st;
+            if st.end.is_some() || seq < st.next_seq || st.bytes + bytes.len() > max {
                 return false;
             }
-            st.next_seq += 1;
             st.bytes += bytes.len();
+            if seq > st.next_seq {
+                if st.ahead.len() >= MAX_AHEAD || st.ahead.insert(seq, bytes).is_some() {
+                    return false;
+                }
+                st.gap_since.get_or_insert_with(actors::rt::now);
+                return true;
+            }
+            st.next_seq += 1;
             if !bytes.is_empty() {
                 st.chunks.push_back(bytes);
             }
+            while let Some(next) = st.ahead.remove(&st.next_seq) {
+                st.next_seq += 1;
+                if !next.is_empty() {
+                    st.chunks.push_back(next);
+                }
+            }
+            st.gap_since = match st.ahead.is_empty() {
+                true => None,
+                false => Some(actors::rt::now()),
+            };
             st.reader.take()
         };
         if let Some(w) = waker {
@@ -137,11 +162,14 @@ pub(crate) struct Sessions {
 }
 
 impl Sessions {
-    pub(crate) fn new(me: &str, max: usize, max_unread: usize) -> Self {
+    /// `first` numbers the first session opened here: from the clock at start, so that a
+    /// restarted node's sessions do not take the numbers of its earlier run's, which a peer
+    /// may not have let go of yet.
+    pub(crate) fn new(me: &str, first: u64, max: usize, max_unread: usize) -> Self {
         Sessions {
             me: me.to_string(),
             table: Mutex::new(HashMap::new()),
-            next: AtomicU64::new(1),
+            next: AtomicU64::new(first),
             max,
             max_unread,
         }
@@ -176,6 +204,7 @@ impl Sessions {
                 if session.push(seq, bytes, self.max_unread) {
                     return Delivered::Taken;
                 }
+                tracing::debug!(node = %self.me, peer = %hop.from, seq, "session reset: a frame out of turn or over its bound");
                 let session = table.remove(&key).expect("found above");
                 drop(table);
                 session.end(End::Reset);
@@ -201,6 +230,7 @@ impl Sessions {
 
     /// No route leads to `peer` any more: its sessions end.
     pub(crate) fn reset_peer(&self, peer: &str) {
+        tracing::debug!(node = %self.me, %peer, "sessions reset: no route");
         let ended: Vec<Arc<Session>> = {
             let mut table = self.table();
             let keys: Vec<Key> = table.keys().filter(|k| k.0 == peer).cloned().collect();
@@ -209,6 +239,32 @@ impl Sessions {
         for session in ended {
             session.end(End::Reset);
         }
+    }
+
+    /// Ends the sessions whose gap has been open for `grace`; returns their hops, for the
+    /// peers to be told.
+    pub(crate) fn expire_gaps(&self, grace: std::time::Duration) -> Vec<Hop> {
+        let ended: Vec<Arc<Session>> = {
+            let mut table = self.table();
+            let keys: Vec<Key> = table
+                .iter()
+                .filter(|(_, s)| {
+                    s.inbound()
+                        .gap_since
+                        .is_some_and(|t| actors::rt::elapsed(t) >= grace)
+                })
+                .map(|(k, _)| k.clone())
+                .collect();
+            keys.iter().filter_map(|k| table.remove(k)).collect()
+        };
+        ended
+            .into_iter()
+            .map(|session| {
+                tracing::debug!(node = %self.me, peer = %session.hop.to, "session reset: frames lost on the way");
+                session.end(End::Reset);
+                session.hop.clone()
+            })
+            .collect()
     }
 
     /// Every session ends (the node shuts down).
@@ -268,7 +324,7 @@ pub(crate) fn stream(overlay: &Arc<Overlay>, session: Arc<Session>) -> Stream {
     Stream {
         reader: Box::new(Reader {
             session: session.clone(),
-            _closer: closer,
+            closer: Some(closer),
         }),
         writer: Box::new(Writer {
             overlay: Arc::downgrade(overlay),
@@ -304,12 +360,14 @@ impl Closer {
 
 struct Reader {
     session: Arc<Session>,
-    _closer: Closer,
+    closer: Option<Closer>,
 }
 
 impl Drop for Reader {
     fn drop(&mut self) {
-        self._closer.close();
+        if let Some(closer) = &self.closer {
+            closer.close();
+        }
     }
 }
 
@@ -404,6 +462,8 @@ impl AsyncWrite for Writer {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use crate::links::sessions::{Delivered, Sessions};
     use crate::overlay::wire::Hop;
 
@@ -417,8 +477,30 @@ mod tests {
     }
 
     #[test]
+    fn frames_that_overtook_others_are_read_in_turn() {
+        use futures::AsyncReadExt;
+        let sessions = Sessions::new("me", 1, 8, 100);
+        let Delivered::New(session) = sessions.deliver(&hop("a", 1), 0, vec![0]) else {
+            panic!("a new session");
+        };
+        for (seq, byte) in [(3, 3), (2, 2), (1, 1)] {
+            assert!(matches!(
+                sessions.deliver(&hop("a", 1), seq, vec![byte]),
+                Delivered::Taken
+            ));
+        }
+        let mut reader = crate::links::sessions::Reader {
+            session,
+            closer: None,
+        };
+        let mut read = [0u8; 4];
+        futures::executor::block_on(reader.read_exact(&mut read)).unwrap();
+        assert_eq!(read, [0, 1, 2, 3]);
+    }
+
+    #[test]
     fn a_session_takes_frames_in_turn_and_is_bounded() {
-        let sessions = Sessions::new("me", 2, 10);
+        let sessions = Sessions::new("me", 1, 2, 10);
         assert!(matches!(
             sessions.deliver(&hop("a", 1), 0, vec![1]),
             Delivered::New(_)
@@ -427,9 +509,22 @@ mod tests {
             sessions.deliver(&hop("a", 1), 1, vec![2]),
             Delivered::Taken
         ));
-        // Out of turn: the session ends and the sender is told.
+        // Ahead of its turn: held for the frames it overtook.
         assert!(matches!(
             sessions.deliver(&hop("a", 1), 3, vec![3]),
+            Delivered::Taken
+        ));
+        assert!(sessions.expire_gaps(Duration::from_secs(60)).is_empty());
+        // A gap that stays open past the grace period ends the session.
+        assert_eq!(sessions.expire_gaps(Duration::ZERO).len(), 1);
+        assert_eq!(sessions.len(), 0);
+        // So does a frame already taken.
+        assert!(matches!(
+            sessions.deliver(&hop("e", 1), 0, vec![]),
+            Delivered::New(_)
+        ));
+        assert!(matches!(
+            sessions.deliver(&hop("e", 1), 0, vec![]),
             Delivered::Refused
         ));
         assert_eq!(sessions.len(), 0);

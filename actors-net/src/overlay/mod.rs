@@ -64,4 +64,6 @@ pub struct OverlayInfo {
     pub frames_in: u64,
     /// Bytes read from links since the node started.
     pub bytes_in: u64,
+    /// Frames of others' sessions this node passed on since it started.
+    pub relayed: u64,
 }

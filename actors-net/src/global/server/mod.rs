@@ -23,8 +23,12 @@ mod state;
 pub use state::GlobalServer;
 use state::{GlobalServerApi, forget_one};
 
-/// How often a server tells its peers its table's digest.
+/// How often a server tells peers its table's digest.
 const DIGEST_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// How many peers a server tells its digest each round, in turn: every peer in a cluster of
+/// up to this many and one, and no more as the cluster grows, so idle traffic stays bounded.
+const DIGEST_PEERS: usize = 8;
 
 /// One node's part of the cluster-wide registry and its locks.
 #[actor]
@@ -47,7 +51,8 @@ impl GlobalServer {
         ctx.send_after(DIGEST_EVERY, |me| me.tell_digest());
     }
 
-    /// Tells every peer this table's digest, now and every `DIGEST_EVERY`.
+    /// Tells peers this table's digest, now and every `DIGEST_EVERY`: `DIGEST_PEERS` of
+    /// them a round, taking turns, so each hears it at least every N / `DIGEST_PEERS` rounds.
     #[handle(cast)]
     fn tell_digest(&mut self, ctx: &mut Ctx<Self>) {
         let digest = self
@@ -55,9 +60,21 @@ impl GlobalServer {
             .digest
             .load(std::sync::atomic::Ordering::Relaxed);
         let me = ctx.pid();
-        for peer in self.peer_servers() {
+        let mut peers = self.peer_servers();
+        peers.sort_by(|a, b| a.node().cmp(b.node()));
+        let start = match peers.len() {
+            0 => 0,
+            n => self.digest_turn % n,
+        };
+        for peer in peers
+            .iter()
+            .cycle()
+            .skip(start)
+            .take(DIGEST_PEERS.min(peers.len()))
+        {
             let _ = peer.digest(Origin::local(), me.clone(), digest);
         }
+        self.digest_turn = start + DIGEST_PEERS;
         ctx.send_after(DIGEST_EVERY, |me| me.tell_digest());
     }
 

@@ -40,6 +40,8 @@ pub struct GlobalServer {
     /// Peers whose table digest differed from ours last time they sent it: if it differs
     /// again, the tables are exchanged (an update missed in a race is repaired).
     pub(super) differing: HashSet<String>,
+    /// Where the next round of digests starts among the peers, in name order.
+    pub(super) digest_turn: usize,
 }
 
 impl GlobalServer {
@@ -57,6 +59,7 @@ impl GlobalServer {
             reports: HashMap::default(),
             told: Vec::new(),
             differing: HashSet::default(),
+            digest_turn: 0,
         }
     }
 
