@@ -8,6 +8,8 @@
 //! `cargo bench -p actors-integration --bench scale_processes` (8 and 16 nodes);
 //! `SCALE_SIZES=8,16,32` for others. What each child sees is asked of it over the cluster
 //! (`Status`), so a figure is good to one polling round (a call to each child, in parallel).
+//! `SCALE_OVERLAY=1` runs every node on the partial-view overlay: the last node then joins
+//! through the observer, and idle traffic is what crosses the observer's links.
 
 use std::time::{Duration, Instant};
 
@@ -95,27 +97,33 @@ fn ms(d: Option<Duration>) -> String {
     d.map_or("-".into(), |d| format!("{:.1} ms", d.as_secs_f64() * 1e3))
 }
 
-async fn size(n: usize) {
+async fn size(n: usize, overlay: bool) {
     let bin = env!("CARGO_BIN_EXE_testnode");
-    let observer = Node::builder("o@127.0.0.1:0")
-        .cookie(COOKIE)
-        .start()
-        .await
-        .expect("starts");
+    let builder = Node::builder("o@127.0.0.1:0").cookie(COOKIE);
+    let builder = match overlay {
+        true => builder.overlay(actors_net::overlay::OverlayConfig::for_cluster(n)),
+        false => builder,
+    };
+    let observer = builder.start().await.expect("starts");
     let me = observer.name().to_string();
+    let size = n.to_string();
+    let mode: Vec<&str> = match overlay {
+        true => vec!["--overlay", &size],
+        false => vec![],
+    };
     // The victim holds a global name and a group member, for the kill below.
     let mut children = vec![ChildNode::start(
         bin,
         "c1@127.0.0.1:0",
         &[&me],
-        &["--global", "victim", "--join", "g2"],
+        &[&mode[..], &["--global", "victim", "--join", "g2"]].concat(),
     )];
     for i in 2..n - 1 {
         children.push(ChildNode::start(
             bin,
             &format!("c{i}@127.0.0.1:0"),
             &[&me],
-            &[],
+            &mode,
         ));
     }
     let mut status: Vec<Pid<Status>> = Vec::new();
@@ -128,10 +136,16 @@ async fn size(n: usize) {
         );
     }
     let _ = until(|| meshed(&observer, &status, n - 2)).await;
-    // The last node: started alone, then joined by one `connect`.
-    let last = ChildNode::start(bin, &format!("c{}@127.0.0.1:0", n - 1), &[], &[]);
+    // The last node: started alone, then joined by one `connect` (over the overlay, its
+    // own, through the observer: a member does not reach a node outside its overlay).
     let t = Instant::now();
-    observer.connect(&last.name).await.expect("connects");
+    let last = match overlay {
+        true => ChildNode::start(bin, &format!("c{}@127.0.0.1:0", n - 1), &[&me], &mode),
+        false => ChildNode::start(bin, &format!("c{}@127.0.0.1:0", n - 1), &[], &[]),
+    };
+    if !overlay {
+        observer.connect(&last.name).await.expect("connects");
+    }
     status.push(
         observer
             .whereis_on("status", &last.name)
@@ -147,6 +161,9 @@ async fn size(n: usize) {
     actors::rt::sleep(Duration::from_millis(500)).await;
     let window = Duration::from_secs(3);
     let frames = |o: &Node| -> (u64, u64) {
+        if let Some(info) = o.overlay_info() {
+            return (info.frames_in, info.bytes_in);
+        }
         o.nodes()
             .iter()
             .filter_map(|p| o.connection_info(p))
@@ -232,9 +249,10 @@ async fn size(n: usize) {
     .map(|_| t.elapsed());
 
     println!(
-        "{n:>3} nodes, one OS process each | mesh {:>9} | register {:>6.2} ms, on all {:>9} | join on all {:>9} | \
+        "{n:>3} nodes{}, one OS process each | mesh {:>9} | register {:>6.2} ms, on all {:>9} | join on all {:>9} | \
          SIGKILL seen by all {:>9}, name and member gone on all {:>9} | idle, from each peer: {:.1} frames/s, {:.0} B/s | \
          per child: {cpu:.2}% CPU idle, {rss} KiB",
+        if overlay { " (overlay)" } else { "" },
         ms(mesh),
         register.as_secs_f64() * 1e3,
         ms(seen),
@@ -253,9 +271,10 @@ fn main() {
         .ok()
         .map(|s| s.split(',').filter_map(|x| x.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![8, 16]);
+    let overlay = std::env::var("SCALE_OVERLAY").is_ok_and(|v| v == "1");
     actors::rt::block_on(async move {
         for n in sizes {
-            size(n.max(4)).await;
+            size(n.max(4), overlay).await;
         }
     });
 }
