@@ -229,6 +229,18 @@ pub fn elapsed(since: Instant) -> Duration {
     now().saturating_duration_since(since)
 }
 
+/// Microseconds since the Unix epoch by the wall clock: a number that a node's next run
+/// starts above this run's (in a simulation, the virtual time since it began).
+pub fn wall_micros() -> u64 {
+    #[cfg(feature = "sim")]
+    if simulated() {
+        return u64::try_from(crate::sim::true_now().as_micros()).unwrap_or(u64::MAX);
+    }
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX))
+}
+
 /// Fills `buf` with random bytes (from the OS).
 pub fn fill_random(buf: &mut [u8]) -> Result<(), String> {
     #[cfg(feature = "sim")]

@@ -6,12 +6,13 @@
 //! for the task). The next hop of every reachable node is published as a table the sessions'
 //! writers read.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use actors::NodeId;
 use actors::dist::Unpoisoned;
+use actors::dist::rt::{HashMap, HashSet};
 use futures::StreamExt;
 use futures::channel::{mpsc, oneshot};
 
@@ -99,9 +100,7 @@ impl Overlay {
         let (tx, rx) = mpsc::unbounded();
         // Microseconds since the epoch: a restarted node's adverts and sessions number past
         // those of its earlier run.
-        let version = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(1, |d| d.as_micros() as u64);
+        let version = actors::dist::rt::wall_micros().max(1);
         let overlay = Arc::new(Overlay {
             host: Arc::downgrade(host),
             sessions: Sessions::new(
@@ -114,13 +113,13 @@ impl Overlay {
             config,
             transport,
             links: Mutex::new(Links::default()),
-            hops: Mutex::new(Arc::new(HashMap::new())),
+            hops: Mutex::new(Arc::new(HashMap::default())),
             events: tx,
             waiters: Mutex::new(Vec::new()),
             route_wakers: Mutex::new(Vec::new()),
             next_link: AtomicU64::new(1),
             ended: Mutex::new((0, 0)),
-            held: Mutex::new(HashMap::new()),
+            held: Mutex::new(HashMap::default()),
             relayed: AtomicU64::new(0),
         });
         let driver = Driver {
@@ -128,12 +127,12 @@ impl Overlay {
             view: PartialView::new(me.name(), view),
             routes: Routes::new(me.name(), version, RoutesConfig::default()),
             rng: u64::from(me.creation()) * 2 + 1,
-            held: HashMap::new(),
-            early: HashMap::new(),
-            beats: HashMap::new(),
+            held: HashMap::default(),
+            early: HashMap::default(),
+            beats: HashMap::default(),
             ticks: 0,
             routed: Vec::new(),
-            fading: HashMap::new(),
+            fading: HashMap::default(),
         };
         host.spawn(Box::pin(driver.run(rx)));
         let ticker = Arc::downgrade(&overlay);
@@ -782,7 +781,7 @@ impl Driver {
         let misses = self.overlay.config.heartbeat_misses;
         let active: BTreeSet<String> = self.view.active().iter().cloned().collect();
         let links: Vec<Arc<Link>> = self.overlay.links().all.values().cloned().collect();
-        let mut preferred: HashSet<u64> = HashSet::new();
+        let mut preferred: HashSet<u64> = HashSet::default();
         for link in self.overlay.links().preferred.values() {
             preferred.insert(link.id);
         }

@@ -9,7 +9,7 @@
 //! session never delivers with a gap. A session also ends when no route has led to its peer
 //! for the grace period: that is how a node far away is seen down.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::io;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex, MutexGuard, Weak};
 use std::task::{Context, Poll, Waker};
 
 use actors::dist::Unpoisoned;
+use actors::dist::rt::HashMap;
 use actors::dist::rt::io::{AsyncRead, AsyncWrite};
 
 use super::link::Link;
@@ -168,7 +169,7 @@ impl Sessions {
     pub(crate) fn new(me: &str, first: u64, max: usize, max_unread: usize) -> Self {
         Sessions {
             me: me.to_string(),
-            table: Mutex::new(HashMap::new()),
+            table: Mutex::new(HashMap::default()),
             next: AtomicU64::new(first),
             max,
             max_unread,

@@ -30,7 +30,7 @@ pub use inbound::Inbound;
 pub mod rt {
     pub use crate::runtime::{
         Domain, HashMap, HashSet, RandomState, current_domain, fill_random, io, net, simulated,
-        spawn_in, unique,
+        spawn_in, unique, wall_micros,
     };
 }
 pub use crate::shown::ShownState;
