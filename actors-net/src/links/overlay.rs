@@ -754,11 +754,21 @@ impl Driver {
                     }
                 }
                 None => {
+                    // Names in view messages come from peers: dials under way are bounded,
+                    // as links are, and a message past the bound is dropped (the views
+                    // repair what it would have done at the next shuffle).
+                    let mut links = self.overlay.links();
+                    if !links.dialling.contains(&peer)
+                        && links.dialling.len() >= self.overlay.config.max_peers
+                    {
+                        continue;
+                    }
+                    let dial = links.dialling.insert(peer.clone());
+                    drop(links);
                     let held = self.held.entry(peer.clone()).or_default();
                     if held.len() < MAX_HELD {
                         held.push(message);
                     }
-                    let dial = self.overlay.links().dialling.insert(peer.clone());
                     if dial {
                         self.overlay.dial(peer);
                     }
