@@ -11,6 +11,24 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+
+/// A member's OS process, killed when dropped: one the example did not get to kill (it
+/// ended early with an error) does not outlive it.
+struct Member(Child);
+
+impl Member {
+    fn kill(&mut self) -> std::io::Result<()> {
+        self.0.kill()?;
+        self.0.wait().map(|_| ())
+    }
+}
+
+impl Drop for Member {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
 use std::time::{Duration, Instant};
 
 use actors_net::distributed::{
@@ -164,18 +182,20 @@ fn spawn_member(
     name: &str,
     connect: &str,
     add: bool,
-) -> Result<(Child, String), Box<dyn std::error::Error>> {
+) -> Result<(Member, String), Box<dyn std::error::Error>> {
     let mut args = vec!["--member", name, connect];
     if add {
         args.push("--add");
     }
-    let mut proc = Command::new(std::env::current_exe()?)
-        .args(&args)
-        .stdout(Stdio::piped())
-        .spawn()?;
+    let mut member = Member(
+        Command::new(std::env::current_exe()?)
+            .args(&args)
+            .stdout(Stdio::piped())
+            .spawn()?,
+    );
     let mut line = String::new();
-    BufReader::new(proc.stdout.take().ok_or("no stdout")?).read_line(&mut line)?;
-    Ok((proc, line.trim().to_string()))
+    BufReader::new(member.0.stdout.take().ok_or("no stdout")?).read_line(&mut line)?;
+    Ok((member, line.trim().to_string()))
 }
 
 /// Calls the worker by its global name once: who answered, or why not.
@@ -272,7 +292,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
         println!("\n2. c, the node that added the worker, is killed (SIGKILL)");
         c.kill()?;
-        c.wait()?;
         let (node, served, took, failed) = answered_without(&a, &c_name).await?;
         println!(
             "    served by {} {:.0} ms later, request #{served} there; calls failed meanwhile: {failed}",
@@ -294,7 +313,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if node == b_name {
             println!("\n3. b, where the worker runs now, is killed too");
             b.kill()?;
-            b.wait()?;
             let (node, served, took, failed) = answered_without(&a, &b_name).await?;
             println!(
                 "    served by {} {:.0} ms later, request #{served} there (fresh state); calls failed meanwhile: {failed}",
@@ -307,7 +325,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 short(&node)
             );
             b.kill()?;
-            b.wait()?;
         }
         a.shutdown().await;
 
