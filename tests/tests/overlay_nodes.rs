@@ -146,9 +146,13 @@ fn a_node_lost_is_seen_down_across_the_overlay_and_its_names_freed() {
             .await;
         }
         assert!(remote.add(1).await.is_err());
-        // The others still reach each other.
+        // The others reach each other: a session whose frames were being relayed through
+        // the node that left may have lost some and been reset, and is made again.
         for node in &nodes {
-            assert_eq!(node.nodes().len(), nodes.len() - 1, "{}", node.name());
+            until("the others to reach each other", WAIT, || async {
+                node.nodes().len() == nodes.len() - 1
+            })
+            .await;
         }
     });
 }
@@ -216,7 +220,10 @@ fn a_killed_node_process_is_seen_down_everywhere_and_a_frozen_one_is_back_after_
         )
         .await;
         for node in &nodes {
-            assert_eq!(node.nodes().len(), nodes.len(), "{}", node.name());
+            until("every node to reach every other", WAIT, || async {
+                node.nodes().len() == nodes.len()
+            })
+            .await;
         }
     });
 }
