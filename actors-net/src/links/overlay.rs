@@ -590,12 +590,7 @@ impl Driver {
             }
             Event::Up(link) => self.up(link),
             Event::Frame(link, LinkFrame::View(message)) => {
-                let mut rng = self.rng;
-                let out = self
-                    .view
-                    .receive(&link.peer, message, &mut || next(&mut rng));
-                self.rng = rng;
-                self.send_view(out);
+                self.step(|view, mut draw| view.receive(&link.peer, message, &mut draw));
             }
             Event::Frame(link, LinkFrame::Adverts(adverts)) => self.adverts(&link, adverts),
             Event::Frame(..) => {}
@@ -612,8 +607,16 @@ impl Driver {
     }
 
     fn failed(&mut self, peer: &str) {
+        self.step(|view, mut draw| view.failed(peer, &mut draw));
+    }
+
+    /// Runs one step of the views with this node's randomness, and sends what it says.
+    fn step(
+        &mut self,
+        f: impl FnOnce(&mut PartialView, &mut dyn FnMut() -> u64) -> Vec<(String, Message)>,
+    ) {
         let mut rng = self.rng;
-        let out = self.view.failed(peer, &mut || next(&mut rng));
+        let out = f(&mut self.view, &mut || next(&mut rng));
         self.rng = rng;
         self.send_view(out);
     }
@@ -840,10 +843,7 @@ impl Driver {
             beat.written = link.traffic().1;
         }
         if self.ticks.is_multiple_of(SHUFFLE_EVERY) {
-            let mut rng = self.rng;
-            let out = self.view.tick(&mut || next(&mut rng));
-            self.rng = rng;
-            self.send_view(out);
+            self.step(|view, mut draw| view.tick(&mut draw));
         }
         self.routes.tick();
     }

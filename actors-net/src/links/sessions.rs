@@ -433,12 +433,9 @@ impl AsyncWrite for Writer {
             return Poll::Pending;
         }
         let n = buf.len().min(CHUNK);
-        let frame = LinkFrame::Relay {
-            hop: self.session.hop.clone(),
-            seq: self.session.out_seq.load(Ordering::Relaxed),
-            bytes: serde_bytes::ByteBuf::from(buf[..n].to_vec()),
-        };
-        let sent = crate::overlay::wire::encode(&frame).is_ok_and(|bytes| link.send(bytes));
+        let seq = self.session.out_seq.load(Ordering::Relaxed);
+        let sent = crate::overlay::wire::encode_relay(&self.session.hop, seq, &buf[..n])
+            .is_ok_and(|bytes| link.send(bytes));
         match sent {
             true => {
                 self.session.out_seq.fetch_add(1, Ordering::Relaxed);

@@ -49,11 +49,35 @@ pub(crate) enum LinkFrame {
     Tick,
 }
 
+/// A `Relay` frame written from borrowed parts: the same bytes as [`LinkFrame::Relay`], without
+/// copying the session's hop and the bytes for every write.
+#[derive(Serialize)]
+enum RelayRef<'a> {
+    Relay {
+        hop: &'a Hop,
+        seq: u64,
+        bytes: &'a serde_bytes::Bytes,
+    },
+}
+
+/// A `Relay` frame with its length prefix.
+pub(crate) fn encode_relay(hop: &Hop, seq: u64, bytes: &[u8]) -> Result<Vec<u8>, String> {
+    prefixed(&RelayRef::Relay {
+        hop,
+        seq,
+        bytes: serde_bytes::Bytes::new(bytes),
+    })
+}
+
 /// The length prefix's size.
 pub(crate) const LEN: usize = 4;
 
 /// `frame` with its length prefix.
 pub(crate) fn encode(frame: &LinkFrame) -> Result<Vec<u8>, String> {
+    prefixed(frame)
+}
+
+fn prefixed(frame: &impl Serialize) -> Result<Vec<u8>, String> {
     let mut out = vec![0; LEN];
     actors::dist::encode(frame, &mut out).map_err(|e| e.to_string())?;
     let len = u32::try_from(out.len() - LEN).map_err(|_| "frame too large".to_string())?;
@@ -93,6 +117,7 @@ mod tests {
             other => panic!("read back {other:?}"),
         }
         assert_eq!(hop.back().back(), hop);
+        assert_eq!(super::encode_relay(&hop, 3, &[1, 2, 3]).unwrap(), bytes);
         assert!(decode(&[0xff, 0x00, 0x13]).is_err());
     }
 }
