@@ -6,11 +6,15 @@
 //! would. After each phase, once no message is left: every active view holds at most its size
 //! and is returned by its peers, the passive views stay within theirs, the active views
 //! connect every live node, and every node's routes lead to every other live node over
-//! active links by a shortest path (and to no dead one).
+//! active links by a shortest path (and to no dead one), and sees every live node's notes
+//! (each registers a global name and joins a process group by them, as real nodes on the
+//! overlay do) as they were last set, and no dead node's.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 
-use actors_net::overlay::{Adverts, Message, OverlayConfig, PartialView, Routes, RoutesConfig};
+use actors_net::overlay::{
+    Adverts, Message, Notes, OverlayConfig, PartialView, Routes, RoutesConfig,
+};
 
 /// What crosses a simulated link: the views' protocol or the routes'.
 enum Wire {
@@ -50,6 +54,8 @@ struct Overlay {
     adverts: u64,
     /// Whether the nodes route yet.
     routing: bool,
+    /// Each node's notes as it last set them.
+    notes: BTreeMap<String, Notes>,
 }
 
 impl Overlay {
@@ -65,6 +71,7 @@ impl Overlay {
             delivered: 0,
             adverts: 0,
             routing: true,
+            notes: BTreeMap::new(),
         }
     }
 
@@ -168,6 +175,49 @@ impl Overlay {
             name.to_string(),
             Routes::new(name, 1, RoutesConfig::default()),
         );
+        // A global name of its own, and a member in one of sixteen groups.
+        let group = format!("g{}", id(name) % 16);
+        self.note(name, "global", format!("name-{name}"));
+        self.note(name, "pg", group);
+    }
+
+    /// Sets a note of `name`'s, as its global server or a group's does.
+    fn note(&mut self, name: &str, key: &str, body: String) {
+        self.routes
+            .get_mut(name)
+            .expect("routes")
+            .set_note(key, Some(body.clone().into_bytes()))
+            .expect("a note within bounds");
+        self.notes
+            .entry(name.to_string())
+            .or_default()
+            .insert(key.to_string(), body.into_bytes().into());
+    }
+
+    /// Every live node sees every other live node's notes as last set (the dead ones are
+    /// unreachable, so their notes count nowhere: `check_routes`).
+    fn check_notes(&self, when: &str) {
+        let live = self.live();
+        for a in &live {
+            let routes = &self.routes[*a];
+            for b in live.iter().filter(|b| *b != a) {
+                assert_eq!(
+                    routes.notes(b),
+                    Some(&self.notes[*b]),
+                    "{when}: {a} does not see {b}'s notes as {b} last set them"
+                );
+            }
+        }
+    }
+
+    /// The members of `group` as node `at` sees them: its own, and those of the nodes its
+    /// routes reach.
+    fn members(&self, at: &str, group: &str) -> usize {
+        let routes = &self.routes[at];
+        std::iter::once(&self.notes[at])
+            .chain(routes.reachable().filter_map(|b| routes.notes(b)))
+            .filter(|notes| notes.get("pg").is_some_and(|g| g.as_slice() == group.as_bytes()))
+            .count()
     }
 
     /// Every live node shuffles once (and ticks its routes); returns the messages it took
@@ -383,6 +433,9 @@ fn run(n: usize, seed: u64, start: Start) {
         overlay.start_routing();
     }
     let joined = overlay.check(&config, "after the joins");
+    if start != Start::Never {
+        overlay.check_notes("after the joins");
+    }
     let per_join = (overlay.delivered - overlay.adverts) as f64 / n as f64;
     let adverts_per_join = overlay.adverts as f64 / n as f64;
     let mut per_round = (0.0, 0.0);
@@ -390,6 +443,9 @@ fn run(n: usize, seed: u64, start: Start) {
         per_round = overlay.shuffle_round();
     }
     let shuffled = overlay.check(&config, "after ten shuffles");
+    if start != Start::Never {
+        overlay.check_notes("after ten shuffles");
+    }
     let adverts = overlay.adverts;
     overlay.kill(n / 5);
     let adverts_per_failure = (overlay.adverts - adverts) as f64 / (n - n / 5) as f64;
@@ -416,6 +472,27 @@ fn run(n: usize, seed: u64, start: Start) {
     if start == Start::Never {
         return;
     }
+    overlay.check_notes("after a fifth of the nodes failed");
+    // A tenth of the live nodes move their member to another group and rename themselves:
+    // one advert each, flooded.
+    let adverts = overlay.adverts;
+    let movers: Vec<String> = overlay.live().into_iter().step_by(10).cloned().collect();
+    for name in &movers {
+        overlay.note(name, "pg", "moved".to_string());
+        overlay.note(name, "global", format!("renamed-{name}"));
+    }
+    overlay.flush();
+    overlay.check_notes("after a tenth changed their notes");
+    for at in overlay.live() {
+        assert_eq!(overlay.members(at, "moved"), movers.len(), "the group moved to, at {at}");
+    }
+    let adverts_per_change = (overlay.adverts - adverts) as f64 / movers.len() as f64;
+    println!(
+        "  notes: seen by every live node as last set, none of the dead's; a change of a node's \
+         notes cost {:.0} advert messages in the cluster ({:.1} per live node)",
+        adverts_per_change,
+        adverts_per_change / overlay.live().len() as f64
+    );
     // The dead nodes' adverts are forgotten once long enough unreachable.
     for _ in 0..RoutesConfig::default().forget_after {
         overlay.shuffle_round();

@@ -45,7 +45,7 @@ mod view;
 pub(crate) mod wire;
 
 pub use config::OverlayConfig;
-pub use routes::{Advert, Adverts, Refused, Routes, RoutesConfig};
+pub use routes::{Advert, Adverts, Notes, Refused, Routes, RoutesConfig};
 pub use view::{Message, PartialView};
 
 /// What a node running the overlay holds now: see [`DistNode::overlay_info`](crate::DistNode::overlay_info).

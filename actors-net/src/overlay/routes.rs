@@ -9,6 +9,11 @@
 //! [`Routes::flush`], so that a burst of changes (a peer lost and its place filled) costs one.
 //! A link counts only when both of its ends list it, so a stale or lying advert cannot draw
 //! a path through a link that is gone.
+//!
+//! An advert also carries the node's notes: what the cluster's services publish of it (its
+//! members of process groups, the global names it holds), by key. They travel with the
+//! links, so a node that has a route to another has that node's latest notes, and loses them
+//! with the route: the notes of a node are exactly as current as the path to it.
 
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, VecDeque};
@@ -26,6 +31,17 @@ pub struct Advert {
     pub version: u64,
     /// Its active peers.
     pub peers: Vec<String>,
+    /// Its notes, by key (see [`Routes::set_note`]).
+    #[serde(default)]
+    pub notes: Notes,
+}
+
+/// A node's notes: opaque bytes by key, each key a service's.
+pub type Notes = BTreeMap<String, serde_bytes::ByteBuf>;
+
+/// The bytes that count against the notes bounds.
+fn notes_bytes(notes: &Notes) -> usize {
+    notes.iter().map(|(k, v)| k.len() + v.len()).sum()
 }
 
 /// The message that carries adverts: one when a view changes, all that a node knows for a
@@ -45,16 +61,23 @@ pub struct RoutesConfig {
     /// How many ticks an unreachable node's advert is kept (so that late copies of it are
     /// known as old) before it is forgotten.
     pub forget_after: u64,
+    /// The most bytes of notes one advert may carry (keys and bodies).
+    pub max_notes: usize,
+    /// The most bytes of notes kept from all nodes together.
+    pub max_notes_total: usize,
 }
 
 impl Default for RoutesConfig {
-    /// 65,536 nodes, 64 peers an advert, names of up to 255 bytes, forgotten after 10 ticks.
+    /// 65,536 nodes, 64 peers an advert, names of up to 255 bytes, forgotten after 10 ticks;
+    /// 256 KiB of notes a node, 64 MiB from all nodes.
     fn default() -> Self {
         RoutesConfig {
             max_nodes: 65_536,
             max_peers: 64,
             max_name: 255,
             forget_after: 10,
+            max_notes: 256 << 10,
+            max_notes_total: 64 << 20,
         }
     }
 }
@@ -78,6 +101,24 @@ pub enum Refused {
         /// The name's length.
         len: usize,
         /// [`RoutesConfig::max_name`].
+        max: usize,
+    },
+    /// An advert carries more bytes of notes than a node may publish.
+    #[error("the advert of {node} carries {bytes} bytes of notes, more than {max}")]
+    NotesTooLarge {
+        /// The node the advert is about.
+        node: String,
+        /// How many bytes of notes it carries.
+        bytes: usize,
+        /// [`RoutesConfig::max_notes`].
+        max: usize,
+    },
+    /// Keeping the adverts' notes would take the node past the bytes of notes it keeps.
+    #[error("notes of {bytes} bytes in all, past the {max} kept")]
+    TooManyNotes {
+        /// The bytes of notes kept, with the message's.
+        bytes: usize,
+        /// [`RoutesConfig::max_notes_total`].
         max: usize,
     },
     /// Keeping the adverts would take the node past the nodes it keeps.
@@ -138,6 +179,12 @@ pub struct Routes {
     ticks: u64,
     /// The view changed since this node's advert last went to all its peers.
     unsent: bool,
+    /// This node's notes.
+    notes: Notes,
+    /// Bytes of notes kept from other nodes.
+    notes_kept: usize,
+    /// Nodes whose advert was replaced or forgotten since [`Routes::take_changed`].
+    changed: Vec<String>,
 }
 
 impl Routes {
@@ -153,6 +200,9 @@ impl Routes {
             table: OnceCell::new(),
             ticks: 0,
             unsent: false,
+            notes: Notes::new(),
+            notes_kept: 0,
+            changed: Vec::new(),
         }
     }
 
@@ -170,17 +220,77 @@ impl Routes {
         self.version = self.version.saturating_add(1);
         self.unsent = true;
         self.table = OnceCell::new();
-        let mine = self.own();
-        self.peers
+        let new: Vec<String> = self
+            .peers
             .iter()
             .filter(|peer| !before.contains(peer))
-            .map(|peer| {
-                let all = std::iter::once(mine.clone())
-                    .chain(self.adverts.values().map(|k| k.advert.clone()))
-                    .collect();
-                (peer.clone(), Adverts(all))
-            })
+            .cloned()
+            .collect();
+        if new.is_empty() {
+            return Vec::new();
+        }
+        let all = self.everything();
+        new.into_iter()
+            .flat_map(|peer| all.iter().map(move |m| (peer.clone(), m.clone())))
             .collect()
+    }
+
+    /// Sets (or with `None` removes) this node's note under `key`; the peers hear of it at
+    /// the next [`Routes::flush`], and the cluster with the flood that follows. Refused when
+    /// it would take this node's notes past [`RoutesConfig::max_notes`].
+    pub fn set_note(&mut self, key: &str, body: Option<Vec<u8>>) -> Result<(), Refused> {
+        let mut notes = self.notes.clone();
+        match body {
+            Some(body) => notes.insert(key.to_string(), serde_bytes::ByteBuf::from(body)),
+            None => notes.remove(key),
+        };
+        if notes == self.notes {
+            return Ok(());
+        }
+        let bytes = notes_bytes(&notes);
+        if bytes > self.config.max_notes {
+            return Err(Refused::NotesTooLarge {
+                node: self.me.clone(),
+                bytes,
+                max: self.config.max_notes,
+            });
+        }
+        self.notes = notes;
+        self.version = self.version.saturating_add(1);
+        self.unsent = true;
+        Ok(())
+    }
+
+    /// The notes of `node` as its newest advert known here carries them, whether or not a
+    /// path leads to it now (the caller decides what counts as up).
+    pub fn notes(&self, node: &str) -> Option<&Notes> {
+        self.adverts.get(node).map(|k| &k.advert.notes)
+    }
+
+    /// The nodes whose advert was replaced or forgotten since the last call: those whose
+    /// notes may have changed.
+    pub fn take_changed(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.changed)
+    }
+
+    /// Every advert known, this node's first, in messages small enough for one frame each.
+    fn everything(&self) -> Vec<Adverts> {
+        const MESSAGE_BYTES: usize = 1 << 20;
+        let mut messages = Vec::new();
+        let mut message = Vec::new();
+        let mut bytes = 0;
+        let all = std::iter::once(self.own()).chain(self.adverts.values().map(|k| k.advert.clone()));
+        for advert in all {
+            let size = notes_bytes(&advert.notes) + 64;
+            if !message.is_empty() && bytes + size > MESSAGE_BYTES {
+                messages.push(Adverts(std::mem::take(&mut message)));
+                bytes = 0;
+            }
+            bytes += size;
+            message.push(advert);
+        }
+        messages.push(Adverts(message));
+        messages
     }
 
     /// Sends this node's advert to all its peers if its view changed since it last did: to
@@ -214,20 +324,26 @@ impl Routes {
                 }
                 continue;
             }
-            let newer = self
-                .adverts
-                .get(&advert.node)
-                .is_none_or(|k| advert.version > k.advert.version);
-            if newer {
-                self.adverts.insert(
-                    advert.node.clone(),
-                    Known {
-                        advert: advert.clone(),
-                        unreachable_since: None,
-                    },
-                );
-                fresh.push(advert);
+            let old = self.adverts.get(&advert.node);
+            if old.is_some_and(|k| advert.version <= k.advert.version) {
+                continue;
             }
+            let moved = old.is_none_or(|k| k.advert.peers != advert.peers);
+            let freed = old.map_or(0, |k| notes_bytes(&k.advert.notes));
+            if moved {
+                // Only links draw paths: a change of notes alone leaves the table as it is.
+                self.table = OnceCell::new();
+            }
+            self.notes_kept = self.notes_kept - freed + notes_bytes(&advert.notes);
+            self.changed.push(advert.node.clone());
+            self.adverts.insert(
+                advert.node.clone(),
+                Known {
+                    advert: advert.clone(),
+                    unreachable_since: None,
+                },
+            );
+            fresh.push(advert);
         }
         if let Some(heard) = own_heard {
             self.version = heard.saturating_add(1);
@@ -236,7 +352,6 @@ impl Routes {
         if fresh.is_empty() {
             return Ok(Vec::new());
         }
-        self.table = OnceCell::new();
         // Others' adverts are passed on at once: waiting at each hop would slow a change
         // down by the path's length.
         Ok(self
@@ -256,13 +371,19 @@ impl Routes {
             .get_or_init(|| search(&self.me, &self.peers, &self.adverts));
         let now = self.ticks;
         let forget_after = self.config.forget_after;
+        let (changed, kept) = (&mut self.changed, &mut self.notes_kept);
         self.adverts.retain(|node, known| {
             if table.contains_key(node) {
                 known.unreachable_since = None;
                 return true;
             }
             let since = *known.unreachable_since.get_or_insert(now);
-            now - since < forget_after
+            let keep = now - since < forget_after;
+            if !keep {
+                changed.push(node.clone());
+                *kept -= notes_bytes(&known.advert.notes);
+            }
+            keep
         });
     }
 
@@ -291,6 +412,7 @@ impl Routes {
             node: self.me.clone(),
             version: self.version,
             peers: self.peers.clone(),
+            notes: self.notes.clone(),
         })
     }
 
@@ -316,6 +438,31 @@ impl Routes {
             return Err(Refused::NameTooLong {
                 len: long.len(),
                 max,
+            });
+        }
+        if let Some((a, bytes)) = message
+            .0
+            .iter()
+            .map(|a| (a, notes_bytes(&a.notes)))
+            .find(|(_, bytes)| *bytes > self.config.max_notes)
+        {
+            return Err(Refused::NotesTooLarge {
+                node: a.node.clone(),
+                bytes,
+                max: self.config.max_notes,
+            });
+        }
+        // As if every advert were new: a bound on what the message may add at most.
+        let bytes = self.notes_kept
+            + message
+                .0
+                .iter()
+                .map(|a| notes_bytes(&a.notes))
+                .sum::<usize>();
+        if bytes > self.config.max_notes_total {
+            return Err(Refused::TooManyNotes {
+                bytes,
+                max: self.config.max_notes_total,
             });
         }
         let mut new: Vec<&str> = message
@@ -382,6 +529,7 @@ mod tests {
             node: node.to_string(),
             version,
             peers: peers.iter().map(|p| p.to_string()).collect(),
+            notes: Default::default(),
         })
     }
 
@@ -540,5 +688,113 @@ mod tests {
         }
         me.tick();
         assert_eq!(me.known(), 1);
+    }
+
+    fn with_notes(node: &str, version: u64, peers: &[&str], notes: &[(&str, &[u8])]) -> Arc<Advert> {
+        let mut advert = (*advert(node, version, peers)).clone();
+        advert.notes = notes
+            .iter()
+            .map(|(k, v)| (k.to_string(), serde_bytes::ByteBuf::from(v.to_vec())))
+            .collect();
+        Arc::new(advert)
+    }
+
+    #[test]
+    fn a_note_travels_with_the_next_flush_and_is_passed_on() {
+        let mut a = Routes::new("a", 1, RoutesConfig::default());
+        a.set_peers(&names(&["b"]));
+        a.flush();
+        a.set_note("pg", Some(b"members".to_vec())).unwrap();
+        let out = a.flush();
+        assert_eq!(out.len(), 1);
+        let (to, message) = out.into_iter().next().unwrap();
+        assert_eq!(to, "b");
+
+        let mut b = Routes::new("b", 1, RoutesConfig::default());
+        b.set_peers(&names(&["a", "c"]));
+        b.take_changed();
+        let passed = b.receive("a", message).unwrap();
+        assert_eq!(b.notes("a").unwrap()["pg"].as_slice(), b"members");
+        assert_eq!(b.take_changed(), ["a"]);
+        assert_eq!(passed.len(), 1, "passed on to c");
+        assert_eq!(passed[0].0, "c");
+        // A note alone does not move a route.
+        assert_eq!(b.next_hop("a"), Some("a"));
+        // The same note set again changes nothing, and sends nothing.
+        a.set_note("pg", Some(b"members".to_vec())).unwrap();
+        assert!(a.flush().is_empty());
+        a.set_note("pg", None).unwrap();
+        let (_, message) = a.flush().into_iter().next().unwrap();
+        b.receive("a", message).unwrap();
+        assert!(b.notes("a").unwrap().is_empty());
+    }
+
+    #[test]
+    fn notes_past_a_nodes_bound_are_refused_whole() {
+        let config = RoutesConfig {
+            max_notes: 16,
+            ..RoutesConfig::default()
+        };
+        let mut me = Routes::new("me", 1, config);
+        assert!(matches!(
+            me.set_note("pg", Some(vec![0; 15])),
+            Err(Refused::NotesTooLarge { bytes: 17, max: 16, .. })
+        ));
+        me.set_peers(&names(&["a"]));
+        let refused = me.receive(
+            "a",
+            Adverts(vec![
+                advert("b", 1, &["a"]),
+                with_notes("x", 1, &["a"], &[("pg", &[0; 20])]),
+            ]),
+        );
+        assert!(matches!(refused, Err(Refused::NotesTooLarge { bytes: 22, .. })));
+        assert_eq!(me.known(), 0, "nothing of a refused message is kept");
+    }
+
+    #[test]
+    fn the_notes_kept_from_all_nodes_are_bounded() {
+        let config = RoutesConfig {
+            max_notes_total: 100,
+            ..RoutesConfig::default()
+        };
+        let mut me = Routes::new("me", 1, config);
+        me.set_peers(&names(&["a"]));
+        let body = [0u8; 38];
+        me.receive("a", Adverts(vec![with_notes("x", 1, &["a"], &[("pg", &body)])]))
+            .unwrap();
+        me.receive("a", Adverts(vec![with_notes("y", 1, &["a"], &[("pg", &body)])]))
+            .unwrap();
+        let refused = me.receive("a", Adverts(vec![with_notes("z", 1, &["a"], &[("pg", &body)])]));
+        assert!(matches!(refused, Err(Refused::TooManyNotes { max: 100, .. })));
+        assert_eq!(me.known(), 2);
+        // A newer advert of a node kept replaces its notes: what they took is freed.
+        me.receive("a", Adverts(vec![with_notes("x", 2, &["a"], &[])]))
+            .unwrap();
+        me.receive("a", Adverts(vec![with_notes("z", 1, &["a"], &[("pg", &body)])]))
+            .unwrap();
+        assert_eq!(me.known(), 3);
+    }
+
+    #[test]
+    fn a_new_peer_is_sent_everything_in_messages_that_fit_a_frame() {
+        let mut me = Routes::new("me", 1, RoutesConfig::default());
+        me.set_peers(&names(&["a"]));
+        let body = vec![7u8; 200 << 10];
+        for i in 0..12 {
+            let node = format!("n{i}");
+            me.receive("a", Adverts(vec![with_notes(&node, 1, &["a"], &[("pg", &body)])]))
+                .unwrap();
+        }
+        let out = me.set_peers(&names(&["a", "b"]));
+        assert!(out.iter().all(|(to, _)| to == "b"));
+        assert!(out.len() >= 3, "{} messages", out.len());
+        let sent: usize = out.iter().map(|(_, m)| m.0.len()).sum();
+        assert_eq!(sent, 13, "this node's advert and the twelve known");
+        for (_, message) in &out {
+            let mut bytes = Vec::new();
+            actors::dist::encode(message, &mut bytes).unwrap();
+            assert!(bytes.len() < 2 << 20, "{} bytes", bytes.len());
+        }
     }
 }
