@@ -63,6 +63,11 @@ fn net(node: &Node) -> Option<Arc<Net>> {
     actors::dist::extension::<Net>(node)
 }
 
+/// The overlay `node` runs, if it runs one: where services publish their notes.
+pub(crate) fn overlay(node: &Node) -> Option<Arc<crate::links::Overlay>> {
+    net(node)?.overlay().cloned()
+}
+
 /// What a distributed node adds to [`Node`]; in `actors_net::prelude`.
 pub trait DistNode: Sized {
     /// Starts building a distributed node named `name@host:port`.

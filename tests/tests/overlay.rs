@@ -216,7 +216,11 @@ impl Overlay {
         let routes = &self.routes[at];
         std::iter::once(&self.notes[at])
             .chain(routes.reachable().filter_map(|b| routes.notes(b)))
-            .filter(|notes| notes.get("pg").is_some_and(|g| g.as_slice() == group.as_bytes()))
+            .filter(|notes| {
+                notes
+                    .get("pg")
+                    .is_some_and(|g| g.as_slice() == group.as_bytes())
+            })
             .count()
     }
 
@@ -484,7 +488,11 @@ fn run(n: usize, seed: u64, start: Start) {
     overlay.flush();
     overlay.check_notes("after a tenth changed their notes");
     for at in overlay.live() {
-        assert_eq!(overlay.members(at, "moved"), movers.len(), "the group moved to, at {at}");
+        assert_eq!(
+            overlay.members(at, "moved"),
+            movers.len(),
+            "the group moved to, at {at}"
+        );
     }
     let adverts_per_change = (overlay.adverts - adverts) as f64 / movers.len() as f64;
     println!(

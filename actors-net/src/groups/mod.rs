@@ -29,6 +29,7 @@ use futures::channel::mpsc;
 
 use crate::connection::lock;
 
+mod notes;
 pub(crate) mod server;
 mod table;
 

@@ -1,7 +1,7 @@
 //! A scope's server: one per node and scope, an ordinary actor holding who joined what on its
 //! node, and what each peer's server last said of its own.
 
-use actors::dist::rt::HashMap;
+use actors::dist::rt::{HashMap, HashSet};
 use std::sync::Arc;
 
 use actors::dist::Origin;
@@ -11,9 +11,9 @@ use super::table::{GroupError, Shared, remove_from, server_name};
 use crate::node::DistNode;
 
 /// A local member: the monitor that tells when it ends, and its groups (once per join).
-struct Member {
+pub(super) struct Member {
     monitor: MonitorRef,
-    groups: Vec<String>,
+    pub(super) groups: Vec<String>,
 }
 
 /// A peer's server of the same scope: our monitor on it, and its members as it last told us.
@@ -22,21 +22,35 @@ struct Peer {
     groups: HashMap<String, Vec<AnyPid>>,
 }
 
+/// The scope's state on the overlay.
+pub(super) struct OnOverlay {
+    /// Each other node's members, as its note last said.
+    pub(super) nodes: HashMap<String, HashMap<String, Vec<AnyPid>>>,
+    /// The nodes whose note was read (they run the scope and are up), members or none.
+    pub(super) heard: HashSet<String>,
+    /// A publish is queued in the server's mailbox.
+    pub(super) queued: bool,
+    /// This node's memberships, as counted against the bound.
+    pub(super) bytes: usize,
+}
+
 /// One node's server of one process-group scope.
 #[actor]
 pub struct GroupServer {
-    shared: Arc<Shared>,
+    pub(super) shared: Arc<Shared>,
     /// This node's members, by pid.
-    local: HashMap<AnyPid, Member>,
+    pub(super) local: HashMap<AnyPid, Member>,
     /// The servers of this scope on other nodes that discovered us or that we discovered.
     peers: HashMap<Pid<GroupServer>, Peer>,
     /// Callers on this node waiting for the members of a node whose server is not known yet,
     /// by node name.
-    waiting: HashMap<String, Vec<actors::Reply<()>>>,
+    pub(super) waiting: HashMap<String, Vec<actors::Reply<()>>>,
     /// Callers waiting for a peer's answer to a fresh request for its members, by token,
     /// with the peer asked: only its echo answers them.
     echoes: HashMap<u64, (Pid<GroupServer>, Vec<actors::Reply<()>>)>,
     next_token: u64,
+    /// On the overlay: the other nodes' members from their notes (and no peers above).
+    pub(super) overlay: Option<OnOverlay>,
 }
 
 impl GroupServer {
@@ -48,6 +62,7 @@ impl GroupServer {
             waiting: HashMap::default(),
             echoes: HashMap::default(),
             next_token: 0,
+            overlay: None,
         }
     }
 
@@ -69,7 +84,7 @@ impl GroupServer {
     }
 
     /// This node's members, as a `sync` carries them.
-    fn local_groups(&self) -> Vec<(String, Vec<AnyPid>)> {
+    pub(super) fn local_groups(&self) -> Vec<(String, Vec<AnyPid>)> {
         self.shared
             .read()
             .local
@@ -132,6 +147,9 @@ impl GroupServer {
             self.local.insert(pid, Member { monitor, groups });
         }
         self.shared.set_server(Some(ctx.pid().any()));
+        if self.start_on_overlay(ctx) {
+            return;
+        }
         let node = ctx.node();
         let me = ctx.pid();
         for peer in node.nodes() {
@@ -143,6 +161,7 @@ impl GroupServer {
         if let Some(member) = self.local.remove(&down.pid) {
             let mut left: HashMap<String, Vec<AnyPid>> = HashMap::default();
             for group in member.groups {
+                self.counted(&group, false, ctx);
                 left.entry(group).or_default().push(down.pid.clone());
             }
             let mut table = self.shared.write();
@@ -175,6 +194,7 @@ impl GroupServer {
     #[handle]
     fn join(&mut self, group: String, pid: AnyPid, ctx: &mut Ctx<Self>) -> Result<(), GroupError> {
         own(&pid, ctx)?;
+        self.room_for(&group, ctx)?;
         match self.local.get_mut(&pid) {
             Some(member) => member.groups.push(group.clone()),
             None => {
@@ -185,6 +205,7 @@ impl GroupServer {
         }
         let pids = vec![pid];
         self.shared.write().add(&group, &pids, true);
+        self.counted(&group, true, ctx);
         self.broadcast(ctx, |peer, me| {
             let _ = peer.joined(Origin::local(), me, group.clone(), pids.clone());
         });
@@ -212,6 +233,7 @@ impl GroupServer {
         }
         let pids = vec![pid];
         self.shared.write().remove(&group, &pids, true);
+        self.counted(&group, false, ctx);
         self.broadcast(ctx, |peer, me| {
             let _ = peer.left(Origin::local(), me, group.clone(), pids.clone());
         });
@@ -252,17 +274,8 @@ impl GroupServer {
             .map(|(group, pids)| (group, of_node(&peer, pids)))
             .filter(|(_, pids)| !pids.is_empty())
             .collect();
-        let mut table = self.shared.write();
-        for (group, old) in &known.groups {
-            let now = new.get(group).map_or(&[][..], Vec::as_slice);
-            table.remove(group, &difference(old, now), false);
-        }
-        for (group, now) in &new {
-            let old = known.groups.get(group).map_or(&[][..], Vec::as_slice);
-            table.add(group, &difference(now, old), false);
-        }
-        known.groups = new;
-        drop(table);
+        let old = std::mem::replace(&mut known.groups, new.clone());
+        self.replace(&old, &new);
         if let Some(replies) = self.waiting.remove(peer.node()) {
             self.ask_afresh(&peer, replies, ctx);
         }
@@ -283,6 +296,9 @@ impl GroupServer {
         }
         self.echoes
             .retain(|_, (_, replies)| replies.iter().any(|r| !r.is_done()));
+        if self.heard_from(&node) == Some(true) {
+            return reply.send(());
+        }
         let known = self.peers.keys().find(|p| p.node() == node).cloned();
         match known {
             Some(peer) => self.ask_afresh(&peer, vec![reply], ctx),
@@ -357,6 +373,10 @@ impl GroupServer {
     /// apart, so a slow node does not hold up this server.
     #[handle(cast)]
     fn node_up(&mut self, peer: String, ctx: &mut Ctx<Self>) {
+        if self.overlay.is_some() {
+            // Members travel in notes there.
+            return;
+        }
         let node = ctx.node();
         let me = ctx.pid();
         let name = server_name(&self.shared.scope);
@@ -366,6 +386,43 @@ impl GroupServer {
                 let _ = server.discover(Origin::local(), me);
             }
         });
+    }
+
+    /// On the overlay: `node`'s note changed (or it went down, with `None`).
+    #[handle(cast)]
+    fn noted(&mut self, origin: Origin, node: String, body: Option<Vec<u8>>, ctx: &mut Ctx<Self>) {
+        // Only the overlay's stream on this node says what a node's note is.
+        if origin.node().is_none() {
+            self.apply_note(node, body, ctx);
+        }
+    }
+
+    /// On the overlay: publishes this node's members, once a burst of changes is in.
+    #[handle(cast)]
+    fn publish(&mut self, origin: Origin, ctx: &mut Ctx<Self>) {
+        if origin.node().is_none() {
+            self.publish_now(ctx);
+        }
+    }
+}
+
+impl GroupServer {
+    /// What was known of a node's members is now `new`: the table loses and gains the
+    /// difference.
+    pub(super) fn replace(
+        &self,
+        old: &HashMap<String, Vec<AnyPid>>,
+        new: &HashMap<String, Vec<AnyPid>>,
+    ) {
+        let mut table = self.shared.write();
+        for (group, before) in old {
+            let now = new.get(group).map_or(&[][..], Vec::as_slice);
+            table.remove(group, &difference(before, now), false);
+        }
+        for (group, now) in new {
+            let before = old.get(group).map_or(&[][..], Vec::as_slice);
+            table.add(group, &difference(now, before), false);
+        }
     }
 }
 

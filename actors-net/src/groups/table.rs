@@ -43,6 +43,12 @@ pub enum GroupError {
     /// The members of this node were not known within the time given (`Groups::synced`).
     #[error("the members of {0} did not arrive in time")]
     NotSynced(String),
+    /// On the overlay, this node's members of the scope travel in its note, which would pass
+    /// its bound (about this many bytes) with one more.
+    #[error(
+        "this node's members of the scope would take {0} bytes to publish, past the overlay's bound"
+    )]
+    NoteFull(usize),
 }
 
 /// A change in a group's membership, as `pg`'s monitor messages.

@@ -6,8 +6,10 @@
 
 mod host;
 mod link;
+mod notes;
 mod overlay;
 mod sessions;
 
 pub(crate) use host::Host;
+pub(crate) use notes::Noted;
 pub(crate) use overlay::Overlay;

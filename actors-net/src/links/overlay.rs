@@ -18,11 +18,14 @@ use futures::channel::{mpsc, oneshot};
 
 use super::host::Host;
 use super::link::{self, Link};
+use super::notes::{Board, Noted};
 use super::sessions::{self, Carrier, Delivered, Sessions};
 use crate::config::Config;
 use crate::handshake::{self, Status};
 use crate::overlay::wire::{self, LinkFrame};
-use crate::overlay::{Adverts, Message, OverlayConfig, PartialView, Routes, RoutesConfig};
+use crate::overlay::{
+    Adverts, Message, Notes, OverlayConfig, PartialView, Refused, Routes, RoutesConfig,
+};
 use crate::transport::{Incoming, Stream, Transport};
 
 /// Shuffles run every this many heartbeat intervals.
@@ -56,6 +59,8 @@ enum Event {
     Tick,
     /// Time to end what outlasted the grace period.
     Expire,
+    /// This node's note under a key, set or removed.
+    Note(String, Option<Vec<u8>>),
 }
 
 #[derive(Default)]
@@ -88,6 +93,11 @@ pub(crate) struct Overlay {
     held: Mutex<HashMap<String, Held>>,
     /// Frames of others' sessions passed on.
     relayed: AtomicU64,
+    /// Others' notes, as services see them.
+    board: Board,
+    /// The size of each of this node's notes, by key: checked against the bound before a
+    /// note goes to the task.
+    own_notes: Mutex<HashMap<String, usize>>,
 }
 
 impl Overlay {
@@ -123,6 +133,8 @@ impl Overlay {
             ended: Mutex::new((0, 0)),
             held: Mutex::new(HashMap::default()),
             relayed: AtomicU64::new(0),
+            board: Board::default(),
+            own_notes: Mutex::new(HashMap::default()),
         });
         let driver = Driver {
             overlay: overlay.clone(),
@@ -135,6 +147,7 @@ impl Overlay {
             ticks: 0,
             routed: Vec::new(),
             fading: HashMap::default(),
+            dirty: HashSet::default(),
         };
         host.spawn(Box::pin(driver.run(rx)));
         let tick: fn() -> Event = || Event::Tick;
@@ -198,6 +211,38 @@ impl Overlay {
             bytes_in,
             relayed: self.relayed.load(Ordering::Relaxed),
         }
+    }
+
+    /// Sets this node's note under `key` (or with `None` removes it): every node hears of it
+    /// with the next flood of this node's advert. Refused when this node's notes would pass
+    /// [`RoutesConfig::max_notes`].
+    pub(crate) fn note(&self, key: &str, body: Option<Vec<u8>>) -> Result<(), Refused> {
+        {
+            let mut own = self.own_notes.lock().unpoisoned();
+            let size = body.as_ref().map_or(0, |b| key.len() + b.len());
+            let others: usize = own.iter().filter(|(k, _)| *k != key).map(|(_, n)| n).sum();
+            let max = RoutesConfig::default().max_notes;
+            if others + size > max {
+                return Err(Refused::NotesTooLarge {
+                    node: self.me.name().to_string(),
+                    bytes: others + size,
+                    max,
+                });
+            }
+            match body {
+                Some(_) => own.insert(key.to_string(), size),
+                None => own.remove(key),
+            };
+        }
+        let _ = self
+            .events
+            .unbounded_send(Event::Note(key.to_string(), body));
+        Ok(())
+    }
+
+    /// The notes of the nodes up under `key`: those shown now, then each change.
+    pub(crate) fn watch_notes(&self, key: &str) -> mpsc::UnboundedReceiver<Noted> {
+        self.board.watch(key)
     }
 
     /// Joins the overlay through `contact` if this node has no route yet.
@@ -560,6 +605,8 @@ struct Driver {
     routed: Vec<String>,
     /// Nodes no route has led to since when: their sessions end after the grace period.
     fading: HashMap<String, std::time::Instant>,
+    /// Nodes that came up or went down since their notes were last shown.
+    dirty: HashSet<String>,
 }
 
 impl Driver {
@@ -575,8 +622,10 @@ impl Driver {
             let out = self.routes.flush();
             self.send_adverts(out);
             self.publish();
+            self.show_notes();
             self.overlay.release_held();
         }
+        self.overlay.board.clear();
         self.overlay.shutdown();
     }
 
@@ -602,6 +651,12 @@ impl Driver {
             }
             Event::Tick => self.tick(),
             Event::Expire => self.expire(),
+            Event::Note(key, body) => {
+                // Checked by `Overlay::note` against the same bound.
+                if let Err(refused) = self.routes.set_note(&key, body) {
+                    tracing::warn!(node = %self.overlay.me.name(), "note not published: {refused}");
+                }
+            }
         }
         self.sync_routes();
     }
@@ -861,6 +916,7 @@ impl Driver {
         for node in gone {
             self.fading.remove(&node);
             self.overlay.sessions.reset_peer(&node);
+            self.dirty.insert(node);
         }
         for hop in self.overlay.sessions.expire_gaps(grace) {
             let to = hop.to.clone();
@@ -890,6 +946,7 @@ impl Driver {
             .filter(|n| !before.contains_key(*n))
             .cloned()
             .collect();
+        self.dirty.extend(reached.iter().cloned());
         // A node no route leads to may be a moment away from a new one (the adverts of a
         // change in the views are still on their way): its sessions wait for the grace
         // period before they end.
@@ -916,6 +973,27 @@ impl Driver {
             && !reached.is_empty()
         {
             host.reach(reached);
+        }
+    }
+}
+
+impl Driver {
+    /// Shows the board the notes of the nodes whose notes, or whose being up, changed: a node
+    /// is up while a route leads to it, and for the grace period after (as its sessions).
+    fn show_notes(&mut self) {
+        let mut dirty = std::mem::take(&mut self.dirty);
+        dirty.extend(self.routes.take_changed());
+        if dirty.is_empty() {
+            return;
+        }
+        let hops = self.overlay.hops.lock().unpoisoned().clone();
+        for node in dirty {
+            let up = hops.contains_key(&node) || self.fading.contains_key(&node);
+            let notes = match up {
+                true => self.routes.notes(&node).cloned().unwrap_or_default(),
+                false => Notes::new(),
+            };
+            self.overlay.board.show(&node, notes);
         }
     }
 }

@@ -69,15 +69,15 @@ pub struct RoutesConfig {
 
 impl Default for RoutesConfig {
     /// 65,536 nodes, 64 peers an advert, names of up to 255 bytes, forgotten after 10 ticks;
-    /// 256 KiB of notes a node, 64 MiB from all nodes.
+    /// 1 MiB of notes a node, 256 MiB from all nodes.
     fn default() -> Self {
         RoutesConfig {
             max_nodes: 65_536,
             max_peers: 64,
             max_name: 255,
             forget_after: 10,
-            max_notes: 256 << 10,
-            max_notes_total: 64 << 20,
+            max_notes: 1 << 20,
+            max_notes_total: 256 << 20,
         }
     }
 }
@@ -279,7 +279,8 @@ impl Routes {
         let mut messages = Vec::new();
         let mut message = Vec::new();
         let mut bytes = 0;
-        let all = std::iter::once(self.own()).chain(self.adverts.values().map(|k| k.advert.clone()));
+        let all =
+            std::iter::once(self.own()).chain(self.adverts.values().map(|k| k.advert.clone()));
         for advert in all {
             let size = notes_bytes(&advert.notes) + 64;
             if !message.is_empty() && bytes + size > MESSAGE_BYTES {
@@ -690,7 +691,12 @@ mod tests {
         assert_eq!(me.known(), 1);
     }
 
-    fn with_notes(node: &str, version: u64, peers: &[&str], notes: &[(&str, &[u8])]) -> Arc<Advert> {
+    fn with_notes(
+        node: &str,
+        version: u64,
+        peers: &[&str],
+        notes: &[(&str, &[u8])],
+    ) -> Arc<Advert> {
         let mut advert = (*advert(node, version, peers)).clone();
         advert.notes = notes
             .iter()
@@ -738,7 +744,11 @@ mod tests {
         let mut me = Routes::new("me", 1, config);
         assert!(matches!(
             me.set_note("pg", Some(vec![0; 15])),
-            Err(Refused::NotesTooLarge { bytes: 17, max: 16, .. })
+            Err(Refused::NotesTooLarge {
+                bytes: 17,
+                max: 16,
+                ..
+            })
         ));
         me.set_peers(&names(&["a"]));
         let refused = me.receive(
@@ -748,7 +758,10 @@ mod tests {
                 with_notes("x", 1, &["a"], &[("pg", &[0; 20])]),
             ]),
         );
-        assert!(matches!(refused, Err(Refused::NotesTooLarge { bytes: 22, .. })));
+        assert!(matches!(
+            refused,
+            Err(Refused::NotesTooLarge { bytes: 22, .. })
+        ));
         assert_eq!(me.known(), 0, "nothing of a refused message is kept");
     }
 
@@ -761,18 +774,33 @@ mod tests {
         let mut me = Routes::new("me", 1, config);
         me.set_peers(&names(&["a"]));
         let body = [0u8; 38];
-        me.receive("a", Adverts(vec![with_notes("x", 1, &["a"], &[("pg", &body)])]))
-            .unwrap();
-        me.receive("a", Adverts(vec![with_notes("y", 1, &["a"], &[("pg", &body)])]))
-            .unwrap();
-        let refused = me.receive("a", Adverts(vec![with_notes("z", 1, &["a"], &[("pg", &body)])]));
-        assert!(matches!(refused, Err(Refused::TooManyNotes { max: 100, .. })));
+        me.receive(
+            "a",
+            Adverts(vec![with_notes("x", 1, &["a"], &[("pg", &body)])]),
+        )
+        .unwrap();
+        me.receive(
+            "a",
+            Adverts(vec![with_notes("y", 1, &["a"], &[("pg", &body)])]),
+        )
+        .unwrap();
+        let refused = me.receive(
+            "a",
+            Adverts(vec![with_notes("z", 1, &["a"], &[("pg", &body)])]),
+        );
+        assert!(matches!(
+            refused,
+            Err(Refused::TooManyNotes { max: 100, .. })
+        ));
         assert_eq!(me.known(), 2);
         // A newer advert of a node kept replaces its notes: what they took is freed.
         me.receive("a", Adverts(vec![with_notes("x", 2, &["a"], &[])]))
             .unwrap();
-        me.receive("a", Adverts(vec![with_notes("z", 1, &["a"], &[("pg", &body)])]))
-            .unwrap();
+        me.receive(
+            "a",
+            Adverts(vec![with_notes("z", 1, &["a"], &[("pg", &body)])]),
+        )
+        .unwrap();
         assert_eq!(me.known(), 3);
     }
 
@@ -783,8 +811,11 @@ mod tests {
         let body = vec![7u8; 200 << 10];
         for i in 0..12 {
             let node = format!("n{i}");
-            me.receive("a", Adverts(vec![with_notes(&node, 1, &["a"], &[("pg", &body)])]))
-                .unwrap();
+            me.receive(
+                "a",
+                Adverts(vec![with_notes(&node, 1, &["a"], &[("pg", &body)])]),
+            )
+            .unwrap();
         }
         let out = me.set_peers(&names(&["a", "b"]));
         assert!(out.iter().all(|(to, _)| to == "b"));

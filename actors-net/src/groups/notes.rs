@@ -1,0 +1,160 @@
+//! A scope on the overlay: this node's members travel in its note, and the other nodes'
+//! members are read from theirs, so no server speaks to every other (on the overlay, that
+//! would take a session to every node).
+//!
+//! The note under `pg:<scope>` is all of this node's members of the scope; it is published
+//! again after each burst of joins and leaves (once the server's mailbox has no more of
+//! them), and replaces what the others knew of this node. A node's members go when it is
+//! down for the overlay, as they go with a lost connection in a full mesh.
+
+use actors::dist::rt::{HashMap, HashSet};
+use actors::{AnyPid, Ctx};
+
+use super::server::{GroupServer, OnOverlay};
+use super::table::GroupError;
+use crate::links::Noted;
+
+/// What one membership is counted as against the note's bound: the group's name, and a pid
+/// (this node's name and its numbers) with room to spare.
+fn membership_bytes(group: &str, node: &str) -> usize {
+    group.len() + node.len() + 48
+}
+
+impl GroupServer {
+    fn key(&self) -> String {
+        format!("pg:{}", self.shared.scope)
+    }
+
+    /// Starts reading the other nodes' notes, and publishes this node's members: a server on
+    /// the overlay publishes even none, so that others can tell it runs.
+    pub(super) fn start_on_overlay(&mut self, ctx: &mut Ctx<Self>) -> bool {
+        let Some(overlay) = crate::node::overlay(&ctx.node()) else {
+            return false;
+        };
+        let node = ctx.node();
+        let bytes = self
+            .local
+            .values()
+            .flat_map(|m| m.groups.iter())
+            .map(|g| membership_bytes(g, node.name()))
+            .sum();
+        self.overlay = Some(OnOverlay {
+            nodes: HashMap::default(),
+            heard: HashSet::default(),
+            queued: false,
+            bytes,
+        });
+        let mut notes = overlay.watch_notes(&self.key());
+        let me = ctx.pid();
+        actors::rt::spawn(async move {
+            use futures::StreamExt;
+            while let Some(Noted { node, body }) = notes.next().await {
+                // A server that ended (restarted) reads its own stream.
+                if me.noted(actors::dist::Origin::local(), node, body).is_err() {
+                    return;
+                }
+            }
+        });
+        self.publish_later(ctx);
+        true
+    }
+
+    /// Whether `group` can take one more of this node's members on the overlay.
+    pub(super) fn room_for(&self, group: &str, ctx: &Ctx<Self>) -> Result<(), GroupError> {
+        let Some(on) = &self.overlay else {
+            return Ok(());
+        };
+        let bytes = on.bytes + membership_bytes(group, ctx.node().name());
+        match bytes > crate::overlay::RoutesConfig::default().max_notes {
+            true => Err(GroupError::NoteFull(bytes)),
+            false => Ok(()),
+        }
+    }
+
+    /// This node's memberships changed by `joined` (one more, or one fewer when negative).
+    pub(super) fn counted(&mut self, group: &str, joined: bool, ctx: &mut Ctx<Self>) {
+        let bytes = membership_bytes(group, ctx.node().name());
+        if let Some(on) = &mut self.overlay {
+            on.bytes = match joined {
+                true => on.bytes + bytes,
+                false => on.bytes.saturating_sub(bytes),
+            };
+        }
+        self.publish_later(ctx);
+    }
+
+    /// Queues one publish behind what the mailbox holds, unless one is queued: a burst of
+    /// joins costs one note.
+    fn publish_later(&mut self, ctx: &mut Ctx<Self>) {
+        if let Some(on) = &mut self.overlay
+            && !std::mem::replace(&mut on.queued, true)
+        {
+            let _ = ctx.pid().publish(actors::dist::Origin::local());
+        }
+    }
+
+    /// Publishes this node's members now.
+    pub(super) fn publish_now(&mut self, ctx: &mut Ctx<Self>) {
+        let Some(on) = &mut self.overlay else {
+            return;
+        };
+        on.queued = false;
+        let Some(overlay) = crate::node::overlay(&ctx.node()) else {
+            return;
+        };
+        let mut body = Vec::new();
+        if let Err(e) = actors::dist::encode(&self.local_groups(), &mut body) {
+            tracing::error!(scope = %self.shared.scope, "members not published: {e}");
+            return;
+        }
+        if let Err(refused) = overlay.note(&self.key(), Some(body)) {
+            tracing::error!(scope = %self.shared.scope, "members not published: {refused}");
+        }
+    }
+
+    /// `node`'s note: its members now (none when it is down, or its note does not decode).
+    pub(super) fn apply_note(&mut self, node: String, body: Option<Vec<u8>>, ctx: &Ctx<Self>) {
+        let Some(on) = &mut self.overlay else {
+            return;
+        };
+        match body.is_some() {
+            true => on.heard.insert(node.clone()),
+            false => on.heard.remove(&node),
+        };
+        let groups: Vec<(String, Vec<AnyPid>)> = match body {
+            None => Vec::new(),
+            Some(body) => match actors::dist::decode(&ctx.node(), &body) {
+                Ok(groups) => groups,
+                Err(e) => {
+                    tracing::warn!(%node, scope = %self.shared.scope, "a note that does not decode: {e}");
+                    Vec::new()
+                }
+            },
+        };
+        // A node speaks only for its own processes.
+        let new: HashMap<String, Vec<AnyPid>> = groups
+            .into_iter()
+            .map(|(group, mut pids)| {
+                pids.retain(|p| p.node() == node);
+                (group, pids)
+            })
+            .filter(|(_, pids)| !pids.is_empty())
+            .collect();
+        let old = match new.is_empty() {
+            true => on.nodes.remove(&node),
+            false => on.nodes.insert(node.clone(), new.clone()),
+        }
+        .unwrap_or_default();
+        self.replace(&old, &new);
+        if let Some(replies) = self.waiting.remove(&node) {
+            for reply in replies {
+                reply.send(());
+            }
+        }
+    }
+
+    /// Whether a note of `node`'s was read (it runs this scope and is up).
+    pub(super) fn heard_from(&self, node: &str) -> Option<bool> {
+        self.overlay.as_ref().map(|on| on.heard.contains(node))
+    }
+}
