@@ -89,14 +89,38 @@ fn global_names_and_groups_span_the_overlay() {
             .global()
             .register("the-counter", pid.clone())
             .await
-            .expect("registers on every node");
+            .expect("registers");
+        // On the overlay a name travels in its node's note: seen everywhere once it has.
         for node in &nodes {
-            assert_eq!(
+            until("the name to be seen everywhere", WAIT, || async {
                 node.global()
                     .whereis::<Counter>("the-counter")
-                    .map(|p| p.id()),
-                Some(pid.id())
-            );
+                    .map(|p| p.id())
+                    == Some(pid.id())
+            })
+            .await;
+        }
+        // Taken is taken, wherever it is asked for once seen.
+        assert_eq!(
+            nodes[2]
+                .global()
+                .register("the-counter", nodes[2].spawn(Counter { n: 0 }))
+                .await,
+            Err(actors_net::global::GlobalError::NameTaken(
+                "the-counter".into()
+            ))
+        );
+        // Unregistered from another node than the one that registered it: gone everywhere.
+        nodes[4]
+            .global()
+            .unregister("the-counter")
+            .await
+            .expect("unregisters");
+        for node in &nodes {
+            until("the name to be gone everywhere", WAIT, || async {
+                node.global().whereis_any("the-counter").is_none()
+            })
+            .await;
         }
         nodes[3]
             .groups()
@@ -112,6 +136,40 @@ fn global_names_and_groups_span_the_overlay() {
     });
 }
 
+/// Two nodes register one name at once: both may succeed where they asked, and then the
+/// cluster keeps one, the same everywhere (the smaller node name's, as a healed partition
+/// would), and the loser's process is stopped.
+#[test]
+fn a_name_registered_on_two_nodes_at_once_is_kept_by_one_everywhere() {
+    block_on(async {
+        let nodes = overlay_cluster(8).await;
+        let (a, b) = (&nodes[1], &nodes[6]);
+        let (pa, pb) = (a.spawn(Counter { n: 0 }), b.spawn(Counter { n: 0 }));
+        let (ga, gb) = (a.global(), b.global());
+        let (ra, rb) = futures::join!(
+            ga.register("contested", pa.clone()),
+            gb.register("contested", pb.clone())
+        );
+        assert!(ra.is_ok() || rb.is_ok(), "{ra:?} {rb:?}");
+        for node in &nodes {
+            until("one process to keep the name everywhere", WAIT, || async {
+                node.global()
+                    .whereis::<Counter>("contested")
+                    .map(|p| p.id())
+                    == Some(pa.id())
+            })
+            .await;
+        }
+        if rb.is_ok() {
+            until("the loser to be stopped", WAIT, || async {
+                pb.add(1).await.is_err()
+            })
+            .await;
+        }
+        assert_eq!(pa.add(1).await, Ok(1), "the winner runs on");
+    });
+}
+
 #[test]
 fn a_node_lost_is_seen_down_across_the_overlay_and_its_names_freed() {
     block_on(async {
@@ -122,6 +180,10 @@ fn a_node_lost_is_seen_down_across_the_overlay_and_its_names_freed() {
             .register("on-the-lost", lost.spawn(Counter { n: 0 }))
             .await
             .expect("registers");
+        until("the name to reach the first node", WAIT, || async {
+            nodes[0].global().whereis_any("on-the-lost").is_some()
+        })
+        .await;
         let remote: Pid<Counter> = nodes[0]
             .global()
             .whereis("on-the-lost")

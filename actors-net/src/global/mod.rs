@@ -252,13 +252,49 @@ impl Global {
 
     /// Registers `pid` under `name` on every connected node, as `:global.register_name`.
     /// Two processes racing for a name: exactly one wins, everywhere.
+    ///
+    /// On the overlay ([`NodeBuilder::overlay`](crate::NodeBuilder::overlay)), this node
+    /// claims the name in its note instead of taking locks on every node: it is refused if
+    /// this node's table has the name already, and two registrations of one name made at
+    /// once on two nodes both return `Ok`, then the cluster keeps one by the order a
+    /// partition's heal would (see `docs/semantics.md`).
     pub async fn register(&self, name: &str, pid: impl Into<AnyPid>) -> Result<(), GlobalError> {
-        self.register_everywhere(name, pid.into()).await
+        match self.on_overlay()? {
+            Some(server) => self.claim(&server, name, pid.into(), false).await,
+            None => self.register_everywhere(name, pid.into()).await,
+        }
+    }
+
+    /// This node's server, if the node runs an overlay: names travel in notes there.
+    fn on_overlay(&self) -> Result<Option<Pid<GlobalServer>>, GlobalError> {
+        if crate::node::overlay(&self.node).is_none() {
+            return Ok(None);
+        }
+        servers_own(self.shared()?).map(Some)
+    }
+
+    async fn claim(
+        &self,
+        server: &Pid<GlobalServer>,
+        name: &str,
+        pid: AnyPid,
+        moving: bool,
+    ) -> Result<(), GlobalError> {
+        server
+            .claim_name(Origin::local(), name.to_string(), pid, moving)
+            .await
+            .map_err(|_| GlobalError::NotCommitted(name.to_string()))?
     }
 
     /// Moves `name` to `pid` on every connected node, atomically, as `:global.re_register_name`.
+    ///
+    /// On the overlay, a name can be moved by the node that claims it (or registered if
+    /// free); one claimed by another node is `NameTaken`.
     pub async fn re_register(&self, name: &str, pid: impl Into<AnyPid>) -> Result<(), GlobalError> {
-        self.move_everywhere(name, pid.into()).await
+        match self.on_overlay()? {
+            Some(server) => self.claim(&server, name, pid.into(), true).await,
+            None => self.move_everywhere(name, pid.into()).await,
+        }
     }
 
     /// Moves `name` to `pid`: the locks on every server first, then the commit on each, since
@@ -311,6 +347,9 @@ impl Global {
 
     /// Removes `name` on every connected node.
     pub async fn unregister(&self, name: &str) -> Result<(), GlobalError> {
+        if let Some(server) = self.on_overlay()? {
+            return self.disclaim(&server, name).await;
+        }
         let shared = self.shared()?;
         let Some(pid) = shared.read().by_name.get(name).cloned() else {
             return Ok(());
@@ -332,6 +371,20 @@ impl Global {
             bridge.release(name.to_string()).await;
         }
         Ok(())
+    }
+
+    /// On the overlay: the node that claims `name` drops its claim.
+    async fn disclaim(&self, own: &Pid<GlobalServer>, name: &str) -> Result<(), GlobalError> {
+        let failed = |_| GlobalError::NotCommitted(name.to_string());
+        let server = match own.claimant_of(name.to_string()).await.map_err(failed)? {
+            None => own.clone(),
+            Some(node) => self
+                .node
+                .whereis_on::<GlobalServer>(SERVER_NAME, &node)
+                .await
+                .map_err(|_| GlobalError::NotCommitted(name.to_string()))?,
+        };
+        server.disclaim_name(name.to_string()).await.map_err(failed)
     }
 
     /// The process registered under `name`, if it is an `A`: a local read.

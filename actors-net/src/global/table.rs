@@ -150,6 +150,8 @@ pub(crate) struct Shared {
     pub(crate) limits: GlobalLimits,
     /// How many times this node ran its resolver: each conflict is decided once.
     pub(crate) decisions: std::sync::atomic::AtomicU64,
+    /// On the overlay: the names this node claims (kept here, so a restarted server has them).
+    pub(crate) claims: std::sync::Mutex<std::collections::BTreeMap<String, AnyPid>>,
 }
 
 impl Shared {
@@ -164,6 +166,7 @@ impl Shared {
             digest: std::sync::atomic::AtomicU64::new(0),
             limits,
             decisions: std::sync::atomic::AtomicU64::new(0),
+            claims: std::sync::Mutex::default(),
         })
     }
 
@@ -184,6 +187,7 @@ impl Shared {
     /// Forgets the table and the servers (at shutdown).
     pub(crate) fn clear(&self) {
         *self.write() = Names::default();
+        lock(&self.claims).clear();
         *self.bridge.write().unpoisoned() = None;
         *self.server.write().unpoisoned() = None;
         lock(&self.peers).clear();

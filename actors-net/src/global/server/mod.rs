@@ -17,6 +17,7 @@ use crate::node::DistNode;
 
 mod conflicts;
 mod locks;
+mod notes;
 mod partitions;
 mod state;
 
@@ -37,6 +38,9 @@ impl GlobalServer {
     /// for their tables, so that a restarted server carries on where the last one stopped.
     fn started(&mut self, ctx: &mut Ctx<Self>) {
         *self.shared.server.write().unpoisoned() = Some(ctx.pid().any());
+        if self.start_on_overlay(ctx) {
+            return;
+        }
         let held: Vec<AnyPid> = self.shared.read().by_pid.keys().cloned().collect();
         for pid in held {
             self.watch(pid, ctx);
@@ -109,6 +113,9 @@ impl GlobalServer {
     fn on_down(&mut self, down: Down, ctx: &mut Ctx<Self>) {
         if let Some(pid) = self.watched.remove(&down.monitor_ref) {
             self.watch_of.remove(&pid);
+            if self.overlay.is_some() {
+                return self.claimed_ended(&pid, ctx);
+            }
             let name = self.shared.read().by_pid.get(&pid).cloned();
             if let Some(name) = name {
                 self.unbind(&name, &pid, ctx);
@@ -323,6 +330,10 @@ impl GlobalServer {
     /// server that has just (re)started also asks for the peer's table back.
     #[handle(cast)]
     async fn node_up(&mut self, peer: String, answer: bool, ctx: &mut Ctx<Self>) {
+        if self.overlay.is_some() {
+            // Names travel in notes there.
+            return;
+        }
         self.forget_earlier_runs(&peer, ctx);
         self.tell_severed(ctx);
         self.keep_partitions_clean(ctx);
@@ -337,8 +348,57 @@ impl GlobalServer {
     /// A node's connection is lost: tell the others if the link failed.
     #[handle(cast)]
     fn node_down(&mut self, peer: String, ctx: &mut Ctx<Self>) {
+        if self.overlay.is_some() {
+            return;
+        }
         lock(&self.shared.peers).remove(&peer);
         self.tell_severed(ctx);
         self.keep_partitions_clean(ctx);
+    }
+
+    /// On the overlay: `node`'s claims changed (or it went down, with `None`).
+    #[handle(cast)]
+    fn noted(&mut self, origin: Origin, node: String, body: Option<Vec<u8>>, ctx: &mut Ctx<Self>) {
+        // Only the overlay's stream on this node says what a node's note is.
+        if origin.node().is_none() {
+            self.apply_note(node, body, ctx);
+        }
+    }
+
+    /// On the overlay: publishes this node's claims, once a burst of changes is in.
+    #[handle(cast)]
+    fn publish(&mut self, origin: Origin, ctx: &mut Ctx<Self>) {
+        if origin.node().is_none() {
+            self.publish_now(ctx);
+        }
+    }
+
+    /// On the overlay: claims `name` for `pid` on this node's behalf (`register`, or with
+    /// `moving`, `re_register`); for callers on this node.
+    #[handle]
+    fn claim_name(
+        &mut self,
+        origin: Origin,
+        name: String,
+        pid: AnyPid,
+        moving: bool,
+        ctx: &mut Ctx<Self>,
+    ) -> Result<(), GlobalError> {
+        if origin.node().is_some() {
+            return Err(GlobalError::NotLocal(pid.to_string()));
+        }
+        self.claim(name, pid, moving, ctx)
+    }
+
+    /// On the overlay: drops this node's claim of `name` (`unregister`, from any node).
+    #[handle]
+    fn disclaim_name(&mut self, name: String, ctx: &mut Ctx<Self>) {
+        self.disclaim(&name, ctx);
+    }
+
+    /// On the overlay: the node whose claim binds `name` now, if not this one.
+    #[handle]
+    fn claimant_of(&mut self, name: String) -> Option<String> {
+        self.claimant(&name)
     }
 }

@@ -9,6 +9,15 @@ use crate::connection::lock;
 use crate::global::table::{GlobalError, Shared};
 use crate::net::Net;
 
+/// The server's state on the overlay.
+#[derive(Default)]
+pub(crate) struct OnOverlay {
+    /// Each other node's claims, as its note last said.
+    pub(super) nodes: HashMap<String, Vec<(String, AnyPid)>>,
+    /// A publish is queued in the server's mailbox.
+    pub(super) queued: bool,
+}
+
 /// The wire name is the one the server had as `global::server::GlobalServer`, so that nodes
 /// of either layout know each other's servers.
 #[actor(name = "actors_net::global::server::GlobalServer")]
@@ -42,6 +51,8 @@ pub struct GlobalServer {
     pub(super) differing: HashSet<String>,
     /// Where the next round of digests starts among the peers, in name order.
     pub(super) digest_turn: usize,
+    /// On the overlay: names travel in notes (and none of the above speaks to peers).
+    pub(super) overlay: Option<OnOverlay>,
 }
 
 impl GlobalServer {
@@ -60,6 +71,7 @@ impl GlobalServer {
             told: Vec::new(),
             differing: HashSet::default(),
             digest_turn: 0,
+            overlay: None,
         }
     }
 
