@@ -170,8 +170,12 @@ impl Net {
         Arc::new(Conn::new(name, link, side, self.config.send_limit))
     }
 
-    /// The connected peers, sorted.
+    /// The connected peers, sorted; on the overlay, the nodes it reaches (a session is
+    /// opened to one when something is sent there).
     pub(crate) fn nodes(&self) -> Vec<String> {
+        if let Some(overlay) = self.overlay() {
+            return overlay.nodes_up();
+        }
         let mut names: Vec<String> = lock(&self.peers)
             .conns
             .values()
@@ -307,6 +311,9 @@ impl Net {
                 task.cancel().await;
             });
         }
+        if let Some(overlay) = self.overlay() {
+            overlay.leave();
+        }
         let conns: Vec<Arc<Conn>> = lock(&self.peers).conns.values().cloned().collect();
         for conn in conns {
             self.say_goodbye(&conn, "node shutting down");
@@ -363,7 +370,9 @@ impl Net {
                         .severed
                         .insert(conn.name.clone(), (id.creation(), actors::rt::now()));
                 }
-                self.emit(NodeEvent::Down(conn.name.clone()));
+                if self.overlay().is_none() {
+                    self.emit(NodeEvent::Down(conn.name.clone()));
+                }
             } else {
                 let failures = peers.failed.get(&conn.name).map_or(0, |(_, n)| *n);
                 peers.failed.insert(

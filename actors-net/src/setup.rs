@@ -126,8 +126,11 @@ impl Net {
             peers.severed.remove(&conn.name);
             peers.wanted.remove(&conn.name);
             // Emitted before anyone waiting in `connect` wakes: whoever subscribes after
-            // `connect` returns must not see this connection's `Up`.
-            self.emit(NodeEvent::Up(conn.name.clone()));
+            // `connect` returns must not see this connection's `Up`. On the overlay, nodes
+            // are up and down as the overlay reaches them, whether or not a session is open.
+            if self.overlay().is_none() {
+                self.emit(NodeEvent::Up(conn.name.clone()));
+            }
             conn.set_up(peer.clone(), close);
             if failed > 0 {
                 tracing::info!(node = %self.id.name(), peer = %conn.name, %addr, failed, "connected to {} after {failed} failed attempts", conn.name);
@@ -381,9 +384,18 @@ impl crate::links::Host for Net {
         };
         self.spawn(incoming(net, arrived));
     }
-    fn reach(&self, nodes: Vec<String>) {
-        if let Some(net) = self.myself() {
-            net.reach(nodes);
+    fn nodes_up(&self, nodes: Vec<String>) {
+        if self.is_closing() {
+            return;
+        }
+        for node in nodes {
+            self.emit(NodeEvent::Up(node));
+        }
+    }
+
+    fn nodes_down(&self, nodes: Vec<String>) {
+        for node in nodes {
+            self.emit(NodeEvent::Down(node));
         }
     }
 }

@@ -1,7 +1,8 @@
 //! A cluster past the full mesh: 24 nodes on the partial-view overlay, each with a direct
 //! connection to only a few neighbours. A call reaches a node that is not a neighbour
-//! through sessions relayed along the links; a global name registered on one node is on all;
-//! a node that goes is seen down on every node, and its name is freed.
+//! through a session relayed along the links, opened when first needed; a global name
+//! registered on one node travels with that node's routing advert to all; a node that goes
+//! is seen down on every node, and its name is freed.
 //!
 //! Run it with `cargo run --example overlay`.
 
@@ -70,7 +71,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await;
         let links: usize = nodes.iter().map(|n| neighbours(n).len()).sum();
         println!(
-            "{NODES} nodes, each connected to every other: {:.1} direct connections per node \
+            "{NODES} nodes, each reaching every other: {:.1} direct connections per node \
              (a full mesh would need {})",
             links as f64 / NODES as f64,
             NODES - 1
@@ -89,16 +90,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         );
         let tally = far.spawn(Tally { total: 0 });
         far.global().register("tally", &tally).await?;
-        let remote: Pid<Tally> = first
-            .global()
-            .whereis("tally")
-            .expect("the name is on every node");
+        wait_for("the name to reach every node", || {
+            nodes
+                .iter()
+                .all(|n| n.global().whereis_any("tally").is_some())
+        })
+        .await;
+        let remote: Pid<Tally> = first.global().whereis("tally").expect("seen on n0");
         println!(
             "n0 calls the tally on {}: {}",
             far.name(),
             remote.add(40).await?
         );
         println!("and again: {}", remote.add(2).await?);
+        let sessions = first.overlay_info().map_or(0, |o| o.sessions);
+        println!(
+            "n0 holds sessions to {sessions} of the {} nodes it reaches: those it has spoken to",
+            first.nodes().len()
+        );
 
         let name = far.name().to_string();
         let at = nodes.iter().position(|n| n.name() == name).expect("found");

@@ -205,11 +205,12 @@ fn router() {
 fn overlay() {
     let out = run("overlay");
     assert!(
-        out.contains("24 nodes, each connected to every other"),
+        out.contains("24 nodes, each reaching every other"),
         "{out}"
     );
     assert!(out.contains("(a full mesh would need 23)"), "{out}");
     assert!(out.contains("and again: 42"), "{out}");
+    assert!(out.contains("those it has spoken to"), "{out}");
     assert!(
         out.contains("the 23 others see it gone, and its name freed"),
         "{out}"

@@ -63,6 +63,10 @@ fn nodes_keep_few_links_and_reach_every_other_node_through_them() {
             .await;
             let info = node.overlay_info().expect("runs the overlay");
             assert_eq!(info.reachable.len(), 11, "{}: {info:?}", node.name());
+            // Sessions are opened when something is sent, not to every node reached: here,
+            // the contact each joined through and those that joined through it.
+            assert!(info.sessions <= 4, "{}: {info:?}", node.name());
+            assert_eq!(node.nodes().len(), 11, "every node reached counts as up");
         }
         // A node two or more hops away answers a call.
         let far = nodes

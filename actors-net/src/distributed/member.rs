@@ -557,7 +557,11 @@ impl Member {
     #[handle(cast)]
     fn membership(&mut self, joined: Vec<AnyPid>, left: Vec<AnyPid>, ctx: &mut Ctx<Self>) {
         for pid in joined {
+            // An empty table has nothing to tell (as its digests, see `tick`): a new member
+            // that holds children sends them, and this one answers with its own then. So a
+            // supervisor without children opens no connection to anyone.
             if self.consistent.is_none()
+                && !self.table.is_empty()
                 && pid.node() != ctx.node().name()
                 && let Some(peer) = pid.clone().downcast::<Member>()
             {

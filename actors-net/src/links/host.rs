@@ -16,6 +16,9 @@ pub(crate) trait Host: Send + Sync {
     fn budget(&self) -> &PartialBudget;
     /// A session a peer opened: the node answers its handshake.
     fn answer(&self, stream: Stream);
-    /// Nodes a route leads to now that none did: the node opens sessions to them.
-    fn reach(&self, nodes: Vec<String>);
+    /// Nodes that are up now (a route leads to them) and were not: members of the cluster
+    /// for the node's users. No session is opened to them until something is sent.
+    fn nodes_up(&self, nodes: Vec<String>);
+    /// Nodes that were up and are down now (no route for the grace period, or leaving).
+    fn nodes_down(&self, nodes: Vec<String>);
 }

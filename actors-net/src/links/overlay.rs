@@ -61,6 +61,8 @@ enum Event {
     Expire,
     /// This node's note under a key, set or removed.
     Note(String, Option<Vec<u8>>),
+    /// The node is shutting down (handled by the check for that before any event).
+    Leave,
 }
 
 #[derive(Default)]
@@ -95,6 +97,8 @@ pub(crate) struct Overlay {
     relayed: AtomicU64,
     /// Others' notes, as services see them.
     board: Board,
+    /// The nodes up, as the task last worked them out.
+    up: Mutex<HashSet<String>>,
     /// The size of each of this node's notes, by key: checked against the bound before a
     /// note goes to the task.
     own_notes: Mutex<HashMap<String, usize>>,
@@ -134,6 +138,7 @@ impl Overlay {
             held: Mutex::new(HashMap::default()),
             relayed: AtomicU64::new(0),
             board: Board::default(),
+            up: Mutex::new(HashSet::default()),
             own_notes: Mutex::new(HashMap::default()),
         });
         let driver = Driver {
@@ -148,6 +153,7 @@ impl Overlay {
             routed: Vec::new(),
             fading: HashMap::default(),
             dirty: HashSet::default(),
+            up: HashSet::default(),
         };
         host.spawn(Box::pin(driver.run(rx)));
         let tick: fn() -> Event = || Event::Tick;
@@ -238,6 +244,18 @@ impl Overlay {
             .events
             .unbounded_send(Event::Note(key.to_string(), body));
         Ok(())
+    }
+
+    /// The node is shutting down: the cluster is told it leaves, before the links close.
+    pub(crate) fn leave(&self) {
+        let _ = self.events.unbounded_send(Event::Leave);
+    }
+
+    /// The nodes up for the overlay, sorted.
+    pub(crate) fn nodes_up(&self) -> Vec<String> {
+        let mut up: Vec<String> = self.up.lock().unpoisoned().iter().cloned().collect();
+        up.sort();
+        up
     }
 
     /// The notes of the nodes up under `key`: those shown now, then each change.
@@ -605,14 +623,23 @@ struct Driver {
     routed: Vec<String>,
     /// Nodes no route has led to since when: their sessions end after the grace period.
     fading: HashMap<String, std::time::Instant>,
-    /// Nodes that came up or went down since their notes were last shown.
+    /// Nodes that may have come up or gone down, or whose notes changed, since last shown.
     dirty: HashSet<String>,
+    /// The nodes up: a route leads to them, or did within the grace period, and they are not
+    /// leaving.
+    up: HashSet<String>,
 }
 
 impl Driver {
     async fn run(mut self, mut rx: mpsc::UnboundedReceiver<Event>) {
         while let Some(event) = rx.next().await {
             if self.overlay.closing() {
+                // Shutting down: the cluster is told this node leaves, so that its names and
+                // members go at once rather than after the grace period. The links close a
+                // moment later (`Net::shutdown`), once the advert has had its moment.
+                self.routes.leave();
+                let out = self.routes.flush();
+                self.send_adverts(out);
                 break;
             }
             self.handle(event);
@@ -622,10 +649,12 @@ impl Driver {
             let out = self.routes.flush();
             self.send_adverts(out);
             self.publish();
-            self.show_notes();
+            self.refresh();
             self.overlay.release_held();
         }
         self.overlay.board.clear();
+        // The leaving advert goes out before the links close.
+        actors::rt::sleep(crate::io::FAREWELL / 4).await;
         self.overlay.shutdown();
     }
 
@@ -651,6 +680,7 @@ impl Driver {
             }
             Event::Tick => self.tick(),
             Event::Expire => self.expire(),
+            Event::Leave => {}
             Event::Note(key, body) => {
                 // Checked by `Overlay::note` against the same bound.
                 if let Err(refused) = self.routes.set_note(&key, body) {
@@ -910,7 +940,7 @@ impl Driver {
         let gone: Vec<String> = self
             .fading
             .iter()
-            .filter(|(_, since)| actors::rt::elapsed(**since) >= grace)
+            .filter(|(n, since)| actors::rt::elapsed(**since) >= grace || self.routes.is_leaving(n))
             .map(|(n, _)| n.clone())
             .collect();
         for node in gone {
@@ -946,7 +976,7 @@ impl Driver {
             .filter(|n| !before.contains_key(*n))
             .cloned()
             .collect();
-        self.dirty.extend(reached.iter().cloned());
+        self.dirty.extend(reached);
         // A node no route leads to may be a moment away from a new one (the adverts of a
         // change in the views are still on their way): its sessions wait for the grace
         // period before they end.
@@ -969,31 +999,47 @@ impl Driver {
         for tx in waiting {
             let _ = tx.send(());
         }
-        if let Some(host) = self.overlay.host.upgrade()
-            && !reached.is_empty()
-        {
-            host.reach(reached);
-        }
     }
 }
 
 impl Driver {
-    /// Shows the board the notes of the nodes whose notes, or whose being up, changed: a node
-    /// is up while a route leads to it, and for the grace period after (as its sessions).
-    fn show_notes(&mut self) {
+    /// Works out which of the nodes that may have changed are up (a route leads to them, or
+    /// did within the grace period, and they are not leaving): tells the node those that came
+    /// up and went down, and shows the board their notes (none for a node down).
+    fn refresh(&mut self) {
         let mut dirty = std::mem::take(&mut self.dirty);
         dirty.extend(self.routes.take_changed());
         if dirty.is_empty() {
             return;
         }
         let hops = self.overlay.hops.lock().unpoisoned().clone();
+        let (mut came, mut went) = (Vec::new(), Vec::new());
         for node in dirty {
-            let up = hops.contains_key(&node) || self.fading.contains_key(&node);
+            let up = (hops.contains_key(&node) || self.fading.contains_key(&node))
+                && !self.routes.is_leaving(&node);
             let notes = match up {
                 true => self.routes.notes(&node).cloned().unwrap_or_default(),
                 false => Notes::new(),
             };
             self.overlay.board.show(&node, notes);
+            if up && self.up.insert(node.clone()) {
+                came.push(node);
+            } else if !up && self.up.remove(&node) {
+                went.push(node);
+            }
+        }
+        if came.is_empty() && went.is_empty() {
+            return;
+        }
+        *self.overlay.up.lock().unpoisoned() = self.up.clone();
+        let Some(host) = self.overlay.host.upgrade() else {
+            return;
+        };
+        if !went.is_empty() {
+            host.nodes_down(went);
+        }
+        if !came.is_empty() {
+            host.nodes_up(came);
         }
     }
 }

@@ -57,7 +57,7 @@ pub struct OverlayInfo {
     pub neighbours: Vec<String>,
     /// The nodes a route leads to, sorted.
     pub reachable: Vec<String>,
-    /// Sessions open (to reachable nodes, relayed along the links).
+    /// Sessions open: to the nodes something was sent to, relayed along the links.
     pub sessions: usize,
     /// Frames read from links since the node started: the overlay's own and those of
     /// sessions, its own and those it relays for others.

@@ -34,6 +34,9 @@ pub struct Advert {
     /// Its notes, by key (see [`Routes::set_note`]).
     #[serde(default)]
     pub notes: Notes,
+    /// The node is shutting down: down for everyone at once, not after a grace period.
+    #[serde(default)]
+    pub leaving: bool,
 }
 
 /// A node's notes: opaque bytes by key, each key a service's.
@@ -185,6 +188,8 @@ pub struct Routes {
     notes_kept: usize,
     /// Nodes whose advert was replaced or forgotten since [`Routes::take_changed`].
     changed: Vec<String>,
+    /// This node is shutting down.
+    leaving: bool,
 }
 
 impl Routes {
@@ -203,6 +208,7 @@ impl Routes {
             notes: Notes::new(),
             notes_kept: 0,
             changed: Vec::new(),
+            leaving: false,
         }
     }
 
@@ -259,6 +265,19 @@ impl Routes {
         self.version = self.version.saturating_add(1);
         self.unsent = true;
         Ok(())
+    }
+
+    /// This node is shutting down: its next advert says so, and the nodes that hear it count
+    /// it down at once (see [`Routes::is_leaving`]).
+    pub fn leave(&mut self) {
+        self.leaving = true;
+        self.version = self.version.saturating_add(1);
+        self.unsent = true;
+    }
+
+    /// Whether the newest advert of `node` known here says it is shutting down.
+    pub fn is_leaving(&self, node: &str) -> bool {
+        self.adverts.get(node).is_some_and(|k| k.advert.leaving)
     }
 
     /// The notes of `node` as its newest advert known here carries them, whether or not a
@@ -414,6 +433,7 @@ impl Routes {
             version: self.version,
             peers: self.peers.clone(),
             notes: self.notes.clone(),
+            leaving: self.leaving,
         })
     }
 
@@ -531,6 +551,7 @@ mod tests {
             version,
             peers: peers.iter().map(|p| p.to_string()).collect(),
             notes: Default::default(),
+            leaving: false,
         })
     }
 
@@ -726,6 +747,7 @@ mod tests {
         assert_eq!(passed[0].0, "c");
         // A note alone does not move a route.
         assert_eq!(b.next_hop("a"), Some("a"));
+        assert!(!b.is_leaving("a"));
         // The same note set again changes nothing, and sends nothing.
         a.set_note("pg", Some(b"members".to_vec())).unwrap();
         assert!(a.flush().is_empty());
@@ -733,6 +755,11 @@ mod tests {
         let (_, message) = a.flush().into_iter().next().unwrap();
         b.receive("a", message).unwrap();
         assert!(b.notes("a").unwrap().is_empty());
+        // A node shutting down says so in its last advert.
+        a.leave();
+        let (_, message) = a.flush().into_iter().next().unwrap();
+        b.receive("a", message).unwrap();
+        assert!(b.is_leaving("a"));
     }
 
     #[test]
