@@ -880,10 +880,26 @@ impl Driver {
     }
 
     fn send_adverts(&mut self, out: Vec<(String, Adverts)>) {
+        // A flood sends the same adverts to each peer but one: encoded once (the adverts
+        // carry notes, and encoding them is much of a flood's cost). The adverts last
+        // encoded are held, so that comparing them by pointer is sound.
+        let mut last: Option<(Adverts, Vec<u8>)> = None;
         for (peer, adverts) in out {
-            let link = self.overlay.links().preferred.get(&peer).cloned();
-            if let (Some(link), Ok(bytes)) = (link, wire::encode(&LinkFrame::Adverts(adverts))) {
-                link.send(bytes);
+            let Some(link) = self.overlay.links().preferred.get(&peer).cloned() else {
+                continue;
+            };
+            let same = last.as_ref().is_some_and(|(sent, _)| {
+                sent.0.len() == adverts.0.len()
+                    && sent.0.iter().zip(&adverts.0).all(|(a, b)| Arc::ptr_eq(a, b))
+            });
+            if !same {
+                match wire::encode(&LinkFrame::Adverts(adverts.clone())) {
+                    Ok(bytes) => last = Some((adverts, bytes)),
+                    Err(_) => continue,
+                }
+            }
+            if let Some((_, bytes)) = &last {
+                link.send(bytes.clone());
             }
         }
     }
