@@ -204,10 +204,7 @@ fn router() {
 #[test]
 fn overlay() {
     let out = run("overlay");
-    assert!(
-        out.contains("24 nodes, each reaching every other"),
-        "{out}"
-    );
+    assert!(out.contains("24 nodes, each reaching every other"), "{out}");
     assert!(out.contains("(a full mesh would need 23)"), "{out}");
     assert!(out.contains("and again: 42"), "{out}");
     assert!(out.contains("those it has spoken to"), "{out}");

@@ -890,7 +890,11 @@ impl Driver {
             };
             let same = last.as_ref().is_some_and(|(sent, _)| {
                 sent.0.len() == adverts.0.len()
-                    && sent.0.iter().zip(&adverts.0).all(|(a, b)| Arc::ptr_eq(a, b))
+                    && sent
+                        .0
+                        .iter()
+                        .zip(&adverts.0)
+                        .all(|(a, b)| Arc::ptr_eq(a, b))
             });
             if !same {
                 match wire::encode(&LinkFrame::Adverts(adverts.clone())) {
