@@ -154,6 +154,7 @@ impl Overlay {
             fading: HashMap::default(),
             dirty: HashSet::default(),
             up: HashSet::default(),
+            published: u64::MAX,
         };
         host.spawn(Box::pin(driver.run(rx)));
         let tick: fn() -> Event = || Event::Tick;
@@ -628,6 +629,8 @@ struct Driver {
     /// The nodes up: a route leads to them, or did within the grace period, and they are not
     /// leaving.
     up: HashSet<String>,
+    /// The routes' generation the next hops were last published at.
+    published: u64,
 }
 
 impl Driver {
@@ -977,6 +980,11 @@ impl Driver {
     /// Publishes the next hops; opens sessions to nodes newly reached and ends those to
     /// nodes no longer reached.
     fn publish(&mut self) {
+        // Adverts that change notes alone (most of a flood's) move no path.
+        if self.routes.generation() == self.published {
+            return;
+        }
+        self.published = self.routes.generation();
         let table: HashMap<String, String> = self
             .routes
             .reachable()

@@ -190,6 +190,9 @@ pub struct Routes {
     changed: Vec<String>,
     /// This node is shutting down.
     leaving: bool,
+    /// Counts the changes of links that may have moved a path: a table worked out at one
+    /// generation holds until the next.
+    generation: u64,
 }
 
 impl Routes {
@@ -209,6 +212,7 @@ impl Routes {
             notes_kept: 0,
             changed: Vec::new(),
             leaving: false,
+            generation: 0,
         }
     }
 
@@ -226,6 +230,7 @@ impl Routes {
         self.version = self.version.saturating_add(1);
         self.unsent = true;
         self.table = OnceCell::new();
+        self.generation += 1;
         let new: Vec<String> = self
             .peers
             .iter()
@@ -273,6 +278,12 @@ impl Routes {
         self.leaving = true;
         self.version = self.version.saturating_add(1);
         self.unsent = true;
+    }
+
+    /// Grows with each change that may have moved a path (not with notes): the paths are
+    /// as they were while it stays the same.
+    pub fn generation(&self) -> u64 {
+        self.generation
     }
 
     /// Whether the newest advert of `node` known here says it is shutting down.
@@ -353,6 +364,7 @@ impl Routes {
             if moved {
                 // Only links draw paths: a change of notes alone leaves the table as it is.
                 self.table = OnceCell::new();
+                self.generation += 1;
             }
             self.notes_kept = self.notes_kept - freed + notes_bytes(&advert.notes);
             self.changed.push(advert.node.clone());
