@@ -11,6 +11,7 @@
 //! names go with a lost connection in a full mesh; a claimed process that ends is dropped by
 //! the node that claimed it, which alone monitors it.
 
+use actors::dist::rt::HashSet;
 use actors::dist::{Origin, Unpoisoned};
 use actors::{AnyPid, Ctx, ExitReason};
 
@@ -140,9 +141,10 @@ impl GlobalServer {
             return None;
         }
         let on = self.overlay.as_ref()?;
-        on.nodes
+        on.claimed
+            .get(name)?
             .iter()
-            .find(|(_, claims)| claims.iter().any(|(n, p)| n == name && *p == pid))
+            .find(|(_, p)| *p == pid)
             .map(|(node, _)| node.clone())
     }
 
@@ -183,14 +185,29 @@ impl GlobalServer {
         claims.truncate(self.shared.limits.max_names);
         let old = match claims.is_empty() {
             true => on.nodes.remove(&node),
-            false => on.nodes.insert(node, claims.clone()),
+            false => on.nodes.insert(node.clone(), claims.clone()),
         }
         .unwrap_or_default();
-        let mut changed: Vec<String> = old
-            .into_iter()
-            .filter(|c| !claims.contains(c))
-            .chain(claims.iter().cloned())
-            .map(|(n, _)| n)
+        for (name, pid) in &old {
+            if let Some(by) = on.claimed.get_mut(name) {
+                by.retain(|(n, p)| !(*n == node && p == pid));
+                if by.is_empty() {
+                    on.claimed.remove(name);
+                }
+            }
+        }
+        for (name, pid) in &claims {
+            on.claimed
+                .entry(name.clone())
+                .or_default()
+                .push((node.clone(), pid.clone()));
+        }
+        // Only the claims that came or went: a node's note holds all its claims each time.
+        let (before, now): (HashSet<_>, HashSet<_>) =
+            (old.iter().collect(), claims.iter().collect());
+        let mut changed: Vec<String> = before
+            .symmetric_difference(&now)
+            .map(|(n, _)| n.clone())
             .collect();
         changed.sort();
         changed.dedup();
@@ -208,9 +225,11 @@ impl GlobalServer {
         };
         let ours = self.shared.claims.lock().unpoisoned().get(name).cloned();
         let mut claims: Vec<AnyPid> = on
-            .nodes
-            .values()
-            .flat_map(|c| c.iter().filter(|(n, _)| n == name).map(|(_, p)| p.clone()))
+            .claimed
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(|(_, p)| p.clone())
             .chain(ours.clone())
             .filter(|p| !self.is_excluded(name, p) && !Self::is_stale(p, ctx))
             .collect();

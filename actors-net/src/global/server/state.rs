@@ -14,6 +14,8 @@ use crate::net::Net;
 pub(crate) struct OnOverlay {
     /// Each other node's claims, as its note last said.
     pub(super) nodes: HashMap<String, Vec<(String, AnyPid)>>,
+    /// The same by name: who claims it, for which pid.
+    pub(super) claimed: HashMap<String, Vec<(String, AnyPid)>>,
     /// A publish is queued in the server's mailbox.
     pub(super) queued: bool,
 }
