@@ -125,9 +125,9 @@ fn names_and_groups_work_over_a_simulated_overlay_and_outlive_killed_nodes() {
 }
 
 /// The same at 256 nodes: every join floods the routes, so the run grows with the square of
-/// the nodes (about ten minutes of a release build, on one core).
+/// the nodes (about seven minutes of a release build, on one core).
 #[test]
-#[ignore = "ten minutes in a release build: cargo test --release -p actors-integration --test sim_overlay -- --ignored"]
+#[ignore = "seven minutes in a release build: cargo test --release -p actors-integration --test sim_overlay -- --ignored"]
 fn names_and_groups_work_over_a_simulated_overlay_of_256_nodes() {
     names_and_groups_over_the_overlay(1, 256);
 }
