@@ -56,13 +56,14 @@ impl PartialBudget {
         }
     }
 
+    /// Takes `bytes` if they fit. A reservation that does not fit leaves the count as it was
+    /// (an add undone after would, for a moment, make others' reservations fail too).
     fn reserve(&self, bytes: usize) -> bool {
-        let before = self.held.fetch_add(bytes, Ordering::AcqRel);
-        if before + bytes > self.max {
-            self.held.fetch_sub(bytes, Ordering::AcqRel);
-            return false;
-        }
-        true
+        self.held
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |held| {
+                held.checked_add(bytes).filter(|n| *n <= self.max)
+            })
+            .is_ok()
     }
 }
 

@@ -44,16 +44,10 @@ impl GroupServer {
             queued: false,
             bytes,
         });
-        let mut notes = overlay.watch_notes(&self.key());
         let me = ctx.pid();
-        actors::rt::spawn(async move {
-            use futures::StreamExt;
-            while let Some(Noted { node, body }) = notes.next().await {
-                // A server that ended (restarted) reads its own stream.
-                if me.noted(actors::dist::Origin::local(), node, body).is_err() {
-                    return;
-                }
-            }
+        // A server that ended (restarted) reads its own stream.
+        overlay.forward_notes(&self.key(), move |Noted { node, body }| {
+            me.noted(actors::dist::Origin::local(), node, body).is_ok()
         });
         self.publish_later(ctx);
         true
@@ -102,13 +96,8 @@ impl GroupServer {
         let Some(overlay) = crate::node::overlay(&ctx.node()) else {
             return;
         };
-        let mut body = Vec::new();
-        if let Err(e) = actors::dist::encode(&self.local_groups(), &mut body) {
+        if let Err(e) = overlay.publish(&self.key(), &self.local_groups()) {
             tracing::error!(scope = %self.shared.scope, "members not published: {e}");
-            return;
-        }
-        if let Err(refused) = overlay.note(&self.key(), Some(body)) {
-            tracing::error!(scope = %self.shared.scope, "members not published: {refused}");
         }
     }
 

@@ -259,9 +259,31 @@ impl Overlay {
         up
     }
 
-    /// The notes of the nodes up under `key`: those shown now, then each change.
-    pub(crate) fn watch_notes(&self, key: &str) -> mpsc::UnboundedReceiver<Noted> {
-        self.board.watch(key)
+    /// Hands `to` the notes of the nodes up under `key`, those shown now and then each
+    /// change, in a task of the node's, until `to` says it takes no more (its reader ended).
+    pub(crate) fn forward_notes(
+        &self,
+        key: &str,
+        mut to: impl FnMut(Noted) -> bool + Send + 'static,
+    ) {
+        let Some(host) = self.host.upgrade() else {
+            return;
+        };
+        let mut notes = self.board.watch(key);
+        host.spawn(Box::pin(async move {
+            while let Some(noted) = notes.next().await {
+                if !to(noted) {
+                    return;
+                }
+            }
+        }));
+    }
+
+    /// Sets `value`, encoded, as this node's note under `key`: see [`Overlay::note`].
+    pub(crate) fn publish<T: serde::Serialize>(&self, key: &str, value: &T) -> Result<(), String> {
+        let mut body = Vec::new();
+        actors::dist::encode(value, &mut body).map_err(|e| e.to_string())?;
+        self.note(key, Some(body)).map_err(|e| e.to_string())
     }
 
     /// Joins the overlay through `contact` if this node has no route yet.

@@ -51,15 +51,10 @@ impl GlobalServer {
         for pid in claims.values() {
             self.watch(pid.clone(), ctx);
         }
-        let mut notes = overlay.watch_notes(KEY);
         let me = ctx.pid();
-        actors::rt::spawn(async move {
-            use futures::StreamExt;
-            while let Some(Noted { node, body }) = notes.next().await {
-                if me.noted(Origin::local(), node, body).is_err() {
-                    return;
-                }
-            }
+        // A server that ended (restarted) reads its own stream.
+        overlay.forward_notes(KEY, move |Noted { node, body }| {
+            me.noted(Origin::local(), node, body).is_ok()
         });
         self.publish_later(ctx);
         true
@@ -332,13 +327,8 @@ impl GlobalServer {
             .iter()
             .map(|(n, p)| (n.clone(), p.clone()))
             .collect();
-        let mut body = Vec::new();
-        if let Err(e) = actors::dist::encode(&claims, &mut body) {
+        if let Err(e) = overlay.publish(KEY, &claims) {
             tracing::error!("global names not published: {e}");
-            return;
-        }
-        if let Err(refused) = overlay.note(KEY, Some(body)) {
-            tracing::error!("global names not published: {refused}");
         }
     }
 }
