@@ -329,3 +329,81 @@ fn a_node_takes_no_more_links_than_its_limit() {
         assert_eq!(neighbours(&small), vec![first.name().to_string()]);
     });
 }
+
+/// An overlay node's global and scope servers, killed, are restarted by its system
+/// supervisor and take their state back: this node's claims and members from its own tables,
+/// the other nodes' from their notes.
+#[test]
+fn killed_name_and_scope_servers_on_the_overlay_take_their_state_back() {
+    use actors_net::global::SERVER_NAME;
+    use actors_net::groups::server_name;
+    use actors_net::testing::{GlobalServer, GroupServer};
+    block_on(async {
+        let nodes = overlay_cluster(6).await;
+        let mut members = Vec::new();
+        let mut names = Vec::new();
+        for (i, node) in nodes.iter().enumerate() {
+            let pid = node.spawn(Counter { n: 0 });
+            node.global()
+                .register(&format!("name-{i}"), &pid)
+                .await
+                .expect("registers");
+            node.groups().join("g", &pid).await.expect("joins");
+            names.push(format!("name-{i}"));
+            members.push(pid);
+        }
+        names.sort();
+        let everywhere = |names: Vec<String>, count: usize| {
+            let nodes = &nodes;
+            move || {
+                let names = names.clone();
+                async move {
+                    nodes.iter().all(|n| {
+                        n.global().registered_names() == names
+                            && n.groups().members("g").len() == count
+                    })
+                }
+            }
+        };
+        until(
+            "every name and member everywhere",
+            WAIT,
+            everywhere(names.clone(), 6),
+        )
+        .await;
+        let (global, scope) = (
+            nodes[2]
+                .whereis::<GlobalServer>(SERVER_NAME)
+                .expect("a global server"),
+            nodes[2]
+                .whereis::<GroupServer>(&server_name("pg"))
+                .expect("a scope server"),
+        );
+        nodes[2].kill(&global);
+        nodes[2].kill(&scope);
+        until("new servers on the node", WAIT, || async {
+            nodes[2]
+                .whereis::<GlobalServer>(SERVER_NAME)
+                .is_some_and(|s| s != global)
+                && nodes[2]
+                    .whereis::<GroupServer>(&server_name("pg"))
+                    .is_some_and(|s| s != scope)
+        })
+        .await;
+        until(
+            "every name and member everywhere again",
+            WAIT,
+            everywhere(names.clone(), 6),
+        )
+        .await;
+        // The new servers watch this node's claims and members: one that ends goes everywhere.
+        nodes[2].stop(&members[2], ExitReason::Normal);
+        names.retain(|n| n != "name-2");
+        until(
+            "the ended process's name and membership gone",
+            WAIT,
+            everywhere(names, 5),
+        )
+        .await;
+    });
+}

@@ -44,10 +44,11 @@ impl GroupServer {
             queued: false,
             bytes,
         });
-        let me = ctx.pid();
-        // A server that ended (restarted) reads its own stream.
-        overlay.forward_notes(&self.key(), move |Noted { node, body }| {
-            me.noted(actors::dist::Origin::local(), node, body).is_ok()
+        let (me, node) = (ctx.pid(), ctx.node());
+        // A server that ended (restarted) reads its own stream: this one's ends with it (a
+        // cast to an ended process is dropped without a word, so it asks).
+        overlay.forward_notes(&self.key(), move |Noted { node: from, body }| {
+            node.is_alive(me.clone()) && me.noted(actors::dist::Origin::local(), from, body).is_ok()
         });
         self.publish_later(ctx);
         true

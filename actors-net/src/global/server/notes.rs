@@ -51,10 +51,11 @@ impl GlobalServer {
         for pid in claims.values() {
             self.watch(pid.clone(), ctx);
         }
-        let me = ctx.pid();
-        // A server that ended (restarted) reads its own stream.
-        overlay.forward_notes(KEY, move |Noted { node, body }| {
-            me.noted(Origin::local(), node, body).is_ok()
+        let (me, node) = (ctx.pid(), ctx.node());
+        // A server that ended (restarted) reads its own stream: this one's ends with it (a
+        // cast to an ended process is dropped without a word, so it asks).
+        overlay.forward_notes(KEY, move |Noted { node: from, body }| {
+            node.is_alive(me.clone()) && me.noted(Origin::local(), from, body).is_ok()
         });
         self.publish_later(ctx);
         true
