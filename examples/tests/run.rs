@@ -2,7 +2,7 @@
 //! the programs it points to stay true.
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 /// Where cargo put example `name`: `cargo test` builds every example before the tests run,
@@ -31,28 +31,33 @@ fn run(name: &str) -> String {
 /// As [`run`], with arguments.
 fn run_with(name: &str, args: &[&str]) -> String {
     let path = example(name);
-    let bin = path.display();
-    let mut child = Command::new(&path)
+    let child = Command::new(&path)
         .args(args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .expect("the example starts");
+    let (status, out) = finish(child, &path.display().to_string());
+    assert!(status.success(), "{} failed: {out}", path.display());
+    out
+}
+
+/// Waits for `child` (its standard output piped) within a minute and returns how it ended
+/// and what it wrote; one that hangs is killed and fails the test rather than the whole run.
+fn finish(mut child: Child, what: &str) -> (ExitStatus, String) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Some(status) = child.try_wait().expect("waits") {
             let out = child.wait_with_output().expect("output");
-            assert!(
-                status.success(),
-                "{bin} failed: {}",
-                String::from_utf8_lossy(&out.stdout)
-            );
-            return String::from_utf8(out.stdout).expect("utf-8");
+            return (status, String::from_utf8_lossy(&out.stdout).into_owned());
         }
         if Instant::now() > deadline {
             let _ = child.kill();
-            let _ = child.wait();
-            panic!("{bin} did not finish within a minute");
+            let out = child.wait_with_output().expect("output");
+            panic!(
+                "{what} did not finish within a minute; it wrote: {}",
+                String::from_utf8_lossy(&out.stdout)
+            );
         }
         std::thread::sleep(Duration::from_millis(20));
     }
@@ -251,11 +256,12 @@ fn beam_serve_answers_erlang_and_elixir() {
     let mut serve = Command::new(example("beam"))
         .arg("--serve")
         .env("ERL_EPMD_PORT", &epmd)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
         .spawn()
         .expect("the example starts");
     let stdout = serve.stdout.take().expect("piped");
+    let serve = KillOnDrop(serve);
     let lines = actors_integration::child::lines(stdout);
     let first = lines
         .recv_timeout(Duration::from_secs(30))
@@ -278,7 +284,7 @@ fn beam_serve_answers_erlang_and_elixir() {
          io:format(\"~p~n\", [{{P, Add, is_pid(G) andalso node(G) =:= R, W =:= G, N, S, E, M1 =:= [G], M2 =:= [G]}}]), \
          halt()."
     );
-    let out = Command::new("erl")
+    let erl = Command::new("erl")
         .args([
             "-sname",
             "check",
@@ -289,9 +295,10 @@ fn beam_serve_answers_erlang_and_elixir() {
             &erlang,
         ])
         .env("ERL_EPMD_PORT", &epmd)
-        .output()
+        .stdout(Stdio::piped())
+        .spawn()
         .expect("erl runs");
-    let said = String::from_utf8_lossy(&out.stdout);
+    let (_, said) = finish(erl, "erl");
     assert_eq!(
         said.trim(),
         "{pong,3,true,true,5,#{n => 5},echoed,true,true}",
@@ -303,15 +310,25 @@ fn beam_serve_answers_erlang_and_elixir() {
          n = GenServer.call({{:counter, r}}, {{:add, 1}}); s = :sys.get_state({{:counter, r}}); \
          IO.inspect({{p, add, node(g) == r, n, s}})"
     );
-    let out = Command::new("elixir")
+    let ex = Command::new("elixir")
         .args(["--sname", "excheck", "--cookie", "c", "-e", &elixir])
         .env("ERL_EPMD_PORT", &epmd)
-        .output()
+        .stdout(Stdio::piped())
+        .spawn()
         .expect("elixir runs");
-    let said = String::from_utf8_lossy(&out.stdout);
+    let (_, said) = finish(ex, "elixir");
     assert_eq!(said.trim(), "{:pong, 3, true, 6, %{n: 6}}", "{said}");
-    let _ = serve.kill();
-    let _ = serve.wait();
+    drop(serve);
+}
+
+/// A child that is killed when the test ends, however it ends.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 #[test]

@@ -101,13 +101,14 @@ pub(crate) struct Timing {
     pub(crate) send_limit: usize,
 }
 
-/// Starts the tasks of a connection that has finished its handshake.
+/// Starts the tasks of a connection that has finished its handshake; its reader waits for
+/// the [`Opener`].
 pub(crate) fn start(
     stream: Stream,
     peer: Peer,
     timing: Timing,
     handler: Arc<dyn Handler>,
-) -> Arc<Conn> {
+) -> (Arc<Conn>, Opener) {
     let Stream {
         reader,
         writer,
@@ -186,7 +187,12 @@ pub(crate) fn start(
         }
     });
     let reading = conn.clone();
+    let (open, opened) = futures::channel::oneshot::channel::<()>();
     actors::rt::spawn(async move {
+        // Nothing the peer sent is handled before the connection is in the node's table and
+        // announced: a reply to it would find no connection and be dropped, as `global`'s
+        // `init_connect` was when a BEAM node's first message beat the table.
+        let _ = opened.await;
         let mut reader = BufReader::with_capacity(64 * 1024, reader);
         let reason = loop {
             match read4(&mut reader, timing.max_packet).await {
@@ -206,5 +212,16 @@ pub(crate) fn start(
         let reason = lock(&reading.cut).take().unwrap_or(reason);
         handler.lost(&reading, &reason);
     });
-    conn
+    (conn, Opener(open))
+}
+
+/// Lets a started connection's reader go: the owner calls [`Opener::open`] once the
+/// connection is where replies to its messages will look for it. Dropped unopened, the reader
+/// goes all the same.
+pub(crate) struct Opener(futures::channel::oneshot::Sender<()>);
+
+impl Opener {
+    pub(crate) fn open(self) {
+        let _ = self.0.send(());
+    }
 }

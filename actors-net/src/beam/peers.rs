@@ -117,7 +117,7 @@ impl Inner {
         let name = peer.name.clone();
         let creation = peer.creation;
         let handler: Arc<dyn Handler> = self.clone();
-        let conn = conn::start(stream, peer, self.timing, handler);
+        let (conn, opener) = conn::start(stream, peer, self.timing, handler);
         let old = lock(&self.peers).insert(name.clone(), conn.clone());
         if let Some(old) = old {
             // The old connection's loss is handled now, before the new one is announced: its
@@ -143,6 +143,7 @@ impl Inner {
         } else {
             self.emit(super::dest::BeamNodeEvent::Up(name));
         }
+        opener.open();
         conn
     }
 

@@ -59,6 +59,12 @@ fn digest(cookie: &str, challenge: u32) -> Vec<u8> {
 /// Dials the node's BEAM port as `name` and answers its challenge with `cookie`; the
 /// stream if the node accepted.
 pub async fn connect(port: u16, name: &str, cookie: &str) -> Option<TcpStream> {
+    connect_with(port, name, cookie, &[]).await
+}
+
+/// As [`connect`], with `first` (framed packets) written together with the answer to the
+/// challenge, so it waits in the node's buffer as the connection comes up.
+pub async fn connect_with(port: u16, name: &str, cookie: &str, first: &[u8]) -> Option<TcpStream> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     let mut hello = vec![b'N'];
     hello.extend_from_slice(&FLAGS.to_be_bytes());
@@ -78,7 +84,10 @@ pub async fn connect(port: u16, name: &str, cookie: &str) -> Option<TcpStream> {
     let mut reply = vec![b'r'];
     reply.extend_from_slice(&1234u32.to_be_bytes());
     reply.extend_from_slice(&digest(cookie, theirs));
-    send2(&mut s, &reply).await;
+    let mut framed = (reply.len() as u16).to_be_bytes().to_vec();
+    framed.extend_from_slice(&reply);
+    framed.extend_from_slice(first);
+    s.write_all(&framed).await.unwrap();
     let ack = read2(&mut s).await?;
     assert_eq!(
         ack[1..],

@@ -502,3 +502,79 @@ fn global_names_are_shared_with_erlang_both_ways() {
         .await;
     });
 }
+
+/// What a BEAM peer sends first is answered even when it arrives with the handshake: OTP's
+/// `global` sends `init_connect` the moment the connection is up and waits for the ack
+/// forever, so an ack lost while the connection was being installed hung `global:sync()`.
+#[test]
+fn a_peers_first_message_is_answered() {
+    use actors::etf::{Atom, ErlPid, encode};
+    actors::rt::block_on(async {
+        let node = Node::builder(&format!("{RUST}:0"))
+            .cookie(COOKIE)
+            .beam(RUST)
+            .epmd_port(0)
+            .beam_visible()
+            .start()
+            .await
+            .unwrap();
+        let port = node.beam().unwrap().port();
+        // Each round a new node, so the narrow window between handshake and install recurs
+        // often enough to be hit.
+        for round in 0..1000 {
+            let name = format!("fake{round}@127.0.0.1");
+            let locker = ErlPid {
+                node: Atom::from(name.as_str()),
+                id: 1,
+                serial: 0,
+                creation: 7,
+            };
+            let tag = Term::Int(1000 + round);
+            let control = Term::tuple([
+                Term::Int(6),
+                Term::Pid(locker.clone()),
+                a(""),
+                a("global_name_server"),
+            ]);
+            let init_connect = Term::tuple([
+                a("$gen_cast"),
+                Term::tuple([
+                    a("init_connect"),
+                    Term::tuple([Term::Int(8), tag.clone()]),
+                    a(&name),
+                    Term::tuple([
+                        a("locker"),
+                        a("no_longer_a_pid"),
+                        Term::List(Vec::new()),
+                        Term::Pid(locker),
+                    ]),
+                ]),
+            ]);
+            let mut packet = vec![112];
+            packet.extend_from_slice(&encode(&control));
+            packet.extend_from_slice(&encode(&init_connect));
+            let mut first = (packet.len() as u32).to_be_bytes().to_vec();
+            first.extend_from_slice(&packet);
+            let mut s = fake::connect_with(port, &name, COOKIE, &first)
+                .await
+                .expect("the node accepts");
+            let acked = actors::rt::timeout(Duration::from_secs(10), async {
+                loop {
+                    let (_, message) = fake::next_packet(&mut s).await;
+                    if let Some(m) = message
+                        && let Some([kind, _, his, _]) = m.as_tuple()
+                        && kind.is_atom("init_connect_ack")
+                    {
+                        return his.clone();
+                    }
+                }
+            })
+            .await;
+            assert_eq!(
+                acked.ok(),
+                Some(tag),
+                "round {round}: global acks init_connect"
+            );
+        }
+    });
+}
