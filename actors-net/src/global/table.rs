@@ -113,6 +113,16 @@ pub(crate) struct Names {
     pub(crate) by_pid: HashMap<AnyPid, String>,
 }
 
+impl Names {
+    /// A copy of every binding, to act on without holding the table's lock.
+    pub(crate) fn entries(&self) -> Vec<(String, AnyPid)> {
+        self.by_name
+            .iter()
+            .map(|(n, p)| (n.clone(), p.clone()))
+            .collect()
+    }
+}
+
 /// Another cluster's registry, seen through this node: Erlang's `global` on BEAM nodes, for
 /// a node that joins them as a visible node. Its names are found here as this cluster's are,
 /// and this node's registrations are published there.

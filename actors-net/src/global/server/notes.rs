@@ -36,13 +36,7 @@ impl GlobalServer {
         self.overlay = Some(OnOverlay::default());
         // Others' claims come back with the notes shown now; this node's stand.
         let claims = self.shared.claims.lock().unpoisoned().clone();
-        let bound: Vec<(String, AnyPid)> = self
-            .shared
-            .read()
-            .by_name
-            .iter()
-            .map(|(n, p)| (n.clone(), p.clone()))
-            .collect();
+        let bound = self.shared.read().entries();
         for (name, pid) in bound {
             if claims.get(&name) != Some(&pid) {
                 self.set_binding(&name, None);

@@ -39,13 +39,7 @@ impl GlobalServer {
     /// Sends `to` this node's failed links, its table and its exclusions; a large table goes
     /// in parts, each well within a frame.
     pub(super) fn send_table(&self, to: &Pid<GlobalServer>, answer: bool, ctx: &Ctx<Self>) {
-        let table: Vec<(String, AnyPid)> = self
-            .shared
-            .read()
-            .by_name
-            .iter()
-            .map(|(n, p)| (n.clone(), p.clone()))
-            .collect();
+        let table = self.shared.read().entries();
         let excluded: Vec<(String, Vec<AnyPid>)> = self
             .excluded
             .iter()
