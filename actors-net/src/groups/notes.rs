@@ -7,7 +7,7 @@
 //! them), and replaces what the others knew of this node. A node's members go when it is
 //! down for the overlay, as they go with a lost connection in a full mesh.
 
-use actors::dist::rt::{HashMap, HashSet};
+use actors::dist::rt::HashMap;
 use actors::{AnyPid, Ctx};
 
 use super::server::{GroupServer, OnOverlay};
@@ -40,7 +40,6 @@ impl GroupServer {
             .sum();
         self.overlay = Some(OnOverlay {
             nodes: HashMap::default(),
-            heard: HashSet::default(),
             queued: false,
             bytes,
         });
@@ -107,10 +106,7 @@ impl GroupServer {
         let Some(on) = &mut self.overlay else {
             return;
         };
-        match body.is_some() {
-            true => on.heard.insert(node.clone()),
-            false => on.heard.remove(&node),
-        };
+        let heard = body.is_some();
         let groups: Vec<(String, Vec<AnyPid>)> = match body {
             None => Vec::new(),
             Some(body) => match actors::dist::decode(&ctx.node(), &body) {
@@ -130,9 +126,9 @@ impl GroupServer {
             })
             .filter(|(_, pids)| !pids.is_empty())
             .collect();
-        let old = match new.is_empty() {
-            true => on.nodes.remove(&node),
-            false => on.nodes.insert(node.clone(), new.clone()),
+        let old = match heard {
+            true => on.nodes.insert(node.clone(), new.clone()),
+            false => on.nodes.remove(&node),
         }
         .unwrap_or_default();
         self.replace(&old, &new);
@@ -145,6 +141,6 @@ impl GroupServer {
 
     /// Whether a note of `node`'s was read (it runs this scope and is up).
     pub(super) fn heard_from(&self, node: &str) -> Option<bool> {
-        self.overlay.as_ref().map(|on| on.heard.contains(node))
+        self.overlay.as_ref().map(|on| on.nodes.contains_key(node))
     }
 }

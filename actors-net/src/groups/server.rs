@@ -1,7 +1,7 @@
 //! A scope's server: one per node and scope, an ordinary actor holding who joined what on its
 //! node, and what each peer's server last said of its own.
 
-use actors::dist::rt::{HashMap, HashSet};
+use actors::dist::rt::HashMap;
 use std::sync::Arc;
 
 use actors::dist::Origin;
@@ -24,10 +24,9 @@ struct Peer {
 
 /// The scope's state on the overlay.
 pub(super) struct OnOverlay {
-    /// Each other node's members, as its note last said.
+    /// Each other node's members, as its note last said: a node is here, members or none,
+    /// while its note is read (it runs the scope and is up).
     pub(super) nodes: HashMap<String, HashMap<String, Vec<AnyPid>>>,
-    /// The nodes whose note was read (they run the scope and are up), members or none.
-    pub(super) heard: HashSet<String>,
     /// A publish is queued in the server's mailbox.
     pub(super) queued: bool,
     /// This node's memberships, as counted against the bound.
