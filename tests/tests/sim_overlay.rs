@@ -129,5 +129,9 @@ fn names_and_groups_work_over_a_simulated_overlay_and_outlive_killed_nodes() {
 #[test]
 #[ignore = "seven minutes in a release build: cargo test --release -p actors-integration --test sim_overlay -- --ignored"]
 fn names_and_groups_work_over_a_simulated_overlay_of_256_nodes() {
-    names_and_groups_over_the_overlay(1, 256);
+    let nodes = std::env::var("SIM_OVERLAY_NODES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(256);
+    names_and_groups_over_the_overlay(1, nodes);
 }

@@ -81,7 +81,7 @@ pub(crate) struct Overlay {
     transport: Arc<dyn Transport>,
     links: Mutex<Links>,
     /// The next hop to every reachable node.
-    hops: Mutex<Arc<HashMap<String, String>>>,
+    hops: Mutex<Arc<HashMap<Arc<str>, Arc<str>>>>,
     pub(crate) sessions: Sessions,
     events: mpsc::UnboundedSender<Event>,
     /// Sessions waiting for a route to their node (while this node joins).
@@ -202,7 +202,13 @@ impl Overlay {
     pub(crate) fn info(&self) -> crate::overlay::OverlayInfo {
         let mut neighbours: Vec<String> = self.links().preferred.keys().cloned().collect();
         neighbours.sort();
-        let mut reachable: Vec<String> = self.hops.lock().unpoisoned().keys().cloned().collect();
+        let mut reachable: Vec<String> = self
+            .hops
+            .lock()
+            .unpoisoned()
+            .keys()
+            .map(|n| n.to_string())
+            .collect();
         reachable.sort();
         let (mut frames_in, mut bytes_in) = *self.ended.lock().unpoisoned();
         for link in self.links().all.values() {
@@ -1007,39 +1013,49 @@ impl Driver {
             return;
         }
         self.published = self.routes.generation();
-        let table: HashMap<String, String> = self
-            .routes
-            .reachable()
-            .filter_map(|n| Some((n.to_string(), self.routes.next_hop(n)?.to_string())))
-            .collect();
-        let before = {
+        // Only what changed: a flood moves the paths of a few nodes at a time, and each node
+        // rebuilding its whole table after each was most of the cost of a flood.
+        let (gone, set) = self.routes.changed_paths();
+        if gone.is_empty() && set.is_empty() {
+            return;
+        }
+        let (reached, lost) = {
             let mut hops = self.overlay.hops.lock().unpoisoned();
-            if **hops == table {
-                return;
+            let hops = Arc::make_mut(&mut hops);
+            let removed: HashSet<Arc<str>> = gone
+                .into_iter()
+                .filter(|n| hops.remove(n).is_some())
+                .collect();
+            let mut reached = Vec::new();
+            for (node, hop) in set {
+                if hops.insert(node.clone(), hop).is_none() && !removed.contains(&node) {
+                    reached.push(node.to_string());
+                }
             }
-            std::mem::replace(&mut *hops, Arc::new(table.clone()))
+            let lost: Vec<String> = removed
+                .into_iter()
+                .filter(|n| !hops.contains_key(n))
+                .map(|n| n.to_string())
+                .collect();
+            (reached, lost)
         };
         let wakers = std::mem::take(&mut *self.overlay.route_wakers.lock().unpoisoned());
         wakers.into_iter().for_each(std::task::Waker::wake);
-        let reached: Vec<String> = table
-            .keys()
-            .filter(|n| !before.contains_key(*n))
-            .cloned()
-            .collect();
         self.dirty.extend(reached);
         // A node no route leads to may be a moment away from a new one (the adverts of a
         // change in the views are still on their way): its sessions wait for the grace
         // period before they end.
         let now = actors::rt::now();
-        for lost in before.keys().filter(|n| !table.contains_key(*n)) {
-            self.fading.entry(lost.clone()).or_insert(now);
+        for node in lost {
+            self.fading.entry(node).or_insert(now);
         }
-        self.fading.retain(|n, _| !table.contains_key(n));
+        let table = self.overlay.hops.lock().unpoisoned().clone();
+        self.fading.retain(|n, _| !table.contains_key(n.as_str()));
         let waiting: Vec<oneshot::Sender<()>> = {
             let mut waiters = self.overlay.waiters.lock().unpoisoned();
             let (ready, rest): (Vec<_>, Vec<_>) = std::mem::take(&mut *waiters)
                 .into_iter()
-                .partition(|(node, _)| table.contains_key(node));
+                .partition(|(node, _)| table.contains_key(node.as_str()));
             *waiters = rest
                 .into_iter()
                 .filter(|(_, tx)| !tx.is_canceled())
@@ -1065,7 +1081,7 @@ impl Driver {
         let hops = self.overlay.hops.lock().unpoisoned().clone();
         let (mut came, mut went) = (Vec::new(), Vec::new());
         for node in dirty {
-            let up = (hops.contains_key(&node) || self.fading.contains_key(&node))
+            let up = (hops.contains_key(node.as_str()) || self.fading.contains_key(&node))
                 && !self.routes.is_leaving(&node);
             let notes = match up {
                 true => self.routes.notes(&node).cloned().unwrap_or_default(),

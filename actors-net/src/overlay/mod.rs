@@ -40,12 +40,13 @@
 //! ```
 
 mod config;
+mod numbers;
 mod routes;
 mod view;
 pub(crate) mod wire;
 
 pub use config::OverlayConfig;
-pub use routes::{Advert, Adverts, Notes, Refused, Routes, RoutesConfig};
+pub use routes::{Advert, Adverts, Notes, Path, Refused, Routes, RoutesConfig};
 pub use view::{Message, PartialView};
 
 /// What a node running the overlay holds now: see [`DistNode::overlay_info`](crate::DistNode::overlay_info).

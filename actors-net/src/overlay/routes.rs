@@ -19,6 +19,8 @@ use std::cell::OnceCell;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
+use super::numbers::Numbers;
+
 use serde::{Deserialize, Serialize};
 
 /// What one node says of itself: the peers in its active view.
@@ -137,14 +139,31 @@ pub enum Refused {
 #[derive(Debug, Clone)]
 struct Known {
     advert: Arc<Advert>,
+    /// The node's number (see [`Numbers`]); its peers' are in its slot there.
+    number: u32,
     /// The tick since which no path leads to the node, if none does.
     unreachable_since: Option<u64>,
 }
 
-/// Per reachable node: the peer to send through, and how many hops away it is.
-type Table = BTreeMap<String, (String, u32)>;
+/// The paths from this node, by node number: the peer to send through (an index into the
+/// peers, which a table outlives no change of) and how many hops away it is.
+#[derive(Debug, Clone, Default)]
+struct Table {
+    reached: Vec<Option<(u32, u32)>>,
+    /// The numbers of the nodes reached, nearest first.
+    order: Vec<u32>,
+}
+
+impl Table {
+    fn get(&self, n: u32) -> Option<(u32, u32)> {
+        self.reached.get(n as usize).copied().flatten()
+    }
+}
 
 type Out = Vec<(String, Adverts)>;
+
+/// A node reached, and the peer to send through.
+pub type Path = (Arc<str>, Arc<str>);
 
 /// One node's routing state. Each step returns the messages to send, as (peer, message).
 ///
@@ -176,7 +195,10 @@ pub struct Routes {
     config: RoutesConfig,
     version: u64,
     peers: Vec<String>,
+    /// The peers' numbers, in the order of `peers`.
+    peer_numbers: Vec<u32>,
     adverts: BTreeMap<String, Known>,
+    numbers: Numbers,
     /// Worked out when first asked for after a change: a burst of adverts costs one search.
     table: OnceCell<Table>,
     ticks: u64,
@@ -193,6 +215,9 @@ pub struct Routes {
     /// Counts the changes of links that may have moved a path: a table worked out at one
     /// generation holds until the next.
     generation: u64,
+    /// The paths as [`Routes::changed_paths`] last gave them, by node number: the node and
+    /// the peer to send through.
+    given: Vec<Option<(Arc<str>, Arc<str>)>>,
 }
 
 impl Routes {
@@ -204,7 +229,9 @@ impl Routes {
             config,
             version,
             peers: Vec::new(),
+            peer_numbers: Vec::new(),
             adverts: BTreeMap::new(),
+            numbers: Numbers::default(),
             table: OnceCell::new(),
             ticks: 0,
             unsent: false,
@@ -213,6 +240,7 @@ impl Routes {
             changed: Vec::new(),
             leaving: false,
             generation: 0,
+            given: Vec::new(),
         }
     }
 
@@ -225,6 +253,9 @@ impl Routes {
         if peers == self.peers {
             return Vec::new();
         }
+        let numbers = self.numbers.take_all(&peers);
+        let before_numbers = std::mem::replace(&mut self.peer_numbers, numbers);
+        self.numbers.put_all(&before_numbers);
         let before = std::mem::replace(&mut self.peers, peers);
         // Saturating: a version is only ever compared, and one past the largest cannot be.
         self.version = self.version.saturating_add(1);
@@ -361,10 +392,20 @@ impl Routes {
             }
             let moved = old.is_none_or(|k| k.advert.peers != advert.peers);
             let freed = old.map_or(0, |k| notes_bytes(&k.advert.notes));
+            let number = match old {
+                Some(k) => k.number,
+                None => self.numbers.take(&advert.node),
+            };
             if moved {
                 // Only links draw paths: a change of notes alone leaves the table as it is.
                 self.table = OnceCell::new();
                 self.generation += 1;
+                // The new peers are numbered before the old are given back, so that a name
+                // in both keeps its number.
+                let links = self.numbers.take_all(&advert.peers);
+                if let Some(before) = self.numbers.set_links(number, Some(links)) {
+                    self.numbers.put_all(&before);
+                }
             }
             self.notes_kept = self.notes_kept - freed + notes_bytes(&advert.notes);
             self.changed.push(advert.node.clone());
@@ -372,6 +413,7 @@ impl Routes {
                 advert.node.clone(),
                 Known {
                     advert: advert.clone(),
+                    number,
                     unreachable_since: None,
                 },
             );
@@ -398,40 +440,89 @@ impl Routes {
     /// [`RoutesConfig::forget_after`] ticks.
     pub fn tick(&mut self) {
         self.ticks += 1;
-        let table = self
-            .table
-            .get_or_init(|| search(&self.me, &self.peers, &self.adverts));
         let now = self.ticks;
         let forget_after = self.config.forget_after;
-        let (changed, kept) = (&mut self.changed, &mut self.notes_kept);
-        self.adverts.retain(|node, known| {
-            if table.contains_key(node) {
+        let table = drawn(&self.table, &self.numbers, &self.peer_numbers, &self.me);
+        let mut gone = Vec::new();
+        for (node, known) in self.adverts.iter_mut() {
+            if table.get(known.number).is_some() {
                 known.unreachable_since = None;
-                return true;
+                continue;
             }
             let since = *known.unreachable_since.get_or_insert(now);
-            let keep = now - since < forget_after;
-            if !keep {
-                changed.push(node.clone());
-                *kept -= notes_bytes(&known.advert.notes);
+            if now - since >= forget_after {
+                gone.push(node.clone());
             }
-            keep
-        });
+        }
+        for node in gone {
+            let Some(known) = self.adverts.remove(&node) else {
+                continue;
+            };
+            self.notes_kept -= notes_bytes(&known.advert.notes);
+            if let Some(links) = self.numbers.set_links(known.number, None) {
+                self.numbers.put_all(&links);
+            }
+            self.numbers.put(known.number);
+            self.changed.push(node);
+        }
     }
 
     /// The peer to send through to reach `node`, if a path leads there.
     pub fn next_hop(&self, node: &str) -> Option<&str> {
-        self.table().get(node).map(|(hop, _)| hop.as_str())
+        self.path(self.numbers.get(node)?).map(|(hop, _)| hop)
     }
 
     /// How many hops away `node` is, if a path leads there.
     pub fn hops(&self, node: &str) -> Option<u32> {
-        self.table().get(node).map(|(_, hops)| *hops)
+        self.path(self.numbers.get(node)?).map(|(_, hops)| hops)
     }
 
-    /// Every node a path leads to.
+    /// Every node a path leads to, nearest first.
     pub fn reachable(&self) -> impl Iterator<Item = &str> {
-        self.table().keys().map(String::as_str)
+        self.table().order.iter().map(|&n| self.numbers.name(n))
+    }
+
+    /// The paths that changed since the last call: the nodes no longer reached, or reached
+    /// under a number of theirs that is now another's, then each node newly reached or
+    /// reached through another peer, with that peer. A caller that keeps its own copy of
+    /// the paths applies the first list, then the second; the work is a comparison per node
+    /// number, with no name hashed or copied.
+    pub fn changed_paths(&mut self) -> (Vec<Arc<str>>, Vec<Path>) {
+        let table = drawn(&self.table, &self.numbers, &self.peer_numbers, &self.me);
+        let size = self.numbers.len().max(self.given.len());
+        self.given.resize(size, None);
+        let (mut gone, mut set) = (Vec::new(), Vec::new());
+        for (n, given) in self.given.iter_mut().enumerate() {
+            let n = n as u32;
+            let now = table
+                .get(n)
+                .and_then(|(via, _)| self.peer_numbers.get(via as usize))
+                .map(|&hop| (self.numbers.name_ref(n), self.numbers.name_ref(hop)));
+            let same = |(a, b): &(Arc<str>, Arc<str>), (x, y): (&Arc<str>, &Arc<str>)| {
+                Arc::ptr_eq(a, x) && Arc::ptr_eq(b, y)
+            };
+            match (given.as_ref(), now) {
+                (Some(was), Some(now)) if same(was, now) => continue,
+                (None, None) => continue,
+                _ => {}
+            }
+            if let Some((was, _)) = given.take()
+                && now.is_none_or(|(name, _)| !Arc::ptr_eq(&was, name))
+            {
+                gone.push(was);
+            }
+            if let Some((name, hop)) = now {
+                set.push((name.clone(), hop.clone()));
+                *given = Some((name.clone(), hop.clone()));
+            }
+        }
+        (gone, set)
+    }
+
+    /// The peer to send through to reach node number `n`, and how many hops away it is.
+    fn path(&self, n: u32) -> Option<(&str, u32)> {
+        let (via, hops) = self.table().get(n)?;
+        Some((self.peers.get(via as usize)?.as_str(), hops))
     }
 
     /// How many nodes' adverts are kept (reachable or not yet forgotten).
@@ -516,36 +607,49 @@ impl Routes {
     }
 
     fn table(&self) -> &Table {
-        self.table
-            .get_or_init(|| search(&self.me, &self.peers, &self.adverts))
+        drawn(&self.table, &self.numbers, &self.peer_numbers, &self.me)
     }
 }
 
-/// Breadth first from `me`, over the links both ends list (a direct peer counts from this
-/// side alone: the connection is there, whatever its advert says yet).
-fn search(me: &str, peers: &[String], adverts: &BTreeMap<String, Known>) -> Table {
-    let mut table = Table::new();
-    let mut queue = VecDeque::new();
-    for peer in peers {
-        table.insert(peer.clone(), (peer.clone(), 1));
-        queue.push_back(peer.as_str());
+/// The table in `cell`, searched for first if a change emptied it (a free function, so that
+/// the caller can still change the routes' other fields while it holds the table).
+fn drawn<'a>(cell: &'a OnceCell<Table>, numbers: &Numbers, peers: &[u32], me: &str) -> &'a Table {
+    cell.get_or_init(|| search(numbers, peers, numbers.get(me)))
+}
+
+/// Breadth first from this node (number `me`, if anyone names it), over the links both
+/// ends list; a direct peer counts from this side alone: the connection is there, whatever
+/// its advert says yet.
+fn search(numbers: &Numbers, peers: &[u32], me: Option<u32>) -> Table {
+    let mut table = Table {
+        reached: vec![None; numbers.len()],
+        order: Vec::new(),
+    };
+    if let Some(me) = me {
+        // Never a destination: a hop past the peers, so no path is drawn to it.
+        table.reached[me as usize] = Some((u32::MAX, 0));
     }
-    while let Some(node) = queue.pop_front() {
-        let Some(known) = adverts.get(node) else {
+    let mut queue = VecDeque::new();
+    for (via, &peer) in peers.iter().enumerate() {
+        if table.reached[peer as usize].is_none() {
+            table.reached[peer as usize] = Some((via as u32, 1));
+            table.order.push(peer);
+            queue.push_back(peer);
+        }
+    }
+    while let Some(n) = queue.pop_front() {
+        let (Some((via, hops)), Some(links)) = (table.get(n), numbers.links(n)) else {
             continue;
         };
-        let (hop, hops) = table[node].clone();
-        for next in &known.advert.peers {
-            if *next == me || table.contains_key(next) {
+        for &next in links {
+            if table.reached[next as usize].is_some()
+                || !numbers.links(next).is_some_and(|back| back.contains(&n))
+            {
                 continue;
             }
-            let both = adverts
-                .get(next)
-                .is_some_and(|k| k.advert.peers.iter().any(|p| p == node));
-            if both {
-                table.insert(next.clone(), (hop.clone(), hops + 1));
-                queue.push_back(next.as_str());
-            }
+            table.reached[next as usize] = Some((via, hops + 1));
+            table.order.push(next);
+            queue.push_back(next);
         }
     }
     table
@@ -601,6 +705,49 @@ mod tests {
         let out = me.receive("a", Adverts(vec![advert("x", 2, &[])])).unwrap();
         assert!(out.is_empty());
         assert_eq!(me.hops("x"), Some(2));
+    }
+
+    #[test]
+    fn changed_paths_give_only_what_moved() {
+        let changed = |me: &mut Routes| {
+            let (gone, set) = me.changed_paths();
+            let mut gone: Vec<String> = gone.iter().map(|n| n.to_string()).collect();
+            let mut set: Vec<(String, String)> = set
+                .iter()
+                .map(|(n, h)| (n.to_string(), h.to_string()))
+                .collect();
+            gone.sort();
+            set.sort();
+            (gone, set)
+        };
+        let pair = |n: &str, h: &str| (n.to_string(), h.to_string());
+        let mut me = Routes::new("me", 1, RoutesConfig::default());
+        me.set_peers(&names(&["a", "b"]));
+        me.receive(
+            "a",
+            Adverts(vec![advert("a", 2, &["me", "x"]), advert("x", 2, &["a"])]),
+        )
+        .unwrap();
+        assert_eq!(
+            changed(&mut me),
+            (vec![], vec![pair("a", "a"), pair("b", "b"), pair("x", "a")])
+        );
+        assert_eq!(changed(&mut me), (vec![], vec![]), "nothing moved since");
+        // x moves from a to b: its hop changes, nothing else.
+        me.receive(
+            "b",
+            Adverts(vec![advert("b", 2, &["me", "x"]), advert("x", 3, &["b"])]),
+        )
+        .unwrap();
+        me.receive("a", Adverts(vec![advert("a", 3, &["me"])]))
+            .unwrap();
+        assert_eq!(changed(&mut me), (vec![], vec![pair("x", "b")]));
+        // b is no longer a peer: b and x are gone.
+        me.set_peers(&names(&["a"]));
+        assert_eq!(
+            changed(&mut me),
+            (vec!["b".to_string(), "x".to_string()], vec![])
+        );
     }
 
     #[test]
