@@ -7,13 +7,13 @@
 //! decides which nodes are up and tells the board; the board tells the watchers what
 //! changed, key by key, in the order the task saw it.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use actors::dist::Unpoisoned;
 use actors::dist::rt::HashMap;
 use futures::channel::mpsc;
 
-use crate::overlay::Notes;
+use crate::overlay::Advert;
 
 /// A change of one node's note under a watched key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,8 +26,9 @@ pub(crate) struct Noted {
 
 #[derive(Default)]
 struct State {
-    /// The notes of the nodes up, as last shown.
-    shown: HashMap<String, Notes>,
+    /// The adverts of the nodes up, as last shown: shared with the routes, so the notes are
+    /// not kept twice.
+    shown: HashMap<String, Arc<Advert>>,
     watchers: HashMap<String, Vec<mpsc::UnboundedSender<Noted>>>,
 }
 
@@ -41,8 +42,8 @@ impl Board {
     pub(crate) fn watch(&self, key: &str) -> mpsc::UnboundedReceiver<Noted> {
         let (tx, rx) = mpsc::unbounded();
         let mut state = self.0.lock().unpoisoned();
-        for (node, notes) in &state.shown {
-            if let Some(body) = notes.get(key) {
+        for (node, advert) in &state.shown {
+            if let Some(body) = advert.notes.get(key) {
                 let _ = tx.unbounded_send(Noted {
                     node: node.clone(),
                     body: Some(body.to_vec()),
@@ -53,29 +54,33 @@ impl Board {
         rx
     }
 
-    /// `node`'s notes are now `notes` (empty when it is down): tells the watchers of each key
-    /// that changed.
-    pub(crate) fn show(&self, node: &str, notes: Notes) {
+    /// `node`'s newest advert is `advert` (`None` when it is down): tells the watchers of
+    /// each key whose note changed.
+    pub(crate) fn show(&self, node: &str, advert: Option<Arc<Advert>>) {
         let mut state = self.0.lock().unpoisoned();
-        let before = match notes.is_empty() {
-            true => state.shown.remove(node),
-            false => state.shown.insert(node.to_string(), notes.clone()),
+        let before = match &advert {
+            None => state.shown.remove(node),
+            Some(advert) => state.shown.insert(node.to_string(), advert.clone()),
+        };
+        if let (Some(a), Some(b)) = (&before, &advert)
+            && Arc::ptr_eq(a, b)
+        {
+            return;
         }
-        .unwrap_or_default();
+        let none = crate::overlay::Notes::new();
+        let before = before.as_ref().map_or(&none, |a| &a.notes);
+        let notes = advert.as_ref().map_or(&none, |a| &a.notes);
         let keys = before
             .keys()
             .chain(notes.keys().filter(|k| !before.contains_key(*k)));
-        let changed: Vec<String> = keys
-            .filter(|k| before.get(*k) != notes.get(*k))
-            .cloned()
-            .collect();
+        let changed: Vec<&String> = keys.filter(|k| before.get(*k) != notes.get(*k)).collect();
         for key in changed {
-            let Some(watchers) = state.watchers.get_mut(&key) else {
+            let Some(watchers) = state.watchers.get_mut(key) else {
                 continue;
             };
             let noted = Noted {
                 node: node.to_string(),
-                body: notes.get(&key).map(|b| b.to_vec()),
+                body: notes.get(key).map(|b| b.to_vec()),
             };
             watchers.retain(|tx| tx.unbounded_send(noted.clone()).is_ok());
         }
@@ -89,16 +94,24 @@ impl Board {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use futures::StreamExt;
 
     use crate::links::notes::{Board, Noted};
-    use crate::overlay::Notes;
+    use crate::overlay::Advert;
 
-    fn notes(pairs: &[(&str, &str)]) -> Notes {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec().into()))
-            .collect()
+    fn advert(pairs: &[(&str, &str)]) -> Option<Arc<Advert>> {
+        Some(Arc::new(Advert {
+            node: "a".to_string(),
+            version: 1,
+            peers: Vec::new(),
+            notes: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec().into()))
+                .collect(),
+            leaving: false,
+        }))
     }
 
     fn noted(node: &str, body: Option<&str>) -> Noted {
@@ -112,15 +125,15 @@ mod tests {
     fn watchers_get_what_is_shown_then_each_change_of_their_key() {
         futures::executor::block_on(async {
             let board = Board::default();
-            board.show("a", notes(&[("pg", "1"), ("global", "x")]));
+            board.show("a", advert(&[("pg", "1"), ("global", "x")]));
             let mut pg = board.watch("pg");
             assert_eq!(pg.next().await, Some(noted("a", Some("1"))));
             // A change of another key only is not a change of this one.
-            board.show("a", notes(&[("pg", "1"), ("global", "y")]));
-            board.show("b", notes(&[("pg", "2")]));
+            board.show("a", advert(&[("pg", "1"), ("global", "y")]));
+            board.show("b", advert(&[("pg", "2")]));
             assert_eq!(pg.next().await, Some(noted("b", Some("2"))));
             // A node down: its note goes.
-            board.show("a", Notes::new());
+            board.show("a", None);
             assert_eq!(pg.next().await, Some(noted("a", None)));
             board.clear();
             assert_eq!(pg.next().await, None, "the stream ends with the board");

@@ -23,9 +23,7 @@ use super::sessions::{self, Carrier, Delivered, Sessions};
 use crate::config::Config;
 use crate::handshake::{self, Status};
 use crate::overlay::wire::{self, LinkFrame};
-use crate::overlay::{
-    Adverts, Message, Notes, OverlayConfig, PartialView, Refused, Routes, RoutesConfig,
-};
+use crate::overlay::{Adverts, Message, OverlayConfig, PartialView, Refused, Routes, RoutesConfig};
 use crate::transport::{Incoming, Stream, Transport};
 
 /// Shuffles run every this many heartbeat intervals.
@@ -1083,11 +1081,11 @@ impl Driver {
         for node in dirty {
             let up = (hops.contains_key(node.as_str()) || self.fading.contains_key(&node))
                 && !self.routes.is_leaving(&node);
-            let notes = match up {
-                true => self.routes.notes(&node).cloned().unwrap_or_default(),
-                false => Notes::new(),
+            let advert = match up {
+                true => self.routes.advert(&node).cloned(),
+                false => None,
             };
-            self.overlay.board.show(&node, notes);
+            self.overlay.board.show(&node, advert);
             if up && self.up.insert(node.clone()) {
                 came.push(node);
             } else if !up && self.up.remove(&node) {

@@ -328,6 +328,11 @@ impl Routes {
         self.adverts.get(node).map(|k| &k.advert.notes)
     }
 
+    /// The newest advert of `node` known here, whether or not a path leads to it now.
+    pub fn advert(&self, node: &str) -> Option<&Arc<Advert>> {
+        self.adverts.get(node).map(|k| &k.advert)
+    }
+
     /// The nodes whose advert was replaced or forgotten since the last call: those whose
     /// notes may have changed.
     pub fn take_changed(&mut self) -> Vec<String> {
