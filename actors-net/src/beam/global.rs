@@ -223,25 +223,30 @@ impl BeamGlobal {
 
     /// A BEAM node connected: a sync session begins with our `init_connect`.
     fn node_up(&self, peer: &str) {
-        let tag = {
-            let mut st = self.state();
-            if st.sessions.contains_key(peer) || st.known.contains_key(peer) {
-                return;
-            }
-            st.next_tag += 1;
-            let tag = Term::Int(st.next_tag);
-            st.sessions.insert(
-                peer.to_string(),
-                Session {
-                    my_tag: tag.clone(),
-                    his_tag: None,
-                    his_vsn: VSN,
-                    my_ops: None,
-                    his_resolved: None,
-                },
-            );
-            tag
-        };
+        let mut st = self.state();
+        if !st.sessions.contains_key(peer) && !st.known.contains_key(peer) {
+            self.begin(&mut st, peer);
+        }
+    }
+
+    /// A new session with `peer`, announced by our `init_connect`. Sent under the state's
+    /// lock, as everything that speaks of a session's tags is: the tasks that call in here
+    /// run at once, and a message sent after the lock is let go could overtake one sent
+    /// under an older state (an ack of a tag before the `init_connect` that names it), which
+    /// `global` takes for a session out of step and restarts, over and over.
+    fn begin(&self, st: &mut State, peer: &str) {
+        st.next_tag += 1;
+        let tag = Term::Int(st.next_tag);
+        st.sessions.insert(
+            peer.to_string(),
+            Session {
+                my_tag: tag.clone(),
+                his_tag: None,
+                his_vsn: VSN,
+                my_ops: None,
+                his_resolved: None,
+            },
+        );
         self.init_connect(peer, tag);
     }
 
@@ -528,22 +533,19 @@ impl BeamGlobal {
                     Some([Term::Int(v), tag, ..]) => (*v, tag.clone()),
                     _ => return,
                 };
+                let mut st = self.state();
                 // A session of its own asking, even with a node synced before (its global
                 // restarted).
-                let fresh = !self.state().sessions.contains_key(peer);
-                if fresh {
-                    self.state().known.remove(peer);
-                    self.node_up(peer);
+                if !st.sessions.contains_key(peer) {
+                    st.known.remove(peer);
+                    self.begin(&mut st, peer);
                 }
-                let my_tag = {
-                    let mut st = self.state();
-                    let Some(session) = st.sessions.get_mut(peer) else {
-                        return;
-                    };
-                    session.his_tag = Some(his_tag.clone());
-                    session.his_vsn = his_vsn.min(VSN);
-                    session.my_tag.clone()
+                let Some(session) = st.sessions.get_mut(peer) else {
+                    return;
                 };
+                session.his_tag = Some(his_tag.clone());
+                session.his_vsn = his_vsn.min(VSN);
+                let my_tag = session.my_tag.clone();
                 self.send(
                     peer,
                     Term::tuple([Term::atom("init_connect_ack"), self.me(), his_tag, my_tag]),
@@ -624,22 +626,23 @@ impl BeamGlobal {
             // Both sides agree on the session (the peer names our tag, then its own), or it
             // starts over.
             (Some("init_connect_ack"), [_, _, my_tag, his_tag]) => {
-                let agreed = self.state().sessions.get(peer).is_none_or(|s| {
+                let mut st = self.state();
+                let agreed = st.sessions.get(peer).is_none_or(|s| {
                     s.his_tag.is_none()
                         || (s.my_tag == *my_tag && s.his_tag.as_ref() == Some(his_tag))
                 });
                 if !agreed {
-                    self.restart(peer);
+                    // As `global` does: the peer's attempt is cancelled too, and both start
+                    // over.
+                    let cancel = [Term::atom("cancel_connect"), self.me(), his_tag.clone()];
+                    self.send(peer, Term::tuple(cancel));
+                    self.restart(&mut st, peer);
                 }
             }
             (Some("cancel_connect"), [_, _, tag]) => {
-                let ours = self
-                    .state()
-                    .sessions
-                    .get(peer)
-                    .is_some_and(|s| s.my_tag == *tag);
-                if ours {
-                    self.restart(peer);
+                let mut st = self.state();
+                if st.sessions.get(peer).is_some_and(|s| s.my_tag == *tag) {
+                    self.restart(&mut st, peer);
                 }
             }
             // Overlapping partitions are prevented as `global` prevents them: a node that
@@ -666,9 +669,11 @@ impl BeamGlobal {
     }
 
     /// Starts the session with `peer` over: a new tag, a new `init_connect`.
-    fn restart(&self, peer: &str) {
-        self.state().sessions.remove(peer);
-        self.node_up(peer);
+    fn restart(&self, st: &mut State, peer: &str) {
+        st.sessions.remove(peer);
+        if !st.known.contains_key(peer) {
+            self.begin(st, peer);
+        }
     }
 
     /// A node another node told of: connect to it, and tell it we are in sync, as
