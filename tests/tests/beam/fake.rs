@@ -2,7 +2,7 @@
 
 use actors::dist::rt::io::{ReadExt, WriteExt};
 use actors::dist::rt::net::TcpStream;
-use actors::etf::{Term, decode_prefix};
+use actors::etf::{Atom, ErlPid, Term, decode_prefix, encode};
 use md5::{Digest, Md5};
 
 /// The flags a node requires of its peers.
@@ -95,6 +95,23 @@ pub async fn connect_with(port: u16, name: &str, cookie: &str, first: &[u8]) -> 
         "the node proves the cookie too"
     );
     Some(s)
+}
+
+/// A framed packet (four-byte length first) that sends `message` from `from` to the process
+/// registered as `to` on the node (`REG_SEND`).
+pub fn reg_send(from: &ErlPid, to: &str, message: &Term) -> Vec<u8> {
+    let control = Term::tuple([
+        Term::Int(6),
+        Term::Pid(from.clone()),
+        Term::Atom(Atom::from("")),
+        Term::Atom(Atom::from(to)),
+    ]);
+    let mut p = vec![112];
+    p.extend_from_slice(&encode(&control));
+    p.extend_from_slice(&encode(message));
+    let mut framed = (p.len() as u32).to_be_bytes().to_vec();
+    framed.extend_from_slice(&p);
+    framed
 }
 
 /// Sends one packet with a four-byte length.

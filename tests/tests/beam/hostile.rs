@@ -309,17 +309,10 @@ fn a_beam_peer_runs_at_most_its_limit_of_spawn_requests_at_once() {
 
 #[test]
 fn a_beam_peer_holds_at_most_its_limits_of_global_names_and_locks() {
-    use actors::etf::{Atom, ErlFun, ErlPid, ErlRef, encode};
+    use actors::etf::{Atom, ErlFun, ErlPid, ErlRef};
     const LIMIT: u32 = 100_000;
     actors::rt::block_on(async {
-        let node = Node::builder(&format!("{RUST}:0"))
-            .cookie(COOKIE)
-            .beam(RUST)
-            .epmd_port(0)
-            .beam_visible()
-            .start()
-            .await
-            .unwrap();
+        let node = visible_node().await;
         let port = node.beam().unwrap().port();
         let mut s = fake::connect(port, "fake@127.0.0.1", COOKIE).await.unwrap();
         let pid = |id: u32| ErlPid {
@@ -335,23 +328,12 @@ fn a_beam_peer_holds_at_most_its_limits_of_global_names_and_locks() {
         };
         // A call to the global server from fake process `from`, with reference `i`.
         let call = |from: u32, i: u32, request: Term| {
-            let control = Term::tuple([
-                Term::Int(6),
-                Term::Pid(pid(from)),
-                a(""),
-                a("global_name_server"),
-            ]);
             let message = Term::tuple([
                 a("$gen_call"),
                 Term::tuple([Term::Pid(pid(from)), Term::Ref(tag(i))]),
                 request,
             ]);
-            let mut p = vec![112];
-            p.extend_from_slice(&encode(&control));
-            p.extend_from_slice(&encode(&message));
-            let mut framed = (p.len() as u32).to_be_bytes().to_vec();
-            framed.extend_from_slice(&p);
-            framed
+            fake::reg_send(&pid(from), "global_name_server", &message)
         };
         // The reply to call `i`, reading past everything else the node sends.
         async fn reply(s: &mut actors::dist::rt::net::TcpStream, want: &Term) -> Term {

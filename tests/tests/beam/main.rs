@@ -81,6 +81,18 @@ async fn eval(node: &Node, erl: &ErlNode, source: &str) -> String {
     }
 }
 
+/// A Rust node that joins BEAM nodes as a visible node, on ports of its own.
+async fn visible_node() -> Node {
+    Node::builder(&format!("{RUST}:0"))
+        .cookie(COOKIE)
+        .beam(RUST)
+        .epmd_port(0)
+        .beam_visible()
+        .start()
+        .await
+        .expect("the node starts")
+}
+
 fn a(name: &str) -> Term {
     Term::atom(name)
 }

@@ -508,16 +508,9 @@ fn global_names_are_shared_with_erlang_both_ways() {
 /// forever, so an ack lost while the connection was being installed hung `global:sync()`.
 #[test]
 fn a_peers_first_message_is_answered() {
-    use actors::etf::{Atom, ErlPid, encode};
+    use actors::etf::{Atom, ErlPid};
     actors::rt::block_on(async {
-        let node = Node::builder(&format!("{RUST}:0"))
-            .cookie(COOKIE)
-            .beam(RUST)
-            .epmd_port(0)
-            .beam_visible()
-            .start()
-            .await
-            .unwrap();
+        let node = visible_node().await;
         let port = node.beam().unwrap().port();
         // Each round a new node, so the narrow window between handshake and install recurs
         // often enough to be hit.
@@ -530,12 +523,6 @@ fn a_peers_first_message_is_answered() {
                 creation: 7,
             };
             let tag = Term::Int(1000 + round);
-            let control = Term::tuple([
-                Term::Int(6),
-                Term::Pid(locker.clone()),
-                a(""),
-                a("global_name_server"),
-            ]);
             let init_connect = Term::tuple([
                 a("$gen_cast"),
                 Term::tuple([
@@ -546,15 +533,11 @@ fn a_peers_first_message_is_answered() {
                         a("locker"),
                         a("no_longer_a_pid"),
                         Term::List(Vec::new()),
-                        Term::Pid(locker),
+                        Term::Pid(locker.clone()),
                     ]),
                 ]),
             ]);
-            let mut packet = vec![112];
-            packet.extend_from_slice(&encode(&control));
-            packet.extend_from_slice(&encode(&init_connect));
-            let mut first = (packet.len() as u32).to_be_bytes().to_vec();
-            first.extend_from_slice(&packet);
+            let first = fake::reg_send(&locker, "global_name_server", &init_connect);
             let mut s = fake::connect_with(port, &name, COOKIE, &first)
                 .await
                 .expect("the node accepts");
