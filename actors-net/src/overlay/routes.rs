@@ -217,7 +217,7 @@ pub struct Routes {
     generation: u64,
     /// The paths as [`Routes::changed_paths`] last gave them, by node number: the node and
     /// the peer to send through.
-    given: Vec<Option<(Arc<str>, Arc<str>)>>,
+    given: Vec<Option<Path>>,
 }
 
 impl Routes {
@@ -503,7 +503,7 @@ impl Routes {
                 .get(n)
                 .and_then(|(via, _)| self.peer_numbers.get(via as usize))
                 .map(|&hop| (self.numbers.name_ref(n), self.numbers.name_ref(hop)));
-            let same = |(a, b): &(Arc<str>, Arc<str>), (x, y): (&Arc<str>, &Arc<str>)| {
+            let same = |(a, b): &Path, (x, y): (&Arc<str>, &Arc<str>)| {
                 Arc::ptr_eq(a, x) && Arc::ptr_eq(b, y)
             };
             match (given.as_ref(), now) {
